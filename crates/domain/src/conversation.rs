@@ -1,0 +1,126 @@
+//! Conversations a user keeps with a service.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::ServiceType;
+use crate::{ConversationId, DomainId, MessageId, UserId};
+
+/// Largest chat message accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 8000;
+
+/// A question a user asks: 1–8000 characters, not blank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ChatMessage(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("message must be 1 to 8000 characters and not blank")]
+pub struct ChatMessageError;
+
+impl ChatMessage {
+    pub fn parse(raw: &str) -> Result<Self, ChatMessageError> {
+        let ok = !raw.trim().is_empty() && raw.chars().count() <= MAX_MESSAGE_CHARS;
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ChatMessageError)
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ChatMessage {
+    type Error = ChatMessageError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ChatMessage> for String {
+    fn from(m: ChatMessage) -> Self {
+        m.0
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    User,
+    Assistant,
+}
+
+impl Author {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub user_id: UserId,
+    pub service_type: ServiceType,
+    pub domain_id: Option<DomainId>,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub author: Author,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A turn of earlier conversation sent to an upstream for context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Turn {
+    pub author: Author,
+    pub content: String,
+}
+
+/// A conversation's title: the first 80 characters of its first message, on one line.
+#[must_use]
+pub fn title_from(message: &ChatMessage) -> String {
+    let one_line: String = message
+        .as_str()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    one_line.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_bounded_and_not_blank() {
+        assert!(ChatMessage::parse("hi").is_ok());
+        assert!(ChatMessage::parse(" \n\t").is_err());
+        assert!(ChatMessage::parse(&"x".repeat(MAX_MESSAGE_CHARS)).is_ok());
+        assert!(ChatMessage::parse(&"x".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn titles_are_one_short_line() {
+        let m = ChatMessage::parse(&format!("What is\n the  {}", "y".repeat(200))).unwrap();
+        let t = title_from(&m);
+        assert!(t.starts_with("What is the yy"));
+        assert_eq!(t.chars().count(), 80);
+    }
+}

@@ -1,0 +1,499 @@
+//! The token ledger: entry kinds, requests the `Ledger` port takes, and the pure
+//! rules every implementation must keep.
+//!
+//! **Invariant**: for every user at every moment, `balance = Σ amount` over the
+//! user's entries, and `balance ≥ 0`. Entries are append-only.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DomainId, Tokens, TransactionId, UserId};
+
+/// Why a ledger row exists (`transactions.transaction_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// Tokens bought through Stripe (+).
+    Purchase,
+    /// One chat request (−1).
+    Consumption,
+    /// A consumption given back because the upstream failed (+1).
+    Refund,
+    /// Tokens given by an operator (+).
+    Grant,
+    /// An operator's correction (+).
+    Adjustment,
+    /// Purchased tokens taken back after a Stripe refund or dispute (−).
+    Reversal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown ledger entry kind")]
+pub struct EntryKindParseError;
+
+impl EntryKind {
+    pub const ALL: [Self; 6] = [
+        Self::Purchase,
+        Self::Consumption,
+        Self::Refund,
+        Self::Grant,
+        Self::Adjustment,
+        Self::Reversal,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Purchase => "purchase",
+            Self::Consumption => "consumption",
+            Self::Refund => "refund",
+            Self::Grant => "grant",
+            Self::Adjustment => "adjustment",
+            Self::Reversal => "reversal",
+        }
+    }
+}
+
+impl FromStr for EntryKind {
+    type Err = EntryKindParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(EntryKindParseError)
+    }
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which AI service a consumption paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServiceType {
+    #[serde(rename = "askatt")]
+    AskAtt,
+    #[serde(rename = "askdocs")]
+    AskDocs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service must be 'askatt' or 'askdocs'")]
+pub struct ServiceTypeParseError;
+
+impl ServiceType {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AskAtt => "askatt",
+            Self::AskDocs => "askdocs",
+        }
+    }
+}
+
+impl FromStr for ServiceType {
+    type Err = ServiceTypeParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "askatt" => Ok(Self::AskAtt),
+            "askdocs" => Ok(Self::AskDocs),
+            _ => Err(ServiceTypeParseError),
+        }
+    }
+}
+
+impl fmt::Display for ServiceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A client- or system-chosen key that makes an operation happen at most once.
+///
+/// 1–255 printable ASCII characters (what the `Idempotency-Key` header allows).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("idempotency key must be 1 to 255 printable ASCII characters")]
+pub struct IdempotencyKeyError;
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, IdempotencyKeyError> {
+        let ok =
+            !raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(IdempotencyKeyError)
+        }
+    }
+
+    /// The ledger key under which a Stripe payment is credited: one credit per payment.
+    #[must_use]
+    pub fn for_payment(payment_intent_id: &str) -> Self {
+        Self(format!("purchase:{payment_intent_id}"))
+    }
+
+    /// The ledger key of the reversal of a Stripe payment: at most one per payment.
+    #[must_use]
+    pub fn for_reversal(payment_intent_id: &str) -> Self {
+        Self(format!("reversal:{payment_intent_id}"))
+    }
+
+    /// The ledger key of the refund of a consumption: at most one per consumption.
+    #[must_use]
+    pub fn for_refund(consumption: TransactionId) -> Self {
+        Self(format!("refund:{consumption}"))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for IdempotencyKey {
+    type Error = IdempotencyKeyError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<IdempotencyKey> for String {
+    fn from(k: IdempotencyKey) -> Self {
+        k.0
+    }
+}
+
+/// One ledger row as stored (`transactions`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerEntry {
+    pub id: TransactionId,
+    pub user_id: UserId,
+    pub kind: EntryKind,
+    /// Positive adds tokens, negative removes them.
+    pub amount: i32,
+    pub balance_after: Tokens,
+    pub stripe_payment_intent_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub service_type: Option<ServiceType>,
+    pub domain_id: Option<DomainId>,
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Spend one token on a chat request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebitRequest {
+    pub user: UserId,
+    pub service: ServiceType,
+    pub domain: Option<DomainId>,
+    pub metadata: serde_json::Value,
+}
+
+/// Kinds of credit an operator or the system can make with [`CreditRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditKind {
+    Grant,
+    Adjustment,
+}
+
+impl From<CreditKind> for EntryKind {
+    fn from(k: CreditKind) -> Self {
+        match k {
+            CreditKind::Grant => Self::Grant,
+            CreditKind::Adjustment => Self::Adjustment,
+        }
+    }
+}
+
+/// Add tokens exactly once per idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreditRequest {
+    pub user: UserId,
+    pub kind: CreditKind,
+    /// Must be at least 1.
+    pub amount: Tokens,
+    pub idempotency_key: IdempotencyKey,
+    pub metadata: serde_json::Value,
+}
+
+/// Credit a paid Stripe purchase: once per payment intent, whichever event says so first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurchaseCredit {
+    pub user: UserId,
+    pub payment_intent_id: String,
+    pub tokens: Tokens,
+    /// The Stripe event that announced the payment; recorded in the same transaction.
+    pub event_id: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// Take back the still-unspent tokens of a refunded or disputed purchase, at most once
+/// per payment, never below zero. The shortfall is recorded in metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurchaseReversal {
+    pub payment_intent_id: String,
+    pub event_id: Option<String>,
+    pub reason: String,
+}
+
+/// Result of an operation that happens at most once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// This call wrote the row.
+    Applied(LedgerEntry),
+    /// An earlier call already did; here is the row it wrote. Nothing changed.
+    Duplicate(LedgerEntry),
+}
+
+impl Recorded {
+    #[must_use]
+    pub fn entry(&self) -> &LedgerEntry {
+        match self {
+            Self::Applied(e) | Self::Duplicate(e) => e,
+        }
+    }
+
+    #[must_use]
+    pub const fn was_applied(&self) -> bool {
+        matches!(self, Self::Applied(_))
+    }
+}
+
+/// Result of a Stripe-driven ledger operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentOutcome {
+    /// This call changed the balance.
+    Applied(LedgerEntry),
+    /// The payment was already credited (or reversed) under another event; nothing changed.
+    AlreadyApplied,
+    /// This exact Stripe event was processed before; nothing changed.
+    DuplicateEvent,
+    /// Nothing to do (e.g. a reversal for a payment that was never credited).
+    NothingToDo,
+}
+
+/// The ledger rules as a pure model of one account. Adapters implement the same
+/// rules in their own storage; property tests hold this model to the invariant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Account {
+    balance: Tokens,
+    entries: Vec<ModelEntry>,
+}
+
+/// A row of the pure model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelEntry {
+    pub kind: EntryKind,
+    pub amount: i32,
+    pub balance_after: Tokens,
+    /// For refunds: the consumption (entry index) given back.
+    pub refunds: Option<usize>,
+}
+
+/// Why the pure model refused an operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleViolation {
+    #[error("insufficient tokens (balance {balance})")]
+    InsufficientTokens { balance: Tokens },
+    #[error("a credit must be at least one token")]
+    EmptyCredit,
+    #[error("the balance would overflow")]
+    Overflow,
+    #[error("entry {0} is not a consumption")]
+    NotAConsumption(usize),
+    #[error("consumption {0} was already refunded")]
+    AlreadyRefunded(usize),
+}
+
+impl Account {
+    #[must_use]
+    pub fn balance(&self) -> Tokens {
+        self.balance
+    }
+
+    #[must_use]
+    pub fn entries(&self) -> &[ModelEntry] {
+        &self.entries
+    }
+
+    /// Spends one token. Refused at zero.
+    pub fn debit(&mut self) -> Result<usize, RuleViolation> {
+        let after =
+            self.balance
+                .checked_sub(Tokens::ONE)
+                .ok_or(RuleViolation::InsufficientTokens {
+                    balance: self.balance,
+                })?;
+        Ok(self.push(EntryKind::Consumption, -1, after, None))
+    }
+
+    /// Adds tokens (purchase, grant, adjustment).
+    pub fn credit(&mut self, kind: EntryKind, amount: Tokens) -> Result<usize, RuleViolation> {
+        if amount.is_zero() {
+            return Err(RuleViolation::EmptyCredit);
+        }
+        let after = self
+            .balance
+            .checked_add(amount)
+            .ok_or(RuleViolation::Overflow)?;
+        Ok(self.push(kind, amount.get(), after, None))
+    }
+
+    /// Gives back the token of consumption `index`, at most once.
+    pub fn refund(&mut self, index: usize) -> Result<usize, RuleViolation> {
+        match self.entries.get(index) {
+            Some(e) if e.kind == EntryKind::Consumption => {}
+            _ => return Err(RuleViolation::NotAConsumption(index)),
+        }
+        if self.entries.iter().any(|e| e.refunds == Some(index)) {
+            return Err(RuleViolation::AlreadyRefunded(index));
+        }
+        let after = self
+            .balance
+            .checked_add(Tokens::ONE)
+            .ok_or(RuleViolation::Overflow)?;
+        Ok(self.push(EntryKind::Refund, 1, after, Some(index)))
+    }
+
+    /// Takes back up to `wanted` tokens, never below zero. Returns what was taken
+    /// (possibly nothing: then no row is written) and the shortfall.
+    pub fn reverse(&mut self, wanted: Tokens) -> (Tokens, Tokens) {
+        let taken = wanted.min(self.balance);
+        let shortfall = wanted.saturating_sub(taken);
+        if !taken.is_zero() {
+            let after = self.balance.saturating_sub(taken);
+            self.push(EntryKind::Reversal, -taken.get(), after, None);
+        }
+        (taken, shortfall)
+    }
+
+    /// Σ amount over all entries, as i64 so it cannot overflow.
+    #[must_use]
+    pub fn sum_of_entries(&self) -> i64 {
+        self.entries.iter().map(|e| i64::from(e.amount)).sum()
+    }
+
+    fn push(
+        &mut self,
+        kind: EntryKind,
+        amount: i32,
+        after: Tokens,
+        refunds: Option<usize>,
+    ) -> usize {
+        self.balance = after;
+        self.entries.push(ModelEntry {
+            kind,
+            amount,
+            balance_after: after,
+            refunds,
+        });
+        self.entries.len() - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Debit,
+        Credit(i64),
+        Refund(usize),
+        Reverse(i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => Just(Op::Debit),
+            2 => (0i64..700).prop_map(Op::Credit),
+            2 => (0usize..64).prop_map(Op::Refund),
+            1 => (0i64..700).prop_map(Op::Reverse),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_keeps_balance_equal_to_the_sum_and_never_negative(ops in prop::collection::vec(op(), 0..200)) {
+            let mut account = Account::default();
+            for op in ops {
+                let before = account.balance();
+                let rows_before = account.entries().len();
+                let result = match op {
+                    Op::Debit => account.debit().map(|_| ()),
+                    Op::Credit(n) => account.credit(EntryKind::Purchase, Tokens::new(n).unwrap()).map(|_| ()),
+                    Op::Refund(i) => account.refund(i).map(|_| ()),
+                    Op::Reverse(n) => { account.reverse(Tokens::new(n).unwrap()); Ok(()) }
+                };
+                if result.is_err() {
+                    // A refused operation changes nothing.
+                    prop_assert_eq!(account.balance(), before);
+                    prop_assert_eq!(account.entries().len(), rows_before);
+                }
+                prop_assert!(account.balance().get() >= 0);
+                prop_assert_eq!(i64::from(account.balance().get()), account.sum_of_entries());
+                if let Some(last) = account.entries().last() {
+                    prop_assert_eq!(last.balance_after, account.balance());
+                }
+            }
+        }
+
+        #[test]
+        fn a_consumption_is_refunded_at_most_once(refunds in 1usize..10) {
+            let mut account = Account::default();
+            account.credit(EntryKind::Grant, Tokens::ONE).unwrap();
+            let spent = account.debit().unwrap();
+            let ok = (0..refunds).filter(|_| account.refund(spent).is_ok()).count();
+            prop_assert_eq!(ok, 1);
+            prop_assert_eq!(account.balance(), Tokens::ONE);
+        }
+    }
+
+    #[test]
+    fn debit_fails_with_insufficient_tokens_at_zero() {
+        let mut account = Account::default();
+        assert_eq!(
+            account.debit(),
+            Err(RuleViolation::InsufficientTokens {
+                balance: Tokens::ZERO
+            })
+        );
+        assert!(account.entries().is_empty());
+    }
+
+    #[test]
+    fn reversal_takes_only_the_unspent_tokens_and_reports_the_shortfall() {
+        let mut account = Account::default();
+        account
+            .credit(EntryKind::Purchase, Tokens::new(100).unwrap())
+            .unwrap();
+        for _ in 0..30 {
+            account.debit().unwrap();
+        }
+        let (taken, shortfall) = account.reverse(Tokens::new(100).unwrap());
+        assert_eq!((taken.get(), shortfall.get()), (70, 30));
+        assert_eq!(account.balance(), Tokens::ZERO);
+    }
+
+    #[test]
+    fn idempotency_keys_are_printable_ascii() {
+        assert!(IdempotencyKey::parse("abc-123_XYZ").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("has space").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! askgate's pure core.
+//!
+//! This crate does no I/O and knows no framework. It owns the types (newtypes that
+//! can only hold valid values), the ledger rules, the use cases and the ports
+//! (traits) that adapter crates implement for PostgreSQL, Azure AD, Stripe, the AI
+//! upstreams and rate limiting.
+
+pub mod conversation;
+pub mod domain;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod ledger;
+pub mod package;
+pub mod page;
+pub mod payment;
+pub mod ports;
+pub mod services;
+pub mod tokens;
+pub mod user;
+
+pub use email::Email;
+pub use error::{BoxError, StoreError};
+pub use ids::{ConversationId, DomainId, MessageId, SessionId, TransactionId, UserId};
+pub use tokens::Tokens;

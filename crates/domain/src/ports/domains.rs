@@ -1,0 +1,28 @@
+use async_trait::async_trait;
+
+use crate::domain::{Domain, DomainDeletion, DomainUpdate, NewDomain};
+use crate::{DomainId, StoreError, UserId};
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait DomainRepository: Send + Sync {
+    /// Active domains by name; all of them when `include_inactive`.
+    async fn list(&self, include_inactive: bool) -> Result<Vec<Domain>, StoreError>;
+
+    /// `Ok(None)` when there is no such domain (active or not).
+    async fn get(&self, id: DomainId) -> Result<Option<Domain>, StoreError>;
+
+    /// MUST return `StoreError::Conflict` when the name is taken.
+    async fn create(&self, domain: &NewDomain, created_by: UserId) -> Result<Domain, StoreError>;
+
+    /// Replaces the editable fields. `Ok(None)` when there is no such domain;
+    /// MUST return `StoreError::Conflict` when the new name is taken.
+    async fn update(
+        &self,
+        id: DomainId,
+        update: &DomainUpdate,
+    ) -> Result<Option<Domain>, StoreError>;
+
+    /// Deletes the domain, or deactivates it when ledger rows refer to it.
+    async fn delete(&self, id: DomainId) -> Result<DomainDeletion, StoreError>;
+}

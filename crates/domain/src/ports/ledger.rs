@@ -1,0 +1,87 @@
+use async_trait::async_trait;
+
+use crate::ledger::{
+    CreditRequest, DebitRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
+    Recorded,
+};
+use crate::page::{Page, PageRequest};
+use crate::{BoxError, Tokens, TransactionId, UserId};
+
+/// Why a ledger operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("insufficient tokens (balance {balance})")]
+    InsufficientTokens { balance: Tokens },
+    #[error("user not found")]
+    UserNotFound,
+    #[error("consumption not found")]
+    ConsumptionNotFound,
+    #[error("a credit must be at least one token")]
+    EmptyCredit,
+    #[error("the balance would exceed the maximum")]
+    Overflow,
+    #[error("ledger unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected ledger error")]
+    Unexpected(#[source] BoxError),
+}
+
+/// The token ledger. Every balance change and its ledger row happen in one
+/// database transaction, and `balance = Σ amount`, `balance ≥ 0` always hold.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Spends one token and writes a `consumption` row (amount −1).
+    /// One conditional statement: no number of concurrent calls can overspend.
+    /// MUST return `InsufficientTokens { balance }` when the balance is 0, and
+    /// `UserNotFound` when the user does not exist.
+    async fn debit(&self, request: &DebitRequest) -> Result<LedgerEntry, LedgerError>;
+
+    /// Gives back the token of `consumption` with a `refund` row that names it.
+    /// At most once: a repeat MUST return `Recorded::Duplicate` with the first
+    /// refund. MUST return `ConsumptionNotFound` when `consumption` is not a
+    /// consumption row.
+    async fn refund(
+        &self,
+        consumption: TransactionId,
+        reason: &str,
+    ) -> Result<Recorded, LedgerError>;
+
+    /// Adds tokens exactly once per idempotency key. A repeat with the same key
+    /// MUST return `Recorded::Duplicate` with the original row and change nothing.
+    /// MUST return `EmptyCredit` for an amount of 0 and `UserNotFound` for an
+    /// unknown user.
+    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError>;
+
+    /// Credits a paid purchase once per payment intent. The event id (when given)
+    /// is recorded in the same transaction: an event seen before MUST return
+    /// `DuplicateEvent`; a payment already credited under another event MUST
+    /// return `AlreadyApplied`.
+    async fn credit_purchase(&self, credit: &PurchaseCredit)
+    -> Result<PaymentOutcome, LedgerError>;
+
+    /// Takes back the unspent tokens of a credited purchase with a `reversal`
+    /// row (never below zero; the shortfall goes in metadata). At most once per
+    /// payment (`AlreadyApplied` afterwards); `NothingToDo` when the payment was
+    /// never credited; `DuplicateEvent` for an event seen before.
+    async fn reverse_purchase(
+        &self,
+        reversal: &PurchaseReversal,
+    ) -> Result<PaymentOutcome, LedgerError>;
+
+    /// The current balance. MUST return `UserNotFound` for an unknown user.
+    async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError>;
+
+    /// The user's rows, newest first.
+    async fn history(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, LedgerError>;
+
+    /// Whether the payment intent has been credited, and to whom.
+    async fn purchase_credited(
+        &self,
+        payment_intent_id: &str,
+    ) -> Result<Option<UserId>, LedgerError>;
+}

@@ -1,0 +1,29 @@
+//! Ports: what the use cases need from the outside world.
+//!
+//! Each is a `Send + Sync` async trait held as `Arc<dyn Port>`; with the `mocks`
+//! feature each also has a mockall `Mock*` type for tests. Each method's doc
+//! says which outcome an adapter MUST return when.
+
+mod clock;
+mod conversations;
+mod domains;
+mod idempotency;
+mod identity;
+mod ledger;
+mod payments;
+mod ratelimit;
+mod sessions;
+mod upstream;
+mod users;
+
+pub use clock::*;
+pub use conversations::*;
+pub use domains::*;
+pub use idempotency::*;
+pub use identity::*;
+pub use ledger::*;
+pub use payments::*;
+pub use ratelimit::*;
+pub use sessions::*;
+pub use upstream::*;
+pub use users::*;

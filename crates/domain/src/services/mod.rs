@@ -1,0 +1,1 @@
+//! Use cases: plain structs holding the ports they need.

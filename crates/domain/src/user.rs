@@ -1,0 +1,138 @@
+//! Users and their roles.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Email, Tokens, UserId};
+
+/// What a user may do: `admin`s also manage domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role must be 'user' or 'admin'")]
+pub struct RoleParseError;
+
+impl Role {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    #[must_use]
+    pub const fn is_admin(self) -> bool {
+        matches!(self, Self::Admin)
+    }
+}
+
+impl FromStr for Role {
+    type Err = RoleParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "user" => Ok(Self::User),
+            "admin" => Ok(Self::Admin),
+            _ => Err(RoleParseError),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stable identity of a person at the identity provider (`users.azure_ad_id`).
+///
+/// For Azure AD this is the `oid` claim. Development sign-ins use `dev:<email>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ExternalId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("external identity must be 1 to 255 visible characters")]
+pub struct ExternalIdError;
+
+impl ExternalId {
+    pub fn parse(raw: &str) -> Result<Self, ExternalIdError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 255
+            && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ExternalIdError)
+        }
+    }
+
+    /// The identity used by the development sign-in for an e-mail address.
+    #[must_use]
+    pub fn for_dev_login(email: &Email) -> Self {
+        Self(format!("dev:{email}"))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ExternalId {
+    type Error = ExternalIdError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ExternalId> for String {
+    fn from(e: ExternalId) -> Self {
+        e.0
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub external_id: ExternalId,
+    pub email: Email,
+    pub display_name: Option<String>,
+    pub tokens: Tokens,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+/// What a successful sign-in tells askgate about a person. Upserting it creates
+/// the user with 0 tokens on first sign-in and refreshes email, name, role and
+/// `last_login` afterwards. It never changes the balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub external_id: ExternalId,
+    pub email: Email,
+    pub display_name: Option<String>,
+    pub role: Role,
+    pub at: DateTime<Utc>,
+}
+
+/// Trims a display name and caps it at 100 characters; blank becomes `None`.
+#[must_use]
+pub fn normalise_display_name(raw: Option<&str>) -> Option<String> {
+    let trimmed = raw?.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(trimmed.chars().take(100).collect())
+}
