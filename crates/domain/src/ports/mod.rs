@@ -7,6 +7,7 @@
 mod clock;
 mod conversations;
 mod domains;
+mod health;
 mod idempotency;
 mod identity;
 mod ledger;
@@ -19,6 +20,7 @@ mod users;
 pub use clock::*;
 pub use conversations::*;
 pub use domains::*;
+pub use health::*;
 pub use idempotency::*;
 pub use identity::*;
 pub use ledger::*;
