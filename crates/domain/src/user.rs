@@ -136,3 +136,17 @@ pub fn normalise_display_name(raw: Option<&str>) -> Option<String> {
     }
     Some(trimmed.chars().take(100).collect())
 }
+
+/// Who is asking: the signed-in user and their role, as the HTTP layer verified it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub user: UserId,
+    pub role: Role,
+}
+
+impl Actor {
+    #[must_use]
+    pub const fn is_admin(&self) -> bool {
+        self.role.is_admin()
+    }
+}

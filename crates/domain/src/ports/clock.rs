@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 
 /// The current time, injectable so rules about expiry can be tested.
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }

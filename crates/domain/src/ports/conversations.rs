@@ -17,7 +17,7 @@ pub enum ConversationTarget {
     Existing(ConversationId),
 }
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ConversationRepository: Send + Sync {
     /// The last `limit` turns of a conversation the user owns, oldest first.

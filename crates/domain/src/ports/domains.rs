@@ -3,7 +3,7 @@ use async_trait::async_trait;
 use crate::domain::{Domain, DomainDeletion, DomainUpdate, NewDomain};
 use crate::{DomainId, StoreError, UserId};
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait DomainRepository: Send + Sync {
     /// Active domains by name; all of them when `include_inactive`.

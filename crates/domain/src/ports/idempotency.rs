@@ -25,7 +25,7 @@ pub enum IdempotencyBegin {
 
 /// Durable per-user idempotency keys (zero2prod's pattern, with fingerprints
 /// and expiry). Keys older than 24 hours are forgotten.
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `(user, key)` for the request with `fingerprint` (a hash of the

@@ -43,7 +43,7 @@ pub enum IdentityError {
     Unavailable(#[source] BoxError),
 }
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
     /// Builds the provider's authorization URL with fresh state, nonce and PKCE.

@@ -28,7 +28,7 @@ pub enum LedgerError {
 
 /// The token ledger. Every balance change and its ledger row happen in one
 /// database transaction, and `balance = Σ amount`, `balance ≥ 0` always hold.
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Ledger: Send + Sync {
     /// Spends one token and writes a `consumption` row (amount −1).

@@ -17,7 +17,7 @@ pub enum PaymentError {
 }
 
 /// The payment provider's API (Stripe).
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
     /// A PaymentIntent for the package's exact price with metadata `user_id`,
@@ -53,7 +53,7 @@ pub enum WebhookError {
 }
 
 /// Verifies a payment-provider webhook and turns it into a [`PaymentEvent`].
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait WebhookVerifier: Send + Sync {
     /// Checks the signature header over the raw body at time `now`.
     fn verify(
@@ -65,7 +65,7 @@ pub trait WebhookVerifier: Send + Sync {
 }
 
 /// Purchases started through askgate's checkout, for the success page.
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PurchaseRepository: Send + Sync {
     /// Records a new pending purchase.

@@ -18,7 +18,7 @@ pub struct RateDecision {
 #[error("rate limiter unavailable")]
 pub struct RateLimiterUnavailable(#[source] pub BoxError);
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Counts one request by `user` and says whether it may proceed.

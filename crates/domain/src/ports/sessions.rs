@@ -23,7 +23,7 @@ pub enum Rotation {
     Invalid,
 }
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Starts a session with its first refresh token.

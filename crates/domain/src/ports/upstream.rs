@@ -36,7 +36,7 @@ pub enum UpstreamError {
     Credentials(#[source] BoxError),
 }
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AiUpstream: Send + Sync {
     /// Asks the upstream for `request.service` (and domain). MUST return
@@ -76,7 +76,7 @@ pub enum ServiceTokenError {
 }
 
 /// Client-credentials tokens for the upstreams, one per scope, cached.
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ServiceTokenProvider: Send + Sync {
     /// A token for `scope` valid for at least five more minutes.

@@ -3,7 +3,7 @@ use async_trait::async_trait;
 use crate::user::{SignIn, User};
 use crate::{Email, StoreError, UserId};
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
     /// Creates the user (0 tokens) on first sign-in, found by `external_id`;

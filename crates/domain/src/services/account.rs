@@ -1,0 +1,295 @@
+//! Signing users in, and what they may read about their own account.
+
+use std::sync::Arc;
+
+use tracing::instrument;
+
+use crate::ledger::{CreditKind, CreditRequest, IdempotencyKey, LedgerEntry, Recorded};
+use crate::page::{Page, PageRequest};
+use crate::ports::{Clock, ExternalIdentity, Ledger, LedgerError, UserRepository};
+use crate::user::{ExternalId, Role, SignIn, User, normalise_display_name};
+use crate::{BoxError, Email, StoreError, Tokens, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("user not found")]
+    UserNotFound,
+    /// The identity provider gave no usable e-mail address.
+    #[error("the identity provider did not supply a usable e-mail address")]
+    MissingEmail,
+    #[error("the identity is not valid")]
+    InvalidIdentity,
+    /// The e-mail address belongs to another identity.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("a grant must be at least one token")]
+    EmptyGrant,
+    #[error("service unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected error")]
+    Unexpected(#[source] BoxError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Unavailable(src) => Self::Unavailable(src),
+            StoreError::Unexpected(src) => Self::Unexpected(src),
+        }
+    }
+}
+
+impl From<LedgerError> for AccountError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::UserNotFound => Self::UserNotFound,
+            LedgerError::EmptyCredit => Self::EmptyGrant,
+            LedgerError::Unavailable(src) => Self::Unavailable(src),
+            other @ (LedgerError::InsufficientTokens { .. }
+            | LedgerError::ConsumptionNotFound
+            | LedgerError::Overflow
+            | LedgerError::Unexpected(_)) => Self::Unexpected(Box::new(other)),
+        }
+    }
+}
+
+/// Who becomes an admin at sign-in.
+#[derive(Debug, Clone, Default)]
+pub struct AdminPolicy {
+    /// The app role (`roles` claim) that makes an admin, e.g. "Admin".
+    pub role_name: String,
+    /// Addresses that are always admins (`ADMIN_EMAILS`).
+    pub emails: Vec<Email>,
+}
+
+impl AdminPolicy {
+    #[must_use]
+    pub fn role_for(&self, email: &Email, roles: &[String]) -> Role {
+        let by_role = !self.role_name.is_empty() && roles.iter().any(|r| r == &self.role_name);
+        if by_role || self.emails.contains(email) {
+            Role::Admin
+        } else {
+            Role::User
+        }
+    }
+}
+
+pub struct AccountService {
+    users: Arc<dyn UserRepository>,
+    ledger: Arc<dyn Ledger>,
+    clock: Arc<dyn Clock>,
+    admins: AdminPolicy,
+}
+
+impl AccountService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        ledger: Arc<dyn Ledger>,
+        clock: Arc<dyn Clock>,
+        admins: AdminPolicy,
+    ) -> Self {
+        Self {
+            users,
+            ledger,
+            clock,
+            admins,
+        }
+    }
+
+    /// Signs in a person the identity provider vouched for: creates the user
+    /// with 0 tokens the first time, refreshes profile, role and `last_login` after.
+    #[instrument(skip_all, fields(subject = %identity.subject))]
+    pub async fn sign_in(&self, identity: &ExternalIdentity) -> Result<User, AccountError> {
+        let email = identity.email.clone().ok_or(AccountError::MissingEmail)?;
+        let external_id =
+            ExternalId::parse(&identity.subject).map_err(|_| AccountError::InvalidIdentity)?;
+        let role = self.admins.role_for(&email, &identity.roles);
+        self.upsert(external_id, email, identity.display_name.as_deref(), role)
+            .await
+    }
+
+    /// The development sign-in (`AUTH_DEV_LOGIN`): trusts the given address.
+    /// `admin` asks for the admin role; `ADMIN_EMAILS` also grants it.
+    #[instrument(skip_all)]
+    pub async fn dev_sign_in(
+        &self,
+        email: Email,
+        display_name: Option<&str>,
+        admin: bool,
+    ) -> Result<User, AccountError> {
+        let role = if admin {
+            Role::Admin
+        } else {
+            self.admins.role_for(&email, &[])
+        };
+        self.upsert(ExternalId::for_dev_login(&email), email, display_name, role)
+            .await
+    }
+
+    async fn upsert(
+        &self,
+        external_id: ExternalId,
+        email: Email,
+        display_name: Option<&str>,
+        role: Role,
+    ) -> Result<User, AccountError> {
+        let sign_in = SignIn {
+            external_id,
+            email,
+            display_name: normalise_display_name(display_name),
+            role,
+            at: self.clock.now(),
+        };
+        Ok(self.users.upsert_sign_in(&sign_in).await?)
+    }
+
+    pub async fn profile(&self, user: UserId) -> Result<User, AccountError> {
+        self.users
+            .find(user)
+            .await?
+            .ok_or(AccountError::UserNotFound)
+    }
+
+    pub async fn balance(&self, user: UserId) -> Result<Tokens, AccountError> {
+        Ok(self.ledger.balance(user).await?)
+    }
+
+    pub async fn history(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, AccountError> {
+        Ok(self.ledger.history(user, page).await?)
+    }
+
+    /// An operator's grant of tokens (`grant` ledger row), once per key.
+    #[instrument(skip_all, fields(amount = %amount))]
+    pub async fn grant(
+        &self,
+        email: &Email,
+        amount: Tokens,
+        key: IdempotencyKey,
+        reason: &str,
+    ) -> Result<Recorded, AccountError> {
+        let user = self
+            .users
+            .find_by_email(email)
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        let request = CreditRequest {
+            user: user.id,
+            kind: CreditKind::Grant,
+            amount,
+            idempotency_key: key,
+            metadata: serde_json::json!({ "reason": reason }),
+        };
+        Ok(self.ledger.credit(&request).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::ports::{MockClock, MockLedger, MockUserRepository};
+
+    fn user_from(sign_in: &SignIn) -> User {
+        User {
+            id: UserId::generate(),
+            external_id: sign_in.external_id.clone(),
+            email: sign_in.email.clone(),
+            display_name: sign_in.display_name.clone(),
+            tokens: Tokens::ZERO,
+            role: sign_in.role,
+            created_at: sign_in.at,
+            last_login: Some(sign_in.at),
+        }
+    }
+
+    fn service(users: MockUserRepository, admins: AdminPolicy) -> AccountService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(Utc::now);
+        AccountService::new(
+            Arc::new(users),
+            Arc::new(MockLedger::new()),
+            Arc::new(clock),
+            admins,
+        )
+    }
+
+    fn identity(email: Option<&str>, roles: &[&str]) -> ExternalIdentity {
+        ExternalIdentity {
+            subject: "00000000-0000-0000-0000-00000000abcd".into(),
+            tenant: Some("tenant".into()),
+            email: email.map(|e| Email::parse(e).unwrap()),
+            display_name: Some("  Ann Example ".into()),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_in_upserts_by_subject_with_trimmed_name() {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_upsert_sign_in()
+            .withf(|s| {
+                s.external_id.as_str() == "00000000-0000-0000-0000-00000000abcd"
+                    && s.display_name.as_deref() == Some("Ann Example")
+                    && s.role == Role::User
+            })
+            .times(1)
+            .returning(|s| Ok(user_from(s)));
+        let user = service(users, AdminPolicy::default())
+            .sign_in(&identity(Some("ann@example.com"), &[]))
+            .await
+            .unwrap();
+        assert_eq!(user.tokens, Tokens::ZERO);
+    }
+
+    #[tokio::test]
+    async fn admin_by_app_role_or_by_configured_email() {
+        let policy = AdminPolicy {
+            role_name: "Admin".into(),
+            emails: vec![Email::parse("boss@example.com").unwrap()],
+        };
+        let mut users = MockUserRepository::new();
+        users
+            .expect_upsert_sign_in()
+            .returning(|s| Ok(user_from(s)));
+        let svc = service(users, policy);
+        assert_eq!(
+            svc.sign_in(&identity(Some("ann@example.com"), &["Admin"]))
+                .await
+                .unwrap()
+                .role,
+            Role::Admin
+        );
+        assert_eq!(
+            svc.sign_in(&identity(Some("boss@example.com"), &[]))
+                .await
+                .unwrap()
+                .role,
+            Role::Admin
+        );
+        assert_eq!(
+            svc.sign_in(&identity(Some("ann@example.com"), &["Reader"]))
+                .await
+                .unwrap()
+                .role,
+            Role::User
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_in_without_email_creates_nobody() {
+        let mut users = MockUserRepository::new();
+        users.expect_upsert_sign_in().never();
+        let err = service(users, AdminPolicy::default())
+            .sign_in(&identity(None, &[]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AccountError::MissingEmail));
+    }
+}

@@ -1,0 +1,238 @@
+//! Managing AskDocs domains (admins) and reading them (everyone signed in).
+
+use std::sync::Arc;
+
+use tracing::instrument;
+
+use crate::domain::{
+    ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainDeletion, DomainSlug,
+    DomainValidationError, NewDomain, parse_description,
+};
+use crate::ports::DomainRepository;
+use crate::user::Actor;
+use crate::{BoxError, DomainId, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("only admins may do this")]
+    Forbidden,
+    #[error("domain not found")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] DomainValidationError),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("service unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected error")]
+    Unexpected(#[source] BoxError),
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Unavailable(src) => Self::Unavailable(src),
+            StoreError::Unexpected(src) => Self::Unexpected(src),
+        }
+    }
+}
+
+/// A domain as a client submits it, before validation.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainInput {
+    pub name: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub api_endpoint: Option<String>,
+    #[serde(default)]
+    pub configuration: Option<serde_json::Value>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl DomainInput {
+    /// Validates every field; the first failure names its field.
+    pub fn validate(self) -> Result<NewDomain, DomainValidationError> {
+        let api_endpoint = match self.api_endpoint.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(ApiEndpoint::parse(raw)?),
+        };
+        Ok(NewDomain {
+            name: DomainSlug::parse(&self.name)?,
+            display_name: DisplayName::parse(&self.display_name)?,
+            description: parse_description(self.description.as_deref())?,
+            api_endpoint,
+            configuration: self
+                .configuration
+                .map(DomainConfiguration::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            is_active: self.is_active.unwrap_or(true),
+        })
+    }
+}
+
+pub struct DomainService {
+    repo: Arc<dyn DomainRepository>,
+}
+
+impl DomainService {
+    pub fn new(repo: Arc<dyn DomainRepository>) -> Self {
+        Self { repo }
+    }
+
+    /// Active domains; admins may also see inactive ones.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        include_inactive: bool,
+    ) -> Result<Vec<Domain>, DomainError> {
+        if include_inactive && !actor.is_admin() {
+            return Err(DomainError::Forbidden);
+        }
+        Ok(self.repo.list(include_inactive).await?)
+    }
+
+    /// A domain users may ask: it exists and is active, else `NotFound`.
+    pub async fn active(&self, id: DomainId) -> Result<Domain, DomainError> {
+        match self.repo.get(id).await? {
+            Some(d) if d.is_active => Ok(d),
+            _ => Err(DomainError::NotFound),
+        }
+    }
+
+    #[instrument(skip_all, fields(admin = %actor.user))]
+    pub async fn create(&self, actor: &Actor, input: DomainInput) -> Result<Domain, DomainError> {
+        Self::require_admin(actor)?;
+        let domain = input.validate()?;
+        Ok(self.repo.create(&domain, actor.user).await?)
+    }
+
+    #[instrument(skip_all, fields(admin = %actor.user, domain = %id))]
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: DomainId,
+        input: DomainInput,
+    ) -> Result<Domain, DomainError> {
+        Self::require_admin(actor)?;
+        let update = input.validate()?;
+        self.repo
+            .update(id, &update)
+            .await?
+            .ok_or(DomainError::NotFound)
+    }
+
+    /// Deletes, or deactivates a domain that ledger rows refer to.
+    #[instrument(skip_all, fields(admin = %actor.user, domain = %id))]
+    pub async fn delete(&self, actor: &Actor, id: DomainId) -> Result<DomainDeletion, DomainError> {
+        Self::require_admin(actor)?;
+        match self.repo.delete(id).await? {
+            DomainDeletion::NotFound => Err(DomainError::NotFound),
+            done => Ok(done),
+        }
+    }
+
+    fn require_admin(actor: &Actor) -> Result<(), DomainError> {
+        if actor.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::UserId;
+    use crate::ports::MockDomainRepository;
+    use crate::user::Role;
+
+    fn actor(role: Role) -> Actor {
+        Actor {
+            user: UserId::generate(),
+            role,
+        }
+    }
+
+    fn input() -> DomainInput {
+        DomainInput {
+            name: "hr-policies".into(),
+            display_name: "HR policies".into(),
+            api_endpoint: Some("https://docs.example.com/hr".into()),
+            configuration: Some(json!({"kind": "askdocs"})),
+            ..DomainInput::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn non_admins_cannot_write_domains_and_nothing_is_stored() {
+        let mut repo = MockDomainRepository::new();
+        repo.expect_create().never();
+        repo.expect_delete().never();
+        let svc = DomainService::new(Arc::new(repo));
+        let user = actor(Role::User);
+        assert!(matches!(
+            svc.create(&user, input()).await,
+            Err(DomainError::Forbidden)
+        ));
+        assert!(matches!(
+            svc.delete(&user, DomainId::generate()).await,
+            Err(DomainError::Forbidden)
+        ));
+        assert!(matches!(
+            svc.list(&user, true).await,
+            Err(DomainError::Forbidden)
+        ));
+    }
+
+    #[tokio::test]
+    async fn invalid_input_names_the_field_and_stores_nothing() {
+        let mut repo = MockDomainRepository::new();
+        repo.expect_create().never();
+        let svc = DomainService::new(Arc::new(repo));
+        let bad = DomainInput {
+            api_endpoint: Some("ftp://x".into()),
+            ..input()
+        };
+        match svc.create(&actor(Role::Admin), bad).await {
+            Err(DomainError::Invalid(e)) => assert_eq!(e.field(), "api_endpoint"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn inactive_domains_cannot_be_asked() {
+        let mut repo = MockDomainRepository::new();
+        repo.expect_get().returning(|id| {
+            let mut d = input().validate().map(|n| Domain {
+                id,
+                name: n.name,
+                display_name: n.display_name,
+                description: None,
+                api_endpoint: n.api_endpoint,
+                configuration: n.configuration,
+                is_active: false,
+                created_by: None,
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+            });
+            if let Ok(d) = d.as_mut() {
+                d.is_active = false;
+            }
+            Ok(d.ok())
+        });
+        let svc = DomainService::new(Arc::new(repo));
+        assert!(matches!(
+            svc.active(DomainId::generate()).await,
+            Err(DomainError::NotFound)
+        ));
+    }
+}
