@@ -28,14 +28,18 @@ pub enum IdempotencyBegin {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims `(user, key)` for the request with `fingerprint` (a hash of the
-    /// request). Decided by one insert-or-nothing statement, so of concurrent
-    /// callers exactly one gets `Claimed`.
+    /// Claims `(user, key)` for the request with `fingerprint` (a canonical
+    /// text of the request; adapters store a hash of it). Decided by one
+    /// insert-or-nothing statement, so of concurrent callers exactly one gets
+    /// `Claimed`. When another request holds the key, waits up to `wait` for it
+    /// to finish and then returns `Replay` (it completed), `Claimed` (it was
+    /// abandoned and this caller now owns the key) or `InProgress` (still running).
     async fn begin(
         &self,
         user: UserId,
         key: &IdempotencyKey,
         fingerprint: &str,
+        wait: std::time::Duration,
     ) -> Result<IdempotencyBegin, StoreError>;
 
     /// Stores the final response of a claimed key.

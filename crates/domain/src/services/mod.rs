@@ -1,7 +1,9 @@
 //! Use cases: plain structs holding the ports they need.
 
 pub mod account;
+pub mod chat;
 pub mod domains;
 
 pub use account::{AccountError, AccountService};
+pub use chat::{ChatError, ChatPorts, ChatReply, ChatRequest, ChatService};
 pub use domains::{DomainError, DomainInput, DomainService};
