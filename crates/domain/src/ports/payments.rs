@@ -68,10 +68,11 @@ pub trait WebhookVerifier: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PurchaseRepository: Send + Sync {
-    /// Records a new pending purchase.
+    /// Records a new pending purchase. Recording the same checkout again changes nothing.
     async fn record(&self, purchase: &Purchase) -> Result<(), StoreError>;
 
-    /// Links the payment intent to its checkout once paid.
+    /// Links the payment intent to its checkout and marks it credited. Unknown
+    /// checkouts (paid outside askgate's checkout) are ignored.
     async fn attach_payment(
         &self,
         checkout_session_id: &str,

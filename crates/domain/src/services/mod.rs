@@ -1,9 +1,11 @@
 //! Use cases: plain structs holding the ports they need.
 
 pub mod account;
+pub mod billing;
 pub mod chat;
 pub mod domains;
 
 pub use account::{AccountError, AccountService};
+pub use billing::{BillingError, BillingService, EventOutcome, PurchaseView, ReturnUrls};
 pub use chat::{ChatError, ChatPorts, ChatReply, ChatRequest, ChatService};
 pub use domains::{DomainError, DomainInput, DomainService};
