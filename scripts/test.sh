@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs askgate's whole test suite: every crate's unit and integration tests
+# (real PostgreSQL and Redis on 127.0.0.1), then the end-to-end tests that drive
+# the built binary with real local peers (see e2e/README.md).
+#
+#   TEST_DATABASE_URL  default postgres://postgres@127.0.0.1:5432/postgres
+#   TEST_REDIS_URL     default redis://127.0.0.1:6379
+#   SKIP_E2E=1         run only the Rust tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-targets --no-fail-fast
+    # nextest does not run doctests.
+    cargo test --workspace --doc --quiet
+else
+    cargo test --workspace --all-targets --no-fail-fast
+fi
+
+if [[ "${SKIP_E2E:-0}" != "1" && -x e2e/run.sh ]]; then
+    e2e/run.sh
+fi
