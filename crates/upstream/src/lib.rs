@@ -1,1 +1,326 @@
-//! placeholder
+//! askgate's AI upstreams, behind the domain's [`AiUpstream`] port.
+//!
+//! [`Upstreams`] picks, per question, one of four kinds and speaks its wire format:
+//!
+//! | kind | used for | module |
+//! |---|---|---|
+//! | `askatt` | AskAT&T when `ServiceRoute::AskAtt` is configured | `askatt.rs` |
+//! | `askdocs` | a domain with an `api_endpoint`, or any domain when `ASKDOCS_API_BASE_ENDPOINT` is set | `askdocs.rs` |
+//! | `openai` | `ServiceRoute::OpenAi`, or a domain whose configuration says `"kind": "openai"` | `openai.rs` |
+//! | `builtin` | nothing configured, or `"kind": "builtin"`: a local, deterministic demo | `builtin.rs` |
+//!
+//! Each wire format lives in its own module, so adapting one is a one-file change.
+//! All HTTP goes through one pooled client (`transport.rs`) with one deadline per
+//! question; see there for what is retried.
+
+mod askatt;
+mod askdocs;
+mod builtin;
+mod openai;
+mod transport;
+mod wire;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use askgate_domain::domain::{Domain, DomainConfiguration};
+use askgate_domain::ledger::ServiceType;
+use askgate_domain::ports::{
+    AiUpstream, ServiceToken, ServiceTokenProvider, UpstreamAnswer, UpstreamError, UpstreamRequest,
+};
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::transport::Transport;
+use crate::wire::WireError;
+
+/// `UPSTREAM_TIMEOUT_MS` when it is not set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where and how questions are answered.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// How AskAT&T questions are answered.
+    pub askatt: ServiceRoute,
+    /// `ASKDOCS_API_BASE_ENDPOINT`: a domain without an `api_endpoint` is asked at
+    /// `{askdocs_base}/{domain.name}/chat`.
+    pub askdocs_base: Option<Url>,
+    /// `AZURE_AD_SCOPE`: the token scope sent to AskAT&T.
+    pub askatt_scope: Option<String>,
+    /// `AZURE_AD_DOMAIN_QNA_SCOPE`: the token scope sent to AskDocs.
+    pub askdocs_scope: Option<String>,
+    /// `UPSTREAM_TIMEOUT_MS`: the longest a question may take, retries included.
+    pub timeout: Duration,
+}
+
+impl Default for UpstreamConfig {
+    /// Everything answered by the built-in demo upstream.
+    fn default() -> Self {
+        Self {
+            askatt: ServiceRoute::Builtin,
+            askdocs_base: None,
+            askatt_scope: None,
+            askdocs_scope: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// How AskAT&T questions are answered.
+#[derive(Debug, Clone)]
+pub enum ServiceRoute {
+    /// The built-in demo upstream (no network).
+    Builtin,
+    /// The AskAT&T API at `endpoint` (`ASKATT_API_ENDPOINT`); `/chat` is appended.
+    AskAtt { endpoint: Url },
+    /// An OpenAI-compatible API; `/v1/chat/completions` is appended to `base`.
+    OpenAi {
+        base: Url,
+        model: String,
+        api_key: Option<SecretString>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamBuildError {
+    #[error("the upstream timeout must be more than zero")]
+    ZeroTimeout,
+    #[error("the OpenAI-compatible upstream needs a model")]
+    MissingModel,
+    #[error("could not build the upstream HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// The [`AiUpstream`] adapter: routes each question to its kind of upstream.
+pub struct Upstreams {
+    config: UpstreamConfig,
+    tokens: Option<Arc<dyn ServiceTokenProvider>>,
+    transport: Transport,
+}
+
+impl fmt::Debug for Upstreams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upstreams")
+            .field("config", &self.config)
+            .field("tokens", &self.tokens.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upstreams {
+    /// `tokens` gives the client-credentials tokens sent to AskAT&T and AskDocs;
+    /// without it (or without a scope) those requests carry no `Authorization`.
+    pub fn new(
+        config: UpstreamConfig,
+        tokens: Option<Arc<dyn ServiceTokenProvider>>,
+    ) -> Result<Self, UpstreamBuildError> {
+        if config.timeout.is_zero() {
+            return Err(UpstreamBuildError::ZeroTimeout);
+        }
+        if let ServiceRoute::OpenAi { model, .. } = &config.askatt
+            && model.trim().is_empty()
+        {
+            return Err(UpstreamBuildError::MissingModel);
+        }
+        if matches!(config.askatt, ServiceRoute::AskAtt { .. })
+            && (config.askatt_scope.is_none() || tokens.is_none())
+        {
+            tracing::warn!("AskAT&T requests will be sent without a service token");
+        }
+        let transport = Transport::new(config.timeout).map_err(UpstreamBuildError::Client)?;
+        Ok(Self {
+            config,
+            tokens,
+            transport,
+        })
+    }
+
+    fn route<'a>(&'a self, request: &'a UpstreamRequest) -> Result<Route<'a>, UpstreamError> {
+        match request.service {
+            ServiceType::AskAtt => Ok(match &self.config.askatt {
+                ServiceRoute::Builtin => Route::Builtin,
+                ServiceRoute::AskAtt { endpoint } => Route::AskAtt { endpoint },
+                ServiceRoute::OpenAi {
+                    base,
+                    model,
+                    api_key,
+                } => Route::OpenAi {
+                    base: base.clone(),
+                    model,
+                    system_prompt: None,
+                    auth: api_key.as_ref().map_or(Auth::None, Auth::ApiKey),
+                },
+            }),
+            ServiceType::AskDocs => {
+                let domain = request.domain.as_ref().ok_or_else(|| {
+                    UpstreamError::Failed("AskDocs question without a domain".to_owned())
+                })?;
+                self.domain_route(domain)
+            }
+        }
+    }
+
+    fn domain_route<'a>(&'a self, domain: &'a Domain) -> Result<Route<'a>, UpstreamError> {
+        let configuration = &domain.configuration;
+        let endpoint = domain
+            .api_endpoint
+            .as_ref()
+            .map(|e| parse_http_url(e.as_str(), "api_endpoint"))
+            .transpose()?;
+        match configuration.kind() {
+            Some("builtin") => Ok(Route::Builtin),
+            Some("openai") => {
+                let settings =
+                    openai::DomainSettings::from_configuration(configuration).map_err(failed)?;
+                let base = match settings.base_url {
+                    Some(raw) => parse_http_url(raw, "base_url")?,
+                    None => endpoint.ok_or_else(|| {
+                        failed(WireError::Configuration(
+                            "openai kind needs base_url or api_endpoint",
+                        ))
+                    })?,
+                };
+                Ok(Route::OpenAi {
+                    base,
+                    model: settings.model,
+                    system_prompt: settings.system_prompt,
+                    auth: settings.scope.map_or(Auth::None, Auth::Scope),
+                })
+            }
+            None | Some("askdocs") => {
+                let url = endpoint.or_else(|| {
+                    self.config
+                        .askdocs_base
+                        .as_ref()
+                        .map(|base| wire::join_path(base, &format!("{}/chat", domain.name)))
+                });
+                Ok(match url {
+                    Some(url) => Route::AskDocs { url, configuration },
+                    None => Route::Builtin,
+                })
+            }
+            Some(_) => Err(failed(WireError::Configuration("unknown kind"))),
+        }
+    }
+
+    async fn bearer(&self, scope: Option<&str>) -> Result<Option<ServiceToken>, UpstreamError> {
+        match (scope, &self.tokens) {
+            (Some(scope), Some(tokens)) => tokens
+                .token(scope)
+                .await
+                .map(Some)
+                .map_err(|e| UpstreamError::Credentials(Box::new(e))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn post(
+        &self,
+        url: &Url,
+        bearer: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let started = Instant::now();
+        let result = self.transport.post_json(url, bearer, body).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &result {
+            Ok(_) => tracing::info!(latency_ms, "upstream answered"),
+            Err(error) => tracing::warn!(latency_ms, %error, "upstream failed"),
+        }
+        result
+    }
+}
+
+/// Which kind answers one question, with what it needs.
+enum Route<'a> {
+    Builtin,
+    AskAtt {
+        endpoint: &'a Url,
+    },
+    AskDocs {
+        url: Url,
+        configuration: &'a DomainConfiguration,
+    },
+    OpenAi {
+        base: Url,
+        model: &'a str,
+        system_prompt: Option<&'a str>,
+        auth: Auth<'a>,
+    },
+}
+
+impl Route<'_> {
+    const fn kind(&self) -> &'static str {
+        match self {
+            Self::Builtin => "builtin",
+            Self::AskAtt { .. } => "askatt",
+            Self::AskDocs { .. } => "askdocs",
+            Self::OpenAi { .. } => "openai",
+        }
+    }
+}
+
+enum Auth<'a> {
+    None,
+    /// A client-credentials token for this scope.
+    Scope(&'a str),
+    ApiKey(&'a SecretString),
+}
+
+#[async_trait]
+impl AiUpstream for Upstreams {
+    #[tracing::instrument(skip_all, fields(service = %request.service, kind))]
+    async fn ask(&self, request: &UpstreamRequest) -> Result<UpstreamAnswer, UpstreamError> {
+        let route = self.route(request)?;
+        tracing::Span::current().record("kind", route.kind());
+        match route {
+            Route::Builtin => Ok(builtin::answer(request)),
+            Route::AskAtt { endpoint } => {
+                let token = self.bearer(self.config.askatt_scope.as_deref()).await?;
+                let body = askatt::body(request).map_err(failed)?;
+                let bearer = token.as_ref().map(ServiceToken::expose);
+                let raw = self.post(&askatt::url(endpoint), bearer, &body).await?;
+                askatt::parse(&raw).map_err(failed)
+            }
+            Route::AskDocs { url, configuration } => {
+                let token = self.bearer(self.config.askdocs_scope.as_deref()).await?;
+                let body = askdocs::body(request, configuration).map_err(failed)?;
+                let bearer = token.as_ref().map(ServiceToken::expose);
+                let raw = self.post(&url, bearer, &body).await?;
+                askdocs::parse(&raw).map_err(failed)
+            }
+            Route::OpenAi {
+                base,
+                model,
+                system_prompt,
+                auth,
+            } => {
+                let token = match auth {
+                    Auth::Scope(scope) => self.bearer(Some(scope)).await?,
+                    Auth::None | Auth::ApiKey(_) => None,
+                };
+                let bearer = match (&auth, &token) {
+                    (Auth::ApiKey(key), _) => Some(key.expose_secret()),
+                    (_, Some(token)) => Some(token.expose()),
+                    _ => None,
+                };
+                let body = openai::body(request, model, system_prompt).map_err(failed)?;
+                let raw = self.post(&openai::url(&base), bearer, &body).await?;
+                openai::parse(&raw).map_err(failed)
+            }
+        }
+    }
+}
+
+fn failed(error: WireError) -> UpstreamError {
+    UpstreamError::Failed(error.to_string())
+}
+
+fn parse_http_url(raw: &str, field: &'static str) -> Result<Url, UpstreamError> {
+    Url::parse(raw)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .ok_or_else(|| UpstreamError::Failed(format!("domain {field} is not an http(s) URL")))
+}

@@ -1,0 +1,31 @@
+//! The built-in demo upstream: answers locally, deterministically and without
+//! network, and says what it is, so askgate works end to end with nothing configured.
+
+use askgate_domain::ledger::ServiceType;
+use askgate_domain::ports::{UpstreamAnswer, UpstreamRequest};
+
+/// How much of the question is echoed back.
+const ECHO_CHARS: usize = 200;
+
+pub(crate) fn answer(request: &UpstreamRequest) -> UpstreamAnswer {
+    let service = match (request.service, &request.domain) {
+        (ServiceType::AskAtt, _) => "AskAT&T".to_owned(),
+        (ServiceType::AskDocs, Some(domain)) => format!("AskDocs · {}", domain.name),
+        (ServiceType::AskDocs, None) => "AskDocs".to_owned(),
+    };
+    let question: String = request.message.chars().take(ECHO_CHARS).collect();
+    let ellipsis = if request.message.chars().count() > ECHO_CHARS {
+        "…"
+    } else {
+        ""
+    };
+    let text = format!(
+        "[askgate demo upstream] You asked ({service}): {question}{ellipsis}. \
+         This answer comes from askgate's built-in demo upstream; configure \
+         ASKATT_API_ENDPOINT or a domain endpoint for real answers."
+    );
+    UpstreamAnswer {
+        text,
+        sources: Vec::new(),
+    }
+}
