@@ -1,1 +1,68 @@
+//! askgate's HTTP layer (actix-web 4).
+//!
+//! Thin handlers, one file per action under [`routes`], calling the domain's use
+//! cases held in [`AppState`]. Errors leave as RFC 9457 problem+json through
+//! [`ApiError`], the one place where failures become status codes. This crate
+//! depends on `askgate-domain` only: no SQL, no HTTP clients.
 
+pub mod auth;
+pub mod dto;
+pub mod error;
+mod middleware;
+pub mod routes;
+mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use tracing_actix_web::TracingLogger;
+
+pub use auth::{AdminUser, AuthenticatedUser, SessionKeys, TokenVerifier};
+pub use error::{ApiError, PROBLEM_JSON, ProblemCode};
+pub use state::AppState;
+
+/// Largest JSON request body accepted (64 KiB).
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// Registers every route, the extractor configurations that turn bad input into
+/// problem+json, the body limits and the 404 problem for unknown paths.
+///
+/// The caller registers the state: `App::new().app_data(web::Data::new(state))`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(JSON_BODY_LIMIT)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(JSON_BODY_LIMIT))
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::PathConfig::default().error_handler(error::path_error))
+    .configure(routes::register)
+    .default_service(web::to(not_found));
+}
+
+/// The whole application: state, request tracing with a request id (also sent
+/// back as `x-request-id`), and [`configure`]. The server and tests use this.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .configure(configure)
+        .wrap(actix_web::middleware::from_fn(
+            middleware::request_id_header,
+        ))
+        .wrap(TracingLogger::default())
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("There is nothing at this address."))
+}

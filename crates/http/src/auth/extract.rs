@@ -1,0 +1,104 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use askgate_domain::user::{Actor, Role};
+use askgate_domain::{Email, SessionId, UserId};
+
+use super::TokenError;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A signed-in caller, verified from `Authorization: Bearer <token>`.
+///
+/// Missing or refused credentials answer 401 `unauthenticated` with a
+/// `WWW-Authenticate: Bearer` challenge before the handler runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedUser {
+    pub user: UserId,
+    pub role: Role,
+    pub session: SessionId,
+    pub email: Email,
+}
+
+impl AuthenticatedUser {
+    /// The caller as the use cases see them.
+    #[must_use]
+    pub const fn actor(&self) -> Actor {
+        Actor {
+            user: self.user,
+            role: self.role,
+        }
+    }
+}
+
+/// A signed-in caller with the admin role; others get 403 `forbidden`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminUser(AuthenticatedUser);
+
+impl AdminUser {
+    #[must_use]
+    pub const fn user(&self) -> &AuthenticatedUser {
+        &self.0
+    }
+
+    #[must_use]
+    pub const fn actor(&self) -> Actor {
+        self.0.actor()
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+async fn authenticate(req: HttpRequest) -> Result<AuthenticatedUser, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&MissingState))?;
+    let token = bearer_token(&req).ok_or_else(ApiError::unauthenticated)?;
+    match state.verifier().verify(&token).await {
+        Ok(user) => Ok(user),
+        Err(TokenError::Unavailable(source)) => Err(ApiError::unavailable(source.as_ref())),
+        Err(rejected) => {
+            tracing::debug!(reason = %rejected, "refused a bearer token");
+            Err(ApiError::invalid_token())
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("AppState is not registered with the application")]
+struct MissingState;
+
+impl FromRequest for AuthenticatedUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = authenticate(req).await?;
+            if user.role.is_admin() {
+                Ok(Self(user))
+            } else {
+                Err(ApiError::forbidden("Only admins may do this."))
+            }
+        })
+    }
+}

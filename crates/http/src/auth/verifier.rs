@@ -1,0 +1,35 @@
+use askgate_domain::BoxError;
+use async_trait::async_trait;
+
+use super::AuthenticatedUser;
+
+/// Why a bearer token was refused. The client only ever learns "invalid token";
+/// the reason is logged at debug level.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Bad signature, wrong algorithm, expired, wrong audience, malformed…
+    #[error("token rejected: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+    /// The `role` claim is not `authenticated`.
+    #[error("token rejected: role claim is not 'authenticated'")]
+    WrongRole,
+    /// A claim is present but does not hold a valid value.
+    #[error("token rejected: claim '{0}' is not valid")]
+    InvalidClaim(&'static str),
+    /// The session the token belongs to was revoked.
+    #[error("token rejected: session revoked")]
+    Revoked,
+    /// The check could not be made now (e.g. the session store is down): 503, not 401.
+    #[error("token check unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// Turns a bearer token into the user it speaks for.
+///
+/// Today the session JWT (`SessionKeys`) is the only implementation; Azure AD
+/// access tokens and session revocation slot in as further implementations
+/// (or wrappers) without touching handlers or extractors.
+#[async_trait]
+pub trait TokenVerifier: Send + Sync {
+    async fn verify(&self, bearer: &str) -> Result<AuthenticatedUser, TokenError>;
+}

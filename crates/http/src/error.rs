@@ -1,0 +1,448 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every error leaves as an RFC 9457 `application/problem+json` body with a
+//! stable snake_case `code` (DESIGN §3). Domain errors are mapped exhaustively,
+//! with no catch-all arm, so a new variant forces a decision about its status.
+//! 5xx bodies are generic: the full error chain is logged once, here, and never
+//! sent to the client.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use askgate_domain::email::EmailError;
+use askgate_domain::page::PageError;
+use askgate_domain::services::{AccountError, DomainError};
+use serde::Serialize;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Prefix of the `type` URI of every problem.
+const PROBLEM_TYPE_BASE: &str = "https://askgate.dev/problems/";
+
+/// `WWW-Authenticate` when no credentials were sent (RFC 6750 §3.1: no error code).
+const CHALLENGE_MISSING: &str = "Bearer realm=\"askgate\"";
+/// `WWW-Authenticate` when the credentials sent were refused.
+const CHALLENGE_INVALID: &str = "Bearer realm=\"askgate\", error=\"invalid_token\"";
+
+/// The stable machine-readable error codes of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    InsufficientTokens,
+    RateLimited,
+    Conflict,
+    UpstreamFailed,
+    UpstreamTimeout,
+    Unavailable,
+    Internal,
+}
+
+impl ProblemCode {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::ValidationFailed => "validation_failed",
+            Self::InsufficientTokens => "insufficient_tokens",
+            Self::RateLimited => "rate_limited",
+            Self::Conflict => "conflict",
+            Self::UpstreamFailed => "upstream_failed",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The usual status of the code (validation failures may use 400/413/415).
+    #[must_use]
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InsufficientTokens => StatusCode::PAYMENT_REQUIRED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    const fn title(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "Authentication required",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound => "Not found",
+            Self::ValidationFailed => "Invalid request",
+            Self::InsufficientTokens => "Insufficient tokens",
+            Self::RateLimited => "Too many requests",
+            Self::Conflict => "Conflict",
+            Self::UpstreamFailed => "Upstream service failed",
+            Self::UpstreamTimeout => "Upstream service timed out",
+            Self::Unavailable => "Service unavailable",
+            Self::Internal => "Internal server error",
+        }
+    }
+
+    /// The detail every 5xx of this code shows, whatever the cause.
+    const fn generic_detail(self) -> &'static str {
+        match self {
+            Self::UpstreamFailed => "The AI service could not answer. No token was charged.",
+            Self::UpstreamTimeout => "The AI service did not answer in time. No token was charged.",
+            Self::Unavailable => "The service is temporarily unavailable. Please try again.",
+            _ => "Something went wrong on our side.",
+        }
+    }
+}
+
+impl fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answer of the API. Holds only what may be shown to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    code: ProblemCode,
+    status: StatusCode,
+    detail: String,
+    field: Option<String>,
+    balance: Option<i64>,
+    purchase_url: Option<String>,
+    retry_after: Option<Duration>,
+    challenge: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            status: code.status(),
+            detail: detail.into(),
+            field: None,
+            balance: None,
+            purchase_url: None,
+            retry_after: None,
+            challenge: None,
+        }
+    }
+
+    /// A server-side failure: logs the whole chain of `source` once and keeps
+    /// only the generic text.
+    fn server(code: ProblemCode, source: &(dyn StdError + 'static)) -> Self {
+        tracing::error!(
+            code = code.as_str(),
+            error.chain = %ErrorChain(source),
+            "request failed"
+        );
+        Self::new(code, code.generic_detail())
+    }
+
+    /// No credentials were sent: 401 with a bare Bearer challenge.
+    #[must_use]
+    pub fn unauthenticated() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_MISSING),
+            ..Self::new(
+                ProblemCode::Unauthenticated,
+                "Sign in and send the session token as 'Authorization: Bearer <token>'.",
+            )
+        }
+    }
+
+    /// The credentials sent were refused. Never says which check failed.
+    #[must_use]
+    pub fn invalid_token() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_INVALID),
+            ..Self::new(
+                ProblemCode::Unauthenticated,
+                "The session token is invalid or has expired. Sign in again.",
+            )
+        }
+    }
+
+    #[must_use]
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::Forbidden, detail)
+    }
+
+    #[must_use]
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::NotFound, detail)
+    }
+
+    /// 422 about one request field.
+    #[must_use]
+    pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..Self::new(ProblemCode::ValidationFailed, detail)
+        }
+    }
+
+    /// 422 about the request as a whole.
+    #[must_use]
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::ValidationFailed, detail)
+    }
+
+    /// A validation failure with another 4xx status (400, 413, 415).
+    fn invalid_with_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            ..Self::new(ProblemCode::ValidationFailed, detail)
+        }
+    }
+
+    /// 402 with the balance and where to buy more.
+    #[must_use]
+    pub fn insufficient_tokens(balance: i64, purchase_url: impl Into<String>) -> Self {
+        Self {
+            balance: Some(balance),
+            purchase_url: Some(purchase_url.into()),
+            ..Self::new(
+                ProblemCode::InsufficientTokens,
+                "You have no tokens left. Buy more to continue.",
+            )
+        }
+    }
+
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    #[must_use]
+    pub fn rate_limited(retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                ProblemCode::RateLimited,
+                "Too many requests. Wait before trying again.",
+            )
+        }
+    }
+
+    #[must_use]
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::Conflict, detail)
+    }
+
+    #[must_use]
+    pub fn upstream_failed(source: &(dyn StdError + 'static)) -> Self {
+        Self::server(ProblemCode::UpstreamFailed, source)
+    }
+
+    #[must_use]
+    pub fn upstream_timeout(source: &(dyn StdError + 'static)) -> Self {
+        Self::server(ProblemCode::UpstreamTimeout, source)
+    }
+
+    #[must_use]
+    pub fn unavailable(source: &(dyn StdError + 'static)) -> Self {
+        Self::server(ProblemCode::Unavailable, source)
+    }
+
+    #[must_use]
+    pub fn internal(source: &(dyn StdError + 'static)) -> Self {
+        Self::server(ProblemCode::Internal, source)
+    }
+
+    #[must_use]
+    pub const fn code(&self) -> ProblemCode {
+        self.code
+    }
+
+    #[must_use]
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    #[must_use]
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+impl StdError for ApiError {}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    code: ProblemCode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balance: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purchase_url: Option<&'a str>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ProblemBody {
+            type_uri: format!("{PROBLEM_TYPE_BASE}{}", self.code),
+            title: self.code.title(),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            field: self.field.as_deref(),
+            balance: self.balance,
+            purchase_url: self.purchase_url.as_deref(),
+        };
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if let Some(challenge) = self.challenge {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            ));
+        }
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.insert_header((header::RETRY_AFTER, seconds.max(1)));
+        }
+        // Serialising this struct of strings and integers cannot fail; fall back
+        // to an empty object rather than panicking if it ever did.
+        response.body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()))
+    }
+}
+
+/// Displays an error and all its sources, `outer: inner: root`.
+struct ErrorChain<'a>(&'a (dyn StdError + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::UserNotFound => Self::not_found("No such user."),
+            AccountError::MissingEmail => Self::invalid_field("email", e.to_string()),
+            AccountError::InvalidIdentity => Self::invalid_token(),
+            AccountError::Conflict(what) => Self::conflict(what),
+            AccountError::EmptyGrant => Self::invalid_field("tokens", e.to_string()),
+            AccountError::Unavailable(_) => Self::unavailable(&e),
+            AccountError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Forbidden => Self::forbidden("Only admins may do this."),
+            DomainError::NotFound => Self::not_found("No such domain."),
+            DomainError::Invalid(invalid) => {
+                Self::invalid_field(invalid.field(), invalid.to_string())
+            }
+            DomainError::Conflict(what) => Self::conflict(what),
+            DomainError::Unavailable(_) => Self::unavailable(&e),
+            DomainError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<PageError> for ApiError {
+    fn from(e: PageError) -> Self {
+        let field = match e {
+            PageError::InvalidLimit => "limit",
+            PageError::InvalidCursor => "cursor",
+        };
+        Self::invalid_field(field, e.to_string())
+    }
+}
+
+impl From<EmailError> for ApiError {
+    fn from(e: EmailError) -> Self {
+        Self::invalid_field("email", e.to_string())
+    }
+}
+
+/// Bodies that are not JSON, too large or of the wrong shape.
+pub(crate) fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::invalid_with_status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.",
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::invalid_with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The request body must be JSON (Content-Type: application/json).",
+        ),
+        JsonPayloadError::Deserialize(serde) if serde.is_data() => {
+            ApiError::invalid(format!("The request body is not valid: {serde}"))
+        }
+        JsonPayloadError::Deserialize(_) | JsonPayloadError::Serialize(_) => {
+            ApiError::invalid_with_status(
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON.",
+            )
+        }
+        JsonPayloadError::Payload(_) => ApiError::invalid_with_status(
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read.",
+        ),
+        _ => {
+            ApiError::invalid_with_status(StatusCode::BAD_REQUEST, "The request body is not valid.")
+        }
+    };
+    tracing::debug!(error = %err, "refused a request body");
+    api.into()
+}
+
+/// Query strings of the wrong shape (`?limit=abc`).
+pub(crate) fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let reason = match &err {
+        QueryPayloadError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    ApiError::invalid(format!("The query string is not valid: {reason}")).into()
+}
+
+/// Path segments of the wrong shape (`/api/domains/not-a-uuid`).
+pub(crate) fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    let reason = match &err {
+        PathError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    ApiError::invalid(format!("The path is not valid: {reason}")).into()
+}

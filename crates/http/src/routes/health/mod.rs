@@ -1,0 +1,4 @@
+//! Liveness and readiness probes.
+
+pub mod live;
+pub mod ready;

@@ -1,0 +1,40 @@
+//! Route table. One module per area, one file per action.
+
+use actix_web::guard::{self, GuardContext};
+use actix_web::web;
+
+use crate::state::AppState;
+
+pub mod auth;
+pub mod health;
+pub mod user;
+
+pub(crate) fn register(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/health")
+            .route("/live", web::get().to(health::live::handle))
+            .route("/ready", web::get().to(health::ready::handle)),
+    )
+    .service(
+        web::scope("/api")
+            .service(
+                web::scope("/auth").service(
+                    // Not mounted at all unless enabled: answers 404 like any unknown path.
+                    web::resource("/dev-login")
+                        .guard(guard::fn_guard(dev_login_enabled))
+                        .route(web::post().to(auth::dev_login::handle)),
+                ),
+            )
+            .service(
+                web::scope("/user")
+                    .route("/me", web::get().to(user::me::handle))
+                    .route("/tokens", web::get().to(user::tokens::handle))
+                    .route("/transactions", web::get().to(user::transactions::handle)),
+            ),
+    );
+}
+
+fn dev_login_enabled(ctx: &GuardContext<'_>) -> bool {
+    ctx.app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.dev_login_enabled())
+}

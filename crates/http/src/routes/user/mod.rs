@@ -1,0 +1,5 @@
+//! The signed-in user's own account.
+
+pub mod me;
+pub mod tokens;
+pub mod transactions;

@@ -1,0 +1,73 @@
+//! `GET /api/user/transactions?limit=&cursor=`: the caller's ledger, newest first.
+
+use actix_web::{HttpResponse, web};
+use askgate_domain::ledger::{EntryKind, LedgerEntry, ServiceType};
+use askgate_domain::page::PageRequest;
+use askgate_domain::{DomainId, TransactionId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthenticatedUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TransactionView {
+    id: TransactionId,
+    #[serde(rename = "type")]
+    kind: EntryKind,
+    amount: i32,
+    balance_after: i32,
+    service_type: Option<ServiceType>,
+    domain_id: Option<DomainId>,
+    stripe_payment_intent_id: Option<String>,
+    metadata: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl From<LedgerEntry> for TransactionView {
+    fn from(e: LedgerEntry) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind,
+            amount: e.amount,
+            balance_after: e.balance_after.get(),
+            service_type: e.service_type,
+            domain_id: e.domain_id,
+            stripe_payment_intent_id: e.stripe_payment_intent_id,
+            metadata: e.metadata,
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct PageView {
+    items: Vec<TransactionView>,
+    next_cursor: Option<String>,
+}
+
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: AuthenticatedUser,
+    params: web::Query<Params>,
+) -> Result<HttpResponse, ApiError> {
+    let Params { limit, cursor } = params.into_inner();
+    let page = PageRequest::parse(limit, cursor.as_deref())?;
+    let history = state.accounts.history(caller.user, page).await?;
+    Ok(HttpResponse::Ok().json(PageView {
+        items: history
+            .items
+            .into_iter()
+            .map(TransactionView::from)
+            .collect(),
+        next_cursor: history.next_cursor,
+    }))
+}
