@@ -271,7 +271,10 @@ enum Auth<'a> {
 
 #[async_trait]
 impl AiUpstream for Upstreams {
-    #[tracing::instrument(skip_all, fields(service = %request.service, kind))]
+    #[tracing::instrument(
+        skip_all,
+        fields(service = %request.service, kind, status = tracing::field::Empty)
+    )]
     async fn ask(&self, request: &UpstreamRequest) -> Result<UpstreamAnswer, UpstreamError> {
         let route = self.route(request)?;
         tracing::Span::current().record("kind", route.kind());

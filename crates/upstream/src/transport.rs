@@ -64,6 +64,7 @@ impl Transport {
             }
             let response = request.send().await.map_err(classify)?;
             let status = response.status();
+            tracing::Span::current().record("status", status.as_u16());
             if !status.is_success() {
                 return Err(AttemptError::Failed(format!(
                     "upstream answered HTTP {}",
