@@ -1,0 +1,65 @@
+//! The claims askgate reads from Azure AD tokens.
+
+use askgate_domain::Email;
+use askgate_domain::ports::ExternalIdentity;
+use serde::{Deserialize, Serialize};
+
+/// Azure AD claims outside the OpenID Connect standard set, as carried by ID tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct AzureClaims {
+    /// Object id of the user: stable across the apps of a tenant.
+    pub(crate) oid: Option<String>,
+    /// Tenant id.
+    pub(crate) tid: Option<String>,
+    /// App roles assigned to the user.
+    #[serde(default)]
+    pub(crate) roles: Vec<String>,
+    /// Not-before, which openidconnect does not check on ID tokens.
+    pub(crate) nbf: Option<i64>,
+}
+
+impl openidconnect::AdditionalClaims for AzureClaims {}
+
+/// The claims of a bearer access token issued for askgate's API. `exp`, `nbf`, `iss`
+/// and `aud` are checked by jsonwebtoken before these are read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AccessTokenClaims {
+    pub(crate) oid: Option<String>,
+    pub(crate) tid: Option<String>,
+    #[serde(default)]
+    pub(crate) roles: Vec<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) preferred_username: Option<String>,
+    /// v1 access tokens carry the sign-in name here instead.
+    pub(crate) upn: Option<String>,
+    pub(crate) name: Option<String>,
+}
+
+/// Parts of an identity before they become an [`ExternalIdentity`].
+pub(crate) struct IdentityParts<'a> {
+    pub(crate) subject: String,
+    pub(crate) tenant: Option<String>,
+    /// Candidates for the e-mail address, best first.
+    pub(crate) emails: [Option<&'a str>; 3],
+    pub(crate) display_name: Option<String>,
+    pub(crate) roles: Vec<String>,
+}
+
+impl IdentityParts<'_> {
+    pub(crate) fn into_identity(self) -> ExternalIdentity {
+        let email = self.emails.into_iter().flatten().find_map(|candidate| {
+            Email::parse(candidate)
+                .inspect_err(|err| {
+                    tracing::debug!(error = %err, "ignoring a sign-in name that is not an e-mail");
+                })
+                .ok()
+        });
+        ExternalIdentity {
+            subject: self.subject,
+            tenant: self.tenant,
+            email,
+            display_name: self.display_name.filter(|name| !name.trim().is_empty()),
+            roles: self.roles,
+        }
+    }
+}
