@@ -1,1 +1,39 @@
+//! PostgreSQL adapters for askgate's ports, on diesel + diesel-async with a
+//! deadpool pool, and the embedded migrations.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), askgate_postgres::PgError> {
+//! use std::time::Duration;
+//! use askgate_postgres::{Database, PgConfig, PgLedger};
+//!
+//! let db = Database::connect(&PgConfig {
+//!     url: "postgres://postgres@127.0.0.1:5432/askgate".into(),
+//!     max_connections: 10,
+//!     application_name: "askgate".into(),
+//!     statement_timeout: Duration::from_secs(5),
+//!     connect_timeout: Duration::from_secs(5),
+//! })
+//! .await?;
+//! db.migrate().await?;
+//! let ledger = PgLedger::new(db.clone());
+//! # let _ = ledger;
+//! # Ok(())
+//! # }
+//! ```
 
+mod database;
+mod domains;
+mod errors;
+mod health;
+mod ledger;
+mod models;
+pub mod schema;
+#[cfg(feature = "test-support")]
+pub mod testing;
+mod users;
+
+pub use database::{Database, MIGRATIONS, PgConfig, PgError};
+pub use domains::PgDomains;
+pub use health::PgHealth;
+pub use ledger::PgLedger;
+pub use users::PgUsers;

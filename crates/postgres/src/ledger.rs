@@ -1,0 +1,553 @@
+//! The token ledger on PostgreSQL.
+//!
+//! Every balance change and its `transactions` row are written in one database
+//! transaction (or one statement), so `users.tokens = Σ transactions.amount`
+//! holds at every commit. Uniqueness in the schema makes the at-most-once rules
+//! hold under any concurrency: `transactions.idempotency_key` (credits, one
+//! purchase per payment intent), `transactions.refunds_transaction_id` (one refund
+//! per consumption), `stripe_events.event_id` (one handling per Stripe event) and
+//! `purchase_reversals.payment_intent_id` (one reversal per payment).
+
+use askgate_domain::ledger::{
+    CreditRequest, DebitRequest, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome,
+    PurchaseCredit, PurchaseReversal, Recorded,
+};
+use askgate_domain::page::{Cursor, Page, PageRequest};
+use askgate_domain::ports::{Ledger, LedgerError};
+use askgate_domain::{Tokens, TransactionId, UserId};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{Jsonb, Nullable, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Database;
+use crate::errors::DbError;
+use crate::models::{NewTransactionRow, TransactionRow};
+use crate::schema::{purchase_reversals, stripe_events, transactions, users};
+
+/// `stripe_events.event_type` for events handled here. The port does not carry
+/// Stripe's own event type, so the row records what the ledger did with it.
+const EVENT_CREDITED: &str = "ledger.credit_purchase";
+const EVENT_REVERSED: &str = "ledger.reverse_purchase";
+
+/// Spends one token: the conditional UPDATE feeds the INSERT of the consumption
+/// row in one statement, so concurrent debits can never overspend, and when the
+/// balance is 0 nothing at all is written.
+const DEBIT: &str = "\
+WITH spent AS (
+    UPDATE users SET tokens = tokens - 1
+    WHERE id = $1 AND tokens >= 1
+    RETURNING id, tokens
+)
+INSERT INTO transactions
+    (id, user_id, transaction_type, amount, balance_after, service_type, domain_id, metadata)
+SELECT $2, spent.id, 'consumption', -1, spent.tokens, $3, $4, $5 FROM spent
+RETURNING *";
+
+/// How often a debit is tried again when it found no token but the balance read
+/// right after is positive (a credit committed in between).
+const DEBIT_ATTEMPTS: usize = 3;
+
+/// The ledger of every user.
+#[derive(Debug, Clone)]
+pub struct PgLedger {
+    db: Database,
+}
+
+impl PgLedger {
+    #[must_use]
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// Why a database transaction stopped; all but `Db` are decisions, not failures.
+#[derive(Debug)]
+enum Stop {
+    Db(DieselError),
+    Refused(LedgerError),
+    /// The row this call would write exists already: roll back what was done.
+    Duplicate,
+    /// Nothing to do, and nothing to keep: roll back (the event id included).
+    NothingToDo,
+}
+
+impl From<DieselError> for Stop {
+    fn from(e: DieselError) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<Stop> for LedgerError {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Db(e) => DbError::from(e).into(),
+            Stop::Refused(e) => e,
+            Stop::Duplicate => Self::Unexpected("unexpected duplicate ledger row".into()),
+            Stop::NothingToDo => Self::Unexpected("unexpected rollback".into()),
+        }
+    }
+}
+
+fn db(e: impl Into<DbError>) -> LedgerError {
+    e.into().into()
+}
+
+fn entry(row: TransactionRow) -> Result<LedgerEntry, LedgerError> {
+    LedgerEntry::try_from(row).map_err(db)
+}
+
+/// Adds `amount` to the balance, refusing to pass `i32::MAX`; returns the new balance.
+async fn add_tokens(conn: &mut AsyncPgConnection, user: Uuid, amount: i32) -> Result<i32, Stop> {
+    let after = diesel::update(
+        users::table
+            .find(user)
+            .filter(users::tokens.le(i32::MAX - amount)),
+    )
+    .set(users::tokens.eq(users::tokens + amount))
+    .returning(users::tokens)
+    .get_result::<i32>(conn)
+    .await
+    .optional()?;
+    match after {
+        Some(after) => Ok(after),
+        None => {
+            let exists = diesel::select(diesel::dsl::exists(users::table.find(user)))
+                .get_result::<bool>(conn)
+                .await?;
+            Err(Stop::Refused(if exists {
+                LedgerError::Overflow
+            } else {
+                LedgerError::UserNotFound
+            }))
+        }
+    }
+}
+
+/// Inserts the row unless a unique column (idempotency key, refunded consumption)
+/// already holds its value: then `Stop::Duplicate`.
+async fn insert_once(
+    conn: &mut AsyncPgConnection,
+    row: &NewTransactionRow<'_>,
+) -> Result<TransactionRow, Stop> {
+    diesel::insert_into(transactions::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .returning(TransactionRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(Stop::Duplicate)
+}
+
+/// Records a Stripe event id; `false` when it was recorded before.
+async fn record_event(
+    conn: &mut AsyncPgConnection,
+    event_id: &str,
+    event_type: &str,
+) -> Result<bool, DieselError> {
+    let inserted = diesel::insert_into(stripe_events::table)
+        .values((
+            stripe_events::event_id.eq(event_id),
+            stripe_events::event_type.eq(event_type),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+async fn find_by_key(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+) -> Result<Option<TransactionRow>, DieselError> {
+    transactions::table
+        .filter(transactions::idempotency_key.eq(key))
+        .select(TransactionRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+async fn find_refund_of(
+    conn: &mut AsyncPgConnection,
+    consumption: Uuid,
+) -> Result<Option<TransactionRow>, DieselError> {
+    transactions::table
+        .filter(transactions::refunds_transaction_id.eq(consumption))
+        .select(TransactionRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The row another call wrote first, as `Recorded::Duplicate`.
+fn duplicate(row: Option<TransactionRow>) -> Result<Recorded, LedgerError> {
+    let row = row
+        .ok_or_else(|| LedgerError::Unexpected("the duplicate ledger row was not found".into()))?;
+    Ok(Recorded::Duplicate(entry(row)?))
+}
+
+#[async_trait]
+impl Ledger for PgLedger {
+    #[tracing::instrument(skip_all, fields(user_id = %request.user))]
+    async fn debit(&self, request: &DebitRequest) -> Result<LedgerEntry, LedgerError> {
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let user = request.user.as_uuid();
+        let mut balance = Tokens::ZERO;
+        for _ in 0..DEBIT_ATTEMPTS {
+            let spent = diesel::sql_query(DEBIT)
+                .bind::<diesel::sql_types::Uuid, _>(user)
+                .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+                .bind::<Text, _>(request.service.as_str())
+                .bind::<Nullable<diesel::sql_types::Uuid>, _>(request.domain.map(|d| d.as_uuid()))
+                .bind::<Jsonb, _>(&request.metadata)
+                .get_result::<TransactionRow>(&mut conn)
+                .await
+                .optional()
+                .map_err(db)?;
+            if let Some(row) = spent {
+                return entry(row);
+            }
+            let tokens = users::table
+                .find(user)
+                .select(users::tokens)
+                .first::<i32>(&mut conn)
+                .await
+                .optional()
+                .map_err(db)?
+                .ok_or(LedgerError::UserNotFound)?;
+            balance = Tokens::new(tokens.into()).map_err(|e| LedgerError::Unexpected(e.into()))?;
+            if balance.is_zero() {
+                break;
+            }
+        }
+        Err(LedgerError::InsufficientTokens { balance })
+    }
+
+    #[tracing::instrument(skip_all, fields(consumption = %consumption))]
+    async fn refund(
+        &self,
+        consumption: TransactionId,
+        reason: &str,
+    ) -> Result<Recorded, LedgerError> {
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let consumption = consumption.as_uuid();
+        // A retry of a finished refund needs no transaction.
+        if let Some(row) = find_refund_of(&mut conn, consumption).await.map_err(db)? {
+            return Ok(Recorded::Duplicate(entry(row)?));
+        }
+        let metadata = json!({ "reason": reason });
+        let key = IdempotencyKey::for_refund(TransactionId::from_uuid(consumption));
+        let written = conn
+            .transaction::<_, Stop, _>(async |tx| {
+                let spent = transactions::table
+                    .find(consumption)
+                    .select(TransactionRow::as_select())
+                    .first(tx)
+                    .await
+                    .optional()?
+                    .filter(|row| row.transaction_type == EntryKind::Consumption.as_str())
+                    .ok_or(Stop::Refused(LedgerError::ConsumptionNotFound))?;
+                // Locks the user's row: concurrent refunds of one consumption
+                // queue here, and the later ones meet the first one's row.
+                let after = add_tokens(tx, spent.user_id, 1).await?;
+                insert_once(
+                    tx,
+                    &NewTransactionRow {
+                        id: Uuid::now_v7(),
+                        user_id: spent.user_id,
+                        transaction_type: EntryKind::Refund.as_str(),
+                        amount: 1,
+                        balance_after: after,
+                        stripe_payment_intent_id: None,
+                        idempotency_key: Some(key.as_str()),
+                        service_type: spent.service_type.as_deref(),
+                        domain_id: spent.domain_id,
+                        refunds_transaction_id: Some(consumption),
+                        metadata: &metadata,
+                    },
+                )
+                .await
+            })
+            .await;
+        match written {
+            Ok(row) => Ok(Recorded::Applied(entry(row)?)),
+            Err(Stop::Duplicate) => {
+                duplicate(find_refund_of(&mut conn, consumption).await.map_err(db)?)
+            }
+            Err(stop) => Err(stop.into()),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %request.user))]
+    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError> {
+        if request.amount.is_zero() {
+            return Err(LedgerError::EmptyCredit);
+        }
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let key = request.idempotency_key.as_str();
+        if let Some(row) = find_by_key(&mut conn, key).await.map_err(db)? {
+            return Ok(Recorded::Duplicate(entry(row)?));
+        }
+        let kind = EntryKind::from(request.kind);
+        let written = conn
+            .transaction::<_, Stop, _>(async |tx| {
+                let user = request.user.as_uuid();
+                let after = add_tokens(tx, user, request.amount.get()).await?;
+                // A concurrent call with the same key waits here for the first
+                // one to commit, then inserts nothing and rolls back its UPDATE.
+                insert_once(
+                    tx,
+                    &NewTransactionRow {
+                        id: Uuid::now_v7(),
+                        user_id: user,
+                        transaction_type: kind.as_str(),
+                        amount: request.amount.get(),
+                        balance_after: after,
+                        stripe_payment_intent_id: None,
+                        idempotency_key: Some(key),
+                        service_type: None,
+                        domain_id: None,
+                        refunds_transaction_id: None,
+                        metadata: &request.metadata,
+                    },
+                )
+                .await
+            })
+            .await;
+        match written {
+            Ok(row) => Ok(Recorded::Applied(entry(row)?)),
+            Err(Stop::Duplicate) => duplicate(find_by_key(&mut conn, key).await.map_err(db)?),
+            Err(stop) => Err(stop.into()),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %credit.user, payment_intent = credit.payment_intent_id))]
+    async fn credit_purchase(
+        &self,
+        credit: &PurchaseCredit,
+    ) -> Result<PaymentOutcome, LedgerError> {
+        if credit.tokens.is_zero() {
+            return Err(LedgerError::EmptyCredit);
+        }
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let key = IdempotencyKey::for_payment(&credit.payment_intent_id);
+        let outcome = conn
+            .transaction::<_, Stop, _>(async |tx| {
+                if let Some(event_id) = &credit.event_id
+                    && !record_event(tx, event_id, EVENT_CREDITED).await?
+                {
+                    return Ok(PaymentOutcome::DuplicateEvent);
+                }
+                // In a savepoint: when the payment was credited already (under
+                // another event), the balance change is undone but the event
+                // stays recorded.
+                let credited = tx
+                    .transaction::<_, Stop, _>(async |sp| {
+                        let user = credit.user.as_uuid();
+                        let after = add_tokens(sp, user, credit.tokens.get()).await?;
+                        insert_once(
+                            sp,
+                            &NewTransactionRow {
+                                id: Uuid::now_v7(),
+                                user_id: user,
+                                transaction_type: EntryKind::Purchase.as_str(),
+                                amount: credit.tokens.get(),
+                                balance_after: after,
+                                stripe_payment_intent_id: Some(&credit.payment_intent_id),
+                                idempotency_key: Some(key.as_str()),
+                                service_type: None,
+                                domain_id: None,
+                                refunds_transaction_id: None,
+                                metadata: &credit.metadata,
+                            },
+                        )
+                        .await
+                    })
+                    .await;
+                match credited {
+                    Ok(row) => Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?)),
+                    Err(Stop::Duplicate) => Ok(PaymentOutcome::AlreadyApplied),
+                    Err(stop) => Err(stop),
+                }
+            })
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Takes back `min(balance, purchased)` with a `reversal` row and records the
+    /// reversal in `purchase_reversals`, whose primary key makes it at most once
+    /// per payment.
+    ///
+    /// - Payment never credited: `NothingToDo`, and the event is *not* recorded,
+    ///   so a redelivery after the purchase is credited can still reverse it.
+    /// - Balance 0 (every purchased token already spent): no ledger row can be
+    ///   written (a reversal's amount must be negative), so the outcome is
+    ///   `NothingToDo`; the reversal is still remembered (reversed 0, shortfall =
+    ///   purchased) and the event recorded, so a later refund or dispute of the
+    ///   same payment returns `AlreadyApplied` instead of taking tokens the user
+    ///   bought afterwards.
+    #[tracing::instrument(skip_all, fields(payment_intent = reversal.payment_intent_id))]
+    async fn reverse_purchase(
+        &self,
+        reversal: &PurchaseReversal,
+    ) -> Result<PaymentOutcome, LedgerError> {
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let pi = reversal.payment_intent_id.as_str();
+        let purchase_key = IdempotencyKey::for_payment(pi);
+        let reversal_key = IdempotencyKey::for_reversal(pi);
+        let outcome = conn
+            .transaction::<_, Stop, _>(async |tx| {
+                if let Some(event_id) = &reversal.event_id
+                    && !record_event(tx, event_id, EVENT_REVERSED).await?
+                {
+                    return Ok(PaymentOutcome::DuplicateEvent);
+                }
+                let Some(purchase) = find_by_key(tx, purchase_key.as_str()).await? else {
+                    // Rolls back the event id (see above).
+                    return Err(Stop::NothingToDo);
+                };
+                // Locks the user's row: debits and other reversals wait for us.
+                let balance = users::table
+                    .find(purchase.user_id)
+                    .select(users::tokens)
+                    .for_update()
+                    .first::<i32>(tx)
+                    .await?;
+                let purchased = purchase.amount;
+                let reversed = balance.clamp(0, purchased);
+                let shortfall = purchased - reversed;
+                let first = diesel::insert_into(purchase_reversals::table)
+                    .values((
+                        purchase_reversals::payment_intent_id.eq(pi),
+                        purchase_reversals::user_id.eq(purchase.user_id),
+                        purchase_reversals::purchased.eq(purchased),
+                        purchase_reversals::reversed.eq(reversed),
+                        purchase_reversals::shortfall.eq(shortfall),
+                        purchase_reversals::reason.eq(&reversal.reason),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(tx)
+                    .await?
+                    == 1;
+                if !first {
+                    return Ok(PaymentOutcome::AlreadyApplied);
+                }
+                if reversed == 0 {
+                    return Ok(PaymentOutcome::NothingToDo);
+                }
+                let after = diesel::update(users::table.find(purchase.user_id))
+                    .set(users::tokens.eq(users::tokens - reversed))
+                    .returning(users::tokens)
+                    .get_result::<i32>(tx)
+                    .await?;
+                let metadata = json!({
+                    "reason": reversal.reason,
+                    "purchased": purchased,
+                    "reversed": reversed,
+                    "shortfall": shortfall,
+                });
+                let row = insert_once(
+                    tx,
+                    &NewTransactionRow {
+                        id: Uuid::now_v7(),
+                        user_id: purchase.user_id,
+                        transaction_type: EntryKind::Reversal.as_str(),
+                        amount: -reversed,
+                        balance_after: after,
+                        stripe_payment_intent_id: Some(pi),
+                        idempotency_key: Some(reversal_key.as_str()),
+                        service_type: None,
+                        domain_id: None,
+                        refunds_transaction_id: None,
+                        metadata: &metadata,
+                    },
+                )
+                .await?;
+                diesel::update(purchase_reversals::table.find(pi))
+                    .set(purchase_reversals::transaction_id.eq(row.id))
+                    .execute(tx)
+                    .await?;
+                Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?))
+            })
+            .await;
+        match outcome {
+            Ok(outcome) => Ok(outcome),
+            Err(Stop::NothingToDo) => Ok(PaymentOutcome::NothingToDo),
+            Err(stop) => Err(stop.into()),
+        }
+    }
+
+    async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError> {
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let tokens = users::table
+            .find(user.as_uuid())
+            .select(users::tokens)
+            .first::<i32>(&mut conn)
+            .await
+            .optional()
+            .map_err(db)?
+            .ok_or(LedgerError::UserNotFound)?;
+        Tokens::new(tokens.into()).map_err(|e| LedgerError::Unexpected(e.into()))
+    }
+
+    async fn history(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, LedgerError> {
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let limit = usize::from(page.limit.get());
+        let mut query = transactions::table
+            .filter(transactions::user_id.eq(user.as_uuid()))
+            .select(TransactionRow::as_select())
+            .order((transactions::created_at.desc(), transactions::id.desc()))
+            // One more than asked for tells whether another page follows.
+            .limit(i64::from(page.limit.get()) + 1)
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(
+                transactions::created_at
+                    .lt(after.created_at)
+                    .or(transactions::created_at
+                        .eq(after.created_at)
+                        .and(transactions::id.lt(after.id))),
+            );
+        }
+        let mut rows = query.load(&mut conn).await.map_err(db)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let items = rows.into_iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(
+                Cursor {
+                    created_at: last.created_at,
+                    id: last.id.as_uuid(),
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn purchase_credited(
+        &self,
+        payment_intent_id: &str,
+    ) -> Result<Option<UserId>, LedgerError> {
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let key = IdempotencyKey::for_payment(payment_intent_id);
+        let user = transactions::table
+            .filter(transactions::idempotency_key.eq(key.as_str()))
+            .select(transactions::user_id)
+            .first::<Uuid>(&mut conn)
+            .await
+            .optional()
+            .map_err(db)?;
+        Ok(user.map(UserId::from_uuid))
+    }
+}

@@ -1,0 +1,83 @@
+//! Diesel's view of the tables, written to match `migrations/` exactly.
+//!
+//! Kept apart from the models so the macro-heavy code changes only with the schema.
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        azure_ad_id -> Text,
+        email -> Text,
+        display_name -> Nullable<Text>,
+        tokens -> Int4,
+        role -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        last_login -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    domains (id) {
+        id -> Uuid,
+        name -> Text,
+        display_name -> Text,
+        description -> Nullable<Text>,
+        api_endpoint -> Nullable<Text>,
+        configuration -> Jsonb,
+        is_active -> Bool,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    transactions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        transaction_type -> Text,
+        amount -> Int4,
+        balance_after -> Int4,
+        stripe_payment_intent_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        service_type -> Nullable<Text>,
+        domain_id -> Nullable<Uuid>,
+        refunds_transaction_id -> Nullable<Uuid>,
+        metadata -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stripe_events (event_id) {
+        event_id -> Text,
+        event_type -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    purchase_reversals (payment_intent_id) {
+        payment_intent_id -> Text,
+        user_id -> Uuid,
+        purchased -> Int4,
+        reversed -> Int4,
+        shortfall -> Int4,
+        reason -> Text,
+        transaction_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(domains -> users (created_by));
+diesel::joinable!(transactions -> users (user_id));
+diesel::joinable!(transactions -> domains (domain_id));
+diesel::joinable!(purchase_reversals -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    domains,
+    transactions,
+    stripe_events,
+    purchase_reversals,
+);

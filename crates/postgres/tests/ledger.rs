@@ -1,0 +1,741 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The ledger on a real PostgreSQL: each test has a database of its own, and
+//! every scenario ends by checking `users.tokens = Σ transactions.amount`.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use askgate_domain::domain::{DisplayName, DomainConfiguration, DomainSlug, NewDomain};
+use askgate_domain::ledger::{
+    CreditKind, CreditRequest, DebitRequest, EntryKind, IdempotencyKey, LedgerEntry,
+    PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded, ServiceType,
+};
+use askgate_domain::page::PageRequest;
+use askgate_domain::ports::{DomainRepository, Ledger, LedgerError, UserRepository};
+use askgate_domain::user::{ExternalId, Role, SignIn};
+use askgate_domain::{Email, Tokens, TransactionId, UserId};
+use askgate_postgres::testing::TestDatabase;
+use askgate_postgres::{Database, PgDomains, PgLedger, PgUsers};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures::future::join_all;
+use serde_json::json;
+use uuid::Uuid;
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", Uuid::now_v7().simple())
+}
+
+async fn new_user(db: &Database) -> UserId {
+    let email = format!("{}@example.com", unique("user"));
+    PgUsers::new(db.clone())
+        .upsert_sign_in(&SignIn {
+            external_id: ExternalId::parse(&unique("oid")).unwrap(),
+            email: Email::parse(&email).unwrap(),
+            display_name: None,
+            role: Role::User,
+            at: Utc::now(),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+fn grant(user: UserId, tokens: i64, key: &str) -> CreditRequest {
+    CreditRequest {
+        user,
+        kind: CreditKind::Grant,
+        amount: Tokens::new(tokens).unwrap(),
+        idempotency_key: IdempotencyKey::parse(key).unwrap(),
+        metadata: json!({ "by": "test" }),
+    }
+}
+
+async fn user_with(db: &Database, tokens: i64) -> UserId {
+    let user = new_user(db).await;
+    if tokens > 0 {
+        PgLedger::new(db.clone())
+            .credit(&grant(user, tokens, &unique("seed")))
+            .await
+            .unwrap();
+    }
+    user
+}
+
+fn debit(user: UserId) -> DebitRequest {
+    DebitRequest {
+        user,
+        service: ServiceType::AskAtt,
+        domain: None,
+        metadata: json!({}),
+    }
+}
+
+fn purchase(user: UserId, pi: &str, tokens: i64, event: Option<&str>) -> PurchaseCredit {
+    PurchaseCredit {
+        user,
+        payment_intent_id: pi.to_owned(),
+        tokens: Tokens::new(tokens).unwrap(),
+        event_id: event.map(str::to_owned),
+        metadata: json!({ "package": tokens.to_string() }),
+    }
+}
+
+fn reversal(pi: &str, event: &str) -> PurchaseReversal {
+    PurchaseReversal {
+        payment_intent_id: pi.to_owned(),
+        event_id: Some(event.to_owned()),
+        reason: "charge.refunded".to_owned(),
+    }
+}
+
+async fn all_entries(ledger: &PgLedger, user: UserId) -> Vec<LedgerEntry> {
+    ledger
+        .history(user, PageRequest::parse(Some(100), None).unwrap())
+        .await
+        .unwrap()
+        .items
+}
+
+fn count(entries: &[LedgerEntry], kind: EntryKind) -> usize {
+    entries.iter().filter(|e| e.kind == kind).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_debits_against_fifty_tokens_spend_exactly_fifty() {
+    let test_db = TestDatabase::with_max_connections(20).await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 50).await;
+
+    let started = Instant::now();
+    let tasks = (0..200).map(|_| {
+        let ledger = ledger.clone();
+        tokio::spawn(async move { ledger.debit(&debit(user)).await })
+    });
+    let results: Vec<_> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let elapsed = started.elapsed();
+    eprintln!("200 concurrent debits over 20 connections took {elapsed:?}");
+
+    let spent: Vec<&LedgerEntry> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let refused = results
+        .iter()
+        .filter(
+            |r| matches!(r, Err(LedgerError::InsufficientTokens { balance }) if balance.is_zero()),
+        )
+        .count();
+    assert_eq!(spent.len(), 50);
+    assert_eq!(refused, 150);
+    let balances_after: HashSet<i32> = spent.iter().map(|e| e.balance_after.get()).collect();
+    assert_eq!(balances_after, (0..50).collect::<HashSet<_>>());
+    assert_eq!(ledger.balance(user).await.unwrap(), Tokens::ZERO);
+    let entries = all_entries(&ledger, user).await;
+    assert_eq!(count(&entries, EntryKind::Consumption), 50);
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Consumption)
+            .all(|e| e.amount == -1 && e.service_type == Some(ServiceType::AskAtt))
+    );
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn debit_fails_with_insufficient_tokens_at_zero_and_for_unknown_users() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+
+    assert!(matches!(
+        ledger.debit(&debit(user)).await,
+        Err(LedgerError::InsufficientTokens { balance }) if balance.is_zero()
+    ));
+    assert!(all_entries(&ledger, user).await.is_empty());
+    assert!(matches!(
+        ledger.debit(&debit(UserId::generate())).await,
+        Err(LedgerError::UserNotFound)
+    ));
+    assert!(matches!(
+        ledger.balance(UserId::generate()).await,
+        Err(LedgerError::UserNotFound)
+    ));
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn debit_records_the_service_domain_and_metadata() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 2).await;
+    let domain = PgDomains::new(db.clone())
+        .create(
+            &NewDomain {
+                name: DomainSlug::parse("hr-policies").unwrap(),
+                display_name: DisplayName::parse("HR policies").unwrap(),
+                description: None,
+                api_endpoint: None,
+                configuration: DomainConfiguration::empty(),
+                is_active: true,
+            },
+            user,
+        )
+        .await
+        .unwrap();
+
+    let entry = ledger
+        .debit(&DebitRequest {
+            user,
+            service: ServiceType::AskDocs,
+            domain: Some(domain.id),
+            metadata: json!({ "conversation": "c1" }),
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(entry.kind, EntryKind::Consumption);
+    assert_eq!(entry.amount, -1);
+    assert_eq!(entry.balance_after, Tokens::ONE);
+    assert_eq!(entry.service_type, Some(ServiceType::AskDocs));
+    assert_eq!(entry.domain_id, Some(domain.id));
+    assert_eq!(entry.metadata, json!({ "conversation": "c1" }));
+    assert_eq!(entry.user_id, user);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_credits_with_one_key_credit_once() {
+    let test_db = TestDatabase::with_max_connections(20).await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let key = unique("grant");
+
+    let tasks = (0..20).map(|_| {
+        let ledger = ledger.clone();
+        let request = grant(user, 7, &key);
+        tokio::spawn(async move { ledger.credit(&request).await })
+    });
+    let results: Vec<Recorded> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+
+    let applied: Vec<_> = results.iter().filter(|r| r.was_applied()).collect();
+    assert_eq!(applied.len(), 1);
+    let original = applied[0].entry().id;
+    assert!(results.iter().all(|r| r.entry().id == original));
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 7);
+    assert_eq!(all_entries(&ledger, user).await.len(), 1);
+
+    // A later retry is a duplicate too, and changes nothing.
+    let again = ledger.credit(&grant(user, 7, &key)).await.unwrap();
+    assert!(matches!(again, Recorded::Duplicate(e) if e.id == original));
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 7);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn credit_refuses_nothing_unknown_users_and_overflow() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+
+    let mut empty = grant(user, 1, &unique("k"));
+    empty.amount = Tokens::ZERO;
+    assert!(matches!(
+        ledger.credit(&empty).await,
+        Err(LedgerError::EmptyCredit)
+    ));
+    assert!(matches!(
+        ledger
+            .credit(&grant(UserId::generate(), 5, &unique("k")))
+            .await,
+        Err(LedgerError::UserNotFound)
+    ));
+    ledger
+        .credit(&grant(user, i64::from(i32::MAX), &unique("k")))
+        .await
+        .unwrap();
+    let key = unique("k");
+    assert!(matches!(
+        ledger.credit(&grant(user, 1, &key)).await,
+        Err(LedgerError::Overflow)
+    ));
+    // The refused key was not used up.
+    assert!(ledger.debit(&debit(user)).await.is_ok());
+    assert!(
+        ledger
+            .credit(&grant(user, 1, &key))
+            .await
+            .unwrap()
+            .was_applied()
+    );
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumption_is_refunded_at_most_once_even_concurrently() {
+    let test_db = TestDatabase::with_max_connections(10).await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 3).await;
+    let spent = ledger
+        .debit(&DebitRequest {
+            user,
+            service: ServiceType::AskDocs,
+            domain: None,
+            metadata: json!({}),
+        })
+        .await
+        .unwrap();
+
+    let tasks = (0..10).map(|_| {
+        let ledger = ledger.clone();
+        tokio::spawn(async move { ledger.refund(spent.id, "upstream timed out").await })
+    });
+    let results: Vec<Recorded> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+
+    let applied: Vec<_> = results.iter().filter(|r| r.was_applied()).collect();
+    assert_eq!(applied.len(), 1);
+    let refund = applied[0].entry();
+    assert!(results.iter().all(|r| r.entry().id == refund.id));
+    assert_eq!(refund.kind, EntryKind::Refund);
+    assert_eq!(refund.amount, 1);
+    assert_eq!(refund.balance_after.get(), 3);
+    assert_eq!(refund.service_type, Some(ServiceType::AskDocs));
+    assert_eq!(refund.metadata["reason"], "upstream timed out");
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 3);
+
+    let again = ledger.refund(spent.id, "again").await.unwrap();
+    assert!(matches!(again, Recorded::Duplicate(e) if e.id == refund.id));
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 3);
+
+    // Only consumptions can be refunded.
+    assert!(matches!(
+        ledger.refund(refund.id, "refund of a refund").await,
+        Err(LedgerError::ConsumptionNotFound)
+    ));
+    assert!(matches!(
+        ledger.refund(TransactionId::generate(), "nothing").await,
+        Err(LedgerError::ConsumptionNotFound)
+    ));
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_purchase_event_delivered_ten_times_at_once_credits_once() {
+    let test_db = TestDatabase::with_max_connections(10).await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    let event = unique("evt");
+
+    let tasks = (0..10).map(|_| {
+        let ledger = ledger.clone();
+        let credit = purchase(user, &pi, 100, Some(&event));
+        tokio::spawn(async move { ledger.credit_purchase(&credit).await })
+    });
+    let outcomes: Vec<PaymentOutcome> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+
+    let applied: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            PaymentOutcome::Applied(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == PaymentOutcome::DuplicateEvent)
+            .count(),
+        9
+    );
+    let credited = applied[0];
+    assert_eq!(credited.kind, EntryKind::Purchase);
+    assert_eq!(credited.amount, 100);
+    assert_eq!(
+        credited.stripe_payment_intent_id.as_deref(),
+        Some(pi.as_str())
+    );
+    assert_eq!(
+        credited.idempotency_key.as_deref(),
+        Some(IdempotencyKey::for_payment(&pi).as_str())
+    );
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 100);
+    assert_eq!(ledger.purchase_credited(&pi).await.unwrap(), Some(user));
+    assert_eq!(
+        ledger.purchase_credited("pi_never_paid").await.unwrap(),
+        None
+    );
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn two_events_for_one_payment_credit_once_in_either_order() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+
+    for order in [["checkout", "intent"], ["intent", "checkout"]] {
+        let pi = unique("pi");
+        let first = format!("{}-{pi}", order[0]);
+        let second = format!("{}-{pi}", order[1]);
+        let outcome = ledger
+            .credit_purchase(&purchase(user, &pi, 250, Some(&first)))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, PaymentOutcome::Applied(_)));
+        let outcome = ledger
+            .credit_purchase(&purchase(user, &pi, 250, Some(&second)))
+            .await
+            .unwrap();
+        assert_eq!(outcome, PaymentOutcome::AlreadyApplied);
+        // The second event was recorded even though it credited nothing.
+        let outcome = ledger
+            .credit_purchase(&purchase(user, &pi, 250, Some(&second)))
+            .await
+            .unwrap();
+        assert_eq!(outcome, PaymentOutcome::DuplicateEvent);
+        // Reconciliation (no event) finds it credited as well.
+        let outcome = ledger
+            .credit_purchase(&purchase(user, &pi, 250, None))
+            .await
+            .unwrap();
+        assert_eq!(outcome, PaymentOutcome::AlreadyApplied);
+    }
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 500);
+    assert_eq!(
+        count(&all_entries(&ledger, user).await, EntryKind::Purchase),
+        2
+    );
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_different_events_for_one_payment_at_once_credit_once() {
+    let test_db = TestDatabase::with_max_connections(10).await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+
+    let tasks = (0..8).map(|i| {
+        let ledger = ledger.clone();
+        let credit = purchase(user, &pi, 600, Some(&format!("evt-{i}-{pi}")));
+        tokio::spawn(async move { ledger.credit_purchase(&credit).await })
+    });
+    let outcomes: Vec<PaymentOutcome> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+
+    let applied = outcomes
+        .iter()
+        .filter(|o| matches!(o, PaymentOutcome::Applied(_)))
+        .count();
+    let already = outcomes
+        .iter()
+        .filter(|o| **o == PaymentOutcome::AlreadyApplied)
+        .count();
+    assert_eq!((applied, already), (1, 7));
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 600);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_purchase_for_an_unknown_user_records_nothing() {
+    let test_db = TestDatabase::new().await;
+    let ledger = PgLedger::new(test_db.database());
+    let pi = unique("pi");
+    let event = unique("evt");
+
+    let outcome = ledger
+        .credit_purchase(&purchase(UserId::generate(), &pi, 100, Some(&event)))
+        .await;
+    assert!(matches!(outcome, Err(LedgerError::UserNotFound)));
+    // The event was not recorded: once the user exists, a redelivery credits.
+    let user = user_with(&test_db.database(), 0).await;
+    let outcome = ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&event)))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, PaymentOutcome::Applied(_)));
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn reversal_after_partial_spending_takes_only_the_unspent_tokens() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    for _ in 0..30 {
+        ledger.debit(&debit(user)).await.unwrap();
+    }
+
+    let refund_event = unique("evt");
+    let outcome = ledger
+        .reverse_purchase(&reversal(&pi, &refund_event))
+        .await
+        .unwrap();
+
+    let PaymentOutcome::Applied(entry) = outcome else {
+        panic!("expected the reversal to apply, got {outcome:?}");
+    };
+    assert_eq!(entry.kind, EntryKind::Reversal);
+    assert_eq!(entry.amount, -70);
+    assert_eq!(entry.balance_after, Tokens::ZERO);
+    assert_eq!(entry.stripe_payment_intent_id.as_deref(), Some(pi.as_str()));
+    assert_eq!(
+        entry.idempotency_key.as_deref(),
+        Some(IdempotencyKey::for_reversal(&pi).as_str())
+    );
+    assert_eq!(
+        entry.metadata,
+        json!({ "reason": "charge.refunded", "purchased": 100, "reversed": 70, "shortfall": 30 })
+    );
+    assert_eq!(ledger.balance(user).await.unwrap(), Tokens::ZERO);
+
+    // The same event again, and a dispute of the same payment: nothing more.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&reversal(&pi, &refund_event))
+            .await
+            .unwrap(),
+        PaymentOutcome::DuplicateEvent
+    );
+    assert_eq!(
+        ledger
+            .reverse_purchase(&reversal(&pi, &unique("evt")))
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    assert_eq!(
+        count(&all_entries(&ledger, user).await, EntryKind::Reversal),
+        1
+    );
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_reversal_with_every_token_spent_is_remembered_and_never_takes_later_purchases() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let first_pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &first_pi, 10, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        ledger.debit(&debit(user)).await.unwrap();
+    }
+
+    // Nothing can be taken: no row is written, but the reversal is remembered.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&reversal(&first_pi, &unique("evt")))
+            .await
+            .unwrap(),
+        PaymentOutcome::NothingToDo
+    );
+    let second_pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &second_pi, 50, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger
+            .reverse_purchase(&reversal(&first_pi, &unique("evt")))
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 50);
+    assert_eq!(
+        count(&all_entries(&ledger, user).await, EntryKind::Reversal),
+        0
+    );
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_reversal_of_a_payment_never_credited_does_nothing_and_can_be_redelivered() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 5).await;
+    let pi = unique("pi");
+    let event = unique("evt");
+
+    assert_eq!(
+        ledger
+            .reverse_purchase(&reversal(&pi, &event))
+            .await
+            .unwrap(),
+        PaymentOutcome::NothingToDo
+    );
+    // The event was not recorded, so once the payment is credited a
+    // redelivery of the same event reverses it.
+    ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    let outcome = ledger
+        .reverse_purchase(&reversal(&pi, &event))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, PaymentOutcome::Applied(e) if e.amount == -100));
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 5);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reversals_and_debits_never_go_below_zero() {
+    let test_db = TestDatabase::with_max_connections(20).await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &pi, 40, Some(&unique("evt"))))
+        .await
+        .unwrap();
+
+    let debits = (0..40).map(|_| {
+        let ledger = ledger.clone();
+        tokio::spawn(async move { ledger.debit(&debit(user)).await.is_ok() })
+    });
+    let reversals = (0..5).map(|_| {
+        let ledger = ledger.clone();
+        let r = reversal(&pi, &unique("evt"));
+        tokio::spawn(async move { ledger.reverse_purchase(&r).await.unwrap() })
+    });
+    let (spent, reversed) = tokio::join!(join_all(debits), join_all(reversals));
+    let spent = spent.into_iter().filter(|ok| *ok.as_ref().unwrap()).count();
+    let taken: i32 = reversed
+        .into_iter()
+        .map(|o| match o.unwrap() {
+            PaymentOutcome::Applied(e) => -e.amount,
+            _ => 0,
+        })
+        .sum();
+
+    assert_eq!(i32::try_from(spent).unwrap() + taken, 40);
+    assert_eq!(ledger.balance(user).await.unwrap(), Tokens::ZERO);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn the_ledger_is_append_only_at_the_database() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 5).await;
+
+    let mut conn = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    let update = conn
+        .batch_execute("UPDATE transactions SET amount = 1000000")
+        .await
+        .unwrap_err();
+    assert!(update.to_string().contains("append-only"), "{update}");
+    let delete = conn
+        .batch_execute("DELETE FROM transactions")
+        .await
+        .unwrap_err();
+    assert!(delete.to_string().contains("append-only"), "{delete}");
+    let truncate = conn
+        .batch_execute("TRUNCATE transactions CASCADE")
+        .await
+        .unwrap_err();
+    assert!(truncate.to_string().contains("append-only"), "{truncate}");
+
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 5);
+    assert_eq!(all_entries(&ledger, user).await.len(), 1);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn history_is_newest_first_with_a_cursor_and_a_bounded_page() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 24).await;
+    let other = user_with(&db, 3).await;
+    for _ in 0..24 {
+        ledger.debit(&debit(user)).await.unwrap();
+    }
+
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let request = PageRequest::parse(Some(10), cursor.as_deref()).unwrap();
+        let page = ledger.history(user, request).await.unwrap();
+        assert!(page.items.len() <= 10);
+        pages.push(page.items.len());
+        let items = page.items;
+        cursor = page.next_cursor;
+        for pair in items.windows(2) {
+            assert!((pair[0].created_at, pair[0].id) > (pair[1].created_at, pair[1].id));
+        }
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages, vec![10, 10, 5]);
+
+    let everything = all_entries(&ledger, user).await;
+    assert_eq!(everything.len(), 25);
+    assert_eq!(everything[0].balance_after, Tokens::ZERO); // the newest debit
+    assert_eq!(everything[24].kind, EntryKind::Grant); // the oldest row
+    assert!(everything.iter().all(|e| e.user_id == user));
+    let unique_ids: HashSet<_> = everything.iter().map(|e| e.id).collect();
+    assert_eq!(unique_ids.len(), 25);
+
+    // Exactly one full page: no next cursor.
+    let exact = ledger
+        .history(other, PageRequest::parse(Some(1), None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(exact.items.len(), 1);
+    assert_eq!(exact.next_cursor, None);
+    // The default page is 20 items.
+    let default = ledger.history(user, PageRequest::default()).await.unwrap();
+    assert_eq!(default.items.len(), 20);
+    assert!(default.next_cursor.is_some());
+    // No rows: an empty last page.
+    let empty = ledger
+        .history(UserId::generate(), PageRequest::default())
+        .await
+        .unwrap();
+    assert!(empty.items.is_empty() && empty.next_cursor.is_none());
+    test_db.assert_ledger_invariant().await;
+}
