@@ -1,0 +1,513 @@
+//! Typed configuration, read once from the environment (DESIGN §5).
+//!
+//! One section per concern; later sections (Azure AD, Stripe, upstreams, Redis,
+//! rate limits) slot in as further fields of [`Settings`] read by their own
+//! `*Settings::read`. A bad or missing required value is a [`ConfigError`]
+//! naming the variable and what is wrong.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use askgate_domain::Email;
+use askgate_postgres::PgConfig;
+use secrecy::{ExposeSecret, SecretString};
+use tracing_subscriber::EnvFilter;
+use url::Url;
+use uuid::Uuid;
+
+/// The smallest `JWT_SECRET` accepted, in bytes (HS256 wants at least 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// `aud` of session tokens: Supabase's default audience for signed-in users.
+pub const SESSION_AUDIENCE: &str = "authenticated";
+
+/// A configuration value that stops start-up: `{variable} {problem}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// `APP_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+impl AppEnv {
+    #[must_use]
+    pub const fn is_production(self) -> bool {
+        matches!(self, Self::Production)
+    }
+}
+
+impl fmt::Display for AppEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        })
+    }
+}
+
+/// Everything askgate reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// `BIND_ADDR` (port 0 picks a free port).
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_BASE_URL`: where users reach askgate (links, redirects).
+    pub public_base_url: Url,
+    /// `ALLOWED_ORIGINS`: browser origins allowed to call the API cross-origin.
+    pub allowed_origins: Vec<String>,
+    /// How long in-flight requests may finish after SIGTERM/SIGINT.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL` (may hold a password).
+    pub url: SecretString,
+    /// `DATABASE_MAX_CONNECTIONS`.
+    pub max_connections: usize,
+    pub statement_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    /// What the Postgres adapter needs to connect.
+    #[must_use]
+    pub fn pg_config(&self) -> PgConfig {
+        PgConfig {
+            url: self.url.expose_secret().to_owned(),
+            max_connections: self.max_connections,
+            application_name: "askgate".to_owned(),
+            statement_timeout: self.statement_timeout,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `JWT_SECRET`: signs session tokens.
+    pub jwt_secret: SecretString,
+    /// True when `JWT_SECRET` was unset in development and a random one was made:
+    /// sessions then end when the process restarts.
+    pub jwt_secret_generated: bool,
+    /// `SESSION_TTL_SECONDS`.
+    pub session_ttl: Duration,
+    /// `AUTH_DEV_LOGIN`: `POST /api/auth/dev-login` (never in production).
+    pub dev_login: bool,
+    /// `ADMIN_EMAILS`.
+    pub admin_emails: Vec<Email>,
+}
+
+/// `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    /// `RUST_LOG`, checked to be a valid filter.
+    pub filter: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads from given pairs only (tests; nothing comes from the process).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    /// Reads through `lookup` (a variable's value, or `None` when unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let app_env = match env.get("APP_ENV").as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "APP_ENV",
+                    "must be 'development' or 'production'",
+                ));
+            }
+        };
+        Ok(Self {
+            app_env,
+            telemetry: TelemetrySettings::read(&env)?,
+            http: HttpSettings::read(&env)?,
+            database: DatabaseSettings::read(&env)?,
+            auth: AuthSettings::read(&env, app_env)?,
+        })
+    }
+}
+
+/// Trimmed values; an empty variable counts as unset.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn bool(&self, name: &'static str) -> Result<Option<bool>, ConfigError> {
+        self.get(name)
+            .map(|raw| match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::new(name, "must be true or false")),
+            })
+            .transpose()
+    }
+
+    fn integer(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        raw.parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    name,
+                    format!(
+                        "must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    }
+}
+
+impl HttpSettings {
+    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let bind_addr = env
+            .get("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+            .parse()
+            .map_err(|_| {
+                ConfigError::new(
+                    "BIND_ADDR",
+                    "must be an IP address and port, e.g. 127.0.0.1:8080",
+                )
+            })?;
+        let public_base_url = env
+            .get("PUBLIC_BASE_URL")
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+        let public_base_url = Url::parse(&public_base_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "PUBLIC_BASE_URL",
+                    "must be an absolute http(s) URL, e.g. https://askgate.example.com",
+                )
+            })?;
+        let allowed_origins = env
+            .get("ALLOWED_ORIGINS")
+            .map(|raw| parse_origins(&raw))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            bind_addr,
+            public_base_url,
+            allowed_origins,
+            shutdown_timeout: Duration::from_secs(30),
+        })
+    }
+}
+
+fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            Url::parse(origin)
+                .ok()
+                .filter(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.has_host()
+                        && u.path() == "/"
+                        && u.query().is_none()
+                })
+                .map(|u| u.origin().ascii_serialization())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "ALLOWED_ORIGINS",
+                        format!(
+                            "must be a comma-separated list of origins such as https://app.example.com; '{origin}' is not one"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+impl DatabaseSettings {
+    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let url = env
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/askgate".to_owned());
+        // The value may hold a password: never repeat it in the message.
+        let valid = Url::parse(&url)
+            .is_ok_and(|u| matches!(u.scheme(), "postgres" | "postgresql") && u.has_host());
+        if !valid {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must be a postgres:// URL, e.g. postgres://user:password@127.0.0.1:5432/askgate",
+            ));
+        }
+        let max_connections = env.integer("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?;
+        Ok(Self {
+            url: SecretString::from(url),
+            max_connections: usize::try_from(max_connections).unwrap_or(10),
+            statement_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        })
+    }
+}
+
+impl AuthSettings {
+    fn read(env: &Env<'_>, app_env: AppEnv) -> Result<Self, ConfigError> {
+        let (jwt_secret, jwt_secret_generated) = match env.get("JWT_SECRET") {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                ));
+            }
+            Some(secret) => (SecretString::from(secret), false),
+            None if app_env.is_production() => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    format!(
+                        "is required when APP_ENV=production (at least {MIN_JWT_SECRET_BYTES} random bytes)"
+                    ),
+                ));
+            }
+            None => (generate_secret(), true),
+        };
+        let session_ttl =
+            Duration::from_secs(env.integer("SESSION_TTL_SECONDS", 900, 60..=86_400)?);
+        let dev_login = env
+            .bool("AUTH_DEV_LOGIN")?
+            .unwrap_or(!app_env.is_production());
+        if dev_login && app_env.is_production() {
+            return Err(ConfigError::new(
+                "AUTH_DEV_LOGIN",
+                "must not be enabled when APP_ENV=production",
+            ));
+        }
+        let admin_emails = env
+            .get("ADMIN_EMAILS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|e| {
+                        Email::parse(e).map_err(|_| {
+                            ConfigError::new(
+                                "ADMIN_EMAILS",
+                                format!(
+                                    "must be comma-separated e-mail addresses; '{e}' is not one"
+                                ),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            jwt_secret,
+            jwt_secret_generated,
+            session_ttl,
+            dev_login,
+            admin_emails,
+        })
+    }
+}
+
+/// 64 hex characters from two v4 UUIDs: 244 bits from the OS's random source.
+fn generate_secret() -> SecretString {
+    SecretString::from(format!(
+        "{}{}",
+        Uuid::new_v4().simple(),
+        Uuid::new_v4().simple()
+    ))
+}
+
+impl TelemetrySettings {
+    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let format = match env.get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(ConfigError::new("LOG_FORMAT", "must be 'pretty' or 'json'")),
+        };
+        let filter = env
+            .get("RUST_LOG")
+            .unwrap_or_else(|| "info,askgate=info".to_owned());
+        EnvFilter::try_new(&filter)
+            .map_err(|e| ConfigError::new("RUST_LOG", format!("is not a valid log filter: {e}")))?;
+        Ok(Self { format, filter })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn nothing_set_gives_a_working_development_setup() {
+        let s = Settings::from_pairs(&[]).unwrap();
+        assert_eq!(s.app_env, AppEnv::Development);
+        assert_eq!(s.http.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.max_connections, 10);
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "postgres://postgres@127.0.0.1:5432/askgate"
+        );
+        assert!(s.auth.dev_login);
+        assert!(s.auth.jwt_secret_generated);
+        assert!(s.auth.jwt_secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
+        assert_eq!(s.auth.session_ttl, Duration::from_secs(900));
+        assert_eq!(s.telemetry.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn generated_secrets_differ() {
+        let a = Settings::from_pairs(&[]).unwrap().auth.jwt_secret;
+        let b = Settings::from_pairs(&[]).unwrap().auth.jwt_secret;
+        assert_ne!(a.expose_secret(), b.expose_secret());
+    }
+
+    #[test]
+    fn production_with_dev_login_is_refused_naming_auth_dev_login() {
+        let err = Settings::from_pairs(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", SECRET),
+            ("AUTH_DEV_LOGIN", "true"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "AUTH_DEV_LOGIN");
+        assert_eq!(
+            err.to_string(),
+            "AUTH_DEV_LOGIN must not be enabled when APP_ENV=production"
+        );
+    }
+
+    #[test]
+    fn production_defaults_dev_login_off_and_requires_a_secret() {
+        let s = Settings::from_pairs(&[("APP_ENV", "production"), ("JWT_SECRET", SECRET)]).unwrap();
+        assert!(!s.auth.dev_login);
+        let err = Settings::from_pairs(&[("APP_ENV", "production")]).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused_naming_jwt_secret() {
+        let err = Settings::from_pairs(&[("JWT_SECRET", "too-short")]).unwrap_err();
+        assert_eq!(err.to_string(), "JWT_SECRET must be at least 32 bytes");
+        assert!(!err.to_string().contains("too-short"));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (name, value) in [
+            ("APP_ENV", "staging"),
+            ("BIND_ADDR", "localhost"),
+            ("DATABASE_URL", "mysql://x@y/z"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("SESSION_TTL_SECONDS", "ten"),
+            ("AUTH_DEV_LOGIN", "maybe"),
+            ("ADMIN_EMAILS", "boss@example.com, nope"),
+            ("ALLOWED_ORIGINS", "https://app.example.com/path"),
+            ("PUBLIC_BASE_URL", "not a url"),
+            ("LOG_FORMAT", "xml"),
+            ("RUST_LOG", "info,[[["),
+        ] {
+            let err = Settings::from_pairs(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn database_url_errors_never_echo_the_url() {
+        let err = Settings::from_pairs(&[("DATABASE_URL", "mysql://u:hunter2@h/db")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn lists_are_parsed_and_normalised() {
+        let s = Settings::from_pairs(&[
+            ("ADMIN_EMAILS", " Boss@Example.com ,, ops@example.com"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:3000",
+            ),
+        ])
+        .unwrap();
+        let admins: Vec<_> = s.auth.admin_emails.iter().map(Email::as_str).collect();
+        assert_eq!(admins, ["boss@example.com", "ops@example.com"]);
+        assert_eq!(
+            s.http.allowed_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let s = Settings::from_pairs(&[
+            ("JWT_SECRET", SECRET),
+            ("DATABASE_URL", "postgres://u:hunter2@127.0.0.1/db"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains(SECRET) && !shown.contains("hunter2"));
+    }
+}

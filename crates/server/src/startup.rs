@@ -1,0 +1,134 @@
+//! Wiring: adapters → ports → use cases → HTTP state, and the listening server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::HttpServer;
+use actix_web::dev::Server;
+use askgate_domain::ports::SystemClock;
+use askgate_domain::services::account::AdminPolicy;
+use askgate_domain::services::{AccountService, DomainService};
+use askgate_http::{AppState, SessionKeys};
+use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgUsers};
+
+use crate::settings::{AppEnv, SESSION_AUDIENCE, Settings};
+
+/// Why askgate could not start. Each message is one line naming what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0} (check DATABASE_URL)")]
+    Database(#[source] PgError),
+    #[error("cannot listen on {addr} (check BIND_ADDR): {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built, bound, not yet running askgate.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects the database, applies migrations, wires the services and binds
+    /// the listener (`BIND_ADDR`; port 0 picks a free one).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = connect_and_migrate(&settings).await?;
+        let state = app_state(&settings, db);
+
+        let addr = settings.http.bind_addr;
+        let bind_failed = |source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        };
+        let listener = TcpListener::bind(addr).map_err(bind_failed)?;
+        let port = listener.local_addr().map_err(bind_failed)?.port();
+        let shutdown_timeout = settings.http.shutdown_timeout.as_secs();
+        // actix stops gracefully on SIGTERM and SIGINT: it stops accepting, lets
+        // in-flight requests finish for up to `shutdown_timeout`, then exits.
+        let server = HttpServer::new(move || askgate_http::app(state.clone()))
+            .listen(listener)
+            .map_err(bind_failed)?
+            .shutdown_timeout(shutdown_timeout)
+            .run();
+        tracing::info!(
+            address = %addr.ip(),
+            port,
+            env = %settings.app_env,
+            dev_login = settings.auth.dev_login,
+            "askgate is listening"
+        );
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound.
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT (or the server is stopped).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects to the database and applies pending migrations (under the
+/// adapter's advisory lock, so replicas starting together do not race).
+pub async fn connect_and_migrate(settings: &Settings) -> Result<Database, StartupError> {
+    let db = connect(settings).await?;
+    db.migrate().await.map_err(StartupError::Database)?;
+    Ok(db)
+}
+
+/// Connects to the database (in development, creating it first when missing).
+pub async fn connect(settings: &Settings) -> Result<Database, StartupError> {
+    if settings.app_env == AppEnv::Development {
+        create_database_if_missing(settings).await?;
+    }
+    Database::connect(&settings.database.pg_config())
+        .await
+        .map_err(StartupError::Database)
+}
+
+/// In development, `cargo run` on a fresh PostgreSQL should just work: the
+/// database named by `DATABASE_URL` is created when it does not exist yet.
+///
+/// To be delegated to `askgate_postgres::create_database_if_missing(&PgConfig)`
+/// once the Postgres adapter provides it; until then the database must exist.
+async fn create_database_if_missing(_settings: &Settings) -> Result<(), StartupError> {
+    Ok(())
+}
+
+/// The account use case on the Postgres adapters (also used by CLI commands).
+#[must_use]
+pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
+    AccountService::new(
+        Arc::new(PgUsers::new(db.clone())),
+        Arc::new(PgLedger::new(db.clone())),
+        Arc::new(SystemClock),
+        AdminPolicy {
+            // The Azure AD app role that makes an admin arrives with sign-in.
+            role_name: String::new(),
+            emails: settings.auth.admin_emails.clone(),
+        },
+    )
+}
+
+fn app_state(settings: &Settings, db: Database) -> AppState {
+    let session_keys = SessionKeys::new(
+        &settings.auth.jwt_secret,
+        settings.auth.session_ttl,
+        SESSION_AUDIENCE.to_owned(),
+    );
+    AppState::new(
+        Arc::new(account_service(settings, &db)),
+        Arc::new(DomainService::new(Arc::new(PgDomains::new(db.clone())))),
+        Arc::new(PgHealth::new(db)),
+        session_keys,
+    )
+    .with_dev_login(settings.auth.dev_login)
+}

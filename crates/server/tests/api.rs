@@ -1,0 +1,254 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! askgate over real HTTP, on a random port, against a fresh real database.
+
+use std::sync::{Arc, OnceLock};
+
+use askgate_domain::ledger::IdempotencyKey;
+use askgate_domain::user::{ExternalId, Role, User};
+use askgate_domain::{Email, SessionId, Tokens};
+use askgate_http::SessionKeys;
+use askgate_postgres::testing::TestDatabase;
+use askgate_server::settings::{SESSION_AUDIENCE, Settings};
+use askgate_server::{Application, startup, telemetry};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const SECRET: &str = "server-test-secret-server-test-secret";
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    db: TestDatabase,
+    settings: Settings,
+}
+
+impl TestApp {
+    async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// `overrides` win over the test defaults.
+    async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        init_test_logs();
+        let db = TestDatabase::new().await;
+        let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
+        pairs.extend([
+            ("APP_ENV", "development"),
+            ("DATABASE_URL", db.url()),
+            ("DATABASE_MAX_CONNECTIONS", "3"),
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("JWT_SECRET", SECRET),
+            ("AUTH_DEV_LOGIN", "true"),
+        ]);
+        let settings = Settings::from_pairs(&pairs).unwrap();
+        let app = Application::build(settings.clone()).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            settings,
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn dev_login(&self, email: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(format!("{}/api/auth/dev-login", self.base))
+            .json(&json!({ "email": email }))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn sign_in(&self, email: &str) -> (String, Value) {
+        let (status, body) = self.dev_login(email).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (
+            body["session_token"].as_str().unwrap().to_owned(),
+            body["user"].clone(),
+        )
+    }
+}
+
+fn init_test_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let settings = Settings::from_pairs(&[("RUST_LOG", "debug")]).unwrap();
+            let _ = telemetry::init(&settings.telemetry);
+        }
+    });
+}
+
+#[tokio::test]
+async fn health_live_and_ready_answer_ok_against_the_database() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.get("/health/live", None).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        app.get("/health/ready", None).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+}
+
+#[tokio::test]
+async fn dev_login_then_a_zero_balance_and_an_empty_history() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("a@example.com").await;
+    assert_eq!(user["email"], "a@example.com");
+    assert_eq!(user["tokens"], 0);
+    assert_eq!(user["role"], "user");
+
+    assert_eq!(
+        app.get("/api/user/tokens", Some(&token)).await,
+        (StatusCode::OK, json!({"tokens": 0}))
+    );
+    assert_eq!(
+        app.get("/api/user/transactions", Some(&token)).await,
+        (StatusCode::OK, json!({"items": [], "next_cursor": null}))
+    );
+    let (status, me) = app.get("/api/user/me", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["id"], user["id"]);
+}
+
+#[tokio::test]
+async fn signing_in_twice_is_the_same_user() {
+    let app = TestApp::spawn().await;
+    let (_, first) = app.sign_in("twice@example.com").await;
+    let (_, second) = app.sign_in("Twice@Example.com").await;
+    assert_eq!(first["id"], second["id"]);
+}
+
+#[tokio::test]
+async fn admin_emails_sign_in_as_admins() {
+    let app = TestApp::spawn_with(&[("ADMIN_EMAILS", "boss@example.com")]).await;
+    let (_, boss) = app.sign_in("boss@example.com").await;
+    assert_eq!(boss["role"], "admin");
+}
+
+#[tokio::test]
+async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("rich@example.com").await;
+    let accounts = startup::account_service(&app.settings, &app.db.database());
+    let email = Email::parse("rich@example.com").unwrap();
+    for (n, key) in [(100, "first"), (5, "second")] {
+        accounts
+            .grant(
+                &email,
+                Tokens::new(n).unwrap(),
+                IdempotencyKey::parse(key).unwrap(),
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(
+        app.get("/api/user/tokens", Some(&token)).await,
+        (StatusCode::OK, json!({"tokens": 105}))
+    );
+    let (status, page) = app
+        .get("/api/user/transactions?limit=1", Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["type"], "grant");
+    assert_eq!(items[0]["amount"], 5);
+    assert_eq!(items[0]["balance_after"], 105);
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+
+    let (_, page) = app
+        .get(
+            &format!("/api/user/transactions?limit=1&cursor={cursor}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(page["items"][0]["amount"], 100);
+    assert_eq!(page["items"][0]["balance_after"], 100);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_secret_is_401() {
+    let app = TestApp::spawn().await;
+    let (_, user) = app.sign_in("ann@example.com").await;
+    let email = Email::parse("ann@example.com").unwrap();
+    let forged_user = User {
+        id: serde_json::from_value(user["id"].clone()).unwrap(),
+        external_id: ExternalId::for_dev_login(&email),
+        email,
+        display_name: None,
+        tokens: Tokens::ZERO,
+        role: Role::Admin,
+        created_at: chrono::Utc::now(),
+        last_login: None,
+    };
+    let other = SessionKeys::new(
+        &SecretString::from("a-completely-different-secret-of-40-bytes".to_owned()),
+        std::time::Duration::from_secs(900),
+        SESSION_AUDIENCE.to_owned(),
+    );
+    let forged = other
+        .issue(&forged_user, SessionId::generate())
+        .unwrap()
+        .token;
+    let res = app
+        .client
+        .get(format!("{}/api/user/tokens", app.base))
+        .bearer_auth(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("www-authenticate").is_some());
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn dev_login_is_not_mounted_when_disabled() {
+    let app = TestApp::spawn_with(&[("AUTH_DEV_LOGIN", "false")]).await;
+    let (status, body) = app.dev_login("a@example.com").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found");
+}
+
+#[tokio::test]
+async fn concurrent_requests_are_served() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (token, _) = app.sign_in("busy@example.com").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let app = Arc::clone(&app);
+            let token = token.clone();
+            tokio::spawn(async move { app.get("/api/user/tokens", Some(&token)).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), (StatusCode::OK, json!({"tokens": 0})));
+    }
+}

@@ -1,0 +1,195 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The built binary as an operator runs it: exit codes, one-line failures, `grant`.
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use askgate_domain::Email;
+use askgate_postgres::testing::TestDatabase;
+use askgate_server::settings::Settings;
+use askgate_server::startup;
+
+const SECRET: &str = "binary-test-secret-binary-test-secret";
+
+/// Runs `askgate-server args…` with only `env` in its environment (plus PATH).
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_askgate-server"));
+    cmd.args(args).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.envs(env.iter().copied()).output().unwrap()
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_unreachable_database_fails_with_one_line_and_no_panic() {
+    let out = run(
+        &[],
+        &[
+            ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/x"),
+            ("JWT_SECRET", SECRET),
+            ("BIND_ADDR", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!out.status.success());
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "stderr: {lines:?}");
+    assert!(
+        lines[0].contains("DATABASE_URL") && lines[0].contains("cannot connect"),
+        "{}",
+        lines[0]
+    );
+    assert!(!lines[0].contains("panicked"));
+    assert!(!stdout(&out).contains("panicked"));
+}
+
+#[test]
+fn production_with_dev_login_is_refused_at_start_naming_auth_dev_login() {
+    let out = run(
+        &[],
+        &[
+            ("APP_ENV", "production"),
+            ("AUTH_DEV_LOGIN", "true"),
+            ("JWT_SECRET", SECRET),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&out),
+        [
+            "askgate: configuration error: AUTH_DEV_LOGIN must not be enabled when APP_ENV=production"
+        ]
+    );
+}
+
+#[test]
+fn a_short_jwt_secret_is_refused_at_start_naming_jwt_secret() {
+    let out = run(&[], &[("JWT_SECRET", "short")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&out),
+        ["askgate: configuration error: JWT_SECRET must be at least 32 bytes"]
+    );
+}
+
+#[test]
+fn an_unknown_command_prints_the_usage_and_exits_2() {
+    let out = run(&["launch"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown command 'launch'"), "{err}");
+    assert!(err.contains("usage: askgate-server"), "{err}");
+}
+
+#[tokio::test]
+async fn migrate_applies_and_exits_zero() {
+    let db = TestDatabase::new().await;
+    let out = tokio::task::spawn_blocking({
+        let url = db.url().to_owned();
+        move || {
+            run(
+                &["migrate"],
+                &[("DATABASE_URL", &url), ("JWT_SECRET", SECRET)],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("migrations applied"));
+}
+
+#[tokio::test]
+async fn grant_credits_once_per_key_and_says_what_happened() {
+    let db = Arc::new(TestDatabase::new().await);
+    let settings =
+        Settings::from_pairs(&[("DATABASE_URL", db.url()), ("JWT_SECRET", SECRET)]).unwrap();
+    let accounts = startup::account_service(&settings, &db.database());
+    let email = Email::parse("granted@example.com").unwrap();
+    let user = accounts.dev_sign_in(email, None, false).await.unwrap().id;
+
+    let grant = |args: Vec<&'static str>| {
+        let url = db.url().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut all = vec!["grant"];
+            all.extend(args);
+            run(&all, &[("DATABASE_URL", &url), ("JWT_SECRET", SECRET)])
+        })
+    };
+
+    let first = grant(vec![
+        "--email",
+        "granted@example.com",
+        "--tokens",
+        "100",
+        "--key",
+        "k-1",
+        "--reason",
+        "welcome",
+    ])
+    .await
+    .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let said = stdout(&first);
+    assert!(
+        said.contains("credited 100 tokens to granted@example.com; new balance 100"),
+        "{said}"
+    );
+
+    let again = grant(vec![
+        "--email",
+        "granted@example.com",
+        "--tokens",
+        "100",
+        "--key",
+        "k-1",
+    ])
+    .await
+    .unwrap();
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).contains("nothing changed"),
+        "{}",
+        stdout(&again)
+    );
+
+    let fresh_key = grant(vec!["--email", "granted@example.com", "--tokens", "5"])
+        .await
+        .unwrap();
+    assert!(
+        stdout(&fresh_key).contains("new balance 105"),
+        "{}",
+        stdout(&fresh_key)
+    );
+
+    assert_eq!(accounts.balance(user).await.unwrap().get(), 105);
+    db.assert_ledger_invariant().await;
+
+    let nobody = grant(vec!["--email", "nobody@example.com", "--tokens", "5"])
+        .await
+        .unwrap();
+    assert_eq!(nobody.status.code(), Some(1));
+    let lines = stderr_lines(&nobody);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("nobody@example.com"), "{}", lines[0]);
+}
