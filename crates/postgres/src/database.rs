@@ -353,3 +353,47 @@ fn pool_error_reason(error: PoolError) -> String {
         other => other.to_string(),
     }
 }
+
+/// Creates the database `config` names when it does not exist yet, connecting to
+/// the same server's `postgres` database to do so. For local development, where
+/// `cargo run` should work on a fresh PostgreSQL. Returns whether it created it.
+pub async fn create_database_if_missing(config: &PgConfig) -> Result<bool, PgError> {
+    use tokio_postgres::error::SqlState;
+
+    let settings = Settings::from_config(config)?;
+    let connect_failed = |e: &tokio_postgres::Error| PgError::Connect {
+        target: settings.target.clone(),
+        reason: postgres_error_reason(e),
+    };
+    let Some(dbname) = settings.connect.get_dbname().map(str::to_owned) else {
+        return Ok(false);
+    };
+    match settings.connect.connect(tokio_postgres::NoTls).await {
+        Ok(_) => return Ok(false),
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
+        Err(e) => return Err(connect_failed(&e)),
+    }
+    let mut server = settings.connect.clone();
+    server.dbname("postgres");
+    let (client, connection) = server
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| connect_failed(&e))?;
+    let driver = tokio::spawn(connection);
+    let quoted = format!("\"{}\"", dbname.replace('"', "\"\""));
+    let created = match client
+        .batch_execute(&format!("CREATE DATABASE {quoted}"))
+        .await
+    {
+        Ok(()) => true,
+        // Another instance created it at the same moment.
+        Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => false,
+        Err(e) => return Err(connect_failed(&e)),
+    };
+    drop(client);
+    driver.abort();
+    if created {
+        tracing::info!(target = %settings.target, "created the database");
+    }
+    Ok(created)
+}

@@ -32,7 +32,7 @@ pub mod schema;
 pub mod testing;
 mod users;
 
-pub use database::{Database, MIGRATIONS, PgConfig, PgError};
+pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_missing};
 pub use domains::PgDomains;
 pub use health::PgHealth;
 pub use ledger::PgLedger;

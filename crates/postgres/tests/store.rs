@@ -461,3 +461,35 @@ async fn concurrent_migrations_apply_each_migration_once() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_missing_database_is_created_once_and_then_left_alone() {
+    use askgate_postgres::{PgConfig, create_database_if_missing};
+    let base = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("askgate_t_create_{}", uuid::Uuid::now_v7().simple());
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let config = PgConfig {
+        url: format!("{server}/{name}"),
+        max_connections: 1,
+        application_name: "askgate-test".into(),
+        statement_timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(5),
+    };
+    assert!(create_database_if_missing(&config).await.unwrap());
+    assert!(!create_database_if_missing(&config).await.unwrap());
+    let db = askgate_postgres::Database::connect(&config).await.unwrap();
+    drop(db);
+    let admin = PgConfig {
+        url: base.clone(),
+        ..config
+    };
+    let (client, conn) = tokio_postgres::connect(&admin.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+}

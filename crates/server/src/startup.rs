@@ -84,23 +84,17 @@ pub async fn connect_and_migrate(settings: &Settings) -> Result<Database, Startu
     Ok(db)
 }
 
-/// Connects to the database (in development, creating it first when missing).
+/// Connects to the database. In development, `cargo run` on a fresh PostgreSQL
+/// should just work, so the database `DATABASE_URL` names is created when missing.
 pub async fn connect(settings: &Settings) -> Result<Database, StartupError> {
     if settings.app_env == AppEnv::Development {
-        create_database_if_missing(settings).await?;
+        askgate_postgres::create_database_if_missing(&settings.database.pg_config())
+            .await
+            .map_err(StartupError::Database)?;
     }
     Database::connect(&settings.database.pg_config())
         .await
         .map_err(StartupError::Database)
-}
-
-/// In development, `cargo run` on a fresh PostgreSQL should just work: the
-/// database named by `DATABASE_URL` is created when it does not exist yet.
-///
-/// To be delegated to `askgate_postgres::create_database_if_missing(&PgConfig)`
-/// once the Postgres adapter provides it; until then the database must exist.
-async fn create_database_if_missing(_settings: &Settings) -> Result<(), StartupError> {
-    Ok(())
 }
 
 /// The account use case on the Postgres adapters (also used by CLI commands).
