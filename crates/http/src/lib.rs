@@ -11,6 +11,7 @@ pub mod error;
 mod middleware;
 pub mod routes;
 mod state;
+pub mod ui;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -56,7 +57,9 @@ pub fn app(
 > {
     App::new()
         .app_data(web::Data::new(state))
+        .configure(ui::configure_ui)
         .configure(configure)
+        .wrap(ui::security_headers())
         .wrap(actix_web::middleware::from_fn(
             middleware::request_id_header,
         ))

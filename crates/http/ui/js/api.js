@@ -1,0 +1,194 @@
+// Talking to askgate's API, and the session.
+//
+// The access token lives in memory only. The refresh token is an HttpOnly
+// cookie the page never sees; `POST /api/auth/refresh` turns it into a new
+// access token at start-up and shortly before the current one expires. Requests
+// carry the token in `Authorization`, never in a cookie, so a page on another
+// origin cannot make them on the user's behalf (CSRF).
+
+/** An API error: the problem+json body, flattened. */
+export class ApiProblem extends Error {
+  constructor(status, body, retryAfter) {
+    super(body.detail || body.title || `Request failed (${status})`);
+    this.status = status;
+    this.code = body.code || null;
+    this.detail = body.detail || null;
+    this.field = body.field || null;
+    this.balance = typeof body.balance === 'number' ? body.balance : null;
+    this.purchaseUrl = body.purchase_url || null;
+    this.retryAfter = retryAfter;
+  }
+}
+
+// Set when this browser signed in, so a visitor who never did is not sent
+// through a refresh that can only fail. Not a secret: it holds no token.
+const SIGNED_IN_HINT = 'askgate.signed-in';
+// Refresh this long before the access token expires.
+const REFRESH_MARGIN_SECONDS = 60;
+
+const session = { token: null, user: null, timer: null };
+const listeners = new Set();
+let refreshing = null;
+let onExpired = () => {};
+
+/** The signed-in user, or null. */
+export function currentUser() {
+  return session.user;
+}
+
+/** Calls `fn(user)` whenever the user or their balance changes. */
+export function onUserChange(fn) {
+  listeners.add(fn);
+}
+
+/** What to do when the session is gone for good (the router shows sign-in). */
+export function onSessionExpired(fn) {
+  onExpired = fn;
+}
+
+function notify() {
+  for (const fn of listeners) fn(session.user);
+}
+
+/** Records a new balance (e.g. `tokens_remaining` from a chat answer). */
+export function setBalance(tokens) {
+  if (session.user && typeof tokens === 'number') {
+    session.user = { ...session.user, tokens };
+    notify();
+  }
+}
+
+/** Takes a `{session_token, expires_in, user}` answer as the current session. */
+export function startSession(signedIn) {
+  session.token = signedIn.session_token;
+  session.user = signedIn.user;
+  localStorage.setItem(SIGNED_IN_HINT, '1');
+  clearTimeout(session.timer);
+  const seconds = Math.max(10, Number(signedIn.expires_in || 0) - REFRESH_MARGIN_SECONDS);
+  session.timer = setTimeout(() => {
+    refresh().catch(() => expire('Your session has ended. Please sign in again.'));
+  }, seconds * 1000);
+  notify();
+}
+
+function endSession() {
+  clearTimeout(session.timer);
+  session.token = null;
+  session.user = null;
+  localStorage.removeItem(SIGNED_IN_HINT);
+  notify();
+}
+
+function expire(message) {
+  if (!session.token) return;
+  endSession();
+  onExpired(message);
+}
+
+/** Marks that a sign-in is under way elsewhere (the Microsoft redirect). */
+export function expectSignIn() {
+  localStorage.setItem(SIGNED_IN_HINT, '1');
+}
+
+/**
+ * Restores the session from the refresh cookie. Resolves to the user, or null
+ * when there is no session to restore.
+ */
+export async function restoreSession() {
+  if (!localStorage.getItem(SIGNED_IN_HINT)) return null;
+  try {
+    await refresh();
+    return session.user;
+  } catch {
+    endSession();
+    return null;
+  }
+}
+
+/** Exchanges the refresh cookie for a new access token (one at a time). */
+function refresh() {
+  refreshing ??= request('/api/auth/refresh', { method: 'POST', auth: false })
+    .then(startSession)
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+export async function devLogin(email, displayName, admin) {
+  const body = { email, admin };
+  if (displayName) body.display_name = displayName;
+  startSession(await request('/api/auth/dev-login', { method: 'POST', body, auth: false }));
+  return session.user;
+}
+
+export async function signOut() {
+  try {
+    if (session.token) await request('/api/auth/logout', { method: 'POST' });
+  } finally {
+    endSession();
+  }
+}
+
+/**
+ * Sends a request to the API and resolves to the parsed JSON (or null for an
+ * empty answer). Rejects with an ApiProblem for any non-2xx answer; a 401 on a
+ * signed-in request also ends the session.
+ */
+export async function request(path, { method = 'GET', body, auth = true, headers = {}, retried = false } = {}) {
+  const init = { method, headers: { Accept: 'application/json', ...headers }, credentials: 'same-origin' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (auth && session.token) init.headers.Authorization = `Bearer ${session.token}`;
+
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiProblem(0, { code: 'network', detail: 'askgate could not be reached. Check your connection and try again.' }, null);
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (res.ok) return data;
+
+  const problem = new ApiProblem(res.status, data && typeof data === 'object' ? data : {}, retryAfter(res));
+  if (res.status === 401 && auth && session.token) {
+    // The access token may have just expired: refresh once, then try again.
+    if (!retried) {
+      const refreshed = await refresh().then(() => true, () => false);
+      if (refreshed) return request(path, { method, body, auth, headers, retried: true });
+    }
+    expire('Your session has ended. Please sign in again.');
+  }
+  throw problem;
+}
+
+/** Seconds to wait from a `Retry-After` header (seconds or an HTTP date). */
+function retryAfter(res) {
+  const value = res.headers.get('Retry-After');
+  if (!value) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+let uiConfig = null;
+
+/** `GET /api/ui-config`, once. */
+export async function loadUiConfig() {
+  uiConfig ??= request('/api/ui-config', { auth: false }).catch((err) => {
+    uiConfig = null;
+    throw err;
+  });
+  return uiConfig;
+}
