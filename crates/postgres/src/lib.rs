@@ -28,6 +28,7 @@ mod health;
 mod ledger;
 mod models;
 pub mod schema;
+mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod users;
@@ -36,4 +37,5 @@ pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_m
 pub use domains::PgDomains;
 pub use health::PgHealth;
 pub use ledger::PgLedger;
+pub use sessions::PgSessions;
 pub use users::PgUsers;

@@ -6,7 +6,7 @@ use askgate_domain::{Email, StoreError, UserId};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::Database;
@@ -24,6 +24,52 @@ impl PgUsers {
     #[must_use]
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+}
+
+/// `users.azure_ad_id` of rows that sql/upgrade_2026_11_existing_users.sql
+/// carried over from an older schema: `legacy:<id>`, never a real identity.
+const LEGACY_PREFIX: &str = "legacy:";
+
+fn email_taken() -> StoreError {
+    StoreError::Conflict("this e-mail address belongs to another account".to_owned())
+}
+
+/// The first sign-in of a person whose row predates askgate links that row to
+/// their identity: the row with their address still has a `legacy:` placeholder
+/// id. Development sign-ins never claim a row. `Ok(None)` when there is no such
+/// row; a conflict when the identity already has another row.
+async fn claim_legacy_row(
+    conn: &mut AsyncPgConnection,
+    sign_in: &SignIn,
+) -> Result<Option<UserRow>, StoreError> {
+    if sign_in.external_id.as_str().starts_with("dev:") {
+        return Ok(None);
+    }
+    let claimed = diesel::update(
+        users::table
+            .filter(users::email.eq(sign_in.email.as_str()))
+            .filter(users::azure_ad_id.like(format!("{LEGACY_PREFIX}%"))),
+    )
+    .set((
+        users::azure_ad_id.eq(sign_in.external_id.as_str()),
+        users::display_name.eq(sign_in.display_name.as_deref()),
+        users::role.eq(sign_in.role.as_str()),
+        users::last_login.eq(Some(sign_in.at)),
+        users::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(UserRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional();
+    match claimed {
+        Ok(Some(row)) => {
+            tracing::info!(user_id = %row.id, "linked a legacy user to its identity");
+            Ok(Some(row))
+        }
+        Ok(None) => Ok(None),
+        Err(e) if unique_violation(&e).is_some() => Err(email_taken()),
+        Err(e) => Err(DbError::from(e).into()),
     }
 }
 
@@ -55,13 +101,16 @@ impl UserRepository for PgUsers {
             .returning(UserRow::as_returning())
             .get_result(&mut conn)
             .await;
-        match result {
-            Ok(row) => Ok(User::try_from(row).map_err(DbError::from)?),
-            Err(e) if unique_violation(&e) == Some("users_email_key") => Err(StoreError::Conflict(
-                "this e-mail address belongs to another account".to_owned(),
-            )),
-            Err(e) => Err(DbError::from(e).into()),
-        }
+        let row = match result {
+            Ok(row) => row,
+            Err(e) if unique_violation(&e) == Some("users_email_key") => {
+                claim_legacy_row(&mut conn, sign_in)
+                    .await?
+                    .ok_or_else(email_taken)?
+            }
+            Err(e) => return Err(DbError::from(e).into()),
+        };
+        Ok(User::try_from(row).map_err(DbError::from)?)
     }
 
     async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
