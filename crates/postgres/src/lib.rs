@@ -27,6 +27,7 @@ mod errors;
 mod health;
 mod ledger;
 mod models;
+mod purchases;
 pub mod schema;
 mod sessions;
 #[cfg(feature = "test-support")]
@@ -37,5 +38,6 @@ pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_m
 pub use domains::PgDomains;
 pub use health::PgHealth;
 pub use ledger::PgLedger;
+pub use purchases::PgPurchases;
 pub use sessions::PgSessions;
 pub use users::PgUsers;

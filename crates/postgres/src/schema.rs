@@ -89,10 +89,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    purchases (checkout_session_id) {
+        checkout_session_id -> Text,
+        user_id -> Uuid,
+        package -> Text,
+        payment_intent_id -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(domains -> users (created_by));
 diesel::joinable!(transactions -> users (user_id));
 diesel::joinable!(transactions -> domains (domain_id));
 diesel::joinable!(purchase_reversals -> users (user_id));
+diesel::joinable!(purchases -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -100,4 +113,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     transactions,
     stripe_events,
     purchase_reversals,
+    purchases,
 );
