@@ -70,6 +70,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    purchases (checkout_session_id) {
+        checkout_session_id -> Text,
+        user_id -> Uuid,
+        package -> Text,
+        payment_intent_id -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -90,14 +102,37 @@ diesel::table! {
 }
 
 diesel::table! {
-    purchases (checkout_session_id) {
-        checkout_session_id -> Text,
+    conversations (id) {
+        id -> Uuid,
         user_id -> Uuid,
-        package -> Text,
-        payment_intent_id -> Nullable<Text>,
-        status -> Text,
+        service_type -> Text,
+        domain_id -> Nullable<Uuid>,
+        title -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        conversation_id -> Uuid,
+        author -> Text,
+        content -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        fingerprint_sha256 -> Text,
+        state -> Text,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
     }
 }
 
