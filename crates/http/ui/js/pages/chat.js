@@ -1,7 +1,7 @@
 // Chat with AskAT&T or an AskDocs domain. Answers are shown as text only:
 // model output never becomes markup.
 
-import { request, setBalance } from '../api.js';
+import { newIdempotencyKey, request, setBalance } from '../api.js';
 import { SERVICE_NAMES, field, formatDate, h, link, replace } from '../dom.js';
 
 const PAGE_SIZE = 20;
@@ -25,7 +25,7 @@ export function render(view, ctx) {
   const domainField = field('Domain', domain);
   domainField.hidden = true;
 
-  const messages = h('ol', { class: 'messages', id: 'messages', 'aria-label': 'Messages', 'aria-live': 'polite' });
+  const messages = h('ol', { class: 'messages', id: 'messages', 'aria-label': 'Conversation history', 'aria-live': 'polite' });
   const empty = h('p', { class: 'empty', id: 'messages-empty' }, 'Ask a question to start a conversation. Each answer costs one token.');
   const alert = h('div', { class: 'chat-alert', id: 'chat-alert', role: 'alert' });
   const status = h('p', { class: 'status', role: 'status' });
@@ -113,6 +113,7 @@ export function render(view, ctx) {
       return;
     }
     clearAlert();
+    for (const failed of messages.querySelectorAll('.message.failed')) failed.remove();
     state.sending = true;
     send.disabled = true;
     status.textContent = 'Waiting for the answer…';
@@ -126,7 +127,7 @@ export function render(view, ctx) {
       const answer = await request(`/api/${service.value}/chat`, {
         method: 'POST',
         body,
-        headers: { 'Idempotency-Key': crypto.randomUUID() },
+        headers: { 'Idempotency-Key': newIdempotencyKey() },
       });
       const who = askdocs ? `AskDocs · ${answer.domain_name || selectedDomainName()}` : SERVICE_NAMES.askatt;
       addMessage('assistant', who, answer.response);

@@ -49,14 +49,18 @@ export function render(view) {
         h('td', {}, h('span', { class: `badge ${d.is_active ? 'active' : 'inactive'}` }, d.is_active ? 'Active' : 'Inactive')),
         h(
           'td',
-          { class: 'row-actions' },
+          {},
+          h(
+            'div',
+            { class: 'row-actions' },
           h('button', { type: 'button', class: 'button secondary small', onClick: () => showForm(d), 'aria-label': `Edit ${d.display_name}` }, 'Edit'),
           h(
             'button',
             { type: 'button', class: 'button secondary small', onClick: () => setActive(d, !d.is_active), 'aria-label': `${d.is_active ? 'Deactivate' : 'Activate'} ${d.display_name}` },
             d.is_active ? 'Deactivate' : 'Activate',
           ),
-          h('button', { type: 'button', class: 'button danger small', onClick: () => remove(d), 'aria-label': `Delete ${d.display_name}` }, 'Delete'),
+            h('button', { type: 'button', class: 'button danger small', onClick: () => remove(d), 'aria-label': `Delete ${d.display_name}` }, 'Delete'),
+          ),
         ),
       );
     });

@@ -1,0 +1,211 @@
+// askgate's web UI in headless Chromium, against the real binary and database.
+// Run with e2e/run.sh. Every test fails on any console error or uncaught page
+// error except the failed API calls it expects.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  api,
+  checkoutSession,
+  deliverCheckoutCompleted,
+  devLogin,
+  expectBalance,
+  grantTokens,
+  launchBrowser,
+  openPage,
+  publishScreenshot,
+  screenshot,
+  signIn,
+  signInWithForm,
+  uniqueEmail,
+} from '../lib/harness.mjs';
+
+let browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Runs `fn(page)` in a fresh context; on failure keeps a screenshot. */
+async function withPage(name, options, fn) {
+  const page = await openPage(browser, options);
+  try {
+    await fn(page);
+    page.checkErrors();
+  } catch (err) {
+    await screenshot(page, `failed-${name}`).catch(() => {});
+    throw err;
+  } finally {
+    await page.context().close();
+  }
+}
+
+async function ask(page, question) {
+  await page.getByLabel('Message', { exact: true }).fill(question);
+  await page.getByRole('button', { name: 'Send' }).click();
+}
+
+describe('askgate web UI', () => {
+  test('a new user with no tokens is told they are out of tokens and offered to buy', async () => {
+    const allow = [{ status: 402, path: '/api/askatt/chat' }];
+    await withPage('out-of-tokens', { allow }, async (page) => {
+      await page.goto('/');
+      await page.waitForURL(/\/signin/);
+      await page.getByRole('button', { name: 'Sign in (development)' }).waitFor();
+      await screenshot(page, 'signin');
+
+      await signInWithForm(page, { email: uniqueEmail('broke'), name: 'Broke Bob' });
+      await page.waitForURL(/\/chat$/);
+      await expectBalance(page, 0);
+
+      await ask(page, 'What is the capital of France?');
+      await page.getByText('You are out of tokens.').waitFor();
+      const buy = page.getByRole('link', { name: 'Buy tokens' }).and(page.locator('#buy-tokens'));
+      await buy.waitFor();
+      // The question is kept for after the purchase.
+      assert.equal(await page.getByLabel('Message', { exact: true }).inputValue(), 'What is the capital of France?');
+      await screenshot(page, 'chat-out-of-tokens');
+
+      await buy.click();
+      await page.waitForURL(/\/buy$/);
+      await page.getByRole('heading', { name: 'Buy tokens', level: 1 }).waitFor();
+    });
+  });
+
+  test('buying 100 tokens credits them once Stripe confirms, and a chat answer costs one', async () => {
+    await withPage('purchase', {}, async (page) => {
+      await signIn(page, { email: uniqueEmail('buyer'), name: 'Ada Lovelace' });
+      await expectBalance(page, 0);
+
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Buy tokens' }).click();
+      await page.waitForURL(/\/buy$/);
+      for (const [tokens, price] of [[100, '$5.00'], [250, '$10.00'], [600, '$20.00']]) {
+        await page.locator(`[data-package="${tokens}"]`).getByText(price).waitFor();
+      }
+      await screenshot(page, 'buy');
+
+      await page.getByRole('button', { name: 'Buy 100 tokens' }).click();
+      // The fake Checkout sends the browser straight back, as Stripe does after paying.
+      await page.waitForURL(/\/purchase\/success\?session_id=cs_test_/);
+      await page.getByText('Waiting for Stripe to confirm your payment').waitFor();
+      const sessionId = new URL(page.url()).searchParams.get('session_id');
+
+      const session = await checkoutSession(sessionId);
+      assert.equal(session.metadata.package, '100');
+      await deliverCheckoutCompleted(session);
+
+      await page.locator('#new-balance').filter({ hasText: /^100$/ }).waitFor();
+      await expectBalance(page, 100);
+      await screenshot(page, 'purchase-success');
+
+      await page.getByRole('link', { name: 'Start chatting' }).click();
+      await page.waitForURL(/\/chat$/);
+      await ask(page, 'Summarise our travel policy in one sentence.');
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText('askgate demo upstream').waitFor();
+      assert.match(await answer.locator('.message-author').textContent(), /AskAT&T/);
+      await expectBalance(page, 99);
+      const chat = await screenshot(page, 'chat');
+      await publishScreenshot(chat, 'docs/screenshots/chat.png');
+    });
+  });
+
+  test('a domain an admin creates can be asked about by a user', async () => {
+    const slug = `hr-${Math.random().toString(36).slice(2, 8)}`;
+    const displayName = `HR policies ${slug.slice(3)}`;
+
+    await withPage('admin-domains', {}, async (page) => {
+      await signIn(page, { email: uniqueEmail('admin'), name: 'Grace Admin', admin: true });
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Domains' }).click();
+      await page.waitForURL(/\/admin\/domains$/);
+      await page.getByRole('button', { name: 'Add a domain' }).click();
+      await page.getByLabel('Name', { exact: true }).fill(slug);
+      await page.getByLabel('Display name').fill(displayName);
+      await page.getByLabel('Description').fill('Leave, travel and expenses.');
+      await page.getByLabel('Kind').selectOption('builtin');
+      await page.getByLabel('Configuration (JSON object)').fill('{"top_k": 3');
+      await page.getByRole('button', { name: 'Create domain' }).click();
+      await page.getByText('This is not valid JSON').waitFor();
+      await page.getByLabel('Configuration (JSON object)').fill('{"top_k": 3}');
+      await page.getByRole('button', { name: 'Create domain' }).click();
+      const row = page.locator(`tr[data-name="${slug}"]`);
+      await row.getByText('Active').waitFor();
+      await screenshot(page, 'admin-domains');
+    });
+
+    const email = uniqueEmail('reader');
+    await devLogin(email);
+    await grantTokens(email, 3);
+    await withPage('askdocs', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 3);
+      await page.getByLabel('Service').selectOption('askdocs');
+      const domain = page.getByLabel('Domain');
+      await domain.locator('option', { hasText: displayName }).waitFor({ state: 'attached' });
+      await domain.selectOption({ label: displayName });
+      await ask(page, 'How many days of leave do I get?');
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText(`AskDocs · ${slug}`).waitFor();
+      assert.equal((await answer.locator('.message-author').textContent()).trim(), `AskDocs · ${displayName}`);
+      await expectBalance(page, 2);
+      await screenshot(page, 'chat-askdocs');
+    });
+  });
+
+  test('a non-admin sees no domain admin link and the admin page refuses them', async () => {
+    const allow = [{ status: 403, path: '/api/domains' }];
+    await withPage('not-admin', { allow }, async (page) => {
+      // Typing the address while signed out: sign in first, then the page asks the API, which refuses.
+      await page.goto('/admin/domains');
+      await page.waitForURL(/\/signin\?return_to=%2Fadmin%2Fdomains$/);
+      await signInWithForm(page, { email: uniqueEmail('user'), name: 'Una User' });
+      await page.waitForURL(/\/admin\/domains$/);
+      await page.getByText('You are not allowed to manage domains.').waitFor();
+      await screenshot(page, 'admin-domains-refused');
+
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Profile' }).click();
+      await page.waitForURL(/\/profile$/);
+      await page.getByText('Una User').waitFor();
+      await page.getByText('User', { exact: true }).waitFor();
+      assert.equal(await nav.getByRole('link', { name: 'Domains' }).count(), 0);
+      assert.equal(await nav.getByRole('link').count(), 4);
+      await screenshot(page, 'profile');
+    });
+  });
+
+  test('usage history lists the purchase and the consumption', async () => {
+    const email = uniqueEmail('history');
+    const { session_token: token } = await devLogin(email);
+    const checkout = await api('/api/checkout-session', { method: 'POST', body: { package: '100' }, token });
+    assert.equal(checkout.status, 200, JSON.stringify(checkout.body));
+    await deliverCheckoutCompleted(await checkoutSession(checkout.body.id));
+    const chat = await api('/api/askatt/chat', { method: 'POST', body: { message: 'Hello?' }, token });
+    assert.equal(chat.status, 200, JSON.stringify(chat.body));
+
+    await withPage('usage', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 99);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
+      await page.waitForURL(/\/usage$/);
+      const purchase = page.locator('tr[data-type="purchase"]');
+      const consumption = page.locator('tr[data-type="consumption"]');
+      await purchase.waitFor();
+      await consumption.waitFor();
+      assert.deepEqual(await cells(purchase), ['Purchase', '+100', '—', '100']);
+      assert.deepEqual(await cells(consumption), ['Chat answer', '-1', 'AskAT&T', '99']);
+      await screenshot(page, 'usage');
+    });
+  });
+});
+
+/** A usage row's cells after the date. */
+async function cells(row) {
+  const texts = await row.locator('td').allTextContents();
+  return texts.slice(1).map((t) => t.trim());
+}
