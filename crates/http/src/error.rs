@@ -178,6 +178,16 @@ impl ApiError {
         }
     }
 
+    /// A sign-in (authorization code, ID token, returning state) was refused.
+    /// Never says which check failed.
+    #[must_use]
+    pub fn sign_in_failed() -> Self {
+        Self::new(
+            ProblemCode::Unauthenticated,
+            "Sign-in with Microsoft failed or has expired. Please sign in again.",
+        )
+    }
+
     #[must_use]
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(ProblemCode::Forbidden, detail)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use askgate_domain::ports::HealthCheck;
 use askgate_domain::services::{AccountService, DomainService};
 
-use crate::auth::{SessionKeys, TokenVerifier};
+use crate::auth::{MicrosoftSignIn, SessionKeys, Sessions, TokenVerifier};
 
 /// Application state, registered once as `web::Data<AppState>`.
 ///
@@ -19,6 +19,8 @@ pub struct AppState {
     pub(crate) session_keys: SessionKeys,
     pub(crate) verifier: Arc<dyn TokenVerifier>,
     pub(crate) dev_login: bool,
+    pub(crate) sessions: Option<Arc<Sessions>>,
+    pub(crate) microsoft: Option<MicrosoftSignIn>,
 }
 
 impl AppState {
@@ -38,7 +40,27 @@ impl AppState {
             verifier: Arc::new(session_keys.clone()),
             session_keys,
             dev_login: false,
+            sessions: None,
+            microsoft: None,
         }
+    }
+
+    /// Sessions with rotating refresh tokens: sign-ins start one (refresh
+    /// cookie), `POST /api/auth/refresh` rotates it, `POST /api/auth/logout`
+    /// revokes it. Without them, sign-ins hand out an access token only.
+    /// Pair with a verifier that checks revocation (`BearerTokens::with_revocation`).
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// Mounts Microsoft sign-in (`/api/auth/login`, `/authorize`, `/callback`)
+    /// and tells the web UI to offer it.
+    #[must_use]
+    pub fn with_microsoft_sign_in(mut self, sign_in: MicrosoftSignIn) -> Self {
+        self.microsoft = Some(sign_in);
+        self
     }
 
     /// Mounts `POST /api/auth/dev-login` (never in production: `Settings` refuses it).
@@ -74,6 +96,16 @@ impl AppState {
     #[must_use]
     pub fn verifier(&self) -> &dyn TokenVerifier {
         self.verifier.as_ref()
+    }
+
+    #[must_use]
+    pub fn sessions(&self) -> Option<&Sessions> {
+        self.sessions.as_deref()
+    }
+
+    #[must_use]
+    pub fn microsoft_sign_in(&self) -> Option<&MicrosoftSignIn> {
+        self.microsoft.as_ref()
     }
 
     #[must_use]

@@ -18,7 +18,8 @@ use crate::state::AppState;
 pub struct AuthenticatedUser {
     pub user: UserId,
     pub role: Role,
-    pub session: SessionId,
+    /// The sign-in session of a session token; `None` for an Azure AD access token.
+    pub session: Option<SessionId>,
     pub email: Email,
 }
 

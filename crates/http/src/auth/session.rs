@@ -154,7 +154,7 @@ impl SessionKeys {
         Ok(AuthenticatedUser {
             user: claims.sub,
             role: claims.app_role,
-            session: claims.sid,
+            session: Some(claims.sid),
             email,
         })
     }
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(issued.expires_in, 900);
         let who = keys.verify_session(&issued.token).unwrap();
         assert_eq!(who.user, user.id);
-        assert_eq!(who.session, sid);
+        assert_eq!(who.session, Some(sid));
         assert_eq!(who.role, Role::Admin);
         assert_eq!(who.email, user.email);
     }

@@ -19,6 +19,10 @@ pub enum TokenError {
     /// The session the token belongs to was revoked.
     #[error("token rejected: session revoked")]
     Revoked,
+    /// Neither a session token nor an access token askgate accepts (alg, issuer,
+    /// audience, key, lifetime, …); the reason is for logs only.
+    #[error("token rejected: {0}")]
+    Refused(String),
     /// The check could not be made now (e.g. the session store is down): 503, not 401.
     #[error("token check unavailable")]
     Unavailable(#[source] BoxError),
@@ -26,9 +30,9 @@ pub enum TokenError {
 
 /// Turns a bearer token into the user it speaks for.
 ///
-/// Today the session JWT (`SessionKeys`) is the only implementation; Azure AD
-/// access tokens and session revocation slot in as further implementations
-/// (or wrappers) without touching handlers or extractors.
+/// `SessionKeys` checks session JWTs alone; [`BearerTokens`](super::BearerTokens)
+/// adds session revocation and Azure AD access tokens, without touching
+/// handlers or extractors.
 #[async_trait]
 pub trait TokenVerifier: Send + Sync {
     async fn verify(&self, bearer: &str) -> Result<AuthenticatedUser, TokenError>;

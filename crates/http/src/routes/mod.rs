@@ -18,12 +18,18 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api")
             .service(
-                web::scope("/auth").service(
-                    // Not mounted at all unless enabled: answers 404 like any unknown path.
-                    web::resource("/dev-login")
-                        .guard(guard::fn_guard(dev_login_enabled))
-                        .route(web::post().to(auth::dev_login::handle)),
-                ),
+                web::scope("/auth")
+                    .service(
+                        // Not mounted at all unless enabled: answers 404 like any unknown path.
+                        web::resource("/dev-login")
+                            .guard(guard::fn_guard(dev_login_enabled))
+                            .route(web::post().to(auth::dev_login::handle)),
+                    )
+                    .route("/login", web::post().to(auth::login::handle))
+                    .route("/authorize", web::get().to(auth::authorize::handle))
+                    .route("/callback", web::get().to(auth::callback::handle))
+                    .route("/refresh", web::post().to(auth::refresh::handle))
+                    .route("/logout", web::post().to(auth::logout::handle)),
             )
             .service(
                 web::scope("/user")

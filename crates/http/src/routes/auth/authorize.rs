@@ -1,0 +1,44 @@
+//! `GET /api/auth/authorize?return_to=/…`: starts Microsoft sign-in for the
+//! web UI. Keeps the PKCE verifier, `state`, `nonce` and `return_to` in a
+//! signed, HttpOnly, ten-minute cookie and redirects to the identity provider.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::auth::{FLOW_TTL, PendingSignIn, local_return_path};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct Query {
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+pub async fn handle(
+    state: web::Data<AppState>,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, ApiError> {
+    let microsoft = state
+        .microsoft_sign_in()
+        .ok_or_else(|| ApiError::not_found("Microsoft sign-in is not configured."))?;
+    let return_to = local_return_path(query.return_to.as_deref())?;
+    let start = microsoft
+        .provider()
+        .start_sign_in(microsoft.redirect_uri())
+        .await?;
+    let pending = PendingSignIn {
+        state: start.state,
+        nonce: start.nonce,
+        pkce_verifier: start.pkce_verifier,
+        return_to,
+        exp: Utc::now().timestamp() + i64::try_from(FLOW_TTL.as_secs()).unwrap_or(600),
+    };
+    Ok(HttpResponse::Found()
+        .cookie(microsoft.flow_cookie(&pending))
+        .insert_header((header::LOCATION, start.url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

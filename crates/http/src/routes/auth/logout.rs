@@ -1,0 +1,24 @@
+//! `POST /api/auth/logout`: revokes the caller's session (its refresh token
+//! and access tokens stop working) and deletes the refresh cookie. 204.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AuthenticatedUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn handle(
+    caller: AuthenticatedUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut response = HttpResponse::NoContent();
+    if let Some(sessions) = state.sessions() {
+        // An Azure AD access token has no askgate session to revoke.
+        if let Some(session) = caller.session {
+            sessions.end(session).await?;
+        }
+        response.cookie(sessions.cleared_refresh_cookie());
+    }
+    tracing::info!(user_id = %caller.user, "signed out");
+    Ok(response.finish())
+}

@@ -1,0 +1,69 @@
+//! `POST /api/auth/refresh`: trades the refresh token (the `askgate_refresh`
+//! cookie, or `{refresh_token}` in the body for non-browser clients) for a new
+//! access token and a new refresh token. A refresh token that was already
+//! traded revokes its whole session.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::signed_in::{SignedIn, with_body_token};
+use crate::auth::REFRESH_COOKIE;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    refresh_token: String,
+}
+
+/// The body is neither empty nor `{refresh_token}` (422).
+#[derive(Debug, thiserror::Error)]
+#[error("The body must be empty or {{\"refresh_token\": \"…\"}}.")]
+struct BadBody;
+
+impl From<BadBody> for ApiError {
+    fn from(e: BadBody) -> Self {
+        Self::invalid(e.to_string())
+    }
+}
+
+/// The token from the body (when there is one) or else the cookie, and
+/// whether it came in the body.
+fn presented(req: &HttpRequest, body: &[u8]) -> Result<Option<(String, bool)>, BadBody> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let Body { refresh_token } = serde_json::from_slice(body).map_err(|_| BadBody)?;
+        return Ok(Some((refresh_token, true)));
+    }
+    Ok(req
+        .cookie(REFRESH_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+        .map(|v| (v, false)))
+}
+
+pub async fn handle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (token, in_body) = presented(&req, &body)?.ok_or_else(ApiError::unauthenticated)?;
+    let sessions = state.sessions().ok_or_else(ApiError::invalid_token)?;
+    let rotated = sessions.rotate(&token).await?;
+    let user = match state.accounts().profile(rotated.user).await {
+        Ok(user) => user,
+        Err(askgate_domain::services::AccountError::UserNotFound) => {
+            sessions.end(rotated.session).await?;
+            return Err(ApiError::invalid_token());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let access = sessions.access_token(&user, rotated.session)?;
+    let body = with_body_token(
+        SignedIn::new(access, &user),
+        in_body.then_some(&rotated.refresh),
+    );
+    Ok(HttpResponse::Ok()
+        .cookie(sessions.refresh_cookie(&rotated.refresh))
+        .json(body))
+}
