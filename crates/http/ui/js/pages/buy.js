@@ -23,7 +23,10 @@ async function show(packages, alert) {
   let list;
   let config = { payments: true };
   try {
-    [list, config] = await Promise.all([request('/api/token-packages', { auth: false }), loadUiConfig().catch(() => config)]);
+    let answer;
+    [answer, config] = await Promise.all([request('/api/token-packages', { auth: false }), loadUiConfig().catch(() => config)]);
+    // An array, or `{packages: [...]}`.
+    list = Array.isArray(answer) ? answer : answer.packages;
   } catch (err) {
     replace(packages, h('p', { class: 'error' }, `The packages could not be loaded: ${err.message}`));
     return;

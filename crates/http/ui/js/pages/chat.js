@@ -129,7 +129,8 @@ export function render(view, ctx) {
         body,
         headers: { 'Idempotency-Key': newIdempotencyKey() },
       });
-      const who = askdocs ? `AskDocs · ${answer.domain_name || selectedDomainName()}` : SERVICE_NAMES.askatt;
+      // `domain_name` is the slug; people chose the domain by its display name.
+      const who = askdocs ? `AskDocs · ${selectedDomainName() || answer.domain_name}` : SERVICE_NAMES.askatt;
       addMessage('assistant', who, answer.response);
       setBalance(answer.tokens_remaining);
       const isNew = answer.conversation_id && answer.conversation_id !== state.conversationId;
@@ -156,7 +157,7 @@ export function render(view, ctx) {
   more.addEventListener('click', () => loadConversations(state.nextCursor));
 
   function selectedDomainName() {
-    return domain.selectedOptions[0]?.textContent || 'domain';
+    return domain.selectedOptions[0]?.textContent || '';
   }
 
   function addMessage(author, who, text) {
@@ -278,7 +279,8 @@ export function render(view, ctx) {
     if (conversation.domain_id) domain.value = conversation.domain_id;
     messages.replaceChildren();
     state.conversationId = conversation.id;
-    const assistant = conversation.service_type === 'askdocs' ? `AskDocs · ${selectedDomainName()}` : SERVICE_NAMES.askatt;
+    const docsName = selectedDomainName();
+    const assistant = conversation.service_type === 'askdocs' ? `AskDocs${docsName ? ` · ${docsName}` : ''}` : SERVICE_NAMES.askatt;
     for (const m of data.messages || []) {
       addMessage(m.author === 'user' ? 'user' : 'assistant', m.author === 'user' ? 'You' : assistant, m.content);
     }

@@ -13,6 +13,9 @@ export function render(view, ctx) {
       h('h1', {}, 'Sign in to askgate'),
       h('p', { class: 'lead' }, 'Ask AT&T and your document collections, one token per answer.'),
       ctx.message ? h('p', { class: 'notice', role: 'status' }, ctx.message) : null,
+      ctx.params.get('error')
+        ? h('p', { class: 'error', role: 'alert' }, 'Signing in with Microsoft did not complete. Please try again.')
+        : null,
       options,
     ),
   );
