@@ -16,11 +16,17 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
+use askgate_domain::ports::RateDecision;
+use askgate_domain::services::ChatError;
+use askgate_domain::StoreError;
 use askgate_domain::services::{AccountError, DomainError};
 use serde::Serialize;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Where a 402 sends the user to buy tokens (the web UI's page).
+pub const PURCHASE_URL: &str = "/buy";
 
 /// Prefix of the `type` URI of every problem.
 const PROBLEM_TYPE_BASE: &str = "https://askgate.dev/problems/";
@@ -116,6 +122,14 @@ impl fmt::Display for ProblemCode {
     }
 }
 
+/// What a 429 tells the client about when to come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RetryAfter {
+    wait: Duration,
+    /// The limiter's decision, for the `RateLimit-*` headers.
+    limits: Option<RateDecision>,
+}
+
 /// An error answer of the API. Holds only what may be shown to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -125,7 +139,8 @@ pub struct ApiError {
     field: Option<String>,
     balance: Option<i64>,
     purchase_url: Option<String>,
-    retry_after: Option<Duration>,
+    /// Boxed: rare, and every `Result<_, ApiError>` carries this struct's size.
+    retry_after: Option<Box<RetryAfter>>,
     challenge: Option<&'static str>,
 }
 
@@ -238,11 +253,27 @@ impl ApiError {
     #[must_use]
     pub fn rate_limited(retry_after: Duration) -> Self {
         Self {
-            retry_after: Some(retry_after),
+            retry_after: Some(Box::new(RetryAfter {
+                wait: retry_after,
+                limits: None,
+            })),
             ..Self::new(
                 ProblemCode::RateLimited,
                 "Too many requests. Wait before trying again.",
             )
+        }
+    }
+
+    /// 429 from a rate limiter's decision: `Retry-After` plus `RateLimit-Limit`,
+    /// `RateLimit-Remaining` and `RateLimit-Reset`.
+    #[must_use]
+    pub fn rate_limited_by(decision: RateDecision) -> Self {
+        Self {
+            retry_after: Some(Box::new(RetryAfter {
+                wait: decision.reset_after,
+                limits: Some(decision),
+            })),
+            ..Self::rate_limited(decision.reset_after)
         }
     }
 
@@ -335,14 +366,24 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static(challenge),
             ));
         }
-        if let Some(wait) = self.retry_after {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response.insert_header((header::RETRY_AFTER, seconds.max(1)));
+        if let Some(retry) = self.retry_after.as_deref() {
+            let seconds = whole_seconds(retry.wait);
+            response.insert_header((header::RETRY_AFTER, seconds));
+            if let Some(limits) = retry.limits {
+                response.insert_header(("RateLimit-Limit", limits.limit));
+                response.insert_header(("RateLimit-Remaining", limits.remaining));
+                response.insert_header(("RateLimit-Reset", seconds));
+            }
         }
         // Serialising this struct of strings and integers cannot fail; fall back
         // to an empty object rather than panicking if it ever did.
         response.body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()))
     }
+}
+
+/// Seconds rounded up, at least 1 (a client told 0 would retry at once).
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Displays an error and all its sources, `outer: inner: root`.
@@ -385,6 +426,42 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(what) => Self::conflict(what),
             DomainError::Unavailable(_) => Self::unavailable(&e),
             DomainError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::DomainRequired => Self::invalid_field("domain_id", e.to_string()),
+            ChatError::DomainNotFound => Self::not_found("No such domain, or it is not active."),
+            ChatError::ConversationNotFound => Self::not_found("No such conversation."),
+            ChatError::RateLimited(decision) => Self::rate_limited_by(decision),
+            ChatError::InsufficientTokens { balance } => {
+                Self::insufficient_tokens(i64::from(balance.get()), PURCHASE_URL)
+            }
+            ChatError::UpstreamFailed(_) => Self::upstream_failed(&e),
+            ChatError::UpstreamTimeout => Self::upstream_timeout(&e),
+            ChatError::IdempotencyMismatch => Self::invalid_field(
+                "Idempotency-Key",
+                "This Idempotency-Key was used with a different request.",
+            ),
+            ChatError::IdempotencyInProgress => Self::conflict(
+                "A request with this Idempotency-Key is still being processed. Retry later.",
+            ),
+            ChatError::Unavailable(_) => Self::unavailable(&e),
+            ChatError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+/// A storage port called directly by a handler (conversations).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::conflict(what),
+            StoreError::Unavailable(_) => Self::unavailable(&e),
+            StoreError::Unexpected(_) => Self::internal(&e),
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+mod idempotency;
 mod middleware;
 pub mod routes;
 mod state;
@@ -19,6 +20,7 @@ use actix_web::{App, web};
 use tracing_actix_web::TracingLogger;
 
 pub use auth::{AdminUser, AuthenticatedUser, SessionKeys, TokenVerifier};
+pub use idempotency::IdempotencyKeyHeader;
 pub use error::{ApiError, PROBLEM_JSON, ProblemCode};
 pub use state::AppState;
 

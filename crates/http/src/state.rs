@@ -19,6 +19,7 @@ pub struct AppState {
     pub(crate) session_keys: SessionKeys,
     pub(crate) verifier: Arc<dyn TokenVerifier>,
     pub(crate) dev_login: bool,
+    pub(crate) chat: crate::routes::chat::ChatState,
     pub(crate) sessions: Option<Arc<Sessions>>,
     pub(crate) microsoft: Option<MicrosoftSignIn>,
 }
@@ -40,6 +41,7 @@ impl AppState {
             verifier: Arc::new(session_keys.clone()),
             session_keys,
             dev_login: false,
+            chat: crate::routes::chat::ChatState::default(),
             sessions: None,
             microsoft: None,
         }

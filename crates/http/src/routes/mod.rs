@@ -6,6 +6,9 @@ use actix_web::web;
 use crate::state::AppState;
 
 pub mod auth;
+pub mod chat;
+pub mod conversations;
+pub mod domains;
 pub mod health;
 pub mod user;
 
@@ -30,6 +33,24 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/callback", web::get().to(auth::callback::handle))
                     .route("/refresh", web::post().to(auth::refresh::handle))
                     .route("/logout", web::post().to(auth::logout::handle)),
+            )
+            .route("/askatt/chat", web::post().to(chat::askatt::handle))
+            .route("/askdocs/chat", web::post().to(chat::askdocs::handle))
+            .service(
+                web::resource("/domains")
+                    .route(web::get().to(domains::list::handle))
+                    .route(web::post().to(domains::create::handle)),
+            )
+            .service(
+                web::resource("/domains/{id}")
+                    .route(web::put().to(domains::update::handle))
+                    .route(web::delete().to(domains::delete::handle)),
+            )
+            .route("/conversations", web::get().to(conversations::list::handle))
+            .service(
+                web::resource("/conversations/{id}")
+                    .route(web::get().to(conversations::get::handle))
+                    .route(web::delete().to(conversations::delete::handle)),
             )
             .service(
                 web::scope("/user")

@@ -1,0 +1,24 @@
+//! `POST /api/domains` (admins): 201 with the domain and its `Location`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use askgate_domain::services::DomainInput;
+
+use super::DomainView;
+use crate::auth::AdminUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn handle(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    body: web::Json<DomainInput>,
+) -> Result<HttpResponse, ApiError> {
+    let domain = state
+        .domains
+        .create(&admin.actor(), body.into_inner())
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/domains/{}", domain.id)))
+        .json(DomainView::new(domain, true)))
+}

@@ -1,0 +1,34 @@
+//! `GET /api/domains[?include_inactive=true]`: active domains by name; admins
+//! may include inactive ones (others get 403 for asking).
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::DomainView;
+use crate::auth::AuthenticatedUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default)]
+    include_inactive: bool,
+}
+
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: AuthenticatedUser,
+    params: web::Query<Params>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.actor();
+    let domains = state
+        .domains
+        .list(&actor, params.include_inactive)
+        .await?;
+    let views: Vec<_> = domains
+        .into_iter()
+        .map(|d| DomainView::new(d, actor.is_admin()))
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
