@@ -16,6 +16,9 @@ use tracing_subscriber::EnvFilter;
 use url::Url;
 use uuid::Uuid;
 
+mod chat;
+pub use chat::{AskAttKind, RateLimitSettings, UpstreamSettings};
+
 /// The smallest `JWT_SECRET` accepted, in bytes (HS256 wants at least 256 bits).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -70,6 +73,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
+    pub upstream: UpstreamSettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +177,8 @@ impl Settings {
             http: HttpSettings::read(&env)?,
             database: DatabaseSettings::read(&env)?,
             auth: AuthSettings::read(&env, app_env)?,
+            upstream: UpstreamSettings::read(&env)?,
+            rate_limit: RateLimitSettings::read(&env)?,
         })
     }
 }

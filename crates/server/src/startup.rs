@@ -6,11 +6,18 @@ use std::sync::Arc;
 use actix_web::HttpServer;
 use actix_web::dev::Server;
 use askgate_domain::ports::SystemClock;
+use askgate_domain::ports::{DomainRepository, RateLimiter, ServiceTokenProvider};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, DomainService};
+use askgate_domain::services::{ChatPorts, ChatService};
 use askgate_http::{AppState, SessionKeys};
 use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgUsers};
+use askgate_postgres::{PgConversations, PgIdempotency};
+use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
+use askgate_upstream::{UpstreamBuildError, Upstreams};
+use secrecy::ExposeSecret;
 
+use crate::domain_cache::{self, CachedDomains};
 use crate::settings::{AppEnv, SESSION_AUDIENCE, Settings};
 
 /// Why askgate could not start. Each message is one line naming what to fix.
@@ -18,6 +25,10 @@ use crate::settings::{AppEnv, SESSION_AUDIENCE, Settings};
 pub enum StartupError {
     #[error("{0} (check DATABASE_URL)")]
     Database(#[source] PgError),
+    #[error("{0} (check ASKATT_API_ENDPOINT, OPENAI_MODEL and UPSTREAM_TIMEOUT_MS)")]
+    Upstream(#[source] UpstreamBuildError),
+    #[error("{0} (check REDIS_URL)")]
+    RateLimiter(#[source] RedisLimiterError),
     #[error("cannot listen on {addr} (check BIND_ADDR): {source}")]
     Bind {
         addr: String,
@@ -37,7 +48,7 @@ impl Application {
     /// the listener (`BIND_ADDR`; port 0 picks a free one).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
-        let state = app_state(&settings, db);
+        let state = app_state(&settings, db).await?;
 
         let addr = settings.http.bind_addr;
         let bind_failed = |source| StartupError::Bind {
@@ -112,17 +123,78 @@ pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
     )
 }
 
-fn app_state(settings: &Settings, db: Database) -> AppState {
+/// Client-credentials tokens for the upstreams (`AZURE_AD_SCOPE`,
+/// `AZURE_AD_DOMAIN_QNA_SCOPE`). `None`: AskAT&T and AskDocs are called without
+/// an `Authorization` header.
+#[must_use]
+pub fn service_token_provider(_settings: &Settings) -> Option<Arc<dyn ServiceTokenProvider>> {
+    None
+}
+
+/// The per-user chat limiter: shared through Redis when `REDIS_URL` is set,
+/// counted in this process otherwise.
+pub async fn rate_limiter(settings: &Settings) -> Result<Arc<dyn RateLimiter>, StartupError> {
+    let limits = &settings.rate_limit;
+    Ok(match &limits.redis_url {
+        Some(url) => Arc::new(
+            RedisLimiter::connect(
+                url.expose_secret(),
+                limits.limit_config(),
+                limits.redis_failure,
+                "askgate",
+            )
+            .await
+            .map_err(StartupError::RateLimiter)?,
+        ),
+        None => Arc::new(InProcessLimiter::new(limits.limit_config())),
+    })
+}
+
+/// The chat use case on the Postgres adapters, the upstreams and the limiter.
+pub async fn chat_service(
+    settings: &Settings,
+    db: &Database,
+    domains: Arc<dyn DomainRepository>,
+) -> Result<ChatService, StartupError> {
+    let upstream = Upstreams::new(
+        settings.upstream.upstream_config(),
+        service_token_provider(settings),
+    )
+    .map_err(StartupError::Upstream)?;
+    Ok(ChatService::new(
+        ChatPorts {
+            ledger: Arc::new(PgLedger::new(db.clone())),
+            upstream: Arc::new(upstream),
+            domains,
+            conversations: Arc::new(PgConversations::new(db.clone())),
+            idempotency: Arc::new(PgIdempotency::new(db.clone())),
+            rate_limiter: rate_limiter(settings).await?,
+        },
+        settings.upstream.duplicate_wait(),
+    ))
+}
+
+async fn app_state(settings: &Settings, db: Database) -> Result<AppState, StartupError> {
+    let domains: Arc<dyn DomainRepository> = Arc::new(CachedDomains::new(
+        Arc::new(PgDomains::new(db.clone())),
+        domain_cache::DEFAULT_TTL,
+    ));
+    let chat = chat_service(settings, &db, Arc::clone(&domains)).await?;
+    let conversations = Arc::new(PgConversations::new(db.clone()));
+
     let session_keys = SessionKeys::new(
         &settings.auth.jwt_secret,
         settings.auth.session_ttl,
         SESSION_AUDIENCE.to_owned(),
     );
-    AppState::new(
+    let state = AppState::new(
         Arc::new(account_service(settings, &db)),
-        Arc::new(DomainService::new(Arc::new(PgDomains::new(db.clone())))),
+        Arc::new(DomainService::new(domains)),
         Arc::new(PgHealth::new(db)),
         session_keys,
     )
     .with_dev_login(settings.auth.dev_login)
+    .with_chat(Arc::new(chat))
+    .with_conversations(conversations);
+    Ok(state)
 }

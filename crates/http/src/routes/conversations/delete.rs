@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use askgate_domain::ConversationId;
 
 use crate::auth::AuthenticatedUser;
-use crate::routes::chat::not_configured;
 use crate::error::ApiError;
+use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
 pub async fn handle(

@@ -5,8 +5,8 @@ use askgate_domain::ConversationId;
 use serde_json::json;
 
 use crate::auth::AuthenticatedUser;
-use crate::routes::chat::not_configured;
 use crate::error::ApiError;
+use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
 pub async fn handle(

@@ -5,8 +5,8 @@ use askgate_domain::page::PageRequest;
 use serde::Deserialize;
 
 use crate::auth::AuthenticatedUser;
-use crate::routes::chat::not_configured;
 use crate::error::ApiError;
+use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -30,4 +30,3 @@ pub async fn handle(
         .await?;
     Ok(HttpResponse::Ok().json(conversations))
 }
-

@@ -1,0 +1,276 @@
+//! The chat sections of [`Settings`](super::Settings): where questions are
+//! answered (`UpstreamSettings`) and how often a user may ask (`RateLimitSettings`).
+
+use std::time::Duration;
+
+use askgate_ratelimit::{RateLimitConfig, RedisFailureMode};
+use askgate_upstream::{ServiceRoute, UpstreamConfig};
+use secrecy::SecretString;
+use url::Url;
+
+use super::{ConfigError, Env};
+
+/// How long a duplicate request (same `Idempotency-Key`) waits for the first
+/// one beyond the upstream timeout.
+const DUPLICATE_GRACE: Duration = Duration::from_secs(5);
+
+/// `ASKATT_KIND`: what speaks at `ASKATT_API_ENDPOINT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskAttKind {
+    /// The AskAT&T API (`POST {endpoint}/chat`).
+    AskAtt,
+    /// Any OpenAI-compatible API (`POST {endpoint}/v1/chat/completions`).
+    OpenAi,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// `ASKATT_API_ENDPOINT`; unset: the built-in demo upstream answers AskAT&T.
+    pub askatt_endpoint: Option<Url>,
+    /// `ASKATT_KIND` (default `askatt`).
+    pub askatt_kind: AskAttKind,
+    /// `OPENAI_MODEL`: required when `ASKATT_KIND=openai`.
+    pub openai_model: Option<String>,
+    /// `OPENAI_API_KEY`: sent as the bearer token to an OpenAI-compatible AskAT&T.
+    pub openai_api_key: Option<SecretString>,
+    /// `ASKDOCS_API_BASE_ENDPOINT`: domains without their own endpoint are
+    /// asked at `{base}/{domain name}/chat`.
+    pub askdocs_base: Option<Url>,
+    /// `AZURE_AD_SCOPE`: the client-credentials scope sent to AskAT&T.
+    pub askatt_scope: Option<String>,
+    /// `AZURE_AD_DOMAIN_QNA_SCOPE`: the scope sent to AskDocs.
+    pub askdocs_scope: Option<String>,
+    /// `UPSTREAM_TIMEOUT_MS` (default 30000): the longest a question may take.
+    pub timeout: Duration,
+}
+
+impl UpstreamSettings {
+    pub(super) fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let askatt_endpoint = env
+            .get("ASKATT_API_ENDPOINT")
+            .map(|raw| http_url("ASKATT_API_ENDPOINT", &raw))
+            .transpose()?;
+        let askatt_kind = match env.get("ASKATT_KIND").as_deref() {
+            None | Some("askatt") => AskAttKind::AskAtt,
+            Some("openai") => AskAttKind::OpenAi,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "ASKATT_KIND",
+                    "must be 'askatt' or 'openai'",
+                ));
+            }
+        };
+        let openai_model = env.get("OPENAI_MODEL");
+        if askatt_kind == AskAttKind::OpenAi {
+            if askatt_endpoint.is_none() {
+                return Err(ConfigError::new(
+                    "ASKATT_API_ENDPOINT",
+                    "is required when ASKATT_KIND=openai (the API's base URL, e.g. http://127.0.0.1:11434)",
+                ));
+            }
+            if openai_model.is_none() {
+                return Err(ConfigError::new(
+                    "OPENAI_MODEL",
+                    "is required when ASKATT_KIND=openai (e.g. gpt-4o-mini)",
+                ));
+            }
+        }
+        let askdocs_base = env
+            .get("ASKDOCS_API_BASE_ENDPOINT")
+            .map(|raw| http_url("ASKDOCS_API_BASE_ENDPOINT", &raw))
+            .transpose()?;
+        let timeout_ms = env.integer("UPSTREAM_TIMEOUT_MS", 30_000, 1..=600_000)?;
+        Ok(Self {
+            askatt_endpoint,
+            askatt_kind,
+            openai_model,
+            openai_api_key: env.get("OPENAI_API_KEY").map(SecretString::from),
+            askdocs_base,
+            askatt_scope: env.get("AZURE_AD_SCOPE"),
+            askdocs_scope: env.get("AZURE_AD_DOMAIN_QNA_SCOPE"),
+            timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+
+    /// What the upstream adapter needs.
+    #[must_use]
+    pub fn upstream_config(&self) -> UpstreamConfig {
+        let askatt = match (&self.askatt_endpoint, self.askatt_kind) {
+            (None, _) => ServiceRoute::Builtin,
+            (Some(endpoint), AskAttKind::AskAtt) => ServiceRoute::AskAtt {
+                endpoint: endpoint.clone(),
+            },
+            (Some(base), AskAttKind::OpenAi) => ServiceRoute::OpenAi {
+                base: base.clone(),
+                model: self.openai_model.clone().unwrap_or_default(),
+                api_key: self.openai_api_key.clone(),
+            },
+        };
+        UpstreamConfig {
+            askatt,
+            askdocs_base: self.askdocs_base.clone(),
+            askatt_scope: self.askatt_scope.clone(),
+            askdocs_scope: self.askdocs_scope.clone(),
+            timeout: self.timeout,
+        }
+    }
+
+    /// How long a duplicate chat request waits for the first one: the
+    /// upstream timeout plus a grace period for the ledger and storage.
+    #[must_use]
+    pub fn duplicate_wait(&self) -> Duration {
+        self.timeout + DUPLICATE_GRACE
+    }
+}
+
+fn http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .ok_or_else(|| {
+            ConfigError::new(
+                variable,
+                "must be an absolute http(s) URL, e.g. https://api.example.com",
+            )
+        })
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// `RATE_LIMIT_PER_MINUTE` (default 30): chats a user may make a minute.
+    pub per_minute: u32,
+    /// `RATE_LIMIT_BURST` (default: the per-minute rate): chats at once.
+    pub burst: u32,
+    /// `REDIS_URL`: when set, every instance shares one limit through Redis;
+    /// otherwise each counts in its own memory. May hold a password.
+    pub redis_url: Option<SecretString>,
+    /// `REDIS_RATE_LIMIT_FAILURE` (default `open`): when Redis is down, admit
+    /// chats (`open`) or refuse them with 503 (`closed`).
+    pub redis_failure: RedisFailureMode,
+}
+
+impl RateLimitSettings {
+    pub(super) fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let per_minute = env.integer("RATE_LIMIT_PER_MINUTE", 30, 1..=100_000)?;
+        let burst = env.integer("RATE_LIMIT_BURST", per_minute, 1..=100_000)?;
+        let redis_url = env.get("REDIS_URL");
+        if let Some(url) = &redis_url {
+            // The value may hold a password: never repeat it.
+            let valid = Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss") && u.has_host());
+            if !valid {
+                return Err(ConfigError::new(
+                    "REDIS_URL",
+                    "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379",
+                ));
+            }
+        }
+        let redis_failure = env
+            .get("REDIS_RATE_LIMIT_FAILURE")
+            .map(|raw| raw.parse::<RedisFailureMode>())
+            .transpose()
+            .map_err(|_| {
+                ConfigError::new("REDIS_RATE_LIMIT_FAILURE", "must be 'open' or 'closed'")
+            })?
+            .unwrap_or_default();
+        Ok(Self {
+            per_minute: u32::try_from(per_minute).unwrap_or(u32::MAX),
+            burst: u32::try_from(burst).unwrap_or(u32::MAX),
+            redis_url: redis_url.map(SecretString::from),
+            redis_failure,
+        })
+    }
+
+    /// What the limiters need.
+    #[must_use]
+    pub const fn limit_config(&self) -> RateLimitConfig {
+        RateLimitConfig {
+            per_minute: self.per_minute,
+            burst: self.burst,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::super::Settings;
+    use super::*;
+
+    #[test]
+    fn nothing_set_answers_with_the_builtin_demo_and_30_a_minute_in_process() {
+        let s = Settings::from_pairs(&[]).unwrap();
+        assert!(matches!(
+            s.upstream.upstream_config().askatt,
+            ServiceRoute::Builtin
+        ));
+        assert_eq!(s.upstream.timeout, Duration::from_secs(30));
+        assert_eq!(s.upstream.duplicate_wait(), Duration::from_secs(35));
+        assert_eq!((s.rate_limit.per_minute, s.rate_limit.burst), (30, 30));
+        assert!(s.rate_limit.redis_url.is_none());
+        assert_eq!(s.rate_limit.redis_failure, RedisFailureMode::Open);
+    }
+
+    #[test]
+    fn an_openai_compatible_askatt_needs_a_model_and_an_endpoint() {
+        let err = Settings::from_pairs(&[
+            ("ASKATT_KIND", "openai"),
+            ("ASKATT_API_ENDPOINT", "http://127.0.0.1:11434"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "OPENAI_MODEL");
+        let err =
+            Settings::from_pairs(&[("ASKATT_KIND", "openai"), ("OPENAI_MODEL", "m")]).unwrap_err();
+        assert_eq!(err.variable, "ASKATT_API_ENDPOINT");
+
+        let s = Settings::from_pairs(&[
+            ("ASKATT_KIND", "openai"),
+            ("ASKATT_API_ENDPOINT", "http://127.0.0.1:11434"),
+            ("OPENAI_MODEL", "llama3"),
+            ("OPENAI_API_KEY", "sk-secret-value"),
+        ])
+        .unwrap();
+        match s.upstream.upstream_config().askatt {
+            ServiceRoute::OpenAi { model, api_key, .. } => {
+                assert_eq!(model, "llama3");
+                assert_eq!(api_key.unwrap().expose_secret(), "sk-secret-value");
+            }
+            other => panic!("expected the openai route, got {other:?}"),
+        }
+        assert!(!format!("{s:?}").contains("sk-secret-value"));
+    }
+
+    #[test]
+    fn burst_defaults_to_the_rate_and_can_be_set() {
+        let s = Settings::from_pairs(&[("RATE_LIMIT_PER_MINUTE", "2")]).unwrap();
+        assert_eq!((s.rate_limit.per_minute, s.rate_limit.burst), (2, 2));
+        let s = Settings::from_pairs(&[("RATE_LIMIT_PER_MINUTE", "60"), ("RATE_LIMIT_BURST", "5")])
+            .unwrap();
+        assert_eq!(
+            s.rate_limit.limit_config(),
+            RateLimitConfig {
+                per_minute: 60,
+                burst: 5
+            }
+        );
+    }
+
+    #[test]
+    fn each_bad_chat_value_names_its_variable_without_echoing_secrets() {
+        for (name, value) in [
+            ("ASKATT_API_ENDPOINT", "ftp://askatt"),
+            ("ASKATT_KIND", "claude"),
+            ("ASKDOCS_API_BASE_ENDPOINT", "not a url"),
+            ("UPSTREAM_TIMEOUT_MS", "0"),
+            ("RATE_LIMIT_PER_MINUTE", "many"),
+            ("RATE_LIMIT_BURST", "0"),
+            ("REDIS_URL", "http://u:hunter2@127.0.0.1"),
+            ("REDIS_RATE_LIMIT_FAILURE", "maybe"),
+        ] {
+            let err = Settings::from_pairs(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+            assert!(!err.to_string().contains("hunter2"));
+        }
+    }
+}
