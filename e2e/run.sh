@@ -8,6 +8,7 @@
 #                         (default 127.0.0.1 / 5432 / postgres)
 #   CHROMIUM           browser binary (default /usr/bin/chromium)
 #   E2E_KEEP_DB=1      keep the database after the run, for debugging
+#   E2E_PUBLISH_SCREENSHOTS=1  also refresh docs/screenshots/chat.png
 #
 # Screenshots and logs go to e2e/artifacts/. Exits non-zero when a test fails.
 set -euo pipefail

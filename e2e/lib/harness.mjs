@@ -72,8 +72,12 @@ export async function screenshot(page, name) {
   return path;
 }
 
-/** Copies an artifact into the repository's docs (the README's picture). */
+/**
+ * Copies an artifact into the repository's docs (the README's picture), when
+ * `E2E_PUBLISH_SCREENSHOTS=1`: ordinary runs leave the committed file alone.
+ */
 export async function publishScreenshot(artifact, target) {
+  if (process.env.E2E_PUBLISH_SCREENSHOTS !== '1') return;
   const path = join(here, '..', '..', target);
   await mkdir(dirname(path), { recursive: true });
   await copyFile(artifact, path);

@@ -110,8 +110,7 @@ describe('askgate web UI', () => {
       await answer.getByText('askgate demo upstream').waitFor();
       assert.match(await answer.locator('.message-author').textContent(), /AskAT&T/);
       await expectBalance(page, 99);
-      const chat = await screenshot(page, 'chat');
-      await publishScreenshot(chat, 'docs/screenshots/chat.png');
+      await screenshot(page, 'chat');
     });
   });
 
@@ -153,7 +152,8 @@ describe('askgate web UI', () => {
       await answer.getByText(`AskDocs · ${slug}`).waitFor();
       assert.equal((await answer.locator('.message-author').textContent()).trim(), `AskDocs · ${displayName}`);
       await expectBalance(page, 2);
-      await screenshot(page, 'chat-askdocs');
+      const chat = await screenshot(page, 'chat-askdocs');
+      await publishScreenshot(chat, 'docs/screenshots/chat.png');
     });
   });
 
