@@ -57,11 +57,11 @@ impl AppState {
         self
     }
 
-    /// Mounts Microsoft sign-in (`/api/auth/login`, `/authorize`, `/callback`)
-    /// and tells the web UI to offer it.
+    /// Microsoft sign-in (`/api/auth/login`, `/authorize`, `/callback`; 404
+    /// without it), and whether the web UI offers it.
     #[must_use]
-    pub fn with_microsoft_sign_in(mut self, sign_in: MicrosoftSignIn) -> Self {
-        self.microsoft = Some(sign_in);
+    pub fn with_microsoft_sign_in(mut self, sign_in: Option<MicrosoftSignIn>) -> Self {
+        self.microsoft = sign_in;
         self
     }
 

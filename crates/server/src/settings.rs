@@ -72,6 +72,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub azure_ad: AzureAdSettings,
     pub telemetry: TelemetrySettings,
     pub upstream: UpstreamSettings,
     pub rate_limit: RateLimitSettings,
@@ -126,6 +127,8 @@ pub struct AuthSettings {
     pub dev_login: bool,
     /// `ADMIN_EMAILS`.
     pub admin_emails: Vec<Email>,
+    /// `REFRESH_TTL_DAYS`: lifetime of each refresh token (every refresh starts a new one).
+    pub refresh_ttl: Duration,
 }
 
 /// `LOG_FORMAT`.
@@ -179,6 +182,7 @@ impl Settings {
             auth: AuthSettings::read(&env, app_env)?,
             upstream: UpstreamSettings::read(&env)?,
             rate_limit: RateLimitSettings::read(&env)?,
+            azure_ad: AzureAdSettings::read(&env)?,
         })
     }
 }
@@ -367,13 +371,169 @@ impl AuthSettings {
             })
             .transpose()?
             .unwrap_or_default();
+        let refresh_ttl =
+            Duration::from_secs(env.integer("REFRESH_TTL_DAYS", 14, 1..=365)? * 86_400);
         Ok(Self {
             jwt_secret,
             jwt_secret_generated,
             session_ttl,
             dev_login,
             admin_emails,
+            refresh_ttl,
         })
+    }
+}
+
+/// Microsoft Entra ID (Azure AD): sign-in, bearer access tokens and the
+/// client-credentials tokens for the upstreams. See docs/entra-id-setup.md.
+#[derive(Debug, Clone)]
+pub struct AzureAdSettings {
+    /// Present when `AZURE_AD_TENANT_ID` and `AZURE_AD_CLIENT_ID` are both set.
+    pub app: Option<AzureAdApp>,
+    /// `AZURE_AD_ADMIN_ROLE`: the app role that makes an admin (default `Admin`).
+    pub admin_role: String,
+}
+
+/// askgate's app registration in one tenant.
+#[derive(Debug, Clone)]
+pub struct AzureAdApp {
+    /// `AZURE_AD_TENANT_ID`.
+    pub tenant_id: String,
+    /// `AZURE_AD_CLIENT_ID`.
+    pub client_id: String,
+    /// `AZURE_AD_CLIENT_SECRET`: for the code exchange and client-credentials tokens.
+    pub client_secret: Option<SecretString>,
+    /// `AZURE_AD_AUTHORITY` (default `https://login.microsoftonline.com/{tenant}/v2.0`):
+    /// the issuer, whose discovery document askgate reads at start-up.
+    pub authority: Url,
+    /// `AZURE_AD_REDIRECT_URI` (default `{PUBLIC_BASE_URL}/api/auth/callback`).
+    pub redirect_uri: Url,
+    /// `AZURE_AD_AUDIENCES`: `aud` values accepted on bearer access tokens
+    /// (default the client id and `api://{client id}`).
+    pub audiences: Vec<String>,
+}
+
+impl AzureAdSettings {
+    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let admin_role = env
+            .get("AZURE_AD_ADMIN_ROLE")
+            .unwrap_or_else(|| "Admin".to_owned());
+        let app = match (env.get("AZURE_AD_TENANT_ID"), env.get("AZURE_AD_CLIENT_ID")) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "AZURE_AD_CLIENT_ID",
+                    "must be set when AZURE_AD_TENANT_ID is (Microsoft sign-in needs both)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "AZURE_AD_TENANT_ID",
+                    "must be set when AZURE_AD_CLIENT_ID is (Microsoft sign-in needs both)",
+                ));
+            }
+            (Some(tenant_id), Some(client_id)) => {
+                Some(AzureAdApp::read(env, tenant_id, client_id)?)
+            }
+        };
+        Ok(Self { app, admin_role })
+    }
+}
+
+impl AzureAdApp {
+    fn read(env: &Env<'_>, tenant_id: String, client_id: String) -> Result<Self, ConfigError> {
+        if !is_identifier(&tenant_id) {
+            return Err(ConfigError::new(
+                "AZURE_AD_TENANT_ID",
+                "must be the directory (tenant) id, e.g. 6f1c2b9e-0d7a-4c55-9a3e-7b1d4c2e8f10",
+            ));
+        }
+        if !is_identifier(&client_id) {
+            return Err(ConfigError::new(
+                "AZURE_AD_CLIENT_ID",
+                "must be the application (client) id of askgate's app registration",
+            ));
+        }
+        let http_url = |name: &'static str, raw: String, example: &str| {
+            Url::parse(&raw)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        name,
+                        format!("must be an absolute http(s) URL, e.g. {example}"),
+                    )
+                })
+        };
+        let authority = http_url(
+            "AZURE_AD_AUTHORITY",
+            env.get("AZURE_AD_AUTHORITY")
+                .unwrap_or_else(|| format!("https://login.microsoftonline.com/{tenant_id}/v2.0")),
+            "https://login.microsoftonline.com/<tenant id>/v2.0",
+        )?;
+        let redirect_uri = match env.get("AZURE_AD_REDIRECT_URI") {
+            Some(raw) => http_url(
+                "AZURE_AD_REDIRECT_URI",
+                raw,
+                "https://askgate.example.com/api/auth/callback",
+            )?,
+            None => {
+                let base = env
+                    .get("PUBLIC_BASE_URL")
+                    .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+                http_url(
+                    "PUBLIC_BASE_URL",
+                    format!("{}/api/auth/callback", base.trim_end_matches('/')),
+                    "https://askgate.example.com",
+                )?
+            }
+        };
+        let audiences = env.get("AZURE_AD_AUDIENCES").map_or_else(
+            || vec![client_id.clone(), format!("api://{client_id}")],
+            |raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            },
+        );
+        if audiences.is_empty() {
+            return Err(ConfigError::new(
+                "AZURE_AD_AUDIENCES",
+                "must list at least one audience, e.g. the client id and api://<client id>",
+            ));
+        }
+        Ok(Self {
+            client_secret: env.get("AZURE_AD_CLIENT_SECRET").map(SecretString::from),
+            tenant_id,
+            client_id,
+            authority,
+            redirect_uri,
+            audiences,
+        })
+    }
+}
+
+/// A tenant or client id: a GUID, or a name such as `contoso.onmicrosoft.com`
+/// (letters, digits, `.`, `-`, `_`), never something that changes a URL's path.
+fn is_identifier(raw: &str) -> bool {
+    raw.len() <= 100
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+impl Settings {
+    /// Whether cookies get `Secure`: always, except in development when
+    /// `PUBLIC_BASE_URL` is plain http on this machine (127.0.0.1, localhost, ::1),
+    /// where browsers would otherwise drop them.
+    #[must_use]
+    pub fn secure_cookies(&self) -> bool {
+        let url = &self.http.public_base_url;
+        let local_http = url.scheme() == "http"
+            && matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        self.app_env.is_production() || !local_http
     }
 }
 

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
+use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::SystemClock;
 use askgate_domain::ports::{DomainRepository, RateLimiter, ServiceTokenProvider};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, DomainService};
 use askgate_domain::services::{ChatPorts, ChatService};
+use askgate_http::auth::{BearerTokens, MicrosoftSignIn, SessionPolicy, Sessions};
 use askgate_http::{AppState, SessionKeys};
 use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgUsers};
-use askgate_postgres::{PgConversations, PgIdempotency};
+use askgate_postgres::{PgConversations, PgIdempotency, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_upstream::{UpstreamBuildError, Upstreams};
 use secrecy::ExposeSecret;
@@ -29,6 +31,9 @@ pub enum StartupError {
     Upstream(#[source] UpstreamBuildError),
     #[error("{0} (check REDIS_URL)")]
     RateLimiter(#[source] RedisLimiterError),
+    /// Discovery of the identity provider failed; the message carries the cause.
+    #[error("Microsoft sign-in could not start: {0} (check AZURE_AD_AUTHORITY)")]
+    AzureAd(String),
     #[error("cannot listen on {addr} (check BIND_ADDR): {source}")]
     Bind {
         addr: String,
@@ -48,7 +53,8 @@ impl Application {
     /// the listener (`BIND_ADDR`; port 0 picks a free one).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
-        let state = app_state(&settings, db).await?;
+        let azure = azure_ad(&settings).await?;
+        let state = app_state(&settings, db, azure).await?;
 
         let addr = settings.http.bind_addr;
         let bind_failed = |source| StartupError::Bind {
@@ -116,19 +122,109 @@ pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
         Arc::new(PgLedger::new(db.clone())),
         Arc::new(SystemClock),
         AdminPolicy {
-            // The Azure AD app role that makes an admin arrives with sign-in.
-            role_name: String::new(),
+            role_name: settings.azure_ad.admin_role.clone(),
             emails: settings.auth.admin_emails.clone(),
         },
     )
 }
 
 /// Client-credentials tokens for the upstreams (`AZURE_AD_SCOPE`,
-/// `AZURE_AD_DOMAIN_QNA_SCOPE`). `None`: AskAT&T and AskDocs are called without
-/// an `Authorization` header.
+/// `AZURE_AD_DOMAIN_QNA_SCOPE`) from the tenant's token endpoint, when Azure AD
+/// is configured with a client secret. `None`: AskAT&T and AskDocs are called
+/// without an `Authorization` header. Build it once: the token cache lives in it.
 #[must_use]
-pub fn service_token_provider(_settings: &Settings) -> Option<Arc<dyn ServiceTokenProvider>> {
-    None
+pub fn service_token_provider(azure: Option<&AzureAd>) -> Option<Arc<dyn ServiceTokenProvider>> {
+    let credentials = azure?.client_credentials()?;
+    Some(Arc::new(credentials))
+}
+
+/// Microsoft Entra ID, discovered once at start-up (metadata and signing keys);
+/// `None` when `AZURE_AD_TENANT_ID`/`AZURE_AD_CLIENT_ID` are not set. Share the
+/// result: it holds the signing-key cache.
+pub async fn azure_ad(settings: &Settings) -> Result<Option<Arc<AzureAd>>, StartupError> {
+    let Some(app) = &settings.azure_ad.app else {
+        return Ok(None);
+    };
+    let config = AzureAdConfig {
+        authority: app.authority.clone(),
+        tenant_id: app.tenant_id.clone(),
+        client_id: app.client_id.clone(),
+        client_secret: app.client_secret.clone(),
+        accepted_audiences: app.audiences.clone(),
+        admin_role: settings.azure_ad.admin_role.clone(),
+        leeway: AZURE_AD_LEEWAY,
+    };
+    let azure = AzureAd::discover(config)
+        .await
+        .map_err(|e| StartupError::AzureAd(error_chain(&e)))?;
+    Ok(Some(Arc::new(azure)))
+}
+
+/// Clock skew tolerated on Azure AD tokens.
+const AZURE_AD_LEEWAY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `error: cause: root cause`, on one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Sessions, the bearer-token verifier and Microsoft sign-in, wired together.
+struct Identity {
+    sessions: Arc<Sessions>,
+    verifier: Arc<BearerTokens>,
+    sign_in: Option<MicrosoftSignIn>,
+}
+
+/// Session tokens with revocation (sessions on PostgreSQL) and, when Azure AD
+/// is configured, its access tokens and sign-in.
+fn identity(
+    settings: &Settings,
+    db: &Database,
+    keys: &SessionKeys,
+    accounts: &Arc<AccountService>,
+    azure: Option<Arc<AzureAd>>,
+) -> Identity {
+    let sessions = Arc::new(Sessions::new(
+        Arc::new(PgSessions::new(db.clone())),
+        keys.clone(),
+        SessionPolicy {
+            refresh_ttl: settings.auth.refresh_ttl,
+            secure_cookies: settings.secure_cookies(),
+            revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
+        },
+    ));
+    let mut verifier = BearerTokens::new(keys.clone()).with_revocation(Arc::clone(&sessions));
+    let mut sign_in = None;
+    if let (Some(azure), Some(app)) = (azure, &settings.azure_ad.app) {
+        verifier = verifier.with_azure_ad(azure.clone(), Arc::clone(accounts));
+        sign_in = Some(MicrosoftSignIn::new(
+            azure,
+            app.redirect_uri.to_string(),
+            redirect_origins(settings),
+            settings.auth.jwt_secret.clone(),
+            settings.secure_cookies(),
+        ));
+    }
+    Identity {
+        sessions,
+        verifier: Arc::new(verifier),
+        sign_in,
+    }
+}
+
+/// Where a client-sent `redirect_uri` may point: this service's origin and
+/// `ALLOWED_ORIGINS`.
+fn redirect_origins(settings: &Settings) -> Vec<String> {
+    let mut origins = vec![settings.http.public_base_url.origin().ascii_serialization()];
+    origins.extend(settings.http.allowed_origins.iter().cloned());
+    origins
 }
 
 /// The per-user chat limiter: shared through Redis when `REDIS_URL` is set,
@@ -155,12 +251,10 @@ pub async fn chat_service(
     settings: &Settings,
     db: &Database,
     domains: Arc<dyn DomainRepository>,
+    service_tokens: Option<Arc<dyn ServiceTokenProvider>>,
 ) -> Result<ChatService, StartupError> {
-    let upstream = Upstreams::new(
-        settings.upstream.upstream_config(),
-        service_token_provider(settings),
-    )
-    .map_err(StartupError::Upstream)?;
+    let upstream = Upstreams::new(settings.upstream.upstream_config(), service_tokens)
+        .map_err(StartupError::Upstream)?;
     Ok(ChatService::new(
         ChatPorts {
             ledger: Arc::new(PgLedger::new(db.clone())),
@@ -174,12 +268,17 @@ pub async fn chat_service(
     ))
 }
 
-async fn app_state(settings: &Settings, db: Database) -> Result<AppState, StartupError> {
+async fn app_state(
+    settings: &Settings,
+    db: Database,
+    azure: Option<Arc<AzureAd>>,
+) -> Result<AppState, StartupError> {
     let domains: Arc<dyn DomainRepository> = Arc::new(CachedDomains::new(
         Arc::new(PgDomains::new(db.clone())),
         domain_cache::DEFAULT_TTL,
     ));
-    let chat = chat_service(settings, &db, Arc::clone(&domains)).await?;
+    let service_tokens = service_token_provider(azure.as_deref());
+    let chat = chat_service(settings, &db, Arc::clone(&domains), service_tokens).await?;
     let conversations = Arc::new(PgConversations::new(db.clone()));
 
     let session_keys = SessionKeys::new(
@@ -187,13 +286,18 @@ async fn app_state(settings: &Settings, db: Database) -> Result<AppState, Startu
         settings.auth.session_ttl,
         SESSION_AUDIENCE.to_owned(),
     );
+    let accounts = Arc::new(account_service(settings, &db));
+    let identity = identity(settings, &db, &session_keys, &accounts, azure);
     let state = AppState::new(
-        Arc::new(account_service(settings, &db)),
+        accounts,
         Arc::new(DomainService::new(domains)),
         Arc::new(PgHealth::new(db)),
         session_keys,
     )
     .with_dev_login(settings.auth.dev_login)
+    .with_sessions(identity.sessions)
+    .with_token_verifier(identity.verifier)
+    .with_microsoft_sign_in(identity.sign_in)
     .with_chat(Arc::new(chat))
     .with_conversations(conversations);
     Ok(state)

@@ -1,0 +1,1060 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Identity end to end: askgate on a random port, a fresh database, and an
+//! Azure AD tenant played by wiremock (discovery, JWKS with RSA keys made for
+//! this run, a token endpoint answering codes with signed ID tokens).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use askgate_postgres::testing::TestDatabase;
+use askgate_server::settings::Settings;
+use askgate_server::{Application, StartupError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::{EncodePublicKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TENANT: &str = "6f1c2b9e-0d7a-4c55-9a3e-7b1d4c2e8f10";
+const CLIENT_ID: &str = "3c9e1f4a-5b2d-4e8f-a1c7-0d6b9e2f4a13";
+const CLIENT_SECRET: &str = "s3cr3t~value.that-must-not-leak";
+const JWT_SECRET: &str = "identity-test-secret-identity-test-secret";
+
+// ---- keys and tokens ------------------------------------------------------------
+
+struct TestKey {
+    kid: String,
+    encoding: EncodingKey,
+    public_pem: String,
+    jwk: Value,
+}
+
+impl TestKey {
+    fn generate(kid: &str) -> Self {
+        let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let public = RsaPublicKey::from(&private);
+        let der = private.to_pkcs1_der().unwrap();
+        Self {
+            kid: kid.to_owned(),
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
+            jwk: json!({
+                "kty": "RSA", "use": "sig", "kid": kid,
+                "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+                "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+            }),
+        }
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+static PUBLISHED: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-2026-a"));
+static STRANGER: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("not-published"));
+
+fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// A person of the tenant.
+#[derive(Clone)]
+struct Person {
+    oid: String,
+    email: String,
+    name: String,
+    roles: Vec<String>,
+}
+
+impl Person {
+    fn new(n: u32, email: &str) -> Self {
+        Self {
+            oid: format!("00000000-0000-0000-0000-{n:012}"),
+            email: email.to_owned(),
+            name: format!("Person {n}"),
+            roles: Vec::new(),
+        }
+    }
+
+    fn with_roles(mut self, roles: &[&str]) -> Self {
+        self.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        self
+    }
+}
+
+fn id_token_claims(issuer: &str, who: &Person, nonce: Option<&str>) -> Value {
+    let now = now();
+    let mut claims = json!({
+        "iss": issuer, "aud": CLIENT_ID, "sub": format!("pairwise-{}", who.oid),
+        "oid": who.oid, "tid": TENANT, "iat": now - 5, "nbf": now - 5, "exp": now + 3600,
+        "name": who.name, "email": who.email, "preferred_username": who.email,
+        "roles": who.roles, "ver": "2.0",
+    });
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    claims
+}
+
+fn access_token_claims(issuer: &str, who: &Person) -> Value {
+    let now = now();
+    json!({
+        "iss": issuer, "aud": format!("api://{CLIENT_ID}"), "azp": "9b1e2c3d-api-client",
+        "sub": "pairwise-subject-for-the-api", "oid": who.oid, "tid": TENANT,
+        "iat": now - 5, "nbf": now - 5, "exp": now + 3600, "scp": "chat",
+        "name": who.name, "preferred_username": who.email, "roles": who.roles, "ver": "2.0",
+    })
+}
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+// ---- the identity provider ------------------------------------------------------------
+
+struct Idp {
+    server: MockServer,
+}
+
+impl Idp {
+    async fn start() -> Self {
+        let server = MockServer::start().await;
+        let base = server.uri();
+        let issuer = format!("{base}/{TENANT}/v2.0");
+        let discovery = json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{base}/{TENANT}/oauth2/v2.0/authorize"),
+            "token_endpoint": format!("{base}/{TENANT}/oauth2/v2.0/token"),
+            "jwks_uri": format!("{base}/{TENANT}/discovery/v2.0/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        });
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/{TENANT}/v2.0/.well-known/openid-configuration"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(discovery))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/{TENANT}/discovery/v2.0/keys")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({ "keys": [PUBLISHED.jwk] })),
+            )
+            .mount(&server)
+            .await;
+        // A code nobody was given, or one already redeemed.
+        Mock::given(method("POST"))
+            .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "error": "invalid_grant",
+                "error_description": "AADSTS54005: OAuth2 Authorization code was already redeemed.",
+            })))
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    fn issuer(&self) -> String {
+        format!("{}/{TENANT}/v2.0", self.server.uri())
+    }
+
+    /// The token endpoint redeems `code` once, answering with `id_token`.
+    async fn answer_code(&self, code: &str, id_token: &str) {
+        Mock::given(method("POST"))
+            .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+            .and(body_string_contains(format!("code={code}&")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "scope": "openid profile email offline_access",
+                "expires_in": 3599, "access_token": "opaque-access-token",
+                "refresh_token": "opaque-refresh-token", "id_token": id_token,
+            })))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// A fresh code that signs `who` in (any nonce: the client kept it).
+    async fn code_for(&self, who: &Person) -> String {
+        let code = format!("code-{}", uuid::Uuid::new_v4().simple());
+        self.answer_code(
+            &code,
+            &PUBLISHED.sign(&id_token_claims(&self.issuer(), who, None)),
+        )
+        .await;
+        code
+    }
+}
+
+// ---- askgate ------------------------------------------------------------------------------
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    /// The value a `Set-Cookie` of this answer gives `name` (`""` when it deletes it).
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie(name)
+            .map(|raw| raw.split(';').next().unwrap()[name.len() + 1..].to_owned())
+    }
+
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|v| v.starts_with(&format!("{name}=")))
+    }
+
+    fn location(&self) -> String {
+        self.headers[LOCATION].to_str().unwrap().to_owned()
+    }
+
+    fn token(&self) -> String {
+        self.body["session_token"].as_str().unwrap().to_owned()
+    }
+
+    fn refresh_cookie(&self) -> String {
+        self.cookie("askgate_refresh").expect("a refresh cookie")
+    }
+}
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    db: TestDatabase,
+    idp: Idp,
+}
+
+fn settings(idp: &Idp, db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
+    let issuer = idp.issuer();
+    let mut pairs: Vec<(&str, &str)> = extra.to_vec();
+    pairs.extend([
+        ("APP_ENV", "development"),
+        ("DATABASE_URL", db.url()),
+        ("DATABASE_MAX_CONNECTIONS", "3"),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("AUTH_DEV_LOGIN", "true"),
+        ("AZURE_AD_TENANT_ID", TENANT),
+        ("AZURE_AD_CLIENT_ID", CLIENT_ID),
+        ("AZURE_AD_CLIENT_SECRET", CLIENT_SECRET),
+        ("AZURE_AD_AUTHORITY", issuer.as_str()),
+        ("ADMIN_EMAILS", "boss@example.com"),
+    ]);
+    Settings::from_pairs(&pairs).unwrap()
+}
+
+async fn start(settings: Settings) -> String {
+    let app = Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    base
+}
+
+impl TestApp {
+    async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let idp = Idp::start().await;
+        let db = TestDatabase::new().await;
+        let base = start(settings(&idp, &db, extra)).await;
+        Self {
+            base,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            db,
+            idp,
+        }
+    }
+
+    /// Another instance on the same database and tenant.
+    async fn second_instance(&self) -> String {
+        start(settings(&self.idp, &self.db, &[])).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let res = request.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send(self.client.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    async fn me(&self, token: &str) -> Answer {
+        self.me_at(&self.base, token).await
+    }
+
+    async fn me_at(&self, base: &str, token: &str) -> Answer {
+        self.send(
+            self.client
+                .get(format!("{base}/api/user/me"))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    async fn login(&self, who: &Person) -> Answer {
+        let code = self.idp.code_for(who).await;
+        self.post(
+            "/api/auth/login",
+            &json!({ "code": code, "code_verifier": "v".repeat(43) }),
+        )
+        .await
+    }
+
+    async fn refresh_with_cookie(&self, refresh: &str) -> Answer {
+        self.send(
+            self.client
+                .post(format!("{}/api/auth/refresh", self.base))
+                .header("Cookie", format!("askgate_refresh={refresh}")),
+        )
+        .await
+    }
+
+    async fn logout(&self, token: &str) -> Answer {
+        self.send(
+            self.client
+                .post(format!("{}/api/auth/logout", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    async fn authorize(&self, return_to: &str) -> Answer {
+        self.send(
+            self.client
+                .get(format!("{}/api/auth/authorize", self.base))
+                .query(&[("return_to", return_to)]),
+        )
+        .await
+    }
+
+    async fn callback(&self, flow_cookie: &str, code: &str, state: &str) -> Answer {
+        self.send(
+            self.client
+                .get(format!("{}/api/auth/callback", self.base))
+                .query(&[("code", code), ("state", state)])
+                .header("Cookie", format!("askgate_sign_in={flow_cookie}")),
+        )
+        .await
+    }
+
+    async fn user_count(&self) -> i64 {
+        let (client, connection) = tokio_postgres::connect(self.db.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one("SELECT count(*) FROM users", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+fn assert_invalid_token(answer: &Answer, what: &str) {
+    assert_eq!(
+        answer.status,
+        StatusCode::UNAUTHORIZED,
+        "{what}: {}",
+        answer.body
+    );
+    assert_eq!(answer.body["code"], "unauthenticated", "{what}");
+    assert_eq!(
+        answer.headers[WWW_AUTHENTICATE].to_str().unwrap(),
+        "Bearer realm=\"askgate\", error=\"invalid_token\"",
+        "{what}"
+    );
+}
+
+fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+// ---- Microsoft sign-in -------------------------------------------------------------------
+
+#[tokio::test]
+async fn first_login_creates_the_user_and_the_second_finds_it() {
+    let app = TestApp::spawn().await;
+    let ada = Person::new(1, "Ada@Example.com");
+
+    let first = app.login(&ada).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["user"]["email"], "ada@example.com");
+    assert_eq!(first.body["user"]["display_name"], "Person 1");
+    assert_eq!(first.body["user"]["tokens"], 0);
+    assert_eq!(first.body["user"]["role"], "user");
+    assert_eq!(first.body["expires_in"], 900);
+    let cookie = first.set_cookie("askgate_refresh").unwrap();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/api/auth",
+        "Max-Age=1209600",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(first.body.get("refresh_token").is_none());
+
+    let second = app.login(&ada).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(second.body["user"]["id"], first.body["user"]["id"]);
+    assert_eq!(app.user_count().await, 1);
+
+    let me = app.me(&second.token()).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["id"], first.body["user"]["id"]);
+    assert!(me.body["last_login"].is_string());
+}
+
+#[tokio::test]
+async fn admins_come_from_the_app_role_claim_or_admin_emails() {
+    let app = TestApp::spawn().await;
+    let by_role = app
+        .login(&Person::new(2, "ann@example.com").with_roles(&["Admin"]))
+        .await;
+    assert_eq!(by_role.body["user"]["role"], "admin", "{}", by_role.body);
+    let by_email = app.login(&Person::new(3, "boss@example.com")).await;
+    assert_eq!(by_email.body["user"]["role"], "admin", "{}", by_email.body);
+    let reader = app
+        .login(&Person::new(4, "bob@example.com").with_roles(&["Reader"]))
+        .await;
+    assert_eq!(reader.body["user"]["role"], "user", "{}", reader.body);
+}
+
+#[tokio::test]
+async fn the_admin_role_name_is_configurable() {
+    let app = TestApp::spawn_with(&[("AZURE_AD_ADMIN_ROLE", "askgate.admin")]).await;
+    let old_name = app
+        .login(&Person::new(5, "ann@example.com").with_roles(&["Admin"]))
+        .await;
+    assert_eq!(old_name.body["user"]["role"], "user");
+    let new_name = app
+        .login(&Person::new(6, "cy@example.com").with_roles(&["askgate.admin"]))
+        .await;
+    assert_eq!(new_name.body["user"]["role"], "admin");
+}
+
+#[tokio::test]
+async fn login_refuses_a_redirect_uri_on_another_origin() {
+    let app = TestApp::spawn_with(&[("ALLOWED_ORIGINS", "http://localhost:3000")]).await;
+    let ada = Person::new(7, "ada@example.com");
+    let code = app.idp.code_for(&ada).await;
+    let refused = app
+        .post(
+            "/api/auth/login",
+            &json!({ "code": code, "redirect_uri": "https://evil.example/api/auth/callback" }),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.body["field"], "redirect_uri");
+
+    let allowed = app
+        .post(
+            "/api/auth/login",
+            &json!({ "code": code, "redirect_uri": "http://localhost:3000/auth/done" }),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+    let sent = app.idp.server.received_requests().await.unwrap();
+    let exchange = sent
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .unwrap();
+    assert!(
+        exchange.contains("redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fauth%2Fdone"),
+        "{exchange}"
+    );
+}
+
+#[tokio::test]
+async fn server_side_sign_in_redirects_back_signed_in() {
+    let app = TestApp::spawn().await;
+    let started = app.authorize("/chat?tab=docs").await;
+    assert_eq!(started.status, StatusCode::FOUND);
+    let to_idp = started.location();
+    assert!(to_idp.starts_with(&format!(
+        "{}/{TENANT}/oauth2/v2.0/authorize?",
+        app.idp.server.uri()
+    )));
+    let query = query_of(&to_idp);
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(
+        query["redirect_uri"],
+        "http://127.0.0.1:8080/api/auth/callback"
+    );
+    let flow_cookie = started.set_cookie("askgate_sign_in").unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Max-Age=600"] {
+        assert!(flow_cookie.contains(attribute), "{flow_cookie}");
+    }
+
+    let ada = Person::new(8, "ada@example.com");
+    app.idp
+        .answer_code(
+            "code-from-the-browser",
+            &PUBLISHED.sign(&id_token_claims(
+                &app.idp.issuer(),
+                &ada,
+                Some(&query["nonce"]),
+            )),
+        )
+        .await;
+    let back = app
+        .callback(
+            &started.cookie("askgate_sign_in").unwrap(),
+            "code-from-the-browser",
+            &query["state"],
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::FOUND, "{}", back.body);
+    assert_eq!(back.location(), "/chat?tab=docs");
+    assert_eq!(back.cookie("askgate_sign_in").as_deref(), Some(""));
+
+    // The page then trades the refresh cookie for an access token.
+    let refreshed = app.refresh_with_cookie(&back.refresh_cookie()).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(refreshed.body["user"]["email"], "ada@example.com");
+    let me = app.me(&refreshed.token()).await;
+    assert_eq!(me.status, StatusCode::OK);
+
+    // The PKCE verifier kept in the cookie went to the token endpoint.
+    let sent = app.idp.server.received_requests().await.unwrap();
+    let exchange = sent
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .unwrap();
+    assert!(exchange.contains("code_verifier="), "{exchange}");
+}
+
+#[tokio::test]
+async fn authorize_refuses_a_return_to_that_leaves_the_site() {
+    let app = TestApp::spawn().await;
+    for target in ["//evil.example", "https://evil.example/", "/\\evil.example"] {
+        let refused = app.authorize(target).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{target}");
+        assert_eq!(refused.body["field"], "return_to");
+        assert!(refused.set_cookie("askgate_sign_in").is_none());
+    }
+}
+
+#[tokio::test]
+async fn callback_with_another_state_or_no_cookie_is_refused() {
+    let app = TestApp::spawn().await;
+    let started = app.authorize("/").await;
+    let query = query_of(&started.location());
+    let ada = Person::new(9, "ada@example.com");
+    app.idp
+        .answer_code(
+            "code-x",
+            &PUBLISHED.sign(&id_token_claims(
+                &app.idp.issuer(),
+                &ada,
+                Some(&query["nonce"]),
+            )),
+        )
+        .await;
+    let flow = started.cookie("askgate_sign_in").unwrap();
+
+    let wrong_state = app
+        .callback(&flow, "code-x", "state-of-another-browser")
+        .await;
+    assert_eq!(
+        wrong_state.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        wrong_state.body
+    );
+    let forged_cookie = app.callback("e30.AAAA", "code-x", &query["state"]).await;
+    assert_eq!(forged_cookie.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.user_count().await, 0);
+    assert!(wrong_state.set_cookie("askgate_refresh").is_none());
+}
+
+#[tokio::test]
+async fn an_id_token_with_another_nonce_signs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let started = app.authorize("/").await;
+    let query = query_of(&started.location());
+    let ada = Person::new(10, "ada@example.com");
+    app.idp
+        .answer_code(
+            "code-replayed-id-token",
+            &PUBLISHED.sign(&id_token_claims(
+                &app.idp.issuer(),
+                &ada,
+                Some("nonce-of-another-sign-in"),
+            )),
+        )
+        .await;
+    let back = app
+        .callback(
+            &started.cookie("askgate_sign_in").unwrap(),
+            "code-replayed-id-token",
+            &query["state"],
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::UNAUTHORIZED, "{}", back.body);
+    assert!(back.set_cookie("askgate_refresh").is_none());
+    assert_eq!(app.user_count().await, 0);
+}
+
+#[tokio::test]
+async fn an_authorization_code_signs_in_only_once() {
+    let app = TestApp::spawn().await;
+    let code = app.idp.code_for(&Person::new(11, "ada@example.com")).await;
+    let first = app.post("/api/auth/login", &json!({ "code": code })).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let again = app.post("/api/auth/login", &json!({ "code": code })).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
+    assert_eq!(again.body["code"], "unauthenticated");
+    assert!(again.set_cookie("askgate_refresh").is_none());
+    assert_eq!(app.user_count().await, 1);
+}
+
+// ---- sessions ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn refresh_rotates_the_cookie_and_answers_a_working_access_token() {
+    let app = TestApp::spawn().await;
+    let signed_in = app.login(&Person::new(12, "ada@example.com")).await;
+    let first = signed_in.refresh_cookie();
+
+    let refreshed = app.refresh_with_cookie(&first).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    let second = refreshed.refresh_cookie();
+    assert_ne!(second, first);
+    assert_eq!(second.len(), 43);
+    assert!(refreshed.body.get("refresh_token").is_none());
+    assert_eq!(refreshed.body["user"]["email"], "ada@example.com");
+    assert_eq!(app.me(&refreshed.token()).await.status, StatusCode::OK);
+
+    let third = app.refresh_with_cookie(&second).await;
+    assert_eq!(third.status, StatusCode::OK);
+    // Without any refresh token: 401 with the bare challenge.
+    let none = app
+        .send(app.client.post(format!("{}/api/auth/refresh", app.base)))
+        .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn refresh_with_a_body_token_answers_the_next_one_in_the_body() {
+    let app = TestApp::spawn().await;
+    let signed_in = app.login(&Person::new(13, "ada@example.com")).await;
+    let refreshed = app
+        .post(
+            "/api/auth/refresh",
+            &json!({ "refresh_token": signed_in.refresh_cookie() }),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    let next = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(Some(next.clone()), refreshed.cookie("askgate_refresh"));
+    let again = app
+        .post("/api/auth/refresh", &json!({ "refresh_token": next }))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
+    let app = TestApp::spawn().await;
+    let signed_in = app.login(&Person::new(14, "ada@example.com")).await;
+    let stolen = signed_in.refresh_cookie();
+    let legit = app.refresh_with_cookie(&stolen).await;
+    assert_eq!(legit.status, StatusCode::OK);
+
+    let reuse = app.refresh_with_cookie(&stolen).await;
+    assert_invalid_token(&reuse, "reused refresh token");
+
+    // The newest refresh token and the session's access tokens are dead too.
+    let newest = app.refresh_with_cookie(&legit.refresh_cookie()).await;
+    assert_invalid_token(&newest, "newest refresh token of a revoked session");
+    assert_invalid_token(
+        &app.me(&legit.token()).await,
+        "access token of a revoked session",
+    );
+    assert_invalid_token(&app.me(&signed_in.token()).await, "first access token");
+    // Another session of the same user is untouched.
+    let other = app.login(&Person::new(14, "ada@example.com")).await;
+    assert_eq!(app.me(&other.token()).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_here_at_once_and_elsewhere_within_five_seconds() {
+    let app = TestApp::spawn().await;
+    let other_instance = app.second_instance().await;
+    let signed_in = app.login(&Person::new(15, "ada@example.com")).await;
+    let token = signed_in.token();
+    // The other instance has seen the session active (and may remember it).
+    assert_eq!(
+        app.me_at(&other_instance, &token).await.status,
+        StatusCode::OK
+    );
+
+    let out = app.logout(&token).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(out.cookie("askgate_refresh").as_deref(), Some(""));
+    assert!(
+        out.set_cookie("askgate_refresh")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+
+    assert_invalid_token(&app.me(&token).await, "access token after logout");
+    assert_invalid_token(
+        &app.refresh_with_cookie(&signed_in.refresh_cookie()).await,
+        "refresh token after logout",
+    );
+    let logged_out = Instant::now();
+    loop {
+        let answer = app.me_at(&other_instance, &token).await;
+        if answer.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            logged_out.elapsed() < Duration::from_millis(5_500),
+            "the other instance still accepts the token after {:?}",
+            logged_out.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn dev_login_starts_a_real_session() {
+    let app = TestApp::spawn().await;
+    let signed_in = app
+        .post(
+            "/api/auth/dev-login",
+            &json!({ "email": "dev@example.com" }),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    let refreshed = app.refresh_with_cookie(&signed_in.refresh_cookie()).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(
+        app.logout(&refreshed.token()).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_invalid_token(
+        &app.me(&signed_in.token()).await,
+        "dev session after logout",
+    );
+}
+
+// ---- Azure AD bearer tokens ------------------------------------------------------------------
+
+#[tokio::test]
+async fn azure_access_tokens_are_accepted_and_the_user_is_created_by_oid() {
+    let app = TestApp::spawn().await;
+    let ada = Person::new(16, "ada@example.com");
+    let token = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &ada));
+
+    let me = app.me(&token).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["email"], "ada@example.com");
+    assert_eq!(me.body["tokens"], 0);
+    assert_eq!(app.me(&token).await.body["id"], me.body["id"]);
+    // A later browser sign-in of the same person finds the same user.
+    let browser = app.login(&ada).await;
+    assert_eq!(browser.body["user"]["id"], me.body["id"]);
+    assert_eq!(app.user_count().await, 1);
+    // Logging out with an access token has no session to end, and is harmless.
+    assert_eq!(app.logout(&token).await.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn forged_or_misissued_tokens_are_401_and_create_no_user() {
+    let app = TestApp::spawn().await;
+    let issuer = app.idp.issuer();
+    let mallory = Person::new(17, "mallory@example.com");
+    let good = access_token_claims(&issuer, &mallory);
+    let now = now();
+
+    let alg_none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD
+            .encode(json!({ "alg": "none", "typ": "JWT", "kid": PUBLISHED.kid }).to_string()),
+        URL_SAFE_NO_PAD.encode(good.to_string())
+    );
+    let hs256_with_public_key = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(PUBLISHED.kid.clone());
+        jsonwebtoken::encode(
+            &header,
+            &good,
+            &EncodingKey::from_secret(PUBLISHED.public_pem.as_bytes()),
+        )
+        .unwrap()
+    };
+    let tampered = {
+        let original = PUBLISHED.sign(&good);
+        let parts: Vec<&str> = original.split('.').collect();
+        let forged = with(good.clone(), "roles", json!(["Admin"]));
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(forged.to_string()),
+            parts[2]
+        )
+    };
+    let session_of_another_secret = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({
+            "sub": uuid::Uuid::now_v7(), "role": "authenticated", "aud": "authenticated",
+            "iat": now, "exp": now + 600, "sid": uuid::Uuid::now_v7(),
+            "email": "mallory@example.com", "app_role": "admin",
+        }),
+        &EncodingKey::from_secret(b"another-secret-another-secret-another"),
+    )
+    .unwrap();
+    let session_never_started = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({
+            "sub": uuid::Uuid::now_v7(), "role": "authenticated", "aud": "authenticated",
+            "iat": now, "exp": now + 600, "sid": uuid::Uuid::now_v7(),
+            "email": "mallory@example.com", "app_role": "admin",
+        }),
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
+
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", alg_none),
+        (
+            "HS256 signed with the RSA public key",
+            hs256_with_public_key,
+        ),
+        (
+            "wrong iss",
+            PUBLISHED.sign(&with(
+                good.clone(),
+                "iss",
+                json!(format!("https://login.microsoftonline.com/{TENANT}/v2.0")),
+            )),
+        ),
+        (
+            "wrong aud",
+            PUBLISHED.sign(&with(
+                good.clone(),
+                "aud",
+                json!("00000003-0000-0000-c000-000000000000"),
+            )),
+        ),
+        (
+            "expired",
+            PUBLISHED.sign(&with(
+                with(good.clone(), "exp", json!(now - 120)),
+                "iat",
+                json!(now - 3720),
+            )),
+        ),
+        (
+            "nbf in the future",
+            PUBLISHED.sign(&with(good.clone(), "nbf", json!(now + 600))),
+        ),
+        ("unknown kid", STRANGER.sign(&good)),
+        ("tampered payload", tampered),
+        (
+            "another tenant",
+            PUBLISHED.sign(&with(
+                good.clone(),
+                "tid",
+                json!("11111111-2222-3333-4444-555555555555"),
+            )),
+        ),
+        ("session JWT of another secret", session_of_another_secret),
+        (
+            "session JWT of a session that never started",
+            session_never_started,
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (what, token) in &cases {
+        let answer = app.me(token).await;
+        assert_invalid_token(&answer, what);
+        let detail = answer.body["detail"].as_str().unwrap();
+        assert_eq!(
+            detail, "The session token is invalid or has expired. Sign in again.",
+            "{what}"
+        );
+    }
+    assert_eq!(app.user_count().await, 0);
+    // The same claims, properly signed, do work: the cases failed for their flaw.
+    assert_eq!(app.me(&PUBLISHED.sign(&good)).await.status, StatusCode::OK);
+}
+
+// ---- configuration and start-up -----------------------------------------------------------------
+
+#[tokio::test]
+async fn an_unreachable_authority_stops_start_up_naming_azure_ad_authority() {
+    let db = TestDatabase::new().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let authority = format!("http://127.0.0.1:{closed}/{TENANT}/v2.0");
+    let settings = Settings::from_pairs(&[
+        ("DATABASE_URL", db.url()),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("AZURE_AD_TENANT_ID", TENANT),
+        ("AZURE_AD_CLIENT_ID", CLIENT_ID),
+        ("AZURE_AD_AUTHORITY", authority.as_str()),
+    ])
+    .unwrap();
+    let Err(err) = Application::build(settings).await else {
+        panic!("start-up should fail");
+    };
+    assert!(matches!(err, StartupError::AzureAd(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("AZURE_AD_AUTHORITY"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+}
+
+#[test]
+fn azure_ad_settings_have_working_defaults_and_refuse_half_a_configuration() {
+    let s = Settings::from_pairs(&[]).unwrap();
+    assert!(s.azure_ad.app.is_none());
+    assert_eq!(s.azure_ad.admin_role, "Admin");
+    assert_eq!(s.auth.refresh_ttl, Duration::from_secs(14 * 86_400));
+
+    let s = Settings::from_pairs(&[
+        ("AZURE_AD_TENANT_ID", TENANT),
+        ("AZURE_AD_CLIENT_ID", CLIENT_ID),
+        ("PUBLIC_BASE_URL", "https://askgate.example.com/"),
+        ("REFRESH_TTL_DAYS", "30"),
+    ])
+    .unwrap();
+    let app = s.azure_ad.app.as_ref().unwrap();
+    assert_eq!(
+        app.authority.as_str(),
+        format!("https://login.microsoftonline.com/{TENANT}/v2.0")
+    );
+    assert_eq!(
+        app.redirect_uri.as_str(),
+        "https://askgate.example.com/api/auth/callback"
+    );
+    assert_eq!(
+        app.audiences,
+        [CLIENT_ID.to_owned(), format!("api://{CLIENT_ID}")]
+    );
+    assert!(app.client_secret.is_none());
+    assert_eq!(s.auth.refresh_ttl, Duration::from_secs(30 * 86_400));
+
+    for (pairs, variable) in [
+        (vec![("AZURE_AD_TENANT_ID", TENANT)], "AZURE_AD_CLIENT_ID"),
+        (
+            vec![("AZURE_AD_CLIENT_ID", CLIENT_ID)],
+            "AZURE_AD_TENANT_ID",
+        ),
+        (
+            vec![
+                ("AZURE_AD_TENANT_ID", "../common"),
+                ("AZURE_AD_CLIENT_ID", CLIENT_ID),
+            ],
+            "AZURE_AD_TENANT_ID",
+        ),
+        (
+            vec![
+                ("AZURE_AD_TENANT_ID", TENANT),
+                ("AZURE_AD_CLIENT_ID", CLIENT_ID),
+                ("AZURE_AD_AUTHORITY", "login.microsoftonline.com"),
+            ],
+            "AZURE_AD_AUTHORITY",
+        ),
+        (
+            vec![
+                ("AZURE_AD_TENANT_ID", TENANT),
+                ("AZURE_AD_CLIENT_ID", CLIENT_ID),
+                ("AZURE_AD_REDIRECT_URI", "/api/auth/callback"),
+            ],
+            "AZURE_AD_REDIRECT_URI",
+        ),
+        (vec![("REFRESH_TTL_DAYS", "0")], "REFRESH_TTL_DAYS"),
+    ] {
+        let err = Settings::from_pairs(&pairs).unwrap_err();
+        assert_eq!(err.variable, variable, "{err}");
+    }
+}
+
+#[test]
+fn cookies_are_secure_except_for_plain_http_on_this_machine_in_development() {
+    let secure = |pairs: &[(&str, &str)]| Settings::from_pairs(pairs).unwrap().secure_cookies();
+    assert!(!secure(&[]));
+    assert!(!secure(&[("PUBLIC_BASE_URL", "http://localhost:8080")]));
+    assert!(secure(&[(
+        "PUBLIC_BASE_URL",
+        "https://askgate.example.com"
+    )]));
+    assert!(secure(&[(
+        "PUBLIC_BASE_URL",
+        "http://askgate.internal:8080"
+    )]));
+    assert!(secure(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1:8080"),
+    ]));
+}
+
+#[tokio::test]
+async fn settings_debug_never_shows_the_client_secret() {
+    let idp = Idp::start().await;
+    let db = TestDatabase::new().await;
+    let shown = format!("{:?}", settings(&idp, &db, &[]));
+    assert!(!shown.contains(CLIENT_SECRET));
+}
