@@ -1,0 +1,150 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! A chat request whose handler is dropped halfway (what actix does when a
+//! client goes away) still runs its debit → upstream → refund to the end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::test;
+use askgate_domain::ledger::{EntryKind, LedgerEntry, Recorded, ServiceType};
+use askgate_domain::ports::{
+    AiUpstream, MockClock, MockConversationRepository, MockDomainRepository, MockHealthCheck,
+    MockIdempotencyStore, MockLedger, MockRateLimiter, MockUserRepository, RateDecision,
+    UpstreamAnswer, UpstreamError, UpstreamRequest,
+};
+use askgate_domain::services::account::AdminPolicy;
+use askgate_domain::services::{AccountService, ChatPorts, ChatService, DomainService};
+use askgate_domain::user::{ExternalId, Role, User};
+use askgate_domain::{Email, SessionId, Tokens, TransactionId, UserId};
+use askgate_http::{AppState, SessionKeys, app};
+use async_trait::async_trait;
+use chrono::Utc;
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::sync::Notify;
+
+/// An upstream that says when it was asked and fails once it is released.
+#[derive(Default)]
+struct Gate {
+    asked: Notify,
+    release: Notify,
+}
+
+#[async_trait]
+impl AiUpstream for Gate {
+    async fn ask(&self, _: &UpstreamRequest) -> Result<UpstreamAnswer, UpstreamError> {
+        self.asked.notify_one();
+        self.release.notified().await;
+        Err(UpstreamError::Timeout)
+    }
+}
+
+fn entry(kind: EntryKind, amount: i32, balance_after: i32) -> LedgerEntry {
+    LedgerEntry {
+        id: TransactionId::generate(),
+        user_id: UserId::generate(),
+        kind,
+        amount,
+        balance_after: Tokens::new(balance_after.into()).unwrap(),
+        stripe_payment_intent_id: None,
+        idempotency_key: None,
+        service_type: Some(ServiceType::AskAtt),
+        domain_id: None,
+        metadata: json!({}),
+        created_at: Utc::now(),
+    }
+}
+
+#[actix_web::test]
+async fn a_dropped_chat_request_still_refunds_its_token() {
+    let gate = Arc::new(Gate::default());
+    let refunds = Arc::new(AtomicUsize::new(0));
+
+    let mut ledger = MockLedger::new();
+    ledger
+        .expect_debit()
+        .times(1)
+        .returning(|_| Ok(entry(EntryKind::Consumption, -1, 0)));
+    let counted = Arc::clone(&refunds);
+    ledger.expect_refund().times(1).returning(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(Recorded::Applied(entry(EntryKind::Refund, 1, 1)))
+    });
+    let mut limiter = MockRateLimiter::new();
+    limiter.expect_check().returning(|_| {
+        Ok(RateDecision {
+            allowed: true,
+            limit: 30,
+            remaining: 29,
+            reset_after: Duration::from_secs(2),
+        })
+    });
+    let chat = ChatService::new(
+        ChatPorts {
+            ledger: Arc::new(ledger),
+            upstream: Arc::clone(&gate) as Arc<dyn AiUpstream>,
+            domains: Arc::new(MockDomainRepository::new()),
+            conversations: Arc::new(MockConversationRepository::new()),
+            idempotency: Arc::new(MockIdempotencyStore::new()),
+            rate_limiter: Arc::new(limiter),
+        },
+        Duration::from_secs(1),
+    );
+
+    let keys = SessionKeys::new(
+        &SecretString::from("cancel-test-secret-cancel-test-secret".to_owned()),
+        Duration::from_secs(900),
+        "authenticated".into(),
+    );
+    let email = Email::parse("gone@example.com").unwrap();
+    let user = User {
+        id: UserId::generate(),
+        external_id: ExternalId::for_dev_login(&email),
+        email,
+        display_name: None,
+        tokens: Tokens::ONE,
+        role: Role::User,
+        created_at: Utc::now(),
+        last_login: None,
+    };
+    let token = keys.issue(&user, SessionId::generate()).unwrap().token;
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(Utc::now);
+    let state = AppState::new(
+        Arc::new(AccountService::new(
+            Arc::new(MockUserRepository::new()),
+            Arc::new(MockLedger::new()),
+            Arc::new(clock),
+            AdminPolicy::default(),
+        )),
+        Arc::new(DomainService::new(Arc::new(MockDomainRepository::new()))),
+        Arc::new(MockHealthCheck::new()),
+        keys,
+    )
+    .with_chat(Arc::new(chat));
+    let service = test::init_service(app(state)).await;
+
+    let request = test::TestRequest::post()
+        .uri("/api/askatt/chat")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+        .set_json(json!({"message": "will you wait for me?"}))
+        .to_request();
+    // The handler's future is dropped once the upstream has been asked,
+    // after the debit and before the refund.
+    tokio::select! {
+        _ = test::call_service(&service, request) => panic!("answered before the upstream returned"),
+        () = gate.asked.notified() => {}
+    }
+    gate.release.notify_one();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while refunds.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the token was never refunded"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,1007 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Chat, domains and conversations over real HTTP: askgate on a random port,
+//! a fresh real database per test, wiremock standing in for the AI upstreams.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use askgate_domain::ledger::IdempotencyKey;
+use askgate_domain::{Email, Tokens};
+use askgate_postgres::testing::TestDatabase;
+use askgate_server::settings::Settings;
+use askgate_server::{Application, startup, telemetry};
+use futures::future::join_all;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "chat-test-secret-chat-test-secret-chat";
+const ADMIN: &str = "admin@example.com";
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    db: TestDatabase,
+    settings: Settings,
+}
+
+/// One HTTP answer: status, headers, JSON body (`null` when there is none).
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+/// A ledger row as stored.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    id: String,
+    kind: String,
+    amount: i32,
+    refunds: Option<String>,
+}
+
+impl TestApp {
+    /// `overrides` win over the test defaults.
+    async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        let db = TestDatabase::new().await;
+        Self::spawn_on(db, overrides).await
+    }
+
+    async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> Self {
+        init_test_logs();
+        let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
+        pairs.extend([
+            ("APP_ENV", "development"),
+            ("DATABASE_URL", db.url()),
+            ("DATABASE_MAX_CONNECTIONS", "10"),
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("JWT_SECRET", SECRET),
+            ("AUTH_DEV_LOGIN", "true"),
+            ("ADMIN_EMAILS", ADMIN),
+            ("RATE_LIMIT_PER_MINUTE", "1000"),
+        ]);
+        let settings = Settings::from_pairs(&pairs).unwrap();
+        let app = Application::build(settings.clone()).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            settings,
+        }
+    }
+
+    /// A second askgate instance on the same database (and settings).
+    async fn another_instance(
+        &self,
+        overrides: &[(&str, &str)],
+    ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+        let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
+        pairs.extend([
+            ("DATABASE_URL", self.db.url()),
+            ("DATABASE_MAX_CONNECTIONS", "10"),
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("JWT_SECRET", SECRET),
+            ("AUTH_DEV_LOGIN", "true"),
+        ]);
+        let app = Application::build(Settings::from_pairs(&pairs).unwrap())
+            .await
+            .unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        (base, tokio::spawn(app.run_until_stopped()))
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let res = request.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(self.client.get(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    async fn put(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .put(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.send(self.client.delete(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `POST /api/{service}/chat`, with an `Idempotency-Key` when given.
+    async fn chat(&self, service: &str, token: &str, body: &Value, key: Option<&str>) -> Reply {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/api/{service}/chat")))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        self.send(request).await
+    }
+
+    /// Signs in with dev login; returns the session token and the user id.
+    async fn sign_in(&self, email: &str) -> (String, String) {
+        let reply = self
+            .send(
+                self.client
+                    .post(self.url("/api/auth/dev-login"))
+                    .json(&json!({ "email": email })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        (
+            reply.body["session_token"].as_str().unwrap().to_owned(),
+            reply.body["user"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Signs in and grants `tokens` through the account use case.
+    async fn user_with(&self, email: &str, tokens: i64) -> (String, String) {
+        let signed_in = self.sign_in(email).await;
+        if tokens > 0 {
+            startup::account_service(&self.settings, &self.db.database())
+                .grant(
+                    &Email::parse(email).unwrap(),
+                    Tokens::new(tokens).unwrap(),
+                    IdempotencyKey::parse(&format!("grant-{}", Uuid::new_v4())).unwrap(),
+                    "test",
+                )
+                .await
+                .unwrap();
+        }
+        signed_in
+    }
+
+    async fn balance(&self, token: &str) -> i64 {
+        let reply = self.get("/api/user/tokens", token).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        reply.body["tokens"].as_i64().unwrap()
+    }
+
+    /// The user's ledger rows, oldest first.
+    async fn ledger(&self, user_id: &str) -> Vec<Row> {
+        let (client, connection) = tokio_postgres::connect(self.db.url(), NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+            .query(
+                "SELECT id::text, transaction_type, amount, refunds_transaction_id::text \
+                 FROM transactions WHERE user_id = $1::text::uuid ORDER BY created_at, id",
+                &[&user_id],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| Row {
+                id: r.get(0),
+                kind: r.get(1),
+                amount: r.get(2),
+                refunds: r.get(3),
+            })
+            .collect()
+    }
+
+    /// Rows other than the test's own grant.
+    async fn charges(&self, user_id: &str) -> Vec<Row> {
+        self.ledger(user_id)
+            .await
+            .into_iter()
+            .filter(|r| r.kind != "grant")
+            .collect()
+    }
+
+    /// Creates a domain as the admin; returns its id.
+    async fn create_domain(&self, admin: &str, name: &str, endpoint: &str) -> String {
+        let reply = self
+            .post(
+                "/api/domains",
+                admin,
+                &json!({
+                    "name": name,
+                    "display_name": "HR policies",
+                    "api_endpoint": endpoint,
+                    "configuration": {"kind": "askdocs", "index": "hr-2026"},
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn init_test_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let settings = Settings::from_pairs(&[("RUST_LOG", "debug")]).unwrap();
+            let _ = telemetry::init(&settings.telemetry);
+        }
+    });
+}
+
+/// An AskAT&T upstream answering `answer` after `delay`.
+async fn askatt_upstream(answer: &str, delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "response": answer }))
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Waits until `check` holds, for at most `limit`.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return true;
+        }
+        if started.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(
+        reply.headers.get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(reply.body["code"], code, "{}", reply.body);
+}
+
+// --- AskAT&T ------------------------------------------------------------------
+
+#[tokio::test]
+async fn askatt_sends_the_message_without_authorization_and_charges_one_token() {
+    let upstream = askatt_upstream("Paris.", Duration::ZERO).await;
+    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let (token, user) = app.user_with("ann@example.com", 5).await;
+
+    let reply = app
+        .chat(
+            "askatt",
+            &token,
+            &json!({"message": "Capital of France?"}),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["response"], "Paris.");
+    assert_eq!(reply.body["tokens_remaining"], 4);
+    assert!(reply.body.get("domain_name").is_none());
+    let conversation = reply.body["conversation_id"].as_str().unwrap().to_owned();
+
+    let received = upstream.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].headers.get("authorization").is_none());
+    let body: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(body, json!({"message": "Capital of France?"}));
+
+    // Continuing the conversation sends its history along.
+    let reply = app
+        .chat(
+            "askatt",
+            &token,
+            &json!({"message": "And of Italy?", "conversation_id": conversation}),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["conversation_id"], conversation.as_str());
+    assert_eq!(reply.body["tokens_remaining"], 3);
+    let received = upstream.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&received[1].body).unwrap();
+    assert_eq!(body["message"], "And of Italy?");
+    assert_eq!(
+        body["history"],
+        json!([
+            {"role": "user", "content": "Capital of France?"},
+            {"role": "assistant", "content": "Paris."},
+        ])
+    );
+
+    let charges = app.charges(&user).await;
+    assert_eq!(charges.len(), 2);
+    assert!(
+        charges
+            .iter()
+            .all(|r| r.kind == "consumption" && r.amount == -1)
+    );
+    assert_eq!(app.balance(&token).await, 3);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn an_upstream_error_is_502_and_the_token_is_refunded() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("model exploded at 0x1234"))
+        .mount(&upstream)
+        .await;
+    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let (token, user) = app.user_with("ann@example.com", 3).await;
+
+    let reply = app
+        .chat("askatt", &token, &json!({"message": "hello"}), None)
+        .await;
+    assert_problem(&reply, StatusCode::BAD_GATEWAY, "upstream_failed");
+    assert!(!reply.body.to_string().contains("0x1234"));
+
+    assert_eq!(app.balance(&token).await, 3);
+    let charges = app.charges(&user).await;
+    assert_eq!(charges.len(), 2, "{charges:?}");
+    assert_eq!(
+        (charges[0].kind.as_str(), charges[0].amount),
+        ("consumption", -1)
+    );
+    assert_eq!((charges[1].kind.as_str(), charges[1].amount), ("refund", 1));
+    assert_eq!(charges[1].refunds.as_deref(), Some(charges[0].id.as_str()));
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_504_and_the_token_is_refunded() {
+    let upstream = askatt_upstream("too late", Duration::from_secs(3)).await;
+    let app = TestApp::spawn_with(&[
+        ("ASKATT_API_ENDPOINT", &upstream.uri()),
+        ("UPSTREAM_TIMEOUT_MS", "300"),
+    ])
+    .await;
+    let (token, user) = app.user_with("ann@example.com", 1).await;
+
+    let started = Instant::now();
+    let reply = app
+        .chat("askatt", &token, &json!({"message": "hello"}), None)
+        .await;
+    assert_problem(&reply, StatusCode::GATEWAY_TIMEOUT, "upstream_timeout");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    assert_eq!(app.balance(&token).await, 1);
+    let charges = app.charges(&user).await;
+    assert_eq!(charges.len(), 2, "{charges:?}");
+    assert_eq!(charges[1].kind, "refund");
+    assert_eq!(charges[1].refunds.as_deref(), Some(charges[0].id.as_str()));
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_chats_on_ten_tokens_answer_exactly_ten() {
+    let upstream = askatt_upstream("ok", Duration::from_millis(20)).await;
+    let app = Arc::new(TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await);
+    let (token, user) = app.user_with("busy@example.com", 10).await;
+
+    let replies = join_all((0..50).map(|n| {
+        let app = Arc::clone(&app);
+        let token = token.clone();
+        async move {
+            app.chat("askatt", &token, &json!({"message": format!("q{n}")}), None)
+                .await
+        }
+    }))
+    .await;
+
+    let answered = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let refused: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::PAYMENT_REQUIRED)
+        .collect();
+    assert_eq!((answered, refused.len()), (10, 40));
+    for reply in refused {
+        assert_problem(reply, StatusCode::PAYMENT_REQUIRED, "insufficient_tokens");
+        assert_eq!(reply.body["balance"], 0);
+        assert_eq!(reply.body["purchase_url"], "/buy");
+    }
+    assert_eq!(app.balance(&token).await, 0);
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 10);
+    assert_eq!(app.charges(&user).await.len(), 10);
+    app.db.assert_ledger_invariant().await;
+}
+
+// --- Idempotency-Key ----------------------------------------------------------
+
+#[tokio::test]
+async fn an_idempotent_retry_gets_the_same_answer_and_is_charged_once() {
+    let upstream = askatt_upstream("the answer", Duration::from_millis(300)).await;
+    let app = Arc::new(TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await);
+    let (token, user) = app.user_with("ann@example.com", 5).await;
+    let body = json!({"message": "once please"});
+
+    // Two at the same time: the second waits for the first and replays it.
+    let (first, second) = tokio::join!(
+        app.chat("askatt", &token, &body, Some("key-1")),
+        app.chat("askatt", &token, &body, Some("key-1")),
+    );
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(first.body, second.body);
+    // And a later retry, too.
+    let third = app.chat("askatt", &token, &body, Some("key-1")).await;
+    assert_eq!(third.body, first.body);
+    assert_eq!(first.body["tokens_remaining"], 4);
+
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 1);
+    assert_eq!(app.balance(&token).await, 4);
+    assert_eq!(app.charges(&user).await.len(), 1);
+
+    // Another key is another question.
+    let other = app.chat("askatt", &token, &body, Some("key-2")).await;
+    assert_eq!(other.body["tokens_remaining"], 3);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_422_and_costs_nothing() {
+    let upstream = askatt_upstream("ok", Duration::ZERO).await;
+    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let (token, _) = app.user_with("ann@example.com", 5).await;
+
+    let first = app
+        .chat("askatt", &token, &json!({"message": "one"}), Some("k"))
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let reused = app
+        .chat("askatt", &token, &json!({"message": "two"}), Some("k"))
+        .await;
+    assert_problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(reused.body["field"], "Idempotency-Key");
+
+    let invalid = app
+        .chat(
+            "askatt",
+            &token,
+            &json!({"message": "x"}),
+            Some("not valid"),
+        )
+        .await;
+    assert_problem(
+        &invalid,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(invalid.body["field"], "Idempotency-Key");
+    assert_eq!(app.balance(&token).await, 4);
+}
+
+// --- rate limits --------------------------------------------------------------
+
+#[tokio::test]
+async fn a_rate_limited_chat_is_429_with_retry_after_and_costs_nothing() {
+    let upstream = askatt_upstream("ok", Duration::ZERO).await;
+    let app = TestApp::spawn_with(&[
+        ("ASKATT_API_ENDPOINT", &upstream.uri()),
+        ("RATE_LIMIT_PER_MINUTE", "2"),
+    ])
+    .await;
+    let (token, user) = app.user_with("fast@example.com", 10).await;
+    for _ in 0..2 {
+        let reply = app
+            .chat("askatt", &token, &json!({"message": "hi"}), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let limited = app
+        .chat("askatt", &token, &json!({"message": "hi"}), None)
+        .await;
+    assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let header = |name: &str| -> u64 {
+        limited
+            .headers
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!((1..=30).contains(&header("retry-after")));
+    assert_eq!(header("ratelimit-limit"), 2);
+    assert_eq!(header("ratelimit-remaining"), 0);
+    assert!(header("ratelimit-reset") >= 1);
+
+    assert_eq!(app.balance(&token).await, 8);
+    assert_eq!(app.charges(&user).await.len(), 2);
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 2);
+    // Someone else is not limited by it.
+    let (other, _) = app.user_with("calm@example.com", 1).await;
+    let reply = app
+        .chat("askatt", &other, &json!({"message": "hi"}), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn with_redis_two_instances_share_one_limit() {
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let limits = [
+        ("REDIS_URL", redis.as_str()),
+        ("RATE_LIMIT_PER_MINUTE", "2"),
+    ];
+    let app = TestApp::spawn_with(&limits).await;
+    let (second, _server) = app.another_instance(&limits).await;
+    let (token, _) = app.user_with("shared@example.com", 10).await;
+    let ask = |base: String| {
+        let client = app.client.clone();
+        let token = token.clone();
+        async move {
+            client
+                .post(format!("{base}/api/askatt/chat"))
+                .bearer_auth(token)
+                .json(&json!({"message": "hi"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(ask(app.base.clone()).await, StatusCode::OK);
+    assert_eq!(ask(second.clone()).await, StatusCode::OK);
+    assert_eq!(ask(app.base.clone()).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(ask(second).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.balance(&token).await, 8);
+}
+
+// --- disconnecting clients ----------------------------------------------------
+
+#[tokio::test]
+async fn a_client_that_disconnects_while_the_upstream_answers_still_gets_charged_once_and_the_answer_kept()
+ {
+    let upstream = askatt_upstream("worth waiting for", Duration::from_millis(800)).await;
+    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let (token, user) = app.user_with("gone@example.com", 3).await;
+
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let result = impatient
+        .post(app.url("/api/askatt/chat"))
+        .bearer_auth(&token)
+        .json(&json!({"message": "long question"}))
+        .send()
+        .await;
+    assert!(result.is_err(), "the client gave up before the answer");
+
+    // The chat finishes without the client: one debit, the answer recorded.
+    let recorded = eventually(Duration::from_secs(5), || async {
+        let page = app.get("/api/conversations", &token).await;
+        page.body["items"]
+            .as_array()
+            .is_some_and(|items| items.len() == 1)
+    })
+    .await;
+    assert!(recorded, "the exchange was not recorded");
+    let charges = app.charges(&user).await;
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(charges[0].kind, "consumption");
+    assert_eq!(app.balance(&token).await, 2);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_before_an_upstream_timeout_still_gets_the_refund() {
+    let upstream = askatt_upstream("never in time", Duration::from_secs(5)).await;
+    let app = TestApp::spawn_with(&[
+        ("ASKATT_API_ENDPOINT", &upstream.uri()),
+        ("UPSTREAM_TIMEOUT_MS", "800"),
+    ])
+    .await;
+    let (token, user) = app.user_with("gone@example.com", 3).await;
+
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let result = impatient
+        .post(app.url("/api/askatt/chat"))
+        .bearer_auth(&token)
+        .json(&json!({"message": "long question"}))
+        .send()
+        .await;
+    assert!(result.is_err(), "the client gave up before the answer");
+
+    let refunded = eventually(Duration::from_secs(5), || async {
+        app.charges(&user).await.iter().any(|r| r.kind == "refund")
+    })
+    .await;
+    assert!(refunded, "the refund never came");
+    let charges = app.charges(&user).await;
+    assert_eq!(charges.len(), 2, "{charges:?}");
+    assert_eq!(charges[1].refunds.as_deref(), Some(charges[0].id.as_str()));
+    assert_eq!(app.balance(&token).await, 3);
+    app.db.assert_ledger_invariant().await;
+}
+
+// --- AskDocs and domains ------------------------------------------------------
+
+#[tokio::test]
+async fn askdocs_sends_the_message_and_the_domains_configuration_to_its_endpoint() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hr/ask"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"response": "30 days of leave.", "sources": [{"title": "Handbook"}]}),
+        ))
+        .mount(&upstream)
+        .await;
+    let app = TestApp::spawn_with(&[]).await;
+    let (admin, _) = app.sign_in(ADMIN).await;
+    let domain = app
+        .create_domain(&admin, "hr", &format!("{}/hr/ask", upstream.uri()))
+        .await;
+    let (token, _) = app.user_with("ann@example.com", 2).await;
+
+    let reply = app
+        .chat(
+            "askdocs",
+            &token,
+            &json!({"message": "How much leave?", "domain_id": domain}),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["response"], "30 days of leave.");
+    assert_eq!(reply.body["domain_name"], "hr");
+    assert_eq!(reply.body["tokens_remaining"], 1);
+    assert!(reply.body["conversation_id"].is_string());
+
+    let received = upstream.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].headers.get("authorization").is_none());
+    let body: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "message": "How much leave?",
+            "configuration": {"kind": "askdocs", "index": "hr-2026"},
+        })
+    );
+}
+
+#[tokio::test]
+async fn askdocs_on_an_inactive_or_unknown_domain_is_404_before_any_charge() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"response": "ok"})))
+        .mount(&upstream)
+        .await;
+    let app = TestApp::spawn_with(&[]).await;
+    let (admin, _) = app.sign_in(ADMIN).await;
+    let endpoint = format!("{}/hr", upstream.uri());
+    let domain = app.create_domain(&admin, "hr", &endpoint).await;
+    let (token, user) = app.user_with("ann@example.com", 5).await;
+    let ask = |domain_id: Value| json!({"message": "q", "domain_id": domain_id});
+
+    // Active: answered (and the domain is now in the cache).
+    let reply = app.chat("askdocs", &token, &ask(json!(domain)), None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    // Deactivated: refused as soon as the admin's write has returned.
+    let deactivated = app
+        .put(
+            &format!("/api/domains/{domain}"),
+            &admin,
+            &json!({"name": "hr", "display_name": "HR policies", "api_endpoint": endpoint, "is_active": false}),
+        )
+        .await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{}", deactivated.body);
+    assert_eq!(deactivated.body["is_active"], false);
+    let reply = app.chat("askdocs", &token, &ask(json!(domain)), None).await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+
+    let unknown = app
+        .chat("askdocs", &token, &ask(json!(Uuid::new_v4())), None)
+        .await;
+    assert_problem(&unknown, StatusCode::NOT_FOUND, "not_found");
+
+    let missing = app
+        .chat("askdocs", &token, &json!({"message": "q"}), None)
+        .await;
+    assert_problem(
+        &missing,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(missing.body["field"], "domain_id");
+
+    assert_eq!(app.balance(&token).await, 4);
+    assert_eq!(app.charges(&user).await.len(), 1);
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 1);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
+    let app = TestApp::spawn_with(&[]).await;
+    let (admin, _) = app.sign_in(ADMIN).await;
+    let (user, _) = app.sign_in("ann@example.com").await;
+    let hr = json!({
+        "name": "hr",
+        "display_name": "HR policies",
+        "description": "The handbook",
+        "api_endpoint": "https://docs.example.com/hr",
+        "configuration": {"kind": "askdocs"},
+    });
+
+    let refused = app.post("/api/domains", &user, &hr).await;
+    assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
+
+    let created = app
+        .send(
+            app.client
+                .post(app.url("/api/domains"))
+                .bearer_auth(&admin)
+                .json(&hr),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created.headers.get("location").unwrap(),
+        &format!("/api/domains/{id}")
+    );
+    assert_eq!(created.body["api_endpoint"], "https://docs.example.com/hr");
+
+    let duplicate = app.post("/api/domains", &admin, &hr).await;
+    assert_problem(&duplicate, StatusCode::CONFLICT, "conflict");
+
+    let mut bad = hr.clone();
+    bad["name"] = json!("finance");
+    bad["api_endpoint"] = json!("ftp://docs.example.com");
+    let invalid = app.post("/api/domains", &admin, &bad).await;
+    assert_problem(
+        &invalid,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(invalid.body["field"], "api_endpoint");
+
+    // Users see active domains, without where their questions go.
+    let listed = app.get("/api/domains", &user).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let items = listed.body.as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["name"], "hr");
+    assert!(items[0].get("api_endpoint").is_none());
+    assert!(items[0].get("configuration").is_none());
+    let peek = app.get("/api/domains?include_inactive=true", &user).await;
+    assert_problem(&peek, StatusCode::FORBIDDEN, "forbidden");
+
+    let mut renamed = hr.clone();
+    renamed["display_name"] = json!("Human resources");
+    let updated = app
+        .put(&format!("/api/domains/{id}"), &admin, &renamed)
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["display_name"], "Human resources");
+    let by_user = app
+        .put(&format!("/api/domains/{id}"), &user, &renamed)
+        .await;
+    assert_problem(&by_user, StatusCode::FORBIDDEN, "forbidden");
+    let nowhere = app
+        .put(
+            &format!("/api/domains/{}", Uuid::new_v4()),
+            &admin,
+            &renamed,
+        )
+        .await;
+    assert_problem(&nowhere, StatusCode::NOT_FOUND, "not_found");
+
+    assert_problem(
+        &app.delete(&format!("/api/domains/{id}"), &user).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let deleted = app.delete(&format!("/api/domains/{id}"), &admin).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let all = app.get("/api/domains?include_inactive=true", &admin).await;
+    assert_eq!(all.body, json!([]));
+    assert_problem(
+        &app.delete(&format!("/api/domains/{id}"), &admin).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_domain_with_history_deactivates_it() {
+    let app = TestApp::spawn_with(&[]).await;
+    let (admin, _) = app.sign_in(ADMIN).await;
+    // No endpoint and no ASKDOCS_API_BASE_ENDPOINT: the demo upstream answers.
+    let created = app
+        .post(
+            "/api/domains",
+            &admin,
+            &json!({"name": "hr", "display_name": "HR"}),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (token, _) = app.user_with("ann@example.com", 1).await;
+    let reply = app
+        .chat(
+            "askdocs",
+            &token,
+            &json!({"message": "q", "domain_id": id}),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    let deleted = app.delete(&format!("/api/domains/{id}"), &admin).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let all = app.get("/api/domains?include_inactive=true", &admin).await;
+    let items = all.body.as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["is_active"], false);
+    assert_eq!(app.get("/api/domains", &token).await.body, json!([]));
+    app.db.assert_ledger_invariant().await;
+}
+
+// --- conversations ------------------------------------------------------------
+
+#[tokio::test]
+async fn conversations_are_private_to_their_user() {
+    let app = TestApp::spawn_with(&[]).await;
+    let (ann, _) = app.user_with("ann@example.com", 5).await;
+    let (bob, bob_id) = app.user_with("bob@example.com", 5).await;
+
+    let first = app
+        .chat(
+            "askatt",
+            &ann,
+            &json!({"message": "Ann's secret question"}),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let id = first.body["conversation_id"].as_str().unwrap().to_owned();
+    let second = app
+        .chat("askatt", &ann, &json!({"message": "another one"}), None)
+        .await;
+    let newer = second.body["conversation_id"].as_str().unwrap().to_owned();
+
+    let listed = app.get("/api/conversations?limit=1", &ann).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body["items"][0]["id"], newer.as_str());
+    let cursor = listed.body["next_cursor"].as_str().unwrap();
+    let older = app
+        .get(&format!("/api/conversations?limit=1&cursor={cursor}"), &ann)
+        .await;
+    assert_eq!(older.body["items"][0]["id"], id.as_str());
+    assert_eq!(older.body["items"][0]["title"], "Ann's secret question");
+
+    let opened = app.get(&format!("/api/conversations/{id}"), &ann).await;
+    assert_eq!(opened.status, StatusCode::OK);
+    assert_eq!(opened.body["conversation"]["service_type"], "askatt");
+    let messages = opened.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["author"], "user");
+    assert_eq!(messages[0]["content"], "Ann's secret question");
+    assert_eq!(messages[1]["author"], "assistant");
+
+    // Bob cannot see, continue or delete it, and pays nothing for trying.
+    assert_problem(
+        &app.get(&format!("/api/conversations/{id}"), &bob).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let hijack = app
+        .chat(
+            "askatt",
+            &bob,
+            &json!({"message": "let me in", "conversation_id": id}),
+            None,
+        )
+        .await;
+    assert_problem(&hijack, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(app.balance(&bob).await, 5);
+    assert!(app.charges(&bob_id).await.is_empty());
+    assert_problem(
+        &app.delete(&format!("/api/conversations/{id}"), &bob).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_eq!(
+        app.get("/api/conversations", &bob).await.body,
+        json!({"items": [], "next_cursor": null})
+    );
+
+    let deleted = app.delete(&format!("/api/conversations/{id}"), &ann).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_problem(
+        &app.get(&format!("/api/conversations/{id}"), &ann).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    app.db.assert_ledger_invariant().await;
+}
+
+// --- defaults -----------------------------------------------------------------
+
+#[tokio::test]
+async fn with_nothing_configured_the_builtin_upstream_answers_after_a_grant() {
+    let app = TestApp::spawn_with(&[]).await;
+    let (token, _) = app.user_with("dev@example.com", 0).await;
+    let broke = app
+        .chat("askatt", &token, &json!({"message": "hello"}), None)
+        .await;
+    assert_problem(&broke, StatusCode::PAYMENT_REQUIRED, "insufficient_tokens");
+
+    let (token, _) = app.user_with("dev@example.com", 1).await;
+    let reply = app
+        .chat("askatt", &token, &json!({"message": "hello"}), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let text = reply.body["response"].as_str().unwrap();
+    assert!(
+        text.contains("demo upstream") && text.contains("hello"),
+        "{text}"
+    );
+    assert_eq!(reply.body["tokens_remaining"], 0);
+
+    let blank = app
+        .chat("askatt", &token, &json!({"message": "   "}), None)
+        .await;
+    assert_problem(
+        &blank,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(blank.body["field"], "message");
+    app.db.assert_ledger_invariant().await;
+}
