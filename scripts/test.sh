@@ -20,3 +20,4 @@ fi
 if [[ "${SKIP_E2E:-0}" != "1" && -x e2e/run.sh ]]; then
     e2e/run.sh
 fi
+[[ "${SKIP_E2E:-0}" == "1" ]] || e2e/oidc/run.sh  # sign-in against a real OpenID provider
