@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use askgate_domain::ledger::IdempotencyKey;
+use askgate_domain::{Email, Tokens};
 use askgate_postgres::testing::TestDatabase;
 use askgate_server::settings::Settings;
-use askgate_server::{Application, StartupError};
+use askgate_server::{Application, StartupError, startup};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -935,6 +937,76 @@ async fn forged_or_misissued_tokens_are_401_and_create_no_user() {
     assert_eq!(app.user_count().await, 0);
     // The same claims, properly signed, do work: the cases failed for their flaw.
     assert_eq!(app.me(&PUBLISHED.sign(&good)).await.status, StatusCode::OK);
+}
+
+// ---- service tokens for the upstreams ------------------------------------------------------
+
+#[tokio::test]
+async fn chat_calls_reach_the_upstream_with_a_client_credentials_token() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "response": "Paris." })))
+        .mount(&upstream)
+        .await;
+    let app = TestApp::spawn_with(&[
+        ("ASKATT_API_ENDPOINT", upstream.uri().as_str()),
+        ("AZURE_AD_SCOPE", "api://askatt/.default"),
+    ])
+    .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+        .and(body_string_contains("grant_type=client_credentials"))
+        .and(body_string_contains("scope=api%3A%2F%2Faskatt%2F.default"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+            "access_token": "app-only-token-for-askatt",
+        })))
+        .with_priority(1)
+        .mount(&app.idp.server)
+        .await;
+    let signed_in = app.login(&Person::new(18, "ada@example.com")).await;
+    startup::account_service(&settings(&app.idp, &app.db, &[]), &app.db.database())
+        .grant(
+            &Email::parse("ada@example.com").unwrap(),
+            Tokens::new(2).unwrap(),
+            IdempotencyKey::parse("identity-test-grant").unwrap(),
+            "test",
+        )
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        let answer = app
+            .send(
+                app.client
+                    .post(format!("{}/api/askatt/chat", app.base))
+                    .bearer_auth(signed_in.token())
+                    .json(&json!({ "message": "Capital of France?" })),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.body["response"], "Paris.");
+    }
+    let asked = upstream.received_requests().await.unwrap();
+    assert_eq!(asked.len(), 2);
+    for request in &asked {
+        assert_eq!(
+            request.headers["authorization"].to_str().unwrap(),
+            "Bearer app-only-token-for-askatt"
+        );
+    }
+    // One token request served both calls: the token is cached.
+    let token_requests = app
+        .idp
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("grant_type=client_credentials"))
+        .count();
+    assert_eq!(token_requests, 1);
 }
 
 // ---- configuration and start-up -----------------------------------------------------------------
