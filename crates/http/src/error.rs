@@ -14,11 +14,11 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use askgate_domain::StoreError;
 use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
 use askgate_domain::ports::RateDecision;
 use askgate_domain::services::ChatError;
-use askgate_domain::StoreError;
 use askgate_domain::services::{AccountError, DomainError};
 use serde::Serialize;
 

@@ -20,8 +20,8 @@ use actix_web::{App, web};
 use tracing_actix_web::TracingLogger;
 
 pub use auth::{AdminUser, AuthenticatedUser, SessionKeys, TokenVerifier};
-pub use idempotency::IdempotencyKeyHeader;
 pub use error::{ApiError, PROBLEM_JSON, ProblemCode};
+pub use idempotency::IdempotencyKeyHeader;
 pub use state::AppState;
 
 /// Largest JSON request body accepted (64 KiB).
