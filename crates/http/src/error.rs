@@ -19,7 +19,7 @@ use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
 use askgate_domain::ports::RateDecision;
 use askgate_domain::services::ChatError;
-use askgate_domain::services::{AccountError, DomainError};
+use askgate_domain::services::{AccountError, BillingError, DomainError};
 use serde::Serialize;
 
 /// Media type of every error body.
@@ -229,7 +229,7 @@ impl ApiError {
     }
 
     /// A validation failure with another 4xx status (400, 413, 415).
-    fn invalid_with_status(status: StatusCode, detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_with_status(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
             status,
             ..Self::new(ProblemCode::ValidationFailed, detail)
@@ -462,6 +462,29 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => Self::conflict(what),
             StoreError::Unavailable(_) => Self::unavailable(&e),
             StoreError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(e: BillingError) -> Self {
+        match e {
+            // Configuration, not an outage: said plainly and not logged as an error.
+            BillingError::NotConfigured => {
+                Self::new(ProblemCode::Unavailable, "payments are not configured")
+            }
+            BillingError::UnknownPackage(unknown) => {
+                Self::invalid_field("package", unknown.to_string())
+            }
+            BillingError::PurchaseNotFound => Self::not_found("No such purchase."),
+            // Stripe's own message is logged, never shown.
+            BillingError::Rejected(_) => Self {
+                detail: "The payment provider could not start the payment. Please try again later."
+                    .to_owned(),
+                ..Self::server(ProblemCode::UpstreamFailed, &e)
+            },
+            BillingError::Unavailable(_) => Self::unavailable(&e),
+            BillingError::Unexpected(_) => Self::internal(&e),
         }
     }
 }

@@ -13,6 +13,7 @@ mod middleware;
 pub mod routes;
 mod state;
 pub mod ui;
+pub mod webhook;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -23,6 +24,7 @@ pub use auth::{AdminUser, AuthenticatedUser, SessionKeys, TokenVerifier};
 pub use error::{ApiError, PROBLEM_JSON, ProblemCode};
 pub use idempotency::IdempotencyKeyHeader;
 pub use state::AppState;
+pub use webhook::StripeSignedEvent;
 
 /// Largest JSON request body accepted (64 KiB).
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;

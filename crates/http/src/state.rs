@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use askgate_domain::ports::HealthCheck;
-use askgate_domain::services::{AccountService, DomainService};
+use askgate_domain::ports::{Clock, HealthCheck, SystemClock, WebhookVerifier};
+use askgate_domain::services::{AccountService, BillingError, BillingService, DomainService};
 
 use crate::auth::{MicrosoftSignIn, SessionKeys, Sessions, TokenVerifier};
 
@@ -22,6 +22,17 @@ pub struct AppState {
     pub(crate) chat: crate::routes::chat::ChatState,
     pub(crate) sessions: Option<Arc<Sessions>>,
     pub(crate) microsoft: Option<MicrosoftSignIn>,
+    pub(crate) payments: Payments,
+}
+
+/// Buying tokens: the use case, the webhook's verifier and the public key
+/// the browser may see. All absent until the server configures payments.
+#[derive(Clone)]
+pub(crate) struct Payments {
+    billing: Option<Arc<BillingService>>,
+    webhooks: Option<Arc<dyn WebhookVerifier>>,
+    clock: Arc<dyn Clock>,
+    publishable_key: Option<String>,
 }
 
 impl AppState {
@@ -44,7 +55,42 @@ impl AppState {
             chat: crate::routes::chat::ChatState::default(),
             sessions: None,
             microsoft: None,
+            payments: Payments {
+                billing: None,
+                webhooks: None,
+                clock: Arc::new(SystemClock),
+                publishable_key: None,
+            },
         }
+    }
+
+    /// The billing use case (`BillingService`). Without it the purchase
+    /// endpoints answer 503 "payments are not configured".
+    #[must_use]
+    pub fn with_billing(mut self, billing: Arc<BillingService>) -> Self {
+        self.payments.billing = Some(billing);
+        self
+    }
+
+    /// Verifies `POST /api/webhook/stripe`. Without it the webhook answers 503.
+    #[must_use]
+    pub fn with_webhook_verifier(mut self, verifier: Arc<dyn WebhookVerifier>) -> Self {
+        self.payments.webhooks = Some(verifier);
+        self
+    }
+
+    /// The clock webhook signatures are checked against (default: the system clock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.payments.clock = clock;
+        self
+    }
+
+    /// `STRIPE_PUBLISHABLE_KEY`, served to the web UI in `GET /api/ui-config`.
+    #[must_use]
+    pub fn with_stripe_publishable_key(mut self, key: Option<String>) -> Self {
+        self.payments.publishable_key = key;
+        self
     }
 
     /// Sessions with rotating refresh tokens: sign-ins start one (refresh
@@ -108,6 +154,41 @@ impl AppState {
     #[must_use]
     pub fn microsoft_sign_in(&self) -> Option<&MicrosoftSignIn> {
         self.microsoft.as_ref()
+    }
+
+    /// The billing use case; `NotConfigured` (503) until the server sets it.
+    pub fn billing(&self) -> Result<&BillingService, BillingError> {
+        self.payments
+            .billing
+            .as_deref()
+            .ok_or(BillingError::NotConfigured)
+    }
+
+    /// The webhook verifier; `NotConfigured` (503) without a webhook secret.
+    pub fn webhook_verifier(&self) -> Result<&dyn WebhookVerifier, BillingError> {
+        self.payments
+            .webhooks
+            .as_deref()
+            .ok_or(BillingError::NotConfigured)
+    }
+
+    #[must_use]
+    pub fn clock(&self) -> &dyn Clock {
+        self.payments.clock.as_ref()
+    }
+
+    /// True when purchases can be made.
+    #[must_use]
+    pub fn payments_enabled(&self) -> bool {
+        self.payments
+            .billing
+            .as_ref()
+            .is_some_and(|b| b.payments_enabled())
+    }
+
+    #[must_use]
+    pub fn stripe_publishable_key(&self) -> Option<&str> {
+        self.payments.publishable_key.as_deref()
     }
 
     #[must_use]

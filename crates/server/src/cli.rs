@@ -6,7 +6,7 @@ use askgate_domain::Email;
 use askgate_domain::Tokens;
 use askgate_domain::ledger::IdempotencyKey;
 
-pub const USAGE: &str = "usage: askgate-server [serve | migrate | grant --email EMAIL --tokens N [--reason TEXT] [--key KEY]]";
+pub const USAGE: &str = "usage: askgate-server [serve | migrate | grant --email EMAIL --tokens N [--reason TEXT] [--key KEY] | reconcile [--since 72h]]";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -16,9 +16,24 @@ pub enum Command {
     Migrate,
     /// Credit tokens to a user with a `grant` ledger row.
     Grant(GrantArgs),
+    /// Credit Stripe payments of the recent past that no webhook credited.
+    Reconcile(ReconcileArgs),
     /// Print the usage and exit.
     Help,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileArgs {
+    /// How far back to look (`--since 72h`, `--since 3d`).
+    pub since: std::time::Duration,
+}
+
+/// `reconcile` looks back this far unless told otherwise: Stripe retries a
+/// webhook for up to three days.
+pub const DEFAULT_RECONCILE_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
+
+/// The longest `--since` accepted (Stripe keeps events for 30 days).
+const MAX_RECONCILE_HOURS: u64 = 90 * 24;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantArgs {
@@ -41,6 +56,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         None | Some("serve") => Command::Serve,
         Some("migrate") => Command::Migrate,
         Some("grant") => return parse_grant(args).map(Command::Grant),
+        Some("reconcile") => return parse_reconcile(args).map(Command::Reconcile),
         Some("help" | "--help" | "-h") => Command::Help,
         Some(other) => return Err(UsageError(format!("unknown command '{other}'"))),
     };
@@ -48,6 +64,46 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         None => Ok(command),
         Some(extra) => Err(UsageError(format!("unexpected argument '{extra}'"))),
     }
+}
+
+fn parse_reconcile(mut args: impl Iterator<Item = String>) -> Result<ReconcileArgs, UsageError> {
+    let mut since = DEFAULT_RECONCILE_WINDOW;
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--since" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| UsageError("--since needs a value such as 72h or 3d".into()))?;
+                since = parse_window(&value).ok_or_else(|| {
+                    UsageError(format!(
+                        "--since must be a number of hours or days such as 72h or 3d (at most {} days), not '{value}'",
+                        MAX_RECONCILE_HOURS / 24
+                    ))
+                })?;
+            }
+            other => {
+                return Err(UsageError(format!(
+                    "unknown option '{other}' for reconcile"
+                )));
+            }
+        }
+    }
+    Ok(ReconcileArgs { since })
+}
+
+/// `72h` or `3d`: a positive whole number of hours or days.
+fn parse_window(value: &str) -> Option<std::time::Duration> {
+    let (number, hours_per_unit) = if let Some(n) = value.strip_suffix('h') {
+        (n, 1)
+    } else if let Some(n) = value.strip_suffix('d') {
+        (n, 24)
+    } else {
+        return None;
+    };
+    let hours = number.parse::<u64>().ok()?.checked_mul(hours_per_unit)?;
+    (1..=MAX_RECONCILE_HOURS)
+        .contains(&hours)
+        .then(|| std::time::Duration::from_secs(hours * 3600))
 }
 
 fn parse_grant(mut args: impl Iterator<Item = String>) -> Result<GrantArgs, UsageError> {
@@ -115,6 +171,29 @@ mod tests {
         assert_eq!(g.tokens.get(), 100);
         assert_eq!(g.key.unwrap().as_str(), "k1");
         assert_eq!(g.reason, "granted by an operator");
+    }
+
+    #[test]
+    fn reconcile_reads_hours_or_days_and_defaults_to_three_days() {
+        let since = |line: &str| match parse(args(line)).unwrap() {
+            Command::Reconcile(r) => r.since.as_secs(),
+            other => panic!("not a reconcile: {other:?}"),
+        };
+        assert_eq!(since("reconcile"), 72 * 3600);
+        assert_eq!(since("reconcile --since 72h"), 72 * 3600);
+        assert_eq!(since("reconcile --since 2d"), 48 * 3600);
+        assert_eq!(since("reconcile --since 1h"), 3600);
+        for bad in [
+            "reconcile --since",
+            "reconcile --since 0h",
+            "reconcile --since 72",
+            "reconcile --since 3w",
+            "reconcile --since -2d",
+            "reconcile --since 91d",
+            "reconcile --until 2d",
+        ] {
+            assert!(parse(args(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

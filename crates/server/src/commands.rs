@@ -1,10 +1,10 @@
-//! The one-shot commands: `migrate` and `grant`.
+//! The one-shot commands: `migrate`, `grant` and `reconcile`.
 
 use askgate_domain::ledger::{IdempotencyKey, Recorded};
-use askgate_domain::services::AccountError;
+use askgate_domain::services::{AccountError, BillingError, EventOutcome};
 use uuid::Uuid;
 
-use crate::cli::GrantArgs;
+use crate::cli::{GrantArgs, ReconcileArgs};
 use crate::settings::Settings;
 use crate::startup::{self, StartupError};
 
@@ -16,6 +16,59 @@ pub enum CommandError {
     UnknownUser(String),
     #[error("the grant failed: {0}")]
     Grant(#[source] AccountError),
+    #[error("payments are not configured: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET")]
+    PaymentsNotConfigured,
+    #[error("reconciliation failed: {0}")]
+    Reconcile(#[source] BillingError),
+}
+
+/// Lists the payments that succeeded at Stripe within `args.since` and credits
+/// any that no webhook credited, through the same exactly-once path as the
+/// webhook: running it again, or while webhooks arrive, credits nothing twice.
+/// Says, one line per payment, what happened.
+pub async fn reconcile(settings: &Settings, args: ReconcileArgs) -> Result<String, CommandError> {
+    if !settings.stripe.payments_enabled() {
+        return Err(CommandError::PaymentsNotConfigured);
+    }
+    let db = startup::connect(settings).await?;
+    let billing = startup::billing_service(settings, &db)?;
+    let window = chrono::Duration::from_std(args.since)
+        .map_err(|e| CommandError::Reconcile(BillingError::Unexpected(Box::new(e))))?;
+    let since = chrono::Utc::now() - window;
+    let report = billing.reconcile(since).await.map_err(|e| match e {
+        BillingError::NotConfigured => CommandError::PaymentsNotConfigured,
+        other => CommandError::Reconcile(other),
+    })?;
+    let mut lines: Vec<String> = report
+        .iter()
+        .map(|(payment, outcome)| format!("{payment}: {}", describe(outcome)))
+        .collect();
+    let credited = report
+        .iter()
+        .filter(|(_, o)| matches!(o, EventOutcome::Credited { .. }))
+        .count();
+    lines.push(format!(
+        "{} succeeded payment(s) since {}; {credited} credited now, the rest needed nothing",
+        report.len(),
+        since.format("%Y-%m-%d %H:%M:%S UTC")
+    ));
+    Ok(lines.join("\n"))
+}
+
+fn describe(outcome: &EventOutcome) -> String {
+    match outcome {
+        EventOutcome::Credited { tokens } => {
+            format!("credited {tokens} tokens (it had been missed)")
+        }
+        EventOutcome::AlreadyCredited | EventOutcome::DuplicateEvent => {
+            "already credited; nothing changed".to_owned()
+        }
+        EventOutcome::Mismatch { reason } => format!("not credited: {reason}"),
+        EventOutcome::Reversed { tokens } => format!("reversed {tokens} tokens"),
+        EventOutcome::NothingToReverse => "nothing to reverse".to_owned(),
+        EventOutcome::CheckoutFailed => "checkout failed; nothing credited".to_owned(),
+        EventOutcome::Ignored => "ignored".to_owned(),
+    }
 }
 
 /// Applies pending migrations.

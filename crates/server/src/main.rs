@@ -1,4 +1,4 @@
-//! `askgate-server [serve | migrate | grant ...]`.
+//! `askgate-server [serve | migrate | grant ... | reconcile ...]`.
 //!
 //! Exit codes: 0 done, 1 could not start or the command failed, 2 bad command
 //! line or configuration. Failures are one line on stderr, never a panic.
@@ -43,6 +43,10 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
             .map(|done| println!("{done}"))
             .map_err(|e| e.to_string()),
         Command::Grant(args) => commands::grant(&settings, args)
+            .await
+            .map(|done| println!("{done}"))
+            .map_err(|e| e.to_string()),
+        Command::Reconcile(args) => commands::reconcile(&settings, args)
             .await
             .map(|done| println!("{done}"))
             .map_err(|e| e.to_string()),

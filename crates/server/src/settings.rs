@@ -74,6 +74,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub azure_ad: AzureAdSettings,
     pub telemetry: TelemetrySettings,
+    pub stripe: StripeSettings,
     pub upstream: UpstreamSettings,
     pub rate_limit: RateLimitSettings,
 }
@@ -131,6 +132,121 @@ pub struct AuthSettings {
     pub refresh_ttl: Duration,
 }
 
+/// Stripe: buying tokens. Without `STRIPE_SECRET_KEY` payments are off and the
+/// purchase endpoints answer 503; everything else works.
+#[derive(Debug, Clone, Default)]
+pub struct StripeSettings {
+    /// `STRIPE_SECRET_KEY` (`sk_live_…`, `sk_test_…` or a restricted `rk_…`).
+    pub secret_key: Option<SecretString>,
+    /// `STRIPE_WEBHOOK_SECRET`: the endpoint's signing secrets (`whsec_…`),
+    /// comma-separated while one is rotated. Required with the secret key.
+    pub webhook_secret: Option<SecretString>,
+    /// `STRIPE_PUBLISHABLE_KEY` (`pk_…`): public, served to the web UI.
+    pub publishable_key: Option<String>,
+    /// `STRIPE_PRICE_100`, `STRIPE_PRICE_250`, `STRIPE_PRICE_600`: Price ids
+    /// for Checkout; a package without one is sold with inline price data.
+    pub price_100: Option<String>,
+    pub price_250: Option<String>,
+    pub price_600: Option<String>,
+    /// `STRIPE_API_BASE`: `None` is Stripe's own API; tests point it at a fake.
+    pub api_base: Option<Url>,
+}
+
+impl StripeSettings {
+    /// True when purchases can be made.
+    #[must_use]
+    pub const fn payments_enabled(&self) -> bool {
+        self.secret_key.is_some()
+    }
+
+    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        // Key values are never repeated in messages.
+        let secret_key = env.get("STRIPE_SECRET_KEY");
+        if let Some(key) = &secret_key {
+            let known = ["sk_live_", "sk_test_", "rk_live_", "rk_test_"]
+                .iter()
+                .any(|p| key.starts_with(p));
+            if !known || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError::new(
+                    "STRIPE_SECRET_KEY",
+                    "must be a Stripe secret key (sk_live_…, sk_test_… or a restricted rk_… key)",
+                ));
+            }
+        }
+        let webhook_secret = env.get("STRIPE_WEBHOOK_SECRET");
+        if let Some(raw) = &webhook_secret {
+            let valid = raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .all(|s| s.starts_with("whsec_") && s.bytes().all(|b| b.is_ascii_graphic()));
+            if !valid {
+                return Err(ConfigError::new(
+                    "STRIPE_WEBHOOK_SECRET",
+                    "must be the endpoint's signing secret (whsec_…), or several separated by commas while rotating",
+                ));
+            }
+        } else if secret_key.is_some() {
+            return Err(ConfigError::new(
+                "STRIPE_WEBHOOK_SECRET",
+                "is required when STRIPE_SECRET_KEY is set (the webhook endpoint's signing secret, whsec_…)",
+            ));
+        }
+        let publishable_key = env.get("STRIPE_PUBLISHABLE_KEY");
+        if publishable_key
+            .as_deref()
+            .is_some_and(|k| !k.starts_with("pk_") || !k.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::new(
+                "STRIPE_PUBLISHABLE_KEY",
+                "must be a publishable key (pk_live_… or pk_test_…); it is shown to browsers, so never put a secret key here",
+            ));
+        }
+        let price = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            env.get(name)
+                .map(|id| {
+                    if id.starts_with("price_") && id.bytes().all(|b| b.is_ascii_graphic()) {
+                        Ok(id)
+                    } else {
+                        Err(ConfigError::new(
+                            name,
+                            "must be a Stripe Price id (price_…)",
+                        ))
+                    }
+                })
+                .transpose()
+        };
+        let api_base = env
+            .get("STRIPE_API_BASE")
+            .map(|raw| {
+                Url::parse(&raw)
+                    .ok()
+                    .filter(|u| {
+                        matches!(u.scheme(), "http" | "https")
+                            && u.has_host()
+                            && u.query().is_none()
+                            && u.fragment().is_none()
+                    })
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "STRIPE_API_BASE",
+                            "must be an http(s) URL such as https://api.stripe.com",
+                        )
+                    })
+            })
+            .transpose()?;
+        Ok(Self {
+            secret_key: secret_key.map(SecretString::from),
+            webhook_secret: webhook_secret.map(SecretString::from),
+            publishable_key,
+            price_100: price("STRIPE_PRICE_100")?,
+            price_250: price("STRIPE_PRICE_250")?,
+            price_600: price("STRIPE_PRICE_600")?,
+            api_base,
+        })
+    }
+}
+
 /// `LOG_FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -180,6 +296,7 @@ impl Settings {
             http: HttpSettings::read(&env)?,
             database: DatabaseSettings::read(&env)?,
             auth: AuthSettings::read(&env, app_env)?,
+            stripe: StripeSettings::read(&env)?,
             upstream: UpstreamSettings::read(&env)?,
             rate_limit: RateLimitSettings::read(&env)?,
             azure_ad: AzureAdSettings::read(&env)?,
@@ -641,6 +758,58 @@ mod tests {
             assert_eq!(err.variable, name, "{err}");
             assert!(!err.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn payments_are_off_without_a_stripe_secret_key() {
+        let s = Settings::from_pairs(&[]).unwrap();
+        assert!(!s.stripe.payments_enabled());
+        assert!(s.stripe.api_base.is_none());
+    }
+
+    #[test]
+    fn a_stripe_secret_key_needs_a_webhook_secret() {
+        let err = Settings::from_pairs(&[("STRIPE_SECRET_KEY", "sk_test_abc")]).unwrap_err();
+        assert_eq!(err.variable, "STRIPE_WEBHOOK_SECRET");
+        assert!(!err.to_string().contains('\n'));
+        let s = Settings::from_pairs(&[
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_new, whsec_old"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_abc"),
+            ("STRIPE_PRICE_250", "price_250"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+        ])
+        .unwrap();
+        assert!(s.stripe.payments_enabled());
+        assert_eq!(s.stripe.price_250.as_deref(), Some("price_250"));
+        assert_eq!(s.stripe.price_100, None);
+        assert_eq!(s.stripe.publishable_key.as_deref(), Some("pk_test_abc"));
+    }
+
+    #[test]
+    fn each_bad_stripe_value_names_its_variable_without_echoing_it() {
+        for (name, value) in [
+            ("STRIPE_SECRET_KEY", "pk_test_oops"),
+            ("STRIPE_WEBHOOK_SECRET", "sk_test_oops"),
+            ("STRIPE_PUBLISHABLE_KEY", "sk_test_oops"),
+            ("STRIPE_PRICE_100", "prod_oops"),
+            ("STRIPE_API_BASE", "ftp://oops"),
+        ] {
+            let err = Settings::from_pairs(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+            assert!(!err.to_string().contains("oops"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_stripe_secrets() {
+        let s = Settings::from_pairs(&[
+            ("STRIPE_SECRET_KEY", "sk_test_hunter2"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_hunter3"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("hunter3"));
     }
 
     #[test]

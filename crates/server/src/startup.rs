@@ -6,16 +6,20 @@ use std::sync::Arc;
 use actix_web::HttpServer;
 use actix_web::dev::Server;
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
-use askgate_domain::ports::SystemClock;
 use askgate_domain::ports::{DomainRepository, RateLimiter, ServiceTokenProvider};
+use askgate_domain::ports::{PaymentGateway, SystemClock};
 use askgate_domain::services::account::AdminPolicy;
-use askgate_domain::services::{AccountService, DomainService};
+use askgate_domain::services::{AccountService, BillingService, DomainService, ReturnUrls};
 use askgate_domain::services::{ChatPorts, ChatService};
 use askgate_http::auth::{BearerTokens, MicrosoftSignIn, SessionPolicy, Sessions};
 use askgate_http::{AppState, SessionKeys};
-use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgUsers};
+use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers};
 use askgate_postgres::{PgConversations, PgIdempotency, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
+use askgate_stripe::{
+    DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
+    split_webhook_secrets,
+};
 use askgate_upstream::{UpstreamBuildError, Upstreams};
 use secrecy::ExposeSecret;
 
@@ -34,6 +38,8 @@ pub enum StartupError {
     /// Discovery of the identity provider failed; the message carries the cause.
     #[error("Microsoft sign-in could not start: {0} (check AZURE_AD_AUTHORITY)")]
     AzureAd(String),
+    #[error("{0}")]
+    Stripe(#[source] StripeSetupError),
     #[error("cannot listen on {addr} (check BIND_ADDR): {source}")]
     Bind {
         addr: String,
@@ -268,6 +274,36 @@ pub async fn chat_service(
     ))
 }
 
+/// The billing use case: Stripe when `STRIPE_SECRET_KEY` is set, otherwise no
+/// payment provider (purchases answer "payments are not configured"). Also
+/// used by the `reconcile` command.
+pub fn billing_service(settings: &Settings, db: &Database) -> Result<BillingService, StartupError> {
+    let stripe = &settings.stripe;
+    let gateway = stripe
+        .secret_key
+        .clone()
+        .map(|secret_key| {
+            StripeGateway::new(StripeConfig {
+                secret_key,
+                api_base: stripe.api_base.clone(),
+                prices: PriceIds {
+                    price_100: stripe.price_100.clone(),
+                    price_250: stripe.price_250.clone(),
+                    price_600: stripe.price_600.clone(),
+                },
+            })
+            .map(|g| Arc::new(g) as Arc<dyn PaymentGateway>)
+            .map_err(StartupError::Stripe)
+        })
+        .transpose()?;
+    Ok(BillingService::new(
+        gateway,
+        Arc::new(PgLedger::new(db.clone())),
+        Arc::new(PgPurchases::new(db.clone())),
+        ReturnUrls::under(settings.http.public_base_url.as_str()),
+    ))
+}
+
 async fn app_state(
     settings: &Settings,
     db: Database,
@@ -280,6 +316,7 @@ async fn app_state(
     let service_tokens = service_token_provider(azure.as_deref());
     let chat = chat_service(settings, &db, Arc::clone(&domains), service_tokens).await?;
     let conversations = Arc::new(PgConversations::new(db.clone()));
+    let billing = Arc::new(billing_service(settings, &db)?);
 
     let session_keys = SessionKeys::new(
         &settings.auth.jwt_secret,
@@ -299,6 +336,14 @@ async fn app_state(
     .with_token_verifier(identity.verifier)
     .with_microsoft_sign_in(identity.sign_in)
     .with_chat(Arc::new(chat))
-    .with_conversations(conversations);
-    Ok(state)
+    .with_conversations(conversations)
+    .with_billing(billing)
+    .with_stripe_publishable_key(settings.stripe.publishable_key.clone());
+    Ok(match &settings.stripe.webhook_secret {
+        Some(secrets) => state.with_webhook_verifier(Arc::new(StripeWebhooks::new(
+            split_webhook_secrets(secrets),
+            DEFAULT_TOLERANCE,
+        ))),
+        None => state,
+    })
 }

@@ -143,6 +143,13 @@ impl BillingService {
             .collect()
     }
 
+    /// False when no payment provider is configured: purchases then answer
+    /// [`BillingError::NotConfigured`].
+    #[must_use]
+    pub fn payments_enabled(&self) -> bool {
+        self.gateway.is_some()
+    }
+
     fn gateway(&self) -> Result<&Arc<dyn PaymentGateway>, BillingError> {
         self.gateway.as_ref().ok_or(BillingError::NotConfigured)
     }

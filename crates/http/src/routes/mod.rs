@@ -10,6 +10,8 @@ pub mod chat;
 pub mod conversations;
 pub mod domains;
 pub mod health;
+pub mod payments;
+pub mod ui_config;
 pub mod user;
 
 pub(crate) fn register(cfg: &mut web::ServiceConfig) {
@@ -20,6 +22,27 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::scope("/api")
+            .route("/ui-config", web::get().to(ui_config::handle))
+            .route(
+                "/token-packages",
+                web::get().to(payments::token_packages::handle),
+            )
+            .route(
+                "/create-payment-intent",
+                web::post().to(payments::create_payment_intent::handle),
+            )
+            .route(
+                "/checkout-session",
+                web::post().to(payments::checkout_session::handle),
+            )
+            .route(
+                "/purchases/{checkout_session_id}",
+                web::get().to(payments::purchase_status::handle),
+            )
+            .route(
+                "/webhook/stripe",
+                web::post().to(payments::stripe_webhook::handle),
+            )
             .service(
                 web::scope("/auth")
                     .service(

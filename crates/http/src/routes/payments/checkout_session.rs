@@ -1,0 +1,30 @@
+//! `POST /api/checkout-session {package}`: a Stripe-hosted checkout page for
+//! the package, tracked as a pending purchase. Answers `{url, id}`; the web UI
+//! sends the browser to `url`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{PackageBody, stripe_idempotency_key};
+use crate::auth::AuthenticatedUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: AuthenticatedUser,
+    req: HttpRequest,
+    body: web::Json<PackageBody>,
+) -> Result<HttpResponse, ApiError> {
+    let package = body.into_inner().package;
+    let key = stripe_idempotency_key(&req, caller.user, "checkout", &package)?;
+    let created = state
+        .billing()?
+        .start_checkout(
+            &caller.actor(),
+            Some(caller.email.as_str().to_owned()),
+            &package,
+            key,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(created))
+}

@@ -1,0 +1,25 @@
+//! `POST /api/create-payment-intent {package}`: a Stripe PaymentIntent for the
+//! package's exact price, for clients that collect the card themselves
+//! (Stripe Elements). Answers `{client_secret, payment_intent_id}`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{PackageBody, stripe_idempotency_key};
+use crate::auth::AuthenticatedUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: AuthenticatedUser,
+    req: HttpRequest,
+    body: web::Json<PackageBody>,
+) -> Result<HttpResponse, ApiError> {
+    let package = body.into_inner().package;
+    let key = stripe_idempotency_key(&req, caller.user, "payment_intent", &package)?;
+    let created = state
+        .billing()?
+        .start_payment(&caller.actor(), &package, key)
+        .await?;
+    Ok(HttpResponse::Ok().json(created))
+}

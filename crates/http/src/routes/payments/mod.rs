@@ -1,0 +1,68 @@
+//! Buying tokens: the packages, starting a payment or a hosted checkout, the
+//! success page's poll, and Stripe's webhook.
+
+use actix_web::HttpRequest;
+use askgate_domain::UserId;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub mod checkout_session;
+pub mod create_payment_intent;
+pub mod purchase_status;
+pub mod stripe_webhook;
+pub mod token_packages;
+
+/// The header a client may send so that a retried purchase request creates
+/// one payment at Stripe, not two.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// Longest client key accepted; with askgate's prefix it stays within
+/// Stripe's 255 characters.
+const MAX_CLIENT_KEY_LEN: usize = 200;
+
+/// The body every purchase request carries.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageBody {
+    package: String,
+}
+
+/// The client's `Idempotency-Key` is not one askgate can pass on.
+#[derive(Debug)]
+struct BadIdempotencyKey;
+
+impl From<BadIdempotencyKey> for ApiError {
+    fn from(_: BadIdempotencyKey) -> Self {
+        Self::invalid_field(
+            IDEMPOTENCY_KEY_HEADER,
+            format!("Idempotency-Key must be 1 to {MAX_CLIENT_KEY_LEN} visible ASCII characters."),
+        )
+    }
+}
+
+/// The idempotency key sent to Stripe: the client's `Idempotency-Key` when it
+/// sent one, else a fresh one. Scoped to the caller, the kind of request and
+/// the package, so one user's key can never return another user's payment.
+fn stripe_idempotency_key(
+    req: &HttpRequest,
+    user: UserId,
+    kind: &str,
+    package: &str,
+) -> Result<String, BadIdempotencyKey> {
+    let client_key = match req.headers().get(IDEMPOTENCY_KEY_HEADER) {
+        None => Uuid::new_v4().to_string(),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| {
+                !k.is_empty()
+                    && k.len() <= MAX_CLIENT_KEY_LEN
+                    && k.bytes().all(|b| b.is_ascii_graphic())
+            })
+            .ok_or(BadIdempotencyKey)?
+            .to_owned(),
+    };
+    Ok(format!("askgate:{kind}:{user}:{package}:{client_key}"))
+}

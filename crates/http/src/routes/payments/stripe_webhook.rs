@@ -1,0 +1,54 @@
+//! `POST /api/webhook/stripe`: Stripe's events, signature-verified by
+//! [`StripeSignedEvent`] before anything runs, then applied exactly once.
+//!
+//! 200 tells Stripe the event is handled (also for types askgate ignores and
+//! for payments that do not match their package: retrying cannot fix those).
+//! A storage failure answers 5xx so that Stripe delivers the event again.
+
+use actix_web::{HttpResponse, web};
+use askgate_domain::services::EventOutcome;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::webhook::StripeSignedEvent;
+
+#[derive(Debug, Serialize)]
+struct Received {
+    received: bool,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl From<EventOutcome> for Received {
+    fn from(outcome: EventOutcome) -> Self {
+        let (name, tokens, reason) = match outcome {
+            EventOutcome::Credited { tokens } => ("credited", Some(tokens.get()), None),
+            EventOutcome::AlreadyCredited => ("already_credited", None, None),
+            EventOutcome::DuplicateEvent => ("duplicate_event", None, None),
+            EventOutcome::Mismatch { reason } => ("mismatch", None, Some(reason)),
+            EventOutcome::Reversed { tokens } => ("reversed", Some(tokens.get()), None),
+            EventOutcome::NothingToReverse => ("nothing_to_reverse", None, None),
+            EventOutcome::CheckoutFailed => ("checkout_failed", None, None),
+            EventOutcome::Ignored => ("ignored", None, None),
+        };
+        Self {
+            received: true,
+            outcome: name,
+            tokens,
+            reason,
+        }
+    }
+}
+
+pub async fn handle(
+    state: web::Data<AppState>,
+    event: StripeSignedEvent,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = state.billing()?.handle(event.into_inner()).await?;
+    tracing::info!(?outcome, "stripe event handled");
+    Ok(HttpResponse::Ok().json(Received::from(outcome)))
+}

@@ -1,0 +1,24 @@
+//! `GET /api/ui-config`: what the web UI should offer (public). Carries only
+//! public values: the Stripe publishable key, never the secret key.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+struct UiConfig<'a> {
+    dev_login: bool,
+    microsoft_login: bool,
+    payments: bool,
+    stripe_publishable_key: Option<&'a str>,
+}
+
+pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(UiConfig {
+        dev_login: state.dev_login_enabled(),
+        microsoft_login: state.microsoft_sign_in().is_some(),
+        payments: state.payments_enabled(),
+        stripe_publishable_key: state.stripe_publishable_key(),
+    })
+}

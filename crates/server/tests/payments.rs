@@ -1,0 +1,1033 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Buying tokens over real HTTP against a fresh real database, with Stripe's
+//! API played by wiremock (objects shaped like crates/stripe/fixtures/api) and
+//! webhooks signed here the way Stripe signs them:
+//! `Stripe-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use askgate_domain::UserId;
+use askgate_domain::ledger::{DebitRequest, ServiceType};
+use askgate_domain::ports::Ledger;
+use askgate_postgres::PgLedger;
+use askgate_postgres::testing::TestDatabase;
+use askgate_server::cli::ReconcileArgs;
+use askgate_server::settings::Settings;
+use askgate_server::{Application, commands, telemetry};
+use futures::future::join_all;
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const JWT_SECRET: &str = "payments-test-secret-payments-test-secret";
+const STRIPE_KEY: &str = "sk_test_askgate_payments";
+const WEBHOOK_SECRET: &str = "whsec_askgate_payments_current";
+const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_askgate_payments_previous";
+const PUBLISHABLE_KEY: &str = "pk_test_askgate_payments";
+const PUBLIC_BASE_URL: &str = "https://askgate.example.com";
+
+const CHECKOUT_FIXTURE: &str = include_str!("../../stripe/fixtures/api/checkout_session.json");
+const INTENT_FIXTURE: &str = include_str!("../../stripe/fixtures/api/payment_intent.json");
+const CARD_ERROR_FIXTURE: &str = include_str!("../../stripe/fixtures/api/card_error.json");
+const EVENT_CHECKOUT_COMPLETED: &str =
+    include_str!("../../stripe/fixtures/events/checkout_session_completed.json");
+const EVENT_INTENT_SUCCEEDED: &str =
+    include_str!("../../stripe/fixtures/events/payment_intent_succeeded.json");
+const EVENT_CHARGE_REFUNDED: &str =
+    include_str!("../../stripe/fixtures/events/charge_refunded.json");
+const EVENT_DISPUTE_CREATED: &str =
+    include_str!("../../stripe/fixtures/events/charge_dispute_created.json");
+const EVENT_CUSTOMER_CREATED: &str =
+    include_str!("../../stripe/fixtures/events/customer_created.json");
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    db: TestDatabase,
+    settings: Settings,
+    stripe: MockServer,
+}
+
+impl TestApp {
+    /// askgate with payments on, Stripe's API at a fresh wiremock.
+    async fn spawn() -> Self {
+        let stripe = MockServer::start().await;
+        let api_base = stripe.uri();
+        Self::spawn_with(
+            stripe,
+            &[
+                ("STRIPE_SECRET_KEY", STRIPE_KEY),
+                (
+                    "STRIPE_WEBHOOK_SECRET",
+                    &format!("{WEBHOOK_SECRET},{PREVIOUS_WEBHOOK_SECRET}"),
+                ),
+                ("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY),
+                ("STRIPE_API_BASE", &api_base),
+            ],
+        )
+        .await
+    }
+
+    /// askgate without any Stripe configuration.
+    async fn spawn_without_payments() -> Self {
+        Self::spawn_with(MockServer::start().await, &[]).await
+    }
+
+    async fn spawn_with(stripe: MockServer, stripe_pairs: &[(&str, &str)]) -> Self {
+        init_test_logs();
+        let db = TestDatabase::with_max_connections(8).await;
+        let mut pairs: Vec<(&str, &str)> = stripe_pairs.to_vec();
+        pairs.extend([
+            ("APP_ENV", "development"),
+            ("DATABASE_URL", db.url()),
+            ("DATABASE_MAX_CONNECTIONS", "6"),
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("JWT_SECRET", JWT_SECRET),
+            ("AUTH_DEV_LOGIN", "true"),
+            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+        ]);
+        let settings = Settings::from_pairs(&pairs).unwrap();
+        let app = Application::build(settings.clone()).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            settings,
+            stripe,
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Signs in a new user; their session token and id.
+    async fn sign_in(&self, email: &str) -> (String, UserId) {
+        let res = self
+            .client
+            .post(format!("{}/api/auth/dev-login", self.base))
+            .json(&json!({ "email": email }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        (
+            body["session_token"].as_str().unwrap().to_owned(),
+            serde_json::from_value(body["user"]["id"].clone()).unwrap(),
+        )
+    }
+
+    /// Delivers a webhook body with the given `Stripe-Signature` (or none).
+    async fn deliver(&self, body: &str, signature: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}/api/webhook/stripe", self.base))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            req = req.header("Stripe-Signature", signature);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Delivers `event` signed now with the endpoint's current secret.
+    async fn deliver_signed(&self, event: &Value) -> (StatusCode, Value) {
+        let body = serde_json::to_string_pretty(event).unwrap();
+        let signature = stripe_signature(&body, WEBHOOK_SECRET, now());
+        self.deliver(&body, Some(&signature)).await
+    }
+
+    async fn balance(&self, token: &str) -> i64 {
+        let (status, body) = self.get("/api/user/tokens", Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["tokens"].as_i64().unwrap()
+    }
+
+    async fn history(&self, token: &str) -> Vec<Value> {
+        let (status, body) = self.get("/api/user/transactions", Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+
+    /// Spends `n` tokens of `user` as chat requests would.
+    async fn spend(&self, user: UserId, n: usize) {
+        let ledger = PgLedger::new(self.db.database());
+        for _ in 0..n {
+            ledger
+                .debit(&DebitRequest {
+                    user,
+                    service: ServiceType::AskAtt,
+                    domain: None,
+                    metadata: json!({}),
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    /// The form fields of every request Stripe's fake received at `path`.
+    async fn stripe_requests(&self, at: &str) -> Vec<(HashMap<String, String>, wiremock::Request)> {
+        self.stripe
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == at)
+            .map(|r| {
+                let form = url::form_urlencoded::parse(&r.body).into_owned().collect();
+                (form, r)
+            })
+            .collect()
+    }
+}
+
+fn init_test_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let settings = Settings::from_pairs(&[("RUST_LOG", "debug")]).unwrap();
+            let _ = telemetry::init(&settings.telemetry);
+        }
+    });
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Stripe's scheme: `t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))`.
+fn stripe_signature(body: &str, secret: &str, timestamp: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+fn fixture(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// A payment askgate started: the buyer, package and amount Stripe reports.
+struct Payment {
+    intent: String,
+    checkout: String,
+    user: UserId,
+    package: &'static str,
+    amount_cents: i64,
+}
+
+impl Payment {
+    fn new(user: UserId, package: &'static str, amount_cents: i64) -> Self {
+        Self {
+            intent: unique("pi_3Qtest"),
+            checkout: unique("cs_test"),
+            user,
+            package,
+            amount_cents,
+        }
+    }
+
+    fn metadata(&self) -> Value {
+        json!({ "user_id": self.user.to_string(), "package": self.package, "tokens": self.package })
+    }
+
+    fn checkout_completed(&self) -> Value {
+        let mut event = fixture(EVENT_CHECKOUT_COMPLETED);
+        event["id"] = json!(unique("evt"));
+        let session = &mut event["data"]["object"];
+        session["id"] = json!(self.checkout);
+        session["payment_intent"] = json!(self.intent);
+        session["client_reference_id"] = json!(self.user.to_string());
+        session["metadata"] = self.metadata();
+        session["amount_total"] = json!(self.amount_cents);
+        session["amount_subtotal"] = json!(self.amount_cents);
+        event
+    }
+
+    fn intent_succeeded(&self) -> Value {
+        let mut event = fixture(EVENT_INTENT_SUCCEEDED);
+        event["id"] = json!(unique("evt"));
+        let intent = &mut event["data"]["object"];
+        intent["id"] = json!(self.intent);
+        intent["metadata"] = self.metadata();
+        intent["amount"] = json!(self.amount_cents);
+        intent["amount_received"] = json!(self.amount_cents);
+        event
+    }
+
+    fn refunded(&self) -> Value {
+        let mut event = fixture(EVENT_CHARGE_REFUNDED);
+        event["id"] = json!(unique("evt"));
+        event["data"]["object"]["payment_intent"] = json!(self.intent);
+        event
+    }
+
+    fn disputed(&self) -> Value {
+        let mut event = fixture(EVENT_DISPUTE_CREATED);
+        event["id"] = json!(unique("evt"));
+        event["data"]["object"]["payment_intent"] = json!(self.intent);
+        event
+    }
+
+    /// The PaymentIntent as Stripe's list endpoint returns it once paid.
+    fn succeeded_intent(&self) -> Value {
+        let mut intent = fixture(INTENT_FIXTURE);
+        intent["id"] = json!(self.intent);
+        intent["metadata"] = self.metadata();
+        intent["amount"] = json!(self.amount_cents);
+        intent["amount_received"] = json!(self.amount_cents);
+        intent["status"] = json!("succeeded");
+        intent["client_secret"] = json!(format!("{}_secret_test", self.intent));
+        intent
+    }
+}
+
+fn outcomes(replies: &[(StatusCode, Value)]) -> Vec<String> {
+    replies
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, StatusCode::OK, "{body}");
+            assert_eq!(body["received"], true, "{body}");
+            body["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn purchases_in(history: &[Value]) -> Vec<&Value> {
+    history.iter().filter(|t| t["type"] == "purchase").collect()
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_ten_times_at_once_credits_once() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("ten@example.com").await;
+    let payment = Payment::new(user, "250", 1000);
+    let body = serde_json::to_string_pretty(&payment.intent_succeeded()).unwrap();
+    let signature = stripe_signature(&body, WEBHOOK_SECRET, now());
+
+    let replies = join_all((0..10).map(|_| app.deliver(&body, Some(&signature)))).await;
+
+    let mut outcomes = outcomes(&replies);
+    outcomes.sort();
+    assert_eq!(outcomes.iter().filter(|o| *o == "credited").count(), 1);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o == "credited" || o == "duplicate_event"),
+        "{outcomes:?}"
+    );
+    assert_eq!(app.balance(&token).await, 250);
+    let history = app.history(&token).await;
+    let purchases = purchases_in(&history);
+    assert_eq!(purchases.len(), 1);
+    assert_eq!(purchases[0]["amount"], 250);
+    assert_eq!(purchases[0]["stripe_payment_intent_id"], payment.intent);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn payment_intent_succeeded_then_checkout_completed_credits_once() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("pi-first@example.com").await;
+    let payment = Payment::new(user, "100", 500);
+
+    let first = app.deliver_signed(&payment.intent_succeeded()).await;
+    let second = app.deliver_signed(&payment.checkout_completed()).await;
+
+    assert_eq!(
+        outcomes(&[first.clone(), second]),
+        ["credited", "already_credited"]
+    );
+    assert_eq!(first.1["tokens"], 100);
+    assert_eq!(app.balance(&token).await, 100);
+    assert_eq!(purchases_in(&app.history(&token).await).len(), 1);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn checkout_completed_then_payment_intent_succeeded_credits_once() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("cs-first@example.com").await;
+    let payment = Payment::new(user, "600", 2000);
+
+    let first = app.deliver_signed(&payment.checkout_completed()).await;
+    let second = app.deliver_signed(&payment.intent_succeeded()).await;
+
+    assert_eq!(outcomes(&[first, second]), ["credited", "already_credited"]);
+    assert_eq!(app.balance(&token).await, 600);
+    assert_eq!(purchases_in(&app.history(&token).await).len(), 1);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_paid_amount_that_does_not_match_the_package_credits_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("cheap@example.com").await;
+    // Metadata promises 600 tokens, but only $5 was paid.
+    let payment = Payment::new(user, "600", 500);
+    let mut in_euros = Payment::new(user, "100", 500).intent_succeeded();
+    in_euros["data"]["object"]["currency"] = json!("eur");
+
+    let replies = [
+        app.deliver_signed(&payment.checkout_completed()).await,
+        app.deliver_signed(&payment.intent_succeeded()).await,
+        app.deliver_signed(&in_euros).await,
+    ];
+
+    assert_eq!(outcomes(&replies), ["mismatch", "mismatch", "mismatch"]);
+    assert!(
+        replies[0].1["reason"]
+            .as_str()
+            .unwrap()
+            .contains("costs 2000"),
+        "{}",
+        replies[0].1
+    );
+    assert_eq!(app.balance(&token).await, 0);
+    assert!(app.history(&token).await.is_empty());
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_refund_after_partial_spending_takes_back_only_the_unspent_tokens() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("refund@example.com").await;
+    let payment = Payment::new(user, "100", 500);
+    app.deliver_signed(&payment.checkout_completed()).await;
+    app.spend(user, 30).await;
+    let refund = payment.refunded();
+
+    let replies = [
+        app.deliver_signed(&refund).await,
+        // Stripe redelivers; a dispute of the refunded charge follows.
+        app.deliver_signed(&refund).await,
+        app.deliver_signed(&payment.disputed()).await,
+    ];
+
+    assert_eq!(
+        outcomes(&replies),
+        ["reversed", "duplicate_event", "nothing_to_reverse"]
+    );
+    assert_eq!(replies[0].1["tokens"], 70);
+    assert_eq!(app.balance(&token).await, 0);
+    let history = app.history(&token).await;
+    let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
+    assert_eq!(reversal["amount"], -70);
+    assert_eq!(reversal["balance_after"], 0);
+    assert_eq!(reversal["stripe_payment_intent_id"], payment.intent);
+    assert_eq!(reversal["metadata"]["reason"], "refund");
+    assert_eq!(reversal["metadata"]["shortfall"], 30);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_dispute_takes_back_the_unspent_tokens_once() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("dispute@example.com").await;
+    let payment = Payment::new(user, "250", 1000);
+    app.deliver_signed(&payment.intent_succeeded()).await;
+    app.spend(user, 50).await;
+
+    let replies = [
+        app.deliver_signed(&payment.disputed()).await,
+        app.deliver_signed(&payment.refunded()).await,
+    ];
+
+    assert_eq!(outcomes(&replies), ["reversed", "nothing_to_reverse"]);
+    assert_eq!(replies[0].1["tokens"], 200);
+    assert_eq!(app.balance(&token).await, 0);
+    let history = app.history(&token).await;
+    let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
+    assert_eq!(reversal["metadata"]["reason"], "dispute");
+    assert_eq!(reversal["metadata"]["shortfall"], 50);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn bad_stale_or_missing_signatures_are_refused_with_400_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("forger@example.com").await;
+    let payment = Payment::new(user, "600", 2000);
+    let body = serde_json::to_string_pretty(&payment.intent_succeeded()).unwrap();
+    let good = stripe_signature(&body, WEBHOOK_SECRET, now());
+    let tampered = body.replace("\"amount\": 2000", "\"amount\": 2001");
+    let not_json = "this is not an event";
+
+    for (body, signature, what) in [
+        (
+            body.as_str(),
+            Some(stripe_signature(&body, "whsec_someone_else", now())),
+            "wrong secret",
+        ),
+        (
+            body.as_str(),
+            Some(stripe_signature(&body, WEBHOOK_SECRET, now() - 600)),
+            "ten minutes old",
+        ),
+        (
+            body.as_str(),
+            Some(stripe_signature(&body, WEBHOOK_SECRET, now() + 600)),
+            "ten minutes ahead",
+        ),
+        (body.as_str(), None, "missing header"),
+        (
+            body.as_str(),
+            Some("v1=deadbeef".to_owned()),
+            "no timestamp",
+        ),
+        (body.as_str(), Some("garbage".to_owned()), "garbage header"),
+        (
+            tampered.as_str(),
+            Some(good.clone()),
+            "body changed after signing",
+        ),
+        (
+            not_json,
+            Some(stripe_signature(not_json, WEBHOOK_SECRET, now())),
+            "signed but not an event",
+        ),
+    ] {
+        let res = app.client.post(format!("{}/api/webhook/stripe", app.base));
+        let res = match &signature {
+            Some(s) => res.header("Stripe-Signature", s),
+            None => res,
+        };
+        let res = res.body(body.to_owned()).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{what}"
+        );
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["code"], "validation_failed", "{what}");
+    }
+
+    assert_eq!(app.balance(&token).await, 0);
+    assert!(app.history(&token).await.is_empty());
+    // The genuine delivery still credits: nothing above consumed the event.
+    assert_eq!(
+        outcomes(&[app.deliver(&body, Some(&good)).await]),
+        ["credited"]
+    );
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn an_event_signed_with_the_previous_secret_is_accepted_during_rotation() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("rotation@example.com").await;
+    let body =
+        serde_json::to_string_pretty(&Payment::new(user, "100", 500).intent_succeeded()).unwrap();
+
+    let reply = app
+        .deliver(
+            &body,
+            Some(&stripe_signature(&body, PREVIOUS_WEBHOOK_SECRET, now())),
+        )
+        .await;
+
+    assert_eq!(outcomes(&[reply]), ["credited"]);
+    assert_eq!(app.balance(&token).await, 100);
+}
+
+#[tokio::test]
+async fn unknown_event_types_are_acknowledged_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("other@example.com").await;
+
+    let reply = app.deliver_signed(&fixture(EVENT_CUSTOMER_CREATED)).await;
+
+    assert_eq!(outcomes(&[reply]), ["ignored"]);
+    assert_eq!(app.balance(&token).await, 0);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn an_oversized_webhook_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let body = format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024));
+    let signature = stripe_signature(&body, WEBHOOK_SECRET, now());
+
+    let (status, problem) = app.deliver(&body, Some(&signature)).await;
+
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+}
+
+#[tokio::test]
+async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
+    let app = TestApp::spawn_without_payments().await;
+    let (token, user) = app.sign_in("nopay@example.com").await;
+
+    for path in ["/api/create-payment-intent", "/api/checkout-session"] {
+        let (status, problem) = app
+            .post(path, &token, &json!({ "package": "100" }), None)
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(problem["code"], "unavailable", "{path}");
+        assert_eq!(problem["detail"], "payments are not configured", "{path}");
+    }
+    let body = serde_json::to_string(&Payment::new(user, "100", 500).intent_succeeded()).unwrap();
+    let (status, problem) = app
+        .deliver(&body, Some(&stripe_signature(&body, WEBHOOK_SECRET, now())))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(problem["detail"], "payments are not configured");
+
+    // Everything else works.
+    let (status, packages) = app.get("/api/token-packages", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(packages["packages"].as_array().unwrap().len(), 3);
+    let (status, config) = app.get("/api/ui-config", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["payments"], false);
+    assert_eq!(config["stripe_publishable_key"], Value::Null);
+    assert_eq!(app.balance(&token).await, 0);
+    assert!(app.history(&token).await.is_empty());
+    let (status, _) = app.get("/health/ready", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.stripe.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn token_packages_are_public_and_priced() {
+    let app = TestApp::spawn().await;
+
+    let (status, body) = app.get("/api/token-packages", None).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({ "packages": [
+            { "id": "100", "tokens": 100, "amount_cents": 500, "currency": "usd", "display_price": "$5.00" },
+            { "id": "250", "tokens": 250, "amount_cents": 1000, "currency": "usd", "display_price": "$10.00" },
+            { "id": "600", "tokens": 600, "amount_cents": 2000, "currency": "usd", "display_price": "$20.00" },
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn ui_config_serves_the_publishable_key_and_never_the_secret_key() {
+    let app = TestApp::spawn().await;
+
+    let res = app
+        .client
+        .get(format!("{}/api/ui-config", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+
+    let config: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        config,
+        json!({
+            "dev_login": true,
+            "microsoft_login": false,
+            "payments": true,
+            "stripe_publishable_key": PUBLISHABLE_KEY,
+        })
+    );
+    assert!(!text.contains(STRIPE_KEY) && !text.contains("whsec_"));
+}
+
+#[tokio::test]
+async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_the_credit() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("buyer@example.com").await;
+    let checkout_id = unique("cs_test");
+    let mut session = fixture(CHECKOUT_FIXTURE);
+    session["id"] = json!(checkout_id);
+    session["url"] = json!(format!("https://checkout.stripe.com/c/pay/{checkout_id}"));
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&session))
+        .expect(1)
+        .mount(&app.stripe)
+        .await;
+
+    let (status, created) = app
+        .post(
+            "/api/checkout-session",
+            &token,
+            &json!({ "package": "250" }),
+            Some("buy-250-once"),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(
+        created,
+        json!({ "id": checkout_id, "url": format!("https://checkout.stripe.com/c/pay/{checkout_id}") })
+    );
+    let sent = app.stripe_requests("/v1/checkout/sessions").await;
+    let (form, request) = &sent[0];
+    let user_id = user.to_string();
+    for (field, value) in [
+        ("mode", "payment"),
+        ("line_items[0][quantity]", "1"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("line_items[0][price_data][unit_amount]", "1000"),
+        ("client_reference_id", user_id.as_str()),
+        ("customer_email", "buyer@example.com"),
+        ("metadata[user_id]", user_id.as_str()),
+        ("metadata[package]", "250"),
+        ("metadata[tokens]", "250"),
+        ("payment_intent_data[metadata][user_id]", user_id.as_str()),
+        ("payment_intent_data[metadata][package]", "250"),
+        (
+            "success_url",
+            "https://askgate.example.com/purchase/success?session_id={CHECKOUT_SESSION_ID}",
+        ),
+        ("cancel_url", "https://askgate.example.com/purchase/cancel"),
+    ] {
+        assert_eq!(form.get(field).map(String::as_str), Some(value), "{field}");
+    }
+    let key = request.headers["idempotency-key"].to_str().unwrap();
+    assert!(
+        key.ends_with(":buy-250-once") && key.contains(&user_id),
+        "{key}"
+    );
+    assert_eq!(
+        request.headers["authorization"].to_str().unwrap(),
+        format!("Bearer {STRIPE_KEY}")
+    );
+
+    // The success page polls: pending until Stripe's webhook arrives.
+    let poll = format!("/api/purchases/{checkout_id}");
+    assert_eq!(
+        app.get(&poll, Some(&token)).await,
+        (
+            StatusCode::OK,
+            json!({ "status": "pending", "tokens": 250, "balance": 0 })
+        )
+    );
+    let payment = Payment {
+        checkout: checkout_id.clone(),
+        ..Payment::new(user, "250", 1000)
+    };
+    let reply = app.deliver_signed(&payment.checkout_completed()).await;
+    assert_eq!(outcomes(&[reply]), ["credited"]);
+    assert_eq!(
+        app.get(&poll, Some(&token)).await,
+        (
+            StatusCode::OK,
+            json!({ "status": "credited", "tokens": 250, "balance": 250 })
+        )
+    );
+
+    // Someone else cannot see it; an unknown checkout looks the same.
+    let (other, _) = app.sign_in("nosy@example.com").await;
+    let (status, problem) = app.get(&poll, Some(&other)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(problem["code"], "not_found");
+    let (status, _) = app
+        .get("/api/purchases/cs_test_unknown", Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get(&poll, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // And the purchase is in the buyer's history.
+    let history = app.history(&token).await;
+    let purchases = purchases_in(&history);
+    assert_eq!(purchases.len(), 1);
+    assert_eq!(purchases[0]["amount"], 250);
+    assert_eq!(purchases[0]["balance_after"], 250);
+    assert_eq!(purchases[0]["stripe_payment_intent_id"], payment.intent);
+    assert_eq!(purchases[0]["metadata"]["checkout_session_id"], checkout_id);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn an_async_payment_failure_shows_the_checkout_as_failed() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("slowbank@example.com").await;
+    let checkout_id = unique("cs_test");
+    let mut session = fixture(CHECKOUT_FIXTURE);
+    session["id"] = json!(checkout_id);
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&session))
+        .mount(&app.stripe)
+        .await;
+    app.post(
+        "/api/checkout-session",
+        &token,
+        &json!({ "package": "100" }),
+        None,
+    )
+    .await;
+    let mut failed = Payment {
+        checkout: checkout_id.clone(),
+        ..Payment::new(user, "100", 500)
+    }
+    .checkout_completed();
+    failed["type"] = json!("checkout.session.async_payment_failed");
+    failed["data"]["object"]["payment_status"] = json!("unpaid");
+
+    let reply = app.deliver_signed(&failed).await;
+
+    assert_eq!(outcomes(&[reply]), ["checkout_failed"]);
+    let (_, view) = app
+        .get(&format!("/api/purchases/{checkout_id}"), Some(&token))
+        .await;
+    assert_eq!(
+        view,
+        json!({ "status": "failed", "tokens": 100, "balance": 0 })
+    );
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn create_payment_intent_returns_the_client_secret_under_the_clients_idempotency_key() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("elements@example.com").await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture(INTENT_FIXTURE)))
+        .mount(&app.stripe)
+        .await;
+
+    let (status, created) = app
+        .post(
+            "/api/create-payment-intent",
+            &token,
+            &json!({ "package": "100" }),
+            Some("retry-me"),
+        )
+        .await;
+    app.post(
+        "/api/create-payment-intent",
+        &token,
+        &json!({ "package": "100" }),
+        Some("retry-me"),
+    )
+    .await;
+    app.post(
+        "/api/create-payment-intent",
+        &token,
+        &json!({ "package": "100" }),
+        None,
+    )
+    .await;
+    app.post(
+        "/api/create-payment-intent",
+        &token,
+        &json!({ "package": "100" }),
+        None,
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(
+        created,
+        json!({
+            "payment_intent_id": "pi_3QaskgateCreated0001",
+            "client_secret": "pi_3QaskgateCreated0001_secret_Xyz0123456789abcdef",
+        })
+    );
+    let sent = app.stripe_requests("/v1/payment_intents").await;
+    assert_eq!(sent.len(), 4);
+    let (form, _) = &sent[0];
+    assert_eq!(form["amount"], "500");
+    assert_eq!(form["currency"], "usd");
+    assert_eq!(form["metadata[user_id]"], user.to_string());
+    assert_eq!(form["metadata[package]"], "100");
+    assert_eq!(form["metadata[tokens]"], "100");
+    let keys: Vec<&str> = sent
+        .iter()
+        .map(|(_, r)| r.headers["idempotency-key"].to_str().unwrap())
+        .collect();
+    // A retry with the client's key reuses it; without one, each request is new.
+    assert_eq!(keys[0], keys[1]);
+    assert!(keys[0].ends_with(":retry-me"), "{}", keys[0]);
+    assert_ne!(keys[2], keys[3]);
+    assert_ne!(keys[2], keys[0]);
+}
+
+#[tokio::test]
+async fn purchase_requests_are_checked_before_stripe_is_called() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("typo@example.com").await;
+
+    let (status, problem) = app
+        .post(
+            "/api/checkout-session",
+            &token,
+            &json!({ "package": "99" }),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["code"], "validation_failed");
+    assert_eq!(problem["field"], "package");
+
+    let (status, problem) = app
+        .post(
+            "/api/create-payment-intent",
+            &token,
+            &json!({ "package": "100" }),
+            Some("key with spaces"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "Idempotency-Key");
+
+    let res = app
+        .client
+        .post(format!("{}/api/create-payment-intent", app.base))
+        .json(&json!({ "package": "100" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(app.stripe.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_stripe_refuses_is_a_generic_502() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("declined@example.com").await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(402).set_body_string(CARD_ERROR_FIXTURE))
+        .mount(&app.stripe)
+        .await;
+
+    let (status, problem) = app
+        .post(
+            "/api/create-payment-intent",
+            &token,
+            &json!({ "package": "600" }),
+            None,
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(problem["code"], "upstream_failed");
+    assert!(
+        !problem.to_string().contains("declined"),
+        "Stripe's message leaked: {problem}"
+    );
+}
+
+#[tokio::test]
+async fn reconcile_credits_a_missed_payment_once_however_often_it_runs() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("missed@example.com").await;
+    let missed = Payment::new(user, "100", 500);
+    let webhooked = Payment::new(user, "250", 1000);
+    app.deliver_signed(&webhooked.intent_succeeded()).await;
+    let mut unpaid = Payment::new(user, "600", 2000).succeeded_intent();
+    unpaid["status"] = json!("requires_payment_method");
+    unpaid["amount_received"] = json!(0);
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "url": "/v1/payment_intents",
+            "has_more": false,
+            "data": [missed.succeeded_intent(), webhooked.succeeded_intent(), unpaid],
+        })))
+        .mount(&app.stripe)
+        .await;
+    let args = ReconcileArgs {
+        since: Duration::from_secs(72 * 3600),
+    };
+
+    let first = commands::reconcile(&app.settings, args.clone())
+        .await
+        .unwrap();
+    let second = commands::reconcile(&app.settings, args).await.unwrap();
+
+    assert!(
+        first.contains(&format!("{}: credited 100 tokens", missed.intent)),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!("{}: already credited", webhooked.intent)),
+        "{first}"
+    );
+    assert!(
+        second.contains(&format!("{}: already credited", missed.intent)),
+        "{second}"
+    );
+    assert!(!second.contains("credited 100 tokens"), "{second}");
+    assert_eq!(app.balance(&token).await, 350);
+    assert_eq!(purchases_in(&app.history(&token).await).len(), 2);
+    // The late webhook of the reconciled payment changes nothing either.
+    assert_eq!(
+        outcomes(&[app.deliver_signed(&missed.checkout_completed()).await]),
+        ["already_credited"]
+    );
+    assert_eq!(app.balance(&token).await, 350);
+    let listed = app.stripe_requests("/v1/payment_intents").await;
+    let query: HashMap<String, String> = listed[0].1.url.query_pairs().into_owned().collect();
+    let gte: i64 = query["created[gte]"].parse().unwrap();
+    assert!((now() - 72 * 3600 - gte).abs() < 60, "{query:?}");
+    app.db.assert_ledger_invariant().await;
+}
+
+#[test]
+fn reconcile_without_payments_configured_exits_non_zero_with_one_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_askgate-server"))
+        .args(["reconcile", "--since", "72h"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/askgate")
+        .env("LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        ["askgate: payments are not configured: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"]
+    );
+}
