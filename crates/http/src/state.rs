@@ -23,6 +23,7 @@ pub struct AppState {
     pub(crate) sessions: Option<Arc<Sessions>>,
     pub(crate) microsoft: Option<MicrosoftSignIn>,
     pub(crate) payments: Payments,
+    pub(crate) microsoft_login: bool,
 }
 
 /// Buying tokens: the use case, the webhook's verifier and the public key
@@ -61,7 +62,15 @@ impl AppState {
                 clock: Arc::new(SystemClock),
                 publishable_key: None,
             },
+            microsoft_login: false,
         }
+    }
+
+    /// Tells the web UI (`GET /api/ui-config`) to offer "Sign in with Microsoft".
+    #[must_use]
+    pub fn with_microsoft_login(mut self, enabled: bool) -> Self {
+        self.microsoft_login = enabled;
+        self
     }
 
     /// The billing use case (`BillingService`). Without it the purchase
@@ -189,6 +198,11 @@ impl AppState {
     #[must_use]
     pub fn stripe_publishable_key(&self) -> Option<&str> {
         self.payments.publishable_key.as_deref()
+    }
+
+    #[must_use]
+    pub const fn microsoft_login_enabled(&self) -> bool {
+        self.microsoft_login
     }
 
     #[must_use]

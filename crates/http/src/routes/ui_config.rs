@@ -17,7 +17,7 @@ struct UiConfig<'a> {
 pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(UiConfig {
         dev_login: state.dev_login_enabled(),
-        microsoft_login: state.microsoft_sign_in().is_some(),
+        microsoft_login: state.microsoft_login_enabled(),
         payments: state.payments_enabled(),
         stripe_publishable_key: state.stripe_publishable_key(),
     })
