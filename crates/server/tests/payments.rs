@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use askgate_domain::UserId;
+use askgate_domain::ledger::IdempotencyKey;
 use askgate_domain::ledger::{DebitRequest, ServiceType};
 use askgate_domain::ports::Ledger;
+use askgate_domain::{Email, Tokens, UserId};
 use askgate_postgres::PgLedger;
 use askgate_postgres::testing::TestDatabase;
 use askgate_server::cli::ReconcileArgs;
 use askgate_server::settings::Settings;
-use askgate_server::{Application, commands, telemetry};
+use askgate_server::{Application, commands, startup, telemetry};
 use futures::future::join_all;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::StatusCode;
@@ -616,7 +617,26 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(problem["detail"], "payments are not configured");
 
-    // Everything else works.
+    // Everything else works: packages, balance, history, and chat.
+    startup::account_service(&app.settings, &app.db.database())
+        .grant(
+            &Email::parse("nopay@example.com").unwrap(),
+            Tokens::new(2).unwrap(),
+            IdempotencyKey::parse("nopay-grant").unwrap(),
+            "test",
+        )
+        .await
+        .unwrap();
+    let (status, answer) = app
+        .post(
+            "/api/askatt/chat",
+            &token,
+            &json!({ "message": "hello" }),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["tokens_remaining"], 1);
     let (status, packages) = app.get("/api/token-packages", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(packages["packages"].as_array().unwrap().len(), 3);
@@ -624,8 +644,8 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(config["payments"], false);
     assert_eq!(config["stripe_publishable_key"], Value::Null);
-    assert_eq!(app.balance(&token).await, 0);
-    assert!(app.history(&token).await.is_empty());
+    assert_eq!(app.balance(&token).await, 1);
+    assert_eq!(app.history(&token).await.len(), 2);
     let (status, _) = app.get("/health/ready", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(app.stripe.received_requests().await.unwrap().is_empty());
