@@ -116,6 +116,7 @@ impl AppState {
     /// without it), and whether the web UI offers it.
     #[must_use]
     pub fn with_microsoft_sign_in(mut self, sign_in: Option<MicrosoftSignIn>) -> Self {
+        self.microsoft_login = sign_in.is_some();
         self.microsoft = sign_in;
         self
     }

@@ -455,6 +455,16 @@ async fn first_login_creates_the_user_and_the_second_finds_it() {
 }
 
 #[tokio::test]
+async fn the_web_ui_is_told_to_offer_microsoft_sign_in() {
+    let app = TestApp::spawn().await;
+    let config = app
+        .send(app.client.get(format!("{}/api/ui-config", app.base)))
+        .await;
+    assert_eq!(config.status, StatusCode::OK);
+    assert_eq!(config.body["microsoft_login"], true, "{}", config.body);
+}
+
+#[tokio::test]
 async fn admins_come_from_the_app_role_claim_or_admin_emails() {
     let app = TestApp::spawn().await;
     let by_role = app
