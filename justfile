@@ -25,6 +25,10 @@ migrate:
 grant email tokens:
     cargo run -- grant --email {{email}} --tokens {{tokens}}
 
+# Benchmark B0/B1/B2/B3 and the micro-benchmarks; writes docs/benchmarks.md (~15 min)
+bench:
+    bench/run.sh
+
 fmt:
     cargo fmt --all
 
