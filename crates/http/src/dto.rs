@@ -6,12 +6,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// A user as the API shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: UserId,
     pub email: String,
     pub display_name: Option<String>,
     pub tokens: i32,
+    #[schema(value_type = crate::openapi::schemas::Role)]
     pub role: Role,
 }
 
@@ -28,7 +31,8 @@ impl From<&User> for UserView {
 }
 
 /// `GET /api/user/me`: the user plus account dates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Profile)]
 pub struct ProfileView {
     #[serde(flatten)]
     pub user: UserView,

@@ -37,7 +37,7 @@ const CHALLENGE_MISSING: &str = "Bearer realm=\"askgate\"";
 const CHALLENGE_INVALID: &str = "Bearer realm=\"askgate\", error=\"invalid_token\"";
 
 /// The stable machine-readable error codes of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemCode {
     Unauthenticated,

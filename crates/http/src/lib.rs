@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 mod idempotency;
 mod middleware;
+pub mod openapi;
 pub mod routes;
 mod state;
 pub mod ui;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PayloadConfig::default().limit(JSON_BODY_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .app_data(web::PathConfig::default().error_handler(error::path_error))
+    .configure(openapi::register)
     .configure(routes::register)
     .default_service(web::to(not_found));
 }

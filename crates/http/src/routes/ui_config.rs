@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct UiConfig<'a> {
     dev_login: bool,
     microsoft_login: bool,
@@ -14,6 +14,14 @@ struct UiConfig<'a> {
     stripe_publishable_key: Option<&'a str>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/ui-config",
+    tag = "ui",
+    responses(
+        (status = 200, description = "What the web UI offers", body = UiConfig),
+    ),
+)]
 pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(UiConfig {
         dev_login: state.dev_login_enabled(),

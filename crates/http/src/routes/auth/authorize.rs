@@ -11,12 +11,24 @@ use crate::auth::{FLOW_TTL, PendingSignIn, local_return_path};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     #[serde(default)]
     return_to: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/auth/authorize",
+    tag = "auth",
+    params(Query),
+    responses(
+        (status = 302, description = "Redirect to the identity provider, with the signed sign-in cookie"),
+        (status = 404, description = "Microsoft sign-in is not configured", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`return_to` is not a local path", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     query: web::Query<Query>,

@@ -15,7 +15,8 @@ use crate::auth::FLOW_COOKIE;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     #[serde(default)]
     code: Option<String>,
@@ -26,6 +27,18 @@ pub struct Query {
     error: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/auth/callback",
+    tag = "auth",
+    params(Query),
+    responses(
+        (status = 302, description = "Signed in: redirect to `return_to` with the refresh cookie"),
+        (status = 401, description = "The sign-in failed or was not this browser's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Microsoft sign-in is not configured", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`code` is missing", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn handle(
     req: HttpRequest,
     state: web::Data<AppState>,

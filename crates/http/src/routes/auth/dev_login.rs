@@ -12,7 +12,8 @@ use super::signed_in::start_session;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = DevLoginRequest)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
     email: String,
@@ -22,6 +23,16 @@ pub struct Body {
     admin: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/dev-login",
+    tag = "auth",
+    request_body = Body,
+    responses(
+        (status = 200, description = "Signed in; the refresh token is in the `askgate_refresh` cookie", body = super::signed_in::SignedIn),
+        (status = 404, description = "Dev login is not enabled", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     body: web::Json<Body>,

@@ -10,7 +10,8 @@ use super::signed_in::start_session;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = LoginRequest)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
     code: String,
@@ -20,6 +21,17 @@ pub struct Body {
     redirect_uri: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    request_body = Body,
+    responses(
+        (status = 200, description = "Signed in; the refresh token is in the `askgate_refresh` cookie", body = super::signed_in::SignedIn),
+        (status = 401, description = "The code or the ID token was refused", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Microsoft sign-in is not configured", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     body: web::Json<Body>,

@@ -7,6 +7,15 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    responses(
+        (status = 204, description = "Signed out; the refresh cookie is cleared"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     caller: AuthenticatedUser,
     state: web::Data<AppState>,

@@ -11,7 +11,8 @@ use crate::auth::REFRESH_COOKIE;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = RefreshRequest)]
 #[serde(deny_unknown_fields)]
 struct Body {
     refresh_token: String,
@@ -42,6 +43,16 @@ fn presented(req: &HttpRequest, body: &[u8]) -> Result<Option<(String, bool)>, B
         .map(|v| (v, false)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/refresh",
+    tag = "auth",
+    request_body(content = Option<Body>, description = "Empty (the cookie is used) or the refresh token", content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new access token and refresh token", body = super::signed_in::SignedIn),
+        (status = 401, description = "No refresh token, or one that is invalid, expired or already used", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn handle(
     req: HttpRequest,
     state: web::Data<AppState>,

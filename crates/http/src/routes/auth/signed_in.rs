@@ -11,7 +11,7 @@ use crate::dto::UserView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SignedIn {
     pub session_token: String,
     pub expires_in: u64,

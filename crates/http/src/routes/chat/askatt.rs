@@ -14,13 +14,34 @@ use crate::error::ApiError;
 use crate::idempotency::IdempotencyKeyHeader;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AskAttChatRequest)]
 pub struct Body {
+    /// 1 to 8000 characters, not blank.
     message: String,
+    /// Continue this conversation; without it a new one starts.
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     conversation_id: Option<ConversationId>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/askatt/chat",
+    tag = "chat",
+    request_body = Body,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body is answered without a second charge")),
+    responses(
+        (status = 200, description = "The answer; one token was charged", body = crate::openapi::schemas::ChatReply),
+        (status = 402, description = "No tokens left (`balance`, `purchase_url`)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such conversation", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`Retry-After`, `RateLimit-*`)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The AI service failed; no token was charged", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The AI service timed out; no token was charged", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

@@ -15,16 +15,36 @@ use crate::error::ApiError;
 use crate::idempotency::IdempotencyKeyHeader;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AskDocsChatRequest)]
 pub struct Body {
     message: String,
     /// Missing: 422 naming `domain_id` (from the use case).
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     domain_id: Option<DomainId>,
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     conversation_id: Option<ConversationId>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/askdocs/chat",
+    tag = "chat",
+    request_body = Body,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body is answered without a second charge")),
+    responses(
+        (status = 200, description = "The answer; one token was charged", body = crate::openapi::schemas::ChatReply),
+        (status = 402, description = "No tokens left (`balance`, `purchase_url`)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such active domain, or no such conversation", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests (`Retry-After`, `RateLimit-*`)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The AI service failed; no token was charged", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The AI service timed out; no token was charged", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

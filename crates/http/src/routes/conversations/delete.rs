@@ -8,6 +8,18 @@ use crate::error::ApiError;
 use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
+#[utoipa::path(
+    delete,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    params(("id" = uuid::Uuid, Path, description = "The conversation")),
+    responses(
+        (status = 204, description = "Deleted with its messages"),
+        (status = 404, description = "No such conversation of the caller's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a UUID", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

@@ -9,6 +9,18 @@ use crate::error::ApiError;
 use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    params(("id" = uuid::Uuid, Path, description = "The conversation")),
+    responses(
+        (status = 200, description = "The conversation and its messages, oldest first", body = crate::openapi::schemas::ConversationDetail),
+        (status = 404, description = "No such conversation of the caller's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a UUID", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

@@ -9,13 +9,25 @@ use crate::error::ApiError;
 use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/conversations",
+    tag = "conversations",
+    params(Params),
+    responses(
+        (status = 200, description = "Most recently updated first", body = crate::openapi::schemas::ConversationPage),
+        (status = 422, description = "`limit` or `cursor` is not valid", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

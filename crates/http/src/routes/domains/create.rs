@@ -9,6 +9,18 @@ use crate::auth::AdminUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/api/domains",
+    tag = "domains",
+    request_body = crate::openapi::schemas::DomainInput,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = crate::openapi::schemas::Domain),
+        (status = 403, description = "Admins only", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A domain with this name exists", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     admin: AdminUser,

@@ -8,6 +8,19 @@ use crate::auth::AdminUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    delete,
+    path = "/api/domains/{id}",
+    tag = "domains",
+    params(("id" = uuid::Uuid, Path, description = "The domain")),
+    responses(
+        (status = 204, description = "Removed (deactivated when conversations refer to it)"),
+        (status = 403, description = "Admins only", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such domain", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a UUID", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     admin: AdminUser,

@@ -9,13 +9,26 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     #[serde(default)]
     include_inactive: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/domains",
+    tag = "domains",
+    params(Params),
+    responses(
+        (status = 200, description = "Domains by name", body = [crate::openapi::schemas::Domain]),
+        (status = 403, description = "Only admins may include inactive domains", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The query string is not valid", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

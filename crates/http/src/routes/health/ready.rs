@@ -6,6 +6,14 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers", body = crate::openapi::schemas::HealthStatus),
+    ),
+)]
 pub async fn handle(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .health

@@ -9,6 +9,18 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/api/checkout-session",
+    tag = "payments",
+    request_body = super::PackageBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request create one payment at Stripe, not two")),
+    responses(
+        (status = 200, description = "A hosted checkout page", body = crate::openapi::schemas::CheckoutCreated),
+        (status = 502, description = "Stripe refused to start the checkout", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

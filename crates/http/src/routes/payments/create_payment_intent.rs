@@ -9,6 +9,18 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/api/create-payment-intent",
+    tag = "payments",
+    request_body = super::PackageBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request create one payment at Stripe, not two")),
+    responses(
+        (status = 200, description = "A PaymentIntent for the package's price", body = crate::openapi::schemas::PaymentIntentCreated),
+        (status = 502, description = "Stripe refused to start the payment", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

@@ -22,9 +22,11 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 const MAX_CLIENT_KEY_LEN: usize = 200;
 
 /// The body every purchase request carries.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = PackageRequest)]
 #[serde(deny_unknown_fields)]
 pub struct PackageBody {
+    /// `"100"`, `"250"` or `"600"` (see `GET /api/token-packages`).
     package: String,
 }
 

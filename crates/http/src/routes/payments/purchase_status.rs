@@ -8,6 +8,17 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/purchases/{checkout_session_id}",
+    tag = "payments",
+    params(("checkout_session_id" = String, Path, description = "The `id` from `POST /api/checkout-session`")),
+    responses(
+        (status = 200, description = "Where the purchase stands", body = crate::openapi::schemas::Purchase),
+        (status = 404, description = "No such purchase of the caller's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

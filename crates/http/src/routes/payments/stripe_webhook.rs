@@ -13,7 +13,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::webhook::StripeSignedEvent;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookReceived)]
 struct Received {
     received: bool,
     outcome: &'static str,
@@ -44,6 +45,17 @@ impl From<EventOutcome> for Received {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/webhook/stripe",
+    tag = "payments",
+    request_body(content = Object, description = "A Stripe event, exactly as Stripe sent it", content_type = "application/json"),
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the raw body")),
+    responses(
+        (status = 200, description = "The event is handled (also ignored types and mismatches)", body = Received),
+        (status = 400, description = "The signature or the body is not valid", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     event: StripeSignedEvent,

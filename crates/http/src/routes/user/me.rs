@@ -7,6 +7,16 @@ use crate::dto::ProfileView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/user/me",
+    tag = "user",
+    responses(
+        (status = 200, description = "The caller's profile", body = crate::dto::ProfileView),
+        (status = 404, description = "The account no longer exists", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,

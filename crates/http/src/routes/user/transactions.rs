@@ -11,21 +11,27 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Transaction)]
 struct TransactionView {
+    #[schema(value_type = uuid::Uuid)]
     id: TransactionId,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::openapi::schemas::EntryKind)]
     kind: EntryKind,
     amount: i32,
     balance_after: i32,
+    #[schema(value_type = Option<crate::openapi::schemas::ServiceType>)]
     service_type: Option<ServiceType>,
+    #[schema(value_type = Option<uuid::Uuid>)]
     domain_id: Option<DomainId>,
     stripe_payment_intent_id: Option<String>,
     metadata: serde_json::Value,
@@ -48,12 +54,24 @@ impl From<LedgerEntry> for TransactionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TransactionPage)]
 struct PageView {
     items: Vec<TransactionView>,
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/user/transactions",
+    tag = "user",
+    params(Params),
+    responses(
+        (status = 200, description = "The caller's ledger, newest first", body = PageView),
+        (status = 422, description = "`limit` or `cursor` is not valid", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,
