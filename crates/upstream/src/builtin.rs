@@ -20,7 +20,7 @@ pub(crate) fn answer(request: &UpstreamRequest) -> UpstreamAnswer {
         ""
     };
     let text = format!(
-        "[askgate demo upstream] You asked ({service}): {question}{ellipsis}. \
+        "[askgate demo upstream] You asked ({service}): \u{201c}{question}{ellipsis}\u{201d} \
          This answer comes from askgate's built-in demo upstream; configure \
          ASKATT_API_ENDPOINT or a domain endpoint for real answers."
     );
