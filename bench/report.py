@@ -173,6 +173,8 @@ def markdown(results, meta_path, criterion_path, profile_path, out):
           f"| {p99('B3 hot open 50%') - p99('B2 hot open 50%'):+.2f} ms |\n")
         w("\n“50 % load” is 50 % of each system's own saturation (B1: pgbench TPS at the pool's "
           "connection count; B3: the best closed-loop rps of the sweep).\n")
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")) as a:
+            w(a.read())
         w("\n## Server\n\n")
         for k in ["STARTUP_MS", "RSS_IDLE_KB", "RSS_PEAK_KB", "GRANT_MS"]:
             if k in meta:
