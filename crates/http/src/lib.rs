@@ -9,6 +9,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 mod idempotency;
+pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod routes;
@@ -66,6 +67,7 @@ pub fn app(
         .configure(ui::configure_ui)
         .configure(configure)
         .wrap(ui::security_headers())
+        .wrap(actix_web::middleware::from_fn(metrics::record_request))
         .wrap(actix_web::middleware::from_fn(
             middleware::request_id_header,
         ))

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod domain_cache;
+pub mod metrics;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -89,6 +89,8 @@ pub struct HttpSettings {
     pub allowed_origins: Vec<String>,
     /// How long in-flight requests may finish after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// `METRICS_ADDR`: serve `/metrics` on this address instead of `BIND_ADDR`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -378,11 +380,23 @@ impl HttpSettings {
             .map(|raw| parse_origins(&raw))
             .transpose()?
             .unwrap_or_default();
+        let metrics_addr = env
+            .get("METRICS_ADDR")
+            .map(|raw| {
+                raw.parse().map_err(|_| {
+                    ConfigError::new(
+                        "METRICS_ADDR",
+                        "must be an IP address and port, e.g. 127.0.0.1:9090",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Self {
             bind_addr,
             public_base_url,
             allowed_origins,
             shutdown_timeout: Duration::from_secs(30),
+            metrics_addr,
         })
     }
 }

@@ -3,8 +3,8 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::HttpServer;
 use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::{DomainRepository, RateLimiter, ServiceTokenProvider};
 use askgate_domain::ports::{PaymentGateway, SystemClock};
@@ -24,6 +24,7 @@ use askgate_upstream::{UpstreamBuildError, Upstreams};
 use secrecy::ExposeSecret;
 
 use crate::domain_cache::{self, CachedDomains};
+use crate::metrics::{MeteredLedger, MeteredUpstream, Metrics};
 use crate::settings::{AppEnv, SESSION_AUDIENCE, Settings};
 
 /// Why askgate could not start. Each message is one line naming what to fix.
@@ -46,12 +47,20 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot listen on {addr} (check METRICS_ADDR): {source}")]
+    MetricsBind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A built, bound, not yet running askgate.
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on `METRICS_ADDR`, when set: its port and server.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -60,7 +69,9 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(&settings).await?;
         let azure = azure_ad(&settings).await?;
-        let state = app_state(&settings, db, azure).await?;
+        let limiter = rate_limiter_parts(&settings).await?;
+        let metrics = web::Data::new(Metrics::new(db.clone(), limiter.redis.clone()));
+        let state = app_state(&settings, db, azure, limiter.limiter).await?;
 
         let addr = settings.http.bind_addr;
         let bind_failed = |source| StartupError::Bind {
@@ -72,11 +83,25 @@ impl Application {
         let shutdown_timeout = settings.http.shutdown_timeout.as_secs();
         // actix stops gracefully on SIGTERM and SIGINT: it stops accepting, lets
         // in-flight requests finish for up to `shutdown_timeout`, then exits.
-        let server = HttpServer::new(move || askgate_http::app(state.clone()))
-            .listen(listener)
-            .map_err(bind_failed)?
-            .shutdown_timeout(shutdown_timeout)
-            .run();
+        // `/metrics` on the main listener unless METRICS_ADDR moves it.
+        let metrics_here = settings
+            .http
+            .metrics_addr
+            .is_none()
+            .then(|| metrics.clone());
+        let server = HttpServer::new(move || {
+            let app = askgate_http::app(state.clone());
+            match &metrics_here {
+                Some(metrics) => app
+                    .app_data(metrics.clone())
+                    .configure(crate::metrics::configure),
+                None => app.configure(|_| {}),
+            }
+        })
+        .listen(listener)
+        .map_err(bind_failed)?
+        .shutdown_timeout(shutdown_timeout)
+        .run();
         tracing::info!(
             address = %addr.ip(),
             port,
@@ -84,7 +109,21 @@ impl Application {
             dev_login = settings.auth.dev_login,
             "askgate is listening"
         );
-        Ok(Self { port, server })
+        let metrics = match settings.http.metrics_addr {
+            Some(addr) => Some(metrics_server(addr, metrics)?),
+            None => None,
+        };
+        Ok(Self {
+            port,
+            server,
+            metrics,
+        })
+    }
+
+    /// The port of the separate `/metrics` listener (`METRICS_ADDR`), if any.
+    #[must_use]
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The port actually bound.
@@ -95,8 +134,43 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the server is stopped).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, metrics)) = self.metrics else {
+            return self.server.await;
+        };
+        let metrics_handle = metrics.handle();
+        let main = async {
+            let result = self.server.await;
+            metrics_handle.stop(true).await;
+            result
+        };
+        let (result, _) = tokio::join!(main, metrics);
+        result
     }
+}
+
+/// A listener on `addr` serving only `GET /metrics`.
+fn metrics_server(
+    addr: std::net::SocketAddr,
+    metrics: web::Data<Metrics>,
+) -> Result<(u16, Server), StartupError> {
+    let bind_failed = |source| StartupError::MetricsBind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(bind_failed)?;
+    let port = listener.local_addr().map_err(bind_failed)?.port();
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(metrics.clone())
+            .configure(crate::metrics::configure)
+    })
+    .workers(1)
+    .listen(listener)
+    .map_err(bind_failed)?
+    .disable_signals()
+    .run();
+    tracing::info!(address = %addr.ip(), port, "metrics are served here");
+    Ok((port, server))
 }
 
 /// Connects to the database and applies pending migrations (under the
@@ -125,7 +199,7 @@ pub async fn connect(settings: &Settings) -> Result<Database, StartupError> {
 pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
     AccountService::new(
         Arc::new(PgUsers::new(db.clone())),
-        Arc::new(PgLedger::new(db.clone())),
+        Arc::new(MeteredLedger::new(Arc::new(PgLedger::new(db.clone())))),
         Arc::new(SystemClock),
         AdminPolicy {
             role_name: settings.azure_ad.admin_role.clone(),
@@ -236,19 +310,38 @@ fn redirect_origins(settings: &Settings) -> Vec<String> {
 /// The per-user chat limiter: shared through Redis when `REDIS_URL` is set,
 /// counted in this process otherwise.
 pub async fn rate_limiter(settings: &Settings) -> Result<Arc<dyn RateLimiter>, StartupError> {
+    Ok(rate_limiter_parts(settings).await?.limiter)
+}
+
+/// The limiter, and the Redis one again for its failure count (metrics).
+struct Limiter {
+    limiter: Arc<dyn RateLimiter>,
+    redis: Option<Arc<RedisLimiter>>,
+}
+
+async fn rate_limiter_parts(settings: &Settings) -> Result<Limiter, StartupError> {
     let limits = &settings.rate_limit;
     Ok(match &limits.redis_url {
-        Some(url) => Arc::new(
-            RedisLimiter::connect(
-                url.expose_secret(),
-                limits.limit_config(),
-                limits.redis_failure,
-                "askgate",
-            )
-            .await
-            .map_err(StartupError::RateLimiter)?,
-        ),
-        None => Arc::new(InProcessLimiter::new(limits.limit_config())),
+        Some(url) => {
+            let redis = Arc::new(
+                RedisLimiter::connect(
+                    url.expose_secret(),
+                    limits.limit_config(),
+                    limits.redis_failure,
+                    "askgate",
+                )
+                .await
+                .map_err(StartupError::RateLimiter)?,
+            );
+            Limiter {
+                limiter: redis.clone(),
+                redis: Some(redis),
+            }
+        }
+        None => Limiter {
+            limiter: Arc::new(InProcessLimiter::new(limits.limit_config())),
+            redis: None,
+        },
     })
 }
 
@@ -259,16 +352,28 @@ pub async fn chat_service(
     domains: Arc<dyn DomainRepository>,
     service_tokens: Option<Arc<dyn ServiceTokenProvider>>,
 ) -> Result<ChatService, StartupError> {
+    let limiter = rate_limiter(settings).await?;
+    chat_service_with_limiter(settings, db, domains, service_tokens, limiter)
+}
+
+/// [`chat_service`] on a given limiter; the upstreams and the ledger metered.
+fn chat_service_with_limiter(
+    settings: &Settings,
+    db: &Database,
+    domains: Arc<dyn DomainRepository>,
+    service_tokens: Option<Arc<dyn ServiceTokenProvider>>,
+    rate_limiter: Arc<dyn RateLimiter>,
+) -> Result<ChatService, StartupError> {
     let upstream = Upstreams::new(settings.upstream.upstream_config(), service_tokens)
         .map_err(StartupError::Upstream)?;
     Ok(ChatService::new(
         ChatPorts {
-            ledger: Arc::new(PgLedger::new(db.clone())),
-            upstream: Arc::new(upstream),
+            ledger: Arc::new(MeteredLedger::new(Arc::new(PgLedger::new(db.clone())))),
+            upstream: Arc::new(MeteredUpstream::new(Arc::new(upstream))),
             domains,
             conversations: Arc::new(PgConversations::new(db.clone())),
             idempotency: Arc::new(PgIdempotency::new(db.clone())),
-            rate_limiter: rate_limiter(settings).await?,
+            rate_limiter,
         },
         settings.upstream.duplicate_wait(),
     ))
@@ -298,7 +403,7 @@ pub fn billing_service(settings: &Settings, db: &Database) -> Result<BillingServ
         .transpose()?;
     Ok(BillingService::new(
         gateway,
-        Arc::new(PgLedger::new(db.clone())),
+        Arc::new(MeteredLedger::new(Arc::new(PgLedger::new(db.clone())))),
         Arc::new(PgPurchases::new(db.clone())),
         ReturnUrls::under(settings.http.public_base_url.as_str()),
     ))
@@ -308,13 +413,20 @@ async fn app_state(
     settings: &Settings,
     db: Database,
     azure: Option<Arc<AzureAd>>,
+    rate_limiter: Arc<dyn RateLimiter>,
 ) -> Result<AppState, StartupError> {
     let domains: Arc<dyn DomainRepository> = Arc::new(CachedDomains::new(
         Arc::new(PgDomains::new(db.clone())),
         domain_cache::DEFAULT_TTL,
     ));
     let service_tokens = service_token_provider(azure.as_deref());
-    let chat = chat_service(settings, &db, Arc::clone(&domains), service_tokens).await?;
+    let chat = chat_service_with_limiter(
+        settings,
+        &db,
+        Arc::clone(&domains),
+        service_tokens,
+        rate_limiter,
+    )?;
     let conversations = Arc::new(PgConversations::new(db.clone()));
     let billing = Arc::new(billing_service(settings, &db)?);
 

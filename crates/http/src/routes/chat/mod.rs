@@ -70,7 +70,11 @@ pub(crate) async fn answer(
     request: ChatRequest,
 ) -> Result<HttpResponse, ApiError> {
     let chat = Arc::clone(state.chat_service().ok_or_else(|| not_configured("chat"))?);
-    let task = tokio::spawn(async move { chat.chat(request).await });
+    let upstream_wait = crate::metrics::current_upstream_wait();
+    let task = tokio::spawn(crate::metrics::with_upstream_wait(
+        upstream_wait,
+        async move { chat.chat(request).await },
+    ));
     let reply: ChatReply = task
         .await
         .map_err(|e| ApiError::internal(&ChatTaskFailed(e)))??;

@@ -62,5 +62,20 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let outcome = state.billing()?.handle(event.into_inner()).await?;
     tracing::info!(?outcome, "stripe event handled");
+    record_event(&outcome);
     Ok(HttpResponse::Ok().json(Received::from(outcome)))
+}
+
+/// `askgate_webhook_events_total{outcome}` for every verified event, and
+/// `askgate_webhook_duplicates_total` for those that changed nothing because
+/// they (or their payment) were seen before.
+fn record_event(outcome: &EventOutcome) {
+    let received = Received::from(outcome.clone());
+    metrics::counter!("askgate_webhook_events_total", "outcome" => received.outcome).increment(1);
+    if matches!(
+        outcome,
+        EventOutcome::DuplicateEvent | EventOutcome::AlreadyCredited
+    ) {
+        metrics::counter!("askgate_webhook_duplicates_total").increment(1);
+    }
 }

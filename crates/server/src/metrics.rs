@@ -1,0 +1,240 @@
+//! Prometheus metrics: the recorder, the `/metrics` endpoint, and decorators
+//! that meter the ports the HTTP layer cannot see into.
+//!
+//! Besides the request metrics of `askgate_http::metrics`:
+//! - `askgate_upstream_duration_seconds{service, domain, outcome}`: each AI
+//!   upstream call ([`MeteredUpstream`]);
+//! - `askgate_tokens_debited_total`, `askgate_tokens_refunded_total`,
+//!   `askgate_tokens_credited_total{kind}`: tokens moved by the ledger
+//!   ([`MeteredLedger`]; repeats that changed nothing are not counted);
+//! - read at scrape time: `askgate_db_pool_connections{state="in_use"|"idle"}`
+//!   and `askgate_ratelimit_redis_failures` (Redis limiter calls that failed
+//!   since start).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use actix_web::{HttpResponse, web};
+use askgate_domain::ledger::{
+    CreditRequest, DebitRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
+    Recorded,
+};
+use askgate_domain::page::{Page, PageRequest};
+use askgate_domain::ports::{
+    AiUpstream, Ledger, LedgerError, UpstreamAnswer, UpstreamError, UpstreamRequest,
+};
+use askgate_domain::{Tokens, TransactionId, UserId};
+use askgate_postgres::Database;
+use askgate_ratelimit::RedisLimiter;
+use async_trait::async_trait;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Histogram buckets in seconds: sub-millisecond gateway overhead up to slow
+/// upstream answers.
+const BUCKETS: &[f64] = &[
+    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0, 30.0, 60.0,
+];
+
+/// The Prometheus recorder, installed once per process (the `metrics` facade
+/// has one global recorder; every `Application` in the process shares it).
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new();
+            let recorder = match builder.set_buckets(BUCKETS) {
+                Ok(builder) => builder.build_recorder(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "histogram buckets refused; using summaries");
+                    PrometheusBuilder::new().build_recorder()
+                }
+            };
+            let handle = recorder.handle();
+            if let Err(e) = metrics::set_global_recorder(recorder) {
+                tracing::warn!(error = %e, "another metrics recorder is installed");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// What `/metrics` renders.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    db: Database,
+    redis: Option<Arc<RedisLimiter>>,
+}
+
+impl Metrics {
+    /// Installs the recorder (once) and reads the pool and the Redis limiter
+    /// (when there is one) at each scrape.
+    #[must_use]
+    pub fn new(db: Database, redis: Option<Arc<RedisLimiter>>) -> Self {
+        Self {
+            handle: prometheus(),
+            db,
+            redis,
+        }
+    }
+
+    /// The text exposition format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let (in_use, idle) = self.db.pool_status();
+        metrics::gauge!("askgate_db_pool_connections", "state" => "in_use").set(as_f64(in_use));
+        metrics::gauge!("askgate_db_pool_connections", "state" => "idle").set(as_f64(idle));
+        if let Some(redis) = &self.redis {
+            metrics::gauge!("askgate_ratelimit_redis_failures").set(as_f64(
+                usize::try_from(redis.redis_failures()).unwrap_or(usize::MAX),
+            ));
+        }
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "gauge values; counts far below 2^52"
+)]
+const fn as_f64(n: usize) -> f64 {
+    n as f64
+}
+
+/// Registers `GET /metrics` (the caller registers `web::Data<Metrics>`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(serve));
+}
+
+async fn serve(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
+}
+
+/// Times every upstream call and adds the wait to the request's upstream
+/// time (for the gateway-overhead histogram).
+pub struct MeteredUpstream {
+    inner: Arc<dyn AiUpstream>,
+}
+
+impl MeteredUpstream {
+    #[must_use]
+    pub fn new(inner: Arc<dyn AiUpstream>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl AiUpstream for MeteredUpstream {
+    async fn ask(&self, request: &UpstreamRequest) -> Result<UpstreamAnswer, UpstreamError> {
+        let started = Instant::now();
+        let result = self.inner.ask(request).await;
+        let waited = started.elapsed();
+        askgate_http::metrics::record_upstream_wait(waited);
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(UpstreamError::Timeout) => "timeout",
+            Err(UpstreamError::Failed(_)) => "failed",
+            Err(UpstreamError::Credentials(_)) => "credentials",
+        };
+        let domain = request
+            .domain
+            .as_ref()
+            .map_or_else(String::new, |d| d.name.as_str().to_owned());
+        metrics::histogram!(
+            "askgate_upstream_duration_seconds",
+            "service" => request.service.as_str(),
+            "domain" => domain,
+            "outcome" => outcome,
+        )
+        .record(waited.as_secs_f64());
+        result
+    }
+}
+
+/// Counts the tokens the ledger actually moved.
+pub struct MeteredLedger {
+    inner: Arc<dyn Ledger>,
+}
+
+impl MeteredLedger {
+    #[must_use]
+    pub fn new(inner: Arc<dyn Ledger>) -> Self {
+        Self { inner }
+    }
+}
+
+fn count_credit(kind: &'static str, entry: &LedgerEntry) {
+    metrics::counter!("askgate_tokens_credited_total", "kind" => kind)
+        .increment(u64::try_from(entry.amount).unwrap_or(0));
+}
+
+#[async_trait]
+impl Ledger for MeteredLedger {
+    async fn debit(&self, request: &DebitRequest) -> Result<LedgerEntry, LedgerError> {
+        let entry = self.inner.debit(request).await?;
+        metrics::counter!("askgate_tokens_debited_total").increment(1);
+        Ok(entry)
+    }
+
+    async fn refund(
+        &self,
+        consumption: TransactionId,
+        reason: &str,
+    ) -> Result<Recorded, LedgerError> {
+        let recorded = self.inner.refund(consumption, reason).await?;
+        if let Recorded::Applied(entry) = &recorded {
+            metrics::counter!("askgate_tokens_refunded_total")
+                .increment(u64::try_from(entry.amount).unwrap_or(0));
+        }
+        Ok(recorded)
+    }
+
+    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError> {
+        let recorded = self.inner.credit(request).await?;
+        if let Recorded::Applied(entry) = &recorded {
+            count_credit(entry.kind.as_str(), entry);
+        }
+        Ok(recorded)
+    }
+
+    async fn credit_purchase(
+        &self,
+        credit: &PurchaseCredit,
+    ) -> Result<PaymentOutcome, LedgerError> {
+        let outcome = self.inner.credit_purchase(credit).await?;
+        if let PaymentOutcome::Applied(entry) = &outcome {
+            count_credit("purchase", entry);
+        }
+        Ok(outcome)
+    }
+
+    async fn reverse_purchase(
+        &self,
+        reversal: &PurchaseReversal,
+    ) -> Result<PaymentOutcome, LedgerError> {
+        self.inner.reverse_purchase(reversal).await
+    }
+
+    async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError> {
+        self.inner.balance(user).await
+    }
+
+    async fn history(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, LedgerError> {
+        self.inner.history(user, page).await
+    }
+
+    async fn purchase_credited(
+        &self,
+        payment_intent_id: &str,
+    ) -> Result<Option<UserId>, LedgerError> {
+        self.inner.purchase_credited(payment_intent_id).await
+    }
+}

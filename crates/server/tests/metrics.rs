@@ -1,0 +1,172 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Prometheus `/metrics` over real HTTP. One recorder per process: these tests
+//! live in their own test binary so that no other test's requests are counted.
+
+use askgate_domain::ledger::IdempotencyKey;
+use askgate_domain::{Email, Tokens};
+use askgate_postgres::testing::TestDatabase;
+use askgate_server::settings::Settings;
+use askgate_server::{Application, startup};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const SECRET: &str = "metrics-test-secret-metrics-test-secret";
+
+struct Running {
+    base: String,
+    metrics_port: Option<u16>,
+    settings: Settings,
+    db: TestDatabase,
+}
+
+async fn spawn(overrides: &[(&str, &str)]) -> Running {
+    let db = TestDatabase::new().await;
+    let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
+    pairs.extend([
+        ("APP_ENV", "development"),
+        ("DATABASE_URL", db.url()),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("JWT_SECRET", SECRET),
+        ("AUTH_DEV_LOGIN", "true"),
+    ]);
+    let settings = Settings::from_pairs(&pairs).unwrap();
+    let app = Application::build(settings.clone()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics_port = app.metrics_port();
+    tokio::spawn(app.run_until_stopped());
+    Running {
+        base,
+        metrics_port,
+        settings,
+        db,
+    }
+}
+
+/// The value of the sample `name` (exact, with its labels) in `text`.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() {
+    let app = spawn(&[]).await;
+    let client = reqwest::Client::new();
+    let email = "metrics@example.com";
+    let signed_in: Value = client
+        .post(format!("{}/api/auth/dev-login", app.base))
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_in["session_token"].as_str().unwrap();
+    startup::account_service(&app.settings, &app.db.database())
+        .grant(
+            &Email::parse(email).unwrap(),
+            Tokens::new(1).unwrap(),
+            IdempotencyKey::parse(&format!("grant-{}", Uuid::new_v4())).unwrap(),
+            "test",
+        )
+        .await
+        .unwrap();
+    let chat = client
+        .post(format!("{}/api/askatt/chat", app.base))
+        .bearer_auth(token)
+        .json(&json!({ "message": "hello" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chat.status(), StatusCode::OK);
+    // A raw path with an id is counted under its pattern.
+    let missing = client
+        .get(format!("{}/api/conversations/{}", app.base, Uuid::new_v4()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    let res = client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            r#"askgate_http_requests_total{method="POST",route="/api/askatt/chat",status="200"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"askgate_http_requests_total{method="GET",route="/api/conversations/{id}",status="404"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "askgate_tokens_debited_total"), Some(1.0));
+    assert_eq!(
+        sample(&text, r#"askgate_tokens_credited_total{kind="grant"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"askgate_gateway_overhead_seconds_count{route="/api/askatt/chat"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"askgate_upstream_duration_seconds_count{service="askatt",domain="",outcome="ok"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let in_use = sample(&text, r#"askgate_db_pool_connections{state="in_use"}"#).unwrap();
+    let idle = sample(&text, r#"askgate_db_pool_connections{state="idle"}"#).unwrap();
+    assert!(in_use + idle >= 1.0, "{text}");
+}
+
+#[tokio::test]
+async fn with_metrics_addr_metrics_move_to_their_own_listener() {
+    let app = spawn(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let client = reqwest::Client::new();
+    let port = app.metrics_port.unwrap();
+    let own = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert!(
+        own.text()
+            .await
+            .unwrap()
+            .contains("askgate_db_pool_connections")
+    );
+    let main = client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), StatusCode::NOT_FOUND);
+}
