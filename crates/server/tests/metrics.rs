@@ -170,3 +170,118 @@ async fn with_metrics_addr_metrics_move_to_their_own_listener() {
         .unwrap();
     assert_eq!(main.status(), StatusCode::NOT_FOUND);
 }
+
+/// Stripe's scheme: `t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))`.
+fn stripe_signature(body: &str, secret: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+#[tokio::test]
+async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() {
+    const WEBHOOK_SECRET: &str = "whsec_askgate_metrics";
+    let app = spawn(&[
+        ("STRIPE_SECRET_KEY", "sk_test_askgate_metrics"),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        // Stripe's API is never called here.
+        ("STRIPE_API_BASE", "http://127.0.0.1:9"),
+        ("RATE_LIMIT_PER_MINUTE", "1"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let signed_in: Value = client
+        .post(format!("{}/api/auth/dev-login", app.base))
+        .json(&json!({ "email": "buyer@example.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_in["session_token"].as_str().unwrap();
+
+    // A $5 purchase of 100 tokens, its event delivered twice: credited once,
+    // the repeat counted as a duplicate.
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../stripe/fixtures/events/payment_intent_succeeded.json"
+    ))
+    .unwrap();
+    event["id"] = json!(format!("evt_{}", Uuid::new_v4().simple()));
+    let intent = &mut event["data"]["object"];
+    intent["id"] = json!(format!("pi_{}", Uuid::new_v4().simple()));
+    intent["metadata"] = json!({
+        "user_id": signed_in["user"]["id"],
+        "package": "100",
+        "tokens": "100",
+    });
+    intent["amount"] = json!(500);
+    intent["amount_received"] = json!(500);
+    let body = event.to_string();
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let res = client
+            .post(format!("{}/api/webhook/stripe", app.base))
+            .header("Content-Type", "application/json")
+            .header("Stripe-Signature", stripe_signature(&body, WEBHOOK_SECRET))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let reply: Value = res.json().await.unwrap();
+        outcomes.push(reply["outcome"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(outcomes, ["credited", "duplicate_event"]);
+
+    // One chat a minute: the second is refused with 429.
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let res = client
+            .post(format!("{}/api/askatt/chat", app.base))
+            .bearer_auth(token)
+            .json(&json!({ "message": "hello" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status());
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS],
+        "the second chat within the minute is limited"
+    );
+
+    let text = client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (name, value) in [
+        (r#"askgate_webhook_events_total{outcome="credited"}"#, 1.0),
+        (
+            r#"askgate_webhook_events_total{outcome="duplicate_event"}"#,
+            1.0,
+        ),
+        ("askgate_webhook_duplicates_total", 1.0),
+        (r#"askgate_tokens_credited_total{kind="purchase"}"#, 100.0),
+        (
+            r#"askgate_rate_limited_total{route="/api/askatt/chat"}"#,
+            1.0,
+        ),
+        ("askgate_tokens_debited_total", 1.0),
+    ] {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+    }
+}

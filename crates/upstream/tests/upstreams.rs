@@ -485,7 +485,11 @@ async fn builtin_answers_deterministically_and_says_what_it_is() {
 
     assert_eq!(first, second);
     assert!(first.text.starts_with("[askgate demo upstream]"));
-    assert!(first.text.contains("(AskAT&T): \u{201c}Where is my order?\u{201d}"));
+    assert!(
+        first
+            .text
+            .contains("(AskAT&T): \u{201c}Where is my order?\u{201d}")
+    );
     assert!(first.text.contains("ASKATT_API_ENDPOINT"));
     assert!(tokens.asked.lock().unwrap().is_empty());
 }
@@ -500,7 +504,11 @@ async fn builtin_echoes_at_most_200_characters_of_the_question() {
         .await
         .unwrap();
 
-    assert!(answer.text.contains(&format!(": \u{201c}{}…\u{201d} ", "a".repeat(200))));
+    assert!(
+        answer
+            .text
+            .contains(&format!(": \u{201c}{}…\u{201d} ", "a".repeat(200)))
+    );
     assert!(!answer.text.contains("ab"));
 }
 
@@ -523,14 +531,22 @@ async fn a_domain_without_any_endpoint_or_marked_builtin_gets_the_demo_answer() 
         .ask(&askdocs_question(marked, "Leave?"))
         .await
         .unwrap();
-    assert!(answer.text.contains("(AskDocs · hr-policies): \u{201c}Leave?\u{201d}"));
+    assert!(
+        answer
+            .text
+            .contains("(AskDocs · hr-policies): \u{201c}Leave?\u{201d}")
+    );
 
     let unconfigured = domain("legal", None, json!({}));
     let answer = without_base
         .ask(&askdocs_question(unconfigured, "Contracts?"))
         .await
         .unwrap();
-    assert!(answer.text.contains("(AskDocs · legal): \u{201c}Contracts?\u{201d}"));
+    assert!(
+        answer
+            .text
+            .contains("(AskDocs · legal): \u{201c}Contracts?\u{201d}")
+    );
 }
 
 #[tokio::test]
