@@ -9,18 +9,20 @@ use crate::{ConversationId, DomainId, MessageId, UserId};
 /// Largest chat message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 8000;
 
-/// A question a user asks: 1–8000 characters, not blank.
+/// A question a user asks: 1–8000 characters, not blank, no NUL character.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ChatMessage(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("message must be 1 to 8000 characters and not blank")]
+#[error("message must be 1 to 8000 characters, not blank, and without NUL characters")]
 pub struct ChatMessageError;
 
 impl ChatMessage {
     pub fn parse(raw: &str) -> Result<Self, ChatMessageError> {
-        let ok = !raw.trim().is_empty() && raw.chars().count() <= MAX_MESSAGE_CHARS;
+        let ok = !raw.trim().is_empty()
+            && raw.chars().count() <= MAX_MESSAGE_CHARS
+            && crate::text::is_storable(raw);
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
@@ -114,6 +116,12 @@ mod tests {
         assert!(ChatMessage::parse(" \n\t").is_err());
         assert!(ChatMessage::parse(&"x".repeat(MAX_MESSAGE_CHARS)).is_ok());
         assert!(ChatMessage::parse(&"x".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn a_message_with_a_nul_is_refused_because_it_could_not_be_kept() {
+        assert_eq!(ChatMessage::parse("a\0b"), Err(ChatMessageError));
+        assert!(ChatMessage::parse("tabs\tand\nnewlines are fine").is_ok());
     }
 
     #[test]

@@ -20,16 +20,20 @@ pub struct DomainSlug(String);
 pub enum DomainValidationError {
     #[error("name must be 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit")]
     InvalidSlug,
-    #[error("display_name must be 1 to 100 characters")]
+    #[error("display_name must be 1 to 100 characters without control characters")]
     InvalidDisplayName,
     #[error("description must be at most 2000 characters")]
     DescriptionTooLong,
+    #[error("description must not contain NUL characters")]
+    DescriptionNotStorable,
     #[error("api_endpoint must be an absolute http or https URL")]
     InvalidEndpoint,
     #[error("configuration must be a JSON object")]
     ConfigurationNotAnObject,
     #[error("configuration must be at most 16 KiB")]
     ConfigurationTooLarge,
+    #[error("configuration must not contain NUL characters")]
+    ConfigurationNotStorable,
 }
 
 impl DomainValidationError {
@@ -39,9 +43,11 @@ impl DomainValidationError {
         match self {
             Self::InvalidSlug => "name",
             Self::InvalidDisplayName => "display_name",
-            Self::DescriptionTooLong => "description",
+            Self::DescriptionTooLong | Self::DescriptionNotStorable => "description",
             Self::InvalidEndpoint => "api_endpoint",
-            Self::ConfigurationNotAnObject | Self::ConfigurationTooLarge => "configuration",
+            Self::ConfigurationNotAnObject
+            | Self::ConfigurationTooLarge
+            | Self::ConfigurationNotStorable => "configuration",
         }
     }
 }
@@ -86,7 +92,7 @@ impl fmt::Display for DomainSlug {
     }
 }
 
-/// 1–100 characters after trimming.
+/// 1–100 characters after trimming, none of them control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DisplayName(String);
@@ -95,7 +101,7 @@ impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, DomainValidationError> {
         let trimmed = raw.trim();
         let len = trimmed.chars().count();
-        if (1..=100).contains(&len) {
+        if (1..=100).contains(&len) && !trimmed.chars().any(char::is_control) {
             Ok(Self(trimmed.to_owned()))
         } else {
             Err(DomainValidationError::InvalidDisplayName)
@@ -177,6 +183,12 @@ impl DomainConfiguration {
         if size > MAX_CONFIGURATION_BYTES {
             return Err(DomainValidationError::ConfigurationTooLarge);
         }
+        if !map
+            .iter()
+            .all(|(k, v)| crate::text::is_storable(k) && crate::text::is_storable_json(v))
+        {
+            return Err(DomainValidationError::ConfigurationNotStorable);
+        }
         Ok(Self(map))
     }
 
@@ -222,10 +234,13 @@ impl From<DomainConfiguration> for serde_json::Value {
     }
 }
 
-/// An optional description of at most 2000 characters.
+/// An optional description of at most 2000 characters, without NUL.
 pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, DomainValidationError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
+        Some(d) if !crate::text::is_storable(d) => {
+            Err(DomainValidationError::DescriptionNotStorable)
+        }
         Some(d) if d.chars().count() <= 2000 => Ok(Some(d.to_owned())),
         Some(_) => Err(DomainValidationError::DescriptionTooLong),
     }
@@ -304,6 +319,24 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
         assert!(DisplayName::parse(&"é".repeat(101)).is_err());
+        for bad in ["a\0b", "line\nbreak", "bell\u{7}"] {
+            assert_eq!(
+                DisplayName::parse(bad),
+                Err(DomainValidationError::InvalidDisplayName),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_that_cannot_be_stored_is_refused_with_its_field() {
+        let err = parse_description(Some("a\0b")).unwrap_err();
+        assert_eq!(err, DomainValidationError::DescriptionNotStorable);
+        assert_eq!(err.field(), "description");
+        let err = DomainConfiguration::parse(json!({"top_k": ["x\u{0}"]})).unwrap_err();
+        assert_eq!(err, DomainValidationError::ConfigurationNotStorable);
+        assert_eq!(err.field(), "configuration");
+        assert!(DomainConfiguration::parse(json!({"k\u{0}": 1})).is_err());
     }
 
     #[test]

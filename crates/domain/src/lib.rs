@@ -16,6 +16,7 @@ pub mod page;
 pub mod payment;
 pub mod ports;
 pub mod services;
+pub mod text;
 pub mod tokens;
 pub mod user;
 

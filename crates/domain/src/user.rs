@@ -134,7 +134,13 @@ pub fn normalise_display_name(raw: Option<&str>) -> Option<String> {
     if trimmed.is_empty() {
         return None;
     }
-    Some(trimmed.chars().take(100).collect())
+    // Control characters (NUL among them, which cannot be stored) are dropped.
+    let kept: String = trimmed
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// Who is asking: the signed-in user and their role, as the HTTP layer verified it.
@@ -148,5 +154,25 @@ impl Actor {
     #[must_use]
     pub const fn is_admin(&self) -> bool {
         self.role.is_admin()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_are_trimmed_capped_and_lose_control_characters() {
+        assert_eq!(
+            normalise_display_name(Some("  Ann\0 Ex\u{7}ample ")),
+            Some("Ann Example".to_owned())
+        );
+        assert_eq!(normalise_display_name(Some(" \0 ")), None);
+        assert_eq!(normalise_display_name(None), None);
+        let long = "é".repeat(150);
+        assert_eq!(
+            normalise_display_name(Some(&long)).map(|n| n.chars().count()),
+            Some(100)
+        );
     }
 }

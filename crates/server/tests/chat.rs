@@ -482,6 +482,101 @@ async fn an_idempotent_retry_gets_the_same_answer_and_is_charged_once() {
 }
 
 #[tokio::test]
+async fn text_postgres_cannot_keep_is_refused_from_users_and_replaced_from_upstreams() {
+    // A NUL character cannot be stored in PostgreSQL text or jsonb.
+    let upstream = askatt_upstream("half\u{0}answer", Duration::ZERO).await;
+    let app = TestApp::spawn_with(&[
+        ("ASKATT_API_ENDPOINT", &upstream.uri()),
+        ("ADMIN_EMAILS", "admin@example.com"),
+    ])
+    .await;
+    let (token, user) = app.user_with("ann@example.com", 5).await;
+
+    // From the user: refused before anything is charged or sent.
+    let reply = app
+        .chat(
+            "askatt",
+            &token,
+            &json!({"message": "a\u{0}b"}),
+            Some("nul-1"),
+        )
+        .await;
+    assert_problem(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert!(upstream.received_requests().await.unwrap().is_empty());
+    assert!(app.charges(&user).await.is_empty());
+
+    // From the upstream: the answer is given, kept, and replayed with U+FFFD.
+    let first = app
+        .chat(
+            "askatt",
+            &token,
+            &json!({"message": "hello"}),
+            Some("nul-2"),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["response"], "half\u{FFFD}answer");
+    let conversation = first.body["conversation_id"].as_str().unwrap().to_owned();
+    let kept = app
+        .get(&format!("/api/conversations/{conversation}"), &token)
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    assert!(
+        kept.body.to_string().contains("half\u{FFFD}answer"),
+        "{}",
+        kept.body
+    );
+    let retry = app
+        .chat(
+            "askatt",
+            &token,
+            &json!({"message": "hello"}),
+            Some("nul-2"),
+        )
+        .await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.body);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(app.charges(&user).await.len(), 1);
+
+    // Domains: each field names itself, and nothing is created.
+    let (admin, _) = app.sign_in("admin@example.com").await;
+    for (field, body) in [
+        (
+            "display_name",
+            json!({"name": "hr", "display_name": "H\u{0}R"}),
+        ),
+        (
+            "description",
+            json!({"name": "hr", "display_name": "HR", "description": "x\u{0}"}),
+        ),
+        (
+            "configuration",
+            json!({"name": "hr", "display_name": "HR", "configuration": {"k": "\u{0}"}}),
+        ),
+    ] {
+        let reply = app.post("/api/domains", &admin, &body).await;
+        assert_problem(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        assert_eq!(reply.body["field"], field, "{}", reply.body);
+    }
+    let listed = app.get("/api/domains", &admin).await;
+    assert_eq!(
+        listed.body.as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        listed.body
+    );
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
 async fn the_same_key_with_another_body_is_422_and_costs_nothing() {
     let upstream = askatt_upstream("ok", Duration::ZERO).await;
     let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;

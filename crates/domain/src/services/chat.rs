@@ -17,7 +17,7 @@ use crate::ledger::{DebitRequest, IdempotencyKey, ServiceType};
 use crate::ports::{
     AiUpstream, ConversationRepository, ConversationTarget, DomainRepository, IdempotencyBegin,
     IdempotencyStore, Ledger, LedgerError, RateDecision, RateLimiter, StoredResponse,
-    UpstreamError, UpstreamRequest,
+    UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use crate::user::Actor;
 use crate::{BoxError, ConversationId, DomainId, StoreError, Tokens};
@@ -247,7 +247,16 @@ impl ChatService {
             history,
         };
         let answer = match self.ports.upstream.ask(&upstream_request).await {
-            Ok(answer) => answer,
+            // Kept in the conversation and the idempotency record: nothing
+            // that cannot be stored may reach them.
+            Ok(answer) => UpstreamAnswer {
+                text: crate::text::make_storable(answer.text),
+                sources: answer
+                    .sources
+                    .into_iter()
+                    .map(crate::text::make_storable_json)
+                    .collect(),
+            },
             Err(err) => {
                 let refunded = self
                     .ports
@@ -316,7 +325,7 @@ mod tests {
     use crate::ledger::{EntryKind, LedgerEntry, Recorded};
     use crate::ports::{
         MockAiUpstream, MockConversationRepository, MockDomainRepository, MockIdempotencyStore,
-        MockLedger, MockRateLimiter, UpstreamAnswer,
+        MockLedger, MockRateLimiter,
     };
     use crate::user::Role;
     use crate::{TransactionId, UserId};
@@ -446,6 +455,33 @@ mod tests {
         assert_eq!(reply.response, "42");
         assert_eq!(reply.tokens_remaining.get(), 4);
         assert!(reply.conversation_id.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_nul_in_the_answer_is_replaced_before_it_is_kept_or_given() {
+        let mut m = Mocks::new();
+        m.ledger
+            .expect_debit()
+            .returning(|_| Ok(entry(EntryKind::Consumption, -1, 4)));
+        m.upstream.expect_ask().returning(|_| {
+            Ok(UpstreamAnswer {
+                text: "a\0b".into(),
+                sources: vec![json!({"title": "c\0"})],
+            })
+        });
+        m.conversations = MockConversationRepository::new();
+        m.conversations
+            .expect_append_exchange()
+            .withf(|_, _, _, answer| answer == "a\u{FFFD}b")
+            .times(1)
+            .returning(|_, _, _, _| Ok(Some(ConversationId::generate())));
+        let reply = m
+            .service()
+            .chat(request(ServiceType::AskAtt, None))
+            .await
+            .unwrap();
+        assert_eq!(reply.response, "a\u{FFFD}b");
+        assert_eq!(reply.sources, [json!({"title": "c\u{FFFD}"})]);
     }
 
     #[tokio::test]
