@@ -21,3 +21,4 @@ if [[ "${SKIP_E2E:-0}" != "1" && -x e2e/run.sh ]]; then
     e2e/run.sh
 fi
 [[ "${SKIP_E2E:-0}" == "1" ]] || e2e/oidc/run.sh  # sign-in against a real OpenID provider
+[[ "${SKIP_E2E:-0}" == "1" ]] || e2e/schemathesis/run.sh  # the live API against its OpenAPI document
