@@ -7,7 +7,7 @@ use diesel::ConnectionError;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, PoolError as ManagerError,
+    AsyncDieselConnectionManager, ManagerConfig, PoolError as ManagerError, RecyclingMethod,
 };
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -111,6 +111,11 @@ impl Database {
             let setup = Arc::clone(&setup);
             Box::pin(async move { establish(&setup.connect, setup.statement_timeout).await })
         });
+        // A checked-out connection is reused when its socket is open and no
+        // transaction is left on it, without the default `SELECT 1` first: that
+        // ping was a round trip on every checkout (a chat checks out several).
+        // A connection the server closed is seen as closed and replaced.
+        manager_config.recycling_method = RecyclingMethod::Fast;
         // The URL given to the manager is never used: `custom_setup` connects
         // with the parsed configuration.
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(

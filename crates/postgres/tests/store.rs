@@ -284,6 +284,50 @@ async fn health_check_answers_and_the_pool_reports_its_connections() {
     assert_eq!(db.pool_status(), (0, 1));
 }
 
+#[tokio::test]
+async fn connections_the_server_closed_are_replaced_before_they_are_handed_out() {
+    let test_db = TestDatabase::new().await;
+    let mut cfg = config(test_db.url());
+    cfg.application_name = "askgate-recycle-test".to_owned();
+    let db = Database::connect(&cfg).await.unwrap();
+    let health = PgHealth::new(db.clone());
+    health.check().await.unwrap();
+    assert_eq!(db.pool_status(), (0, 1));
+
+    // As a database restart or an idle timeout would: the server ends them.
+    let mut admin = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'askgate-recycle-test'",
+        )
+        .await
+        .unwrap();
+    // Termination is asynchronous: wait until the server has let them go.
+    for _ in 0..100 {
+        let left: Vec<Session> = diesel::sql_query(
+            "SELECT application_name::text AS application_name FROM pg_stat_activity \
+             WHERE application_name = 'askgate-recycle-test'",
+        )
+        .load(&mut admin)
+        .await
+        .unwrap();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // The next request gets a fresh connection, not the dead one.
+    health.check().await.unwrap();
+    // And so does the one after it (the query ran: the user is unknown).
+    assert!(matches!(
+        PgLedger::new(db.clone()).balance(UserId::generate()).await,
+        Err(LedgerError::UserNotFound)
+    ));
+}
+
 #[derive(QueryableByName)]
 struct Session {
     #[diesel(sql_type = Text)]
