@@ -619,19 +619,39 @@ async fn callback_with_another_state_or_no_cookie_is_refused() {
         .await;
     let flow = started.cookie("askgate_sign_in").unwrap();
 
+    // A browser lands here: it is sent back to the sign-in page, which explains.
     let wrong_state = app
         .callback(&flow, "code-x", "state-of-another-browser")
         .await;
     assert_eq!(
         wrong_state.status,
-        StatusCode::UNAUTHORIZED,
+        StatusCode::FOUND,
         "{}",
         wrong_state.body
     );
+    assert_eq!(wrong_state.location(), "/signin?error=failed");
+    assert_eq!(wrong_state.cookie("askgate_sign_in").as_deref(), Some(""));
     let forged_cookie = app.callback("e30.AAAA", "code-x", &query["state"]).await;
-    assert_eq!(forged_cookie.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(forged_cookie.location(), "/signin?error=failed");
     assert_eq!(app.user_count().await, 0);
     assert!(wrong_state.set_cookie("askgate_refresh").is_none());
+    assert!(forged_cookie.set_cookie("askgate_refresh").is_none());
+
+    // Declining at the provider is told apart.
+    let declined = app
+        .send(
+            app.client
+                .get(format!("{}/api/auth/callback", app.base))
+                .query(&[
+                    ("error", "access_denied"),
+                    ("state", query["state"].as_str()),
+                ])
+                .header("Cookie", format!("askgate_sign_in={flow}")),
+        )
+        .await;
+    assert_eq!(declined.status, StatusCode::FOUND);
+    assert_eq!(declined.location(), "/signin?error=cancelled");
+    assert_eq!(app.user_count().await, 0);
 }
 
 #[tokio::test]
@@ -657,7 +677,8 @@ async fn an_id_token_with_another_nonce_signs_nobody_in() {
             &query["state"],
         )
         .await;
-    assert_eq!(back.status, StatusCode::UNAUTHORIZED, "{}", back.body);
+    assert_eq!(back.status, StatusCode::FOUND, "{}", back.body);
+    assert_eq!(back.location(), "/signin?error=failed");
     assert!(back.set_cookie("askgate_refresh").is_none());
     assert_eq!(app.user_count().await, 0);
 }

@@ -3,15 +3,20 @@
 //! exchanges the code with its PKCE verifier, requires the ID token to carry
 //! the cookie's `nonce`, starts a session (refresh cookie) and redirects to
 //! `return_to`. The web UI then trades the cookie for an access token.
+//!
+//! A person lands here in a browser, so a sign-in that does not complete is a
+//! redirect to the sign-in page with `?error=cancelled` (they declined at the
+//! provider) or `?error=failed` (anything else, logged here with its reason),
+//! never a JSON body.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askgate_domain::ports::CodeExchange;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::signed_in::start_session_cookie;
-use crate::auth::FLOW_COOKIE;
+use crate::auth::{FLOW_COOKIE, MicrosoftSignIn};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,10 +38,8 @@ pub struct Query {
     tag = "auth",
     params(Query),
     responses(
-        (status = 302, description = "Signed in: redirect to `return_to` with the refresh cookie"),
-        (status = 401, description = "The sign-in failed or was not this browser's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 302, description = "Signed in: redirect to `return_to` with the refresh cookie. Not signed in (cancelled, expired, not this browser's, or the provider failed): redirect to `/signin?error=cancelled` or `/signin?error=failed`"),
         (status = 404, description = "Microsoft sign-in is not configured", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`code` is missing", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn handle(
@@ -47,15 +50,44 @@ pub async fn handle(
     let microsoft = state
         .microsoft_sign_in()
         .ok_or_else(|| ApiError::not_found("Microsoft sign-in is not configured."))?;
+    let query = query.into_inner();
+    if let Some(error) = &query.error {
+        tracing::info!(%error, "the identity provider ended the sign-in");
+        return Ok(back_to_sign_in(microsoft, "cancelled"));
+    }
+    match complete(&req, &state, microsoft, query).await {
+        Ok(signed_in) => Ok(signed_in),
+        Err(e) => {
+            if e.status_code().is_server_error() {
+                tracing::warn!(error = %e, "sign-in with Microsoft could not complete");
+            } else {
+                tracing::info!(error = %e, "sign-in with Microsoft refused");
+            }
+            Ok(back_to_sign_in(microsoft, "failed"))
+        }
+    }
+}
+
+/// To the sign-in page, which explains; the flow cookie is spent either way.
+fn back_to_sign_in(microsoft: &MicrosoftSignIn, reason: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .cookie(microsoft.cleared_flow_cookie())
+        .insert_header((header::LOCATION, format!("/signin?error={reason}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+async fn complete(
+    req: &HttpRequest,
+    state: &AppState,
+    microsoft: &MicrosoftSignIn,
+    query: Query,
+) -> Result<HttpResponse, ApiError> {
     let Query {
         code,
         state: returned_state,
-        error,
-    } = query.into_inner();
-    if let Some(error) = error {
-        tracing::info!(%error, "the identity provider ended the sign-in");
-        return Err(ApiError::sign_in_failed());
-    }
+        error: _,
+    } = query;
     let cookie = req.cookie(FLOW_COOKIE).ok_or_else(|| {
         tracing::info!("sign-in callback without its cookie");
         ApiError::sign_in_failed()
@@ -88,7 +120,7 @@ pub async fn handle(
         .cookie(microsoft.cleared_flow_cookie())
         .insert_header((header::LOCATION, pending.return_to))
         .insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(refresh) = start_session_cookie(&state, &user).await? {
+    if let Some(refresh) = start_session_cookie(state, &user).await? {
         response.cookie(refresh);
     }
     Ok(response.finish())

@@ -14,7 +14,13 @@ export function render(view, ctx) {
       h('p', { class: 'lead' }, 'Ask AT&T and your document collections, one token per answer.'),
       ctx.message ? h('p', { class: 'notice', role: 'status' }, ctx.message) : null,
       ctx.params.get('error')
-        ? h('p', { class: 'error', role: 'alert' }, 'Signing in with Microsoft did not complete. Please try again.')
+        ? h(
+            'p',
+            { class: 'error', role: 'alert' },
+            ctx.params.get('error') === 'cancelled'
+              ? 'Signing in with Microsoft was cancelled.'
+              : 'Signing in with Microsoft did not complete. Please try again.',
+          )
         : null,
       options,
     ),
