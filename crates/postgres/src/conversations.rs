@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
 use crate::Database;
@@ -183,6 +183,14 @@ impl ConversationRepository for PgConversations {
         let mut conn = self.db.conn().await.map_err(store)?;
         let written = conn
             .transaction::<_, DieselError, _>(async |tx| {
+                // Chat history, not money: this commit does not wait for its WAL
+                // flush, so a chat pays for one flush (the debit's), not two. A
+                // PostgreSQL crash may lose the last moments of history (at most
+                // about three `wal_writer_delay`s), never a ledger row. `LOCAL`
+                // ends with this transaction; the connection's next one is
+                // durable again.
+                tx.batch_execute("SET LOCAL synchronous_commit = off")
+                    .await?;
                 let conversation = match target {
                     ConversationTarget::New { service, domain } => {
                         let id = Uuid::now_v7();

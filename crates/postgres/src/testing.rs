@@ -112,6 +112,23 @@ impl TestDatabase {
         self.database.clone()
     }
 
+    /// The value of setting `name` on a connection of this test's pool (with
+    /// a pool of one, the connection the adapters used last).
+    pub async fn pooled_setting(&self, name: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let mut conn = self.database.conn().await.unwrap_or_else(|e| panic!("{e}"));
+        diesel::sql_query("SELECT current_setting($1) AS value")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result::<Setting>(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read setting {name}: {e}"))
+            .value
+    }
+
     /// `postgres://…/askgate_t_…`, for code that connects by itself.
     #[must_use]
     pub fn url(&self) -> &str {

@@ -99,6 +99,24 @@ async fn append_creates_a_conversation_then_continues_it_in_order() {
 }
 
 #[tokio::test]
+async fn history_skips_the_wal_flush_only_for_itself() {
+    // One pooled connection: whatever the append leaves on it, the next
+    // statement (a ledger write, say) would inherit.
+    let db = TestDatabase::with_max_connections(1).await;
+    let repo = PgConversations::new(db.database());
+    let ann = user(&db, "ann").await;
+    assert_eq!(db.pooled_setting("synchronous_commit").await, "on");
+
+    let id = repo
+        .append_exchange(ann, &new_askatt(), &msg("hi"), "hello")
+        .await
+        .unwrap()
+        .expect("a new conversation");
+    assert!(repo.get(ann, id).await.unwrap().is_some());
+    assert_eq!(db.pooled_setting("synchronous_commit").await, "on");
+}
+
+#[tokio::test]
 async fn another_users_conversation_does_not_exist_for_them() {
     let db = TestDatabase::new().await;
     let repo = PgConversations::new(db.database());
