@@ -202,6 +202,45 @@ describe('askgate web UI', () => {
       await screenshot(page, 'usage');
     });
   });
+
+  test('two tabs that restore the session at the same moment both stay signed in', async () => {
+    await withPage('two-tabs', {}, async (first) => {
+      await signIn(first, { email: uniqueEmail('tabs') });
+      const second = await first.context().newPage();
+      try {
+        await second.goto('/chat');
+        await expectBalance(second, 0);
+
+        // The first tab's refresh is answered slowly, so the second tab's
+        // starts while the first tab's new cookie is still on its way.
+        let sent;
+        const firstSent = new Promise((resolve) => { sent = resolve; });
+        await first.route('**/api/auth/refresh', async (route) => {
+          sent();
+          const response = await route.fetch();
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          await route.fulfill({ response });
+        }, { times: 1 });
+        const reloads = [first.reload()];
+        await firstSent;
+        reloads.push(second.reload());
+        await Promise.all(reloads);
+
+        for (const tab of [first, second]) {
+          await tab.waitForURL(/\/chat$/);
+          await expectBalance(tab, 0);
+        }
+        // The session survived both: loading again still signs in.
+        for (const tab of [first, second]) {
+          await tab.reload();
+          await tab.waitForURL(/\/chat$/);
+          await expectBalance(tab, 0);
+        }
+      } finally {
+        await second.close();
+      }
+    });
+  });
 });
 
 /** A usage row's cells after the date. */

@@ -107,12 +107,23 @@ export async function restoreSession() {
 
 /** Exchanges the refresh cookie for a new access token (one at a time). */
 function refresh() {
-  refreshing ??= request('/api/auth/refresh', { method: 'POST', auth: false })
+  refreshing ??= oneTabAtATime(() => request('/api/auth/refresh', { method: 'POST', auth: false }))
     .then(startSession)
     .finally(() => {
       refreshing = null;
     });
   return refreshing;
+}
+
+/**
+ * Runs `fn` while no other tab of this site runs a refresh. Tabs share the
+ * refresh cookie and each refresh replaces it; a cookie presented after it was
+ * replaced looks like a stolen copy and ends the session. Taking turns, each
+ * tab sends the cookie the previous refresh set.
+ */
+function oneTabAtATime(fn) {
+  if (!navigator.locks) return fn();
+  return navigator.locks.request('askgate-refresh', fn);
 }
 
 export async function devLogin(email, displayName, admin) {
