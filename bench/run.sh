@@ -6,7 +6,7 @@
 #   B1  pgbench running askgate's own debit statement (bench/debit_*.sql) at the
 #       connection count of askgate's pool, 10 000 users uniformly / one hot user
 #   B2  (diagnostic) every SQL statement of one chat, in pgbench: B1's debit
-#       plus the pool's check-out pings and the conversation transaction
+#       plus the conversation transaction
 #   B3  askgate's whole chat path (session JWT, rate limit, debit, upstream call,
 #       answer) against B0, release build, uniform users / one hot user
 #
