@@ -13,14 +13,13 @@
 #   PGHOST/PGPORT/PGUSER   PostgreSQL (default 127.0.0.1 / 5432 / postgres)
 set -euo pipefail
 cd "$(dirname "$0")"
-HERE=$(pwd)
 REPO=$(cd ../.. && pwd)
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/askgate-target}"
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 ARTIFACTS="$REPO/e2e/artifacts/schemathesis"
 
 log() { echo "e2e/schemathesis: $*" >&2; }
+# shellcheck source=../lib/stack.sh
+source ../lib/stack.sh
 
 PINNED=$(sed -n 's/^schemathesis==//p' requirements.txt)
 VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/askgate/schemathesis-$PINNED}"
@@ -30,61 +29,25 @@ if [[ ! -x "$VENV/bin/st" ]]; then
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt
 fi
 
-log "building the server"
-(cd "$REPO" && cargo build --quiet -p askgate-server --bin askgate-server)
-BIN="$CARGO_TARGET_DIR/debug/askgate-server"
-
+stack_build
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
+stack_database askgate_schema
 
-DB="askgate_schema_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-SERVER_PID=""
-STRIPE_PID=""
-cleanup() {
-    local status=$?
-    set +e
-    for pid in $SERVER_PID $STRIPE_PID; do
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 \
-        || log "could not drop database $DB"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \"$DB\"" >/dev/null
-
-PORT=$(free_port)
+PORT=$(stack_free_port)
 BASE_URL="http://127.0.0.1:$PORT"
 EMAIL="schemathesis@example.com"
-
-PUBLIC_BASE_URL="$BASE_URL" FAKE_STRIPE_PORT=0 node ../fake-stripe.mjs >"$ARTIFACTS/fake-stripe.log" 2>&1 &
-STRIPE_PID=$!
-STRIPE_PORT=""
-for _ in $(seq 1 100); do
-    STRIPE_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$ARTIFACTS/fake-stripe.log" | head -n1)
-    [[ -n "$STRIPE_PORT" ]] && break
-    kill -0 "$STRIPE_PID" 2>/dev/null || break
-    sleep 0.1
-done
-[[ -n "$STRIPE_PORT" ]] || { log "the fake Stripe did not start"; cat "$ARTIFACTS/fake-stripe.log" >&2; exit 1; }
+stack_fake_stripe "$BASE_URL"
 
 export APP_ENV=development
 export BIND_ADDR="127.0.0.1:$PORT"
 export PUBLIC_BASE_URL="$BASE_URL"
-export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
 export AUTH_DEV_LOGIN=true
 export ADMIN_EMAILS="$EMAIL"
 export JWT_SECRET="schema-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 export STRIPE_SECRET_KEY=sk_test_x
 export STRIPE_WEBHOOK_SECRET=whsec_test
-export STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT"
+export STRIPE_API_BASE="$STRIPE_URL"
 # Generated requests come fast; the limit itself is tested elsewhere.
 export RATE_LIMIT_PER_MINUTE=100000
 # Sessions outlive the run.
@@ -92,18 +55,7 @@ export SESSION_TTL_SECONDS=3600
 export LOG_FORMAT=pretty
 export RUST_LOG="${RUST_LOG:-info}"
 
-"$BIN" migrate >"$ARTIFACTS/migrate.log" 2>&1
-"$BIN" serve >"$ARTIFACTS/server.log" 2>&1 &
-SERVER_PID=$!
-for i in $(seq 1 300); do
-    if curl -fsS "$BASE_URL/health/live" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$SERVER_PID" 2>/dev/null || [[ $i == 300 ]]; then
-        log "askgate did not start; its log:"
-        tail -n 40 "$ARTIFACTS/server.log" >&2
-        exit 1
-    fi
-    sleep 0.2
-done
+stack_server "$ARTIFACTS/server.log"
 
 TOKEN=$(curl -fsS -X POST "$BASE_URL/api/auth/dev-login" \
     -H 'Content-Type: application/json' -d "{\"email\":\"$EMAIL\"}" \

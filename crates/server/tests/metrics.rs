@@ -43,6 +43,20 @@ async fn spawn(overrides: &[(&str, &str)]) -> Running {
     }
 }
 
+impl Running {
+    /// Dev login: `{session_token, expires_in, user}`.
+    async fn sign_in(&self, email: &str) -> Value {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/auth/dev-login", self.base))
+            .json(&json!({ "email": email }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+}
+
 /// The value of the sample `name` (exact, with its labels) in `text`.
 fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
@@ -55,15 +69,7 @@ async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() 
     let app = spawn(&[]).await;
     let client = reqwest::Client::new();
     let email = "metrics@example.com";
-    let signed_in: Value = client
-        .post(format!("{}/api/auth/dev-login", app.base))
-        .json(&json!({ "email": email }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let signed_in = app.sign_in(email).await;
     let token = signed_in["session_token"].as_str().unwrap();
     startup::account_service(&app.settings, &app.db.database())
         .grant(
@@ -198,15 +204,7 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
     ])
     .await;
     let client = reqwest::Client::new();
-    let signed_in: Value = client
-        .post(format!("{}/api/auth/dev-login", app.base))
-        .json(&json!({ "email": "buyer@example.com" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let signed_in = app.sign_in("buyer@example.com").await;
     let token = signed_in["session_token"].as_str().unwrap();
 
     // A $5 purchase of 100 tokens, its event delivered twice: credited once,

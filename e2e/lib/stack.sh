@@ -1,0 +1,88 @@
+# What e2e/run.sh and e2e/schemathesis/run.sh share, sourced by both: build the
+# server, a fresh database, the fake Stripe, the server itself on a free port,
+# and a cleanup that always stops them and drops the database.
+#
+# The caller sets `log` and `ARTIFACTS`, then:
+#   stack_build                     → BIN
+#   stack_database PREFIX           → DB, DATABASE_URL (exported)
+#   stack_fake_stripe BASE_URL      → STRIPE_URL
+#   stack_server LOG_FILE           starts "$BIN serve" with the exported
+#                                   environment; returns once it is live
+#
+#   E2E_KEEP_DB=1   keep the database after the run, for debugging
+
+STACK_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/askgate-target}"
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+STACK_PIDS=()
+DB=""
+
+stack_cleanup() {
+    local status=$?
+    set +e
+    for pid in "${STACK_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    if [[ -n "$DB" && "${E2E_KEEP_DB:-0}" == "1" ]]; then
+        log "kept database $DB"
+    elif [[ -n "$DB" ]]; then
+        psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 \
+            || log "could not drop database $DB"
+    fi
+    exit "$status"
+}
+trap stack_cleanup EXIT
+trap 'exit 130' INT TERM
+
+stack_build() {
+    log "building the server"
+    (cd "$STACK_REPO" && cargo build --quiet -p askgate-server --bin askgate-server)
+    BIN="$CARGO_TARGET_DIR/debug/askgate-server"
+}
+
+stack_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+stack_database() {
+    DB="$1_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+    log "creating database $DB"
+    psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \"$DB\"" >/dev/null
+    export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
+}
+
+stack_fake_stripe() {
+    local log_file="$ARTIFACTS/fake-stripe.log" port=""
+    PUBLIC_BASE_URL="$1" FAKE_STRIPE_PORT=0 node "$STACK_REPO/e2e/fake-stripe.mjs" >"$log_file" 2>&1 &
+    local pid=$!
+    STACK_PIDS+=("$pid")
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$log_file" | head -n1)
+        [[ -n "$port" ]] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z "$port" ]]; then
+        log "the fake Stripe did not start"
+        cat "$log_file" >&2
+        return 1
+    fi
+    STRIPE_URL="http://127.0.0.1:$port"
+}
+
+stack_server() {
+    local log_file=$1
+    "$BIN" serve >"$log_file" 2>&1 &
+    local pid=$!
+    STACK_PIDS+=("$pid")
+    for i in $(seq 1 300); do
+        if curl -fsS "$PUBLIC_BASE_URL/health/live" >/dev/null 2>&1; then return 0; fi
+        if ! kill -0 "$pid" 2>/dev/null || [[ $i == 300 ]]; then
+            log "askgate did not start; its log:"
+            tail -n 40 "$log_file" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
