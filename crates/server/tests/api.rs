@@ -1,26 +1,28 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! askgate over real HTTP, on a random port, against a fresh real database.
 
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use askgate_domain::ledger::IdempotencyKey;
+use std::ops::Deref;
+use std::sync::Arc;
+
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, Tokens};
 use askgate_http::SessionKeys;
-use askgate_postgres::testing::TestDatabase;
-use askgate_server::settings::{SESSION_AUDIENCE, Settings};
-use askgate_server::{Application, startup, telemetry};
-use reqwest::StatusCode;
+use askgate_server::settings::SESSION_AUDIENCE;
+use common::{Reply, Running};
+use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-const SECRET: &str = "server-test-secret-server-test-secret";
+struct TestApp(Running);
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    db: TestDatabase,
-    settings: Settings,
+impl Deref for TestApp {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.0
+    }
 }
 
 impl TestApp {
@@ -30,69 +32,15 @@ impl TestApp {
 
     /// `overrides` win over the test defaults.
     async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
-        init_test_logs();
-        let db = TestDatabase::new().await;
         let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
-        pairs.extend([
-            ("APP_ENV", "development"),
-            ("DATABASE_URL", db.url()),
-            ("DATABASE_MAX_CONNECTIONS", "3"),
-            ("BIND_ADDR", "127.0.0.1:0"),
-            ("JWT_SECRET", SECRET),
-            ("AUTH_DEV_LOGIN", "true"),
-        ]);
-        let settings = Settings::from_pairs(&pairs).unwrap();
-        let app = Application::build(settings.clone()).await.unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            db,
-            settings,
-        }
+        pairs.push(("DATABASE_MAX_CONNECTIONS", "3"));
+        Self(Running::spawn(&pairs).await)
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let reply = self.send(self.request(Method::GET, path, token)).await;
+        (reply.status, reply.body)
     }
-
-    async fn dev_login(&self, email: &str) -> (StatusCode, Value) {
-        let res = self
-            .client
-            .post(format!("{}/api/auth/dev-login", self.base))
-            .json(&json!({ "email": email }))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn sign_in(&self, email: &str) -> (String, Value) {
-        let (status, body) = self.dev_login(email).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        (
-            body["session_token"].as_str().unwrap().to_owned(),
-            body["user"].clone(),
-        )
-    }
-}
-
-fn init_test_logs() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let settings = Settings::from_pairs(&[("RUST_LOG", "debug")]).unwrap();
-            let _ = telemetry::init(&settings.telemetry);
-        }
-    });
 }
 
 #[tokio::test]
@@ -148,18 +96,8 @@ async fn admin_emails_sign_in_as_admins() {
 async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
     let app = TestApp::spawn().await;
     let (token, _) = app.sign_in("rich@example.com").await;
-    let accounts = startup::account_service(&app.settings, &app.db.database());
-    let email = Email::parse("rich@example.com").unwrap();
     for (n, key) in [(100, "first"), (5, "second")] {
-        accounts
-            .grant(
-                &email,
-                Tokens::new(n).unwrap(),
-                IdempotencyKey::parse(key).unwrap(),
-                "test",
-            )
-            .await
-            .unwrap();
+        app.grant("rich@example.com", n, key).await;
     }
 
     assert_eq!(
@@ -232,7 +170,7 @@ async fn a_token_signed_with_another_secret_is_401() {
 #[tokio::test]
 async fn dev_login_is_not_mounted_when_disabled() {
     let app = TestApp::spawn_with(&[("AUTH_DEV_LOGIN", "false")]).await;
-    let (status, body) = app.dev_login("a@example.com").await;
+    let Reply { status, body, .. } = app.dev_login("a@example.com").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "not_found");
 }

@@ -2,38 +2,31 @@
 //! Chat, domains and conversations over real HTTP: askgate on a random port,
 //! a fresh real database per test, wiremock standing in for the AI upstreams.
 
-use std::sync::{Arc, OnceLock};
+mod common;
+
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use askgate_domain::ledger::IdempotencyKey;
-use askgate_domain::{Email, Tokens};
-use askgate_postgres::testing::TestDatabase;
-use askgate_server::settings::Settings;
-use askgate_server::{Application, startup, telemetry};
+use common::{Reply, Running};
 use futures::future::join_all;
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET: &str = "chat-test-secret-chat-test-secret-chat";
 const ADMIN: &str = "admin@example.com";
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    db: TestDatabase,
-    settings: Settings,
-}
+struct TestApp(Running);
 
-/// One HTTP answer: status, headers, JSON body (`null` when there is none).
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+impl Deref for TestApp {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.0
+    }
 }
 
 /// A ledger row as stored.
@@ -48,33 +41,13 @@ struct Row {
 impl TestApp {
     /// `overrides` win over the test defaults.
     async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
-        let db = TestDatabase::new().await;
-        Self::spawn_on(db, overrides).await
-    }
-
-    async fn spawn_on(db: TestDatabase, overrides: &[(&str, &str)]) -> Self {
-        init_test_logs();
         let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
         pairs.extend([
-            ("APP_ENV", "development"),
-            ("DATABASE_URL", db.url()),
             ("DATABASE_MAX_CONNECTIONS", "10"),
-            ("BIND_ADDR", "127.0.0.1:0"),
-            ("JWT_SECRET", SECRET),
-            ("AUTH_DEV_LOGIN", "true"),
             ("ADMIN_EMAILS", ADMIN),
             ("RATE_LIMIT_PER_MINUTE", "1000"),
         ]);
-        let settings = Settings::from_pairs(&pairs).unwrap();
-        let app = Application::build(settings.clone()).await.unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            db,
-            settings,
-        }
+        Self(Running::spawn(&pairs).await)
     }
 
     /// A second askgate instance on the same database (and settings).
@@ -83,30 +56,9 @@ impl TestApp {
         overrides: &[(&str, &str)],
     ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
         let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
-        pairs.extend([
-            ("DATABASE_URL", self.db.url()),
-            ("DATABASE_MAX_CONNECTIONS", "10"),
-            ("BIND_ADDR", "127.0.0.1:0"),
-            ("JWT_SECRET", SECRET),
-            ("AUTH_DEV_LOGIN", "true"),
-        ]);
-        let app = Application::build(Settings::from_pairs(&pairs).unwrap())
-            .await
-            .unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        (base, tokio::spawn(app.run_until_stopped()))
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let res = request.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.json().await.unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        pairs.push(("DATABASE_MAX_CONNECTIONS", "10"));
+        let served = common::serve(common::settings(&self.db, &pairs)).await;
+        (served.base, served.server)
     }
 
     async fn get(&self, path: &str, token: &str) -> Reply {
@@ -139,10 +91,6 @@ impl TestApp {
             .await
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     /// `POST /api/{service}/chat`, with an `Idempotency-Key` when given.
     async fn chat(&self, service: &str, token: &str, body: &Value, key: Option<&str>) -> Reply {
         let mut request = self
@@ -156,37 +104,15 @@ impl TestApp {
         self.send(request).await
     }
 
-    /// Signs in with dev login; returns the session token and the user id.
-    async fn sign_in(&self, email: &str) -> (String, String) {
-        let reply = self
-            .send(
-                self.client
-                    .post(self.url("/api/auth/dev-login"))
-                    .json(&json!({ "email": email })),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        (
-            reply.body["session_token"].as_str().unwrap().to_owned(),
-            reply.body["user"]["id"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// Signs in and grants `tokens` through the account use case.
+    /// Signs in and grants `tokens` through the account use case: the session
+    /// token and the user id.
     async fn user_with(&self, email: &str, tokens: i64) -> (String, String) {
-        let signed_in = self.sign_in(email).await;
+        let (token, user) = self.sign_in(email).await;
         if tokens > 0 {
-            startup::account_service(&self.settings, &self.db.database())
-                .grant(
-                    &Email::parse(email).unwrap(),
-                    Tokens::new(tokens).unwrap(),
-                    IdempotencyKey::parse(&format!("grant-{}", Uuid::new_v4())).unwrap(),
-                    "test",
-                )
-                .await
-                .unwrap();
+            self.grant(email, tokens, &format!("grant-{}", Uuid::new_v4()))
+                .await;
         }
-        signed_in
+        (token, user["id"].as_str().unwrap().to_owned())
     }
 
     async fn balance(&self, token: &str) -> i64 {
@@ -243,16 +169,6 @@ impl TestApp {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body["id"].as_str().unwrap().to_owned()
     }
-}
-
-fn init_test_logs() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let settings = Settings::from_pairs(&[("RUST_LOG", "debug")]).unwrap();
-            let _ = telemetry::init(&settings.telemetry);
-        }
-    });
 }
 
 /// An AskAT&T upstream answering `answer` after `delay`.

@@ -3,20 +3,22 @@
 //! Azure AD tenant played by wiremock (discovery, JWKS with RSA keys made for
 //! this run, a token endpoint answering codes with signed ID tokens).
 
+mod common;
+
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use askgate_domain::ledger::IdempotencyKey;
-use askgate_domain::{Email, Tokens};
 use askgate_postgres::testing::TestDatabase;
 use askgate_server::settings::Settings;
-use askgate_server::{Application, StartupError, startup};
+use askgate_server::{Application, StartupError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{JWT_SECRET, Reply as Answer, Running};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
@@ -28,7 +30,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const TENANT: &str = "6f1c2b9e-0d7a-4c55-9a3e-7b1d4c2e8f10";
 const CLIENT_ID: &str = "3c9e1f4a-5b2d-4e8f-a1c7-0d6b9e2f4a13";
 const CLIENT_SECRET: &str = "s3cr3t~value.that-must-not-leak";
-const JWT_SECRET: &str = "identity-test-secret-identity-test-secret";
 
 // ---- keys and tokens ------------------------------------------------------------
 
@@ -214,12 +215,7 @@ impl Idp {
 
 // ---- askgate ------------------------------------------------------------------------------
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
+/// What sign-in answers carry besides their JSON: cookies and redirects.
 impl Answer {
     /// The value a `Set-Cookie` of this answer gives `name` (`""` when it deletes it).
     fn cookie(&self, name: &str) -> Option<String> {
@@ -248,37 +244,33 @@ impl Answer {
     }
 }
 
+/// askgate signing in with the tenant `idp` plays; its client does not follow
+/// redirects.
 struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    db: TestDatabase,
+    running: Running,
     idp: Idp,
+}
+
+impl Deref for TestApp {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.running
+    }
 }
 
 fn settings(idp: &Idp, db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     let issuer = idp.issuer();
     let mut pairs: Vec<(&str, &str)> = extra.to_vec();
     pairs.extend([
-        ("APP_ENV", "development"),
-        ("DATABASE_URL", db.url()),
         ("DATABASE_MAX_CONNECTIONS", "3"),
-        ("BIND_ADDR", "127.0.0.1:0"),
-        ("JWT_SECRET", JWT_SECRET),
-        ("AUTH_DEV_LOGIN", "true"),
         ("AZURE_AD_TENANT_ID", TENANT),
         ("AZURE_AD_CLIENT_ID", CLIENT_ID),
         ("AZURE_AD_CLIENT_SECRET", CLIENT_SECRET),
         ("AZURE_AD_AUTHORITY", issuer.as_str()),
         ("ADMIN_EMAILS", "boss@example.com"),
     ]);
-    Settings::from_pairs(&pairs).unwrap()
-}
-
-async fn start(settings: Settings) -> String {
-    let app = Application::build(settings).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    base
+    common::settings(db, &pairs)
 }
 
 impl TestApp {
@@ -289,33 +281,23 @@ impl TestApp {
     async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let idp = Idp::start().await;
         let db = TestDatabase::new().await;
-        let base = start(settings(&idp, &db, extra)).await;
+        let settings = settings(&idp, &db, extra);
+        let running = Running::start(db, settings).await;
         Self {
-            base,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            db,
+            running: Running {
+                client: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap(),
+                ..running
+            },
             idp,
         }
     }
 
     /// Another instance on the same database and tenant.
     async fn second_instance(&self) -> String {
-        start(settings(&self.idp, &self.db, &[])).await
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let res = request.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.json().await.unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        common::serve(settings(&self.idp, &self.db, &[])).await.base
     }
 
     async fn post(&self, path: &str, body: &Value) -> Answer {
@@ -997,15 +979,7 @@ async fn chat_calls_reach_the_upstream_with_a_client_credentials_token() {
         .mount(&app.idp.server)
         .await;
     let signed_in = app.login(&Person::new(18, "ada@example.com")).await;
-    startup::account_service(&settings(&app.idp, &app.db, &[]), &app.db.database())
-        .grant(
-            &Email::parse("ada@example.com").unwrap(),
-            Tokens::new(2).unwrap(),
-            IdempotencyKey::parse("identity-test-grant").unwrap(),
-            "test",
-        )
-        .await
-        .unwrap();
+    app.grant("ada@example.com", 2, "identity-test-grant").await;
 
     for _ in 0..2 {
         let answer = app

@@ -2,60 +2,12 @@
 //! Prometheus `/metrics` over real HTTP. One recorder per process: these tests
 //! live in their own test binary so that no other test's requests are counted.
 
-use askgate_domain::ledger::IdempotencyKey;
-use askgate_domain::{Email, Tokens};
-use askgate_postgres::testing::TestDatabase;
-use askgate_server::settings::Settings;
-use askgate_server::{Application, startup};
+mod common;
+
+use common::Running;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const SECRET: &str = "metrics-test-secret-metrics-test-secret";
-
-struct Running {
-    base: String,
-    metrics_port: Option<u16>,
-    settings: Settings,
-    db: TestDatabase,
-}
-
-async fn spawn(overrides: &[(&str, &str)]) -> Running {
-    let db = TestDatabase::new().await;
-    let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
-    pairs.extend([
-        ("APP_ENV", "development"),
-        ("DATABASE_URL", db.url()),
-        ("BIND_ADDR", "127.0.0.1:0"),
-        ("JWT_SECRET", SECRET),
-        ("AUTH_DEV_LOGIN", "true"),
-    ]);
-    let settings = Settings::from_pairs(&pairs).unwrap();
-    let app = Application::build(settings.clone()).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let metrics_port = app.metrics_port();
-    tokio::spawn(app.run_until_stopped());
-    Running {
-        base,
-        metrics_port,
-        settings,
-        db,
-    }
-}
-
-impl Running {
-    /// Dev login: `{session_token, expires_in, user}`.
-    async fn sign_in(&self, email: &str) -> Value {
-        let res = reqwest::Client::new()
-            .post(format!("{}/api/auth/dev-login", self.base))
-            .json(&json!({ "email": email }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json().await.unwrap()
-    }
-}
 
 /// The value of the sample `name` (exact, with its labels) in `text`.
 fn sample(text: &str, name: &str) -> Option<f64> {
@@ -66,23 +18,15 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() {
-    let app = spawn(&[]).await;
-    let client = reqwest::Client::new();
+    let app = Running::spawn(&[]).await;
+    let client = &app.client;
     let email = "metrics@example.com";
-    let signed_in = app.sign_in(email).await;
-    let token = signed_in["session_token"].as_str().unwrap();
-    startup::account_service(&app.settings, &app.db.database())
-        .grant(
-            &Email::parse(email).unwrap(),
-            Tokens::new(1).unwrap(),
-            IdempotencyKey::parse(&format!("grant-{}", Uuid::new_v4())).unwrap(),
-            "test",
-        )
-        .await
-        .unwrap();
+    let (token, _) = app.sign_in(email).await;
+    app.grant(email, 1, &format!("grant-{}", Uuid::new_v4()))
+        .await;
     let chat = client
         .post(format!("{}/api/askatt/chat", app.base))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .json(&json!({ "message": "hello" }))
         .send()
         .await
@@ -91,7 +35,7 @@ async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() 
     // A raw path with an id is counted under its pattern.
     let missing = client
         .get(format!("{}/api/conversations/{}", app.base, Uuid::new_v4()))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -154,8 +98,8 @@ async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() 
 
 #[tokio::test]
 async fn with_metrics_addr_metrics_move_to_their_own_listener() {
-    let app = spawn(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
-    let client = reqwest::Client::new();
+    let app = Running::spawn(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let client = &app.client;
     let port = app.metrics_port.unwrap();
     let own = client
         .get(format!("http://127.0.0.1:{port}/metrics"))
@@ -195,7 +139,7 @@ fn stripe_signature(body: &str, secret: &str) -> String {
 #[tokio::test]
 async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() {
     const WEBHOOK_SECRET: &str = "whsec_askgate_metrics";
-    let app = spawn(&[
+    let app = Running::spawn(&[
         ("STRIPE_SECRET_KEY", "sk_test_askgate_metrics"),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         // Stripe's API is never called here.
@@ -203,9 +147,8 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
         ("RATE_LIMIT_PER_MINUTE", "1"),
     ])
     .await;
-    let client = reqwest::Client::new();
-    let signed_in = app.sign_in("buyer@example.com").await;
-    let token = signed_in["session_token"].as_str().unwrap();
+    let client = &app.client;
+    let (token, user) = app.sign_in("buyer@example.com").await;
 
     // A $5 purchase of 100 tokens, its event delivered twice: credited once,
     // the repeat counted as a duplicate.
@@ -217,7 +160,7 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
     let intent = &mut event["data"]["object"];
     intent["id"] = json!(format!("pi_{}", Uuid::new_v4().simple()));
     intent["metadata"] = json!({
-        "user_id": signed_in["user"]["id"],
+        "user_id": user["id"],
         "package": "100",
         "tokens": "100",
     });
@@ -245,7 +188,7 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
     for _ in 0..2 {
         let res = client
             .post(format!("{}/api/askatt/chat", app.base))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .json(&json!({ "message": "hello" }))
             .send()
             .await

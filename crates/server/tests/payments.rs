@@ -4,28 +4,28 @@
 //! webhooks signed here the way Stripe signs them:
 //! `Stripe-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))`.
 
+mod common;
+
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::ops::Deref;
 use std::time::Duration;
 
-use askgate_domain::ledger::IdempotencyKey;
+use askgate_domain::UserId;
 use askgate_domain::ledger::{DebitRequest, ServiceType};
 use askgate_domain::ports::Ledger;
-use askgate_domain::{Email, Tokens, UserId};
 use askgate_postgres::PgLedger;
 use askgate_postgres::testing::TestDatabase;
 use askgate_server::cli::ReconcileArgs;
-use askgate_server::settings::Settings;
-use askgate_server::{Application, commands, startup, telemetry};
+use askgate_server::commands;
+use common::Running;
 use futures::future::join_all;
 use hmac::{Hmac, KeyInit, Mac};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const JWT_SECRET: &str = "payments-test-secret-payments-test-secret";
 const STRIPE_KEY: &str = "sk_test_askgate_payments";
 const WEBHOOK_SECRET: &str = "whsec_askgate_payments_current";
 const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_askgate_payments_previous";
@@ -47,11 +47,16 @@ const EVENT_CUSTOMER_CREATED: &str =
     include_str!("../../stripe/fixtures/events/customer_created.json");
 
 struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    db: TestDatabase,
-    settings: Settings,
+    running: Running,
     stripe: MockServer,
+}
+
+impl Deref for TestApp {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.running
+    }
 }
 
 impl TestApp {
@@ -80,39 +85,21 @@ impl TestApp {
     }
 
     async fn spawn_with(stripe: MockServer, stripe_pairs: &[(&str, &str)]) -> Self {
-        init_test_logs();
         let db = TestDatabase::with_max_connections(8).await;
         let mut pairs: Vec<(&str, &str)> = stripe_pairs.to_vec();
         pairs.extend([
-            ("APP_ENV", "development"),
-            ("DATABASE_URL", db.url()),
             ("DATABASE_MAX_CONNECTIONS", "6"),
-            ("BIND_ADDR", "127.0.0.1:0"),
-            ("JWT_SECRET", JWT_SECRET),
-            ("AUTH_DEV_LOGIN", "true"),
             ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
         ]);
-        let settings = Settings::from_pairs(&pairs).unwrap();
-        let app = Application::build(settings.clone()).await.unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
         Self {
-            base,
-            client: reqwest::Client::new(),
-            db,
-            settings,
+            running: Running::spawn_on(db, &pairs).await,
             stripe,
         }
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let reply = self.send(self.request(Method::GET, path, token)).await;
+        (reply.status, reply.body)
     }
 
     async fn post(
@@ -122,49 +109,32 @@ impl TestApp {
         body: &Value,
         idempotency_key: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body);
+        let mut req = self.request(Method::POST, path, Some(token)).json(body);
         if let Some(key) = idempotency_key {
             req = req.header("Idempotency-Key", key);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let reply = self.send(req).await;
+        (reply.status, reply.body)
     }
 
     /// Signs in a new user; their session token and id.
     async fn sign_in(&self, email: &str) -> (String, UserId) {
-        let res = self
-            .client
-            .post(format!("{}/api/auth/dev-login", self.base))
-            .json(&json!({ "email": email }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = res.json().await.unwrap();
-        (
-            body["session_token"].as_str().unwrap().to_owned(),
-            serde_json::from_value(body["user"]["id"].clone()).unwrap(),
-        )
+        let (token, user) = self.running.sign_in(email).await;
+        (token, serde_json::from_value(user["id"].clone()).unwrap())
     }
 
     /// Delivers a webhook body with the given `Stripe-Signature` (or none).
     async fn deliver(&self, body: &str, signature: Option<&str>) -> (StatusCode, Value) {
         let mut req = self
             .client
-            .post(format!("{}/api/webhook/stripe", self.base))
+            .post(self.url("/api/webhook/stripe"))
             .header("Content-Type", "application/json")
             .body(body.to_owned());
         if let Some(signature) = signature {
             req = req.header("Stripe-Signature", signature);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let reply = self.send(req).await;
+        (reply.status, reply.body)
     }
 
     /// Delivers `event` signed now with the endpoint's current secret.
@@ -216,16 +186,6 @@ impl TestApp {
             })
             .collect()
     }
-}
-
-fn init_test_logs() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let settings = Settings::from_pairs(&[("RUST_LOG", "debug")]).unwrap();
-            let _ = telemetry::init(&settings.telemetry);
-        }
-    });
 }
 
 fn now() -> i64 {
@@ -618,15 +578,7 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
     assert_eq!(problem["detail"], "payments are not configured");
 
     // Everything else works: packages, balance, history, and chat.
-    startup::account_service(&app.settings, &app.db.database())
-        .grant(
-            &Email::parse("nopay@example.com").unwrap(),
-            Tokens::new(2).unwrap(),
-            IdempotencyKey::parse("nopay-grant").unwrap(),
-            "test",
-        )
-        .await
-        .unwrap();
+    app.grant("nopay@example.com", 2, "nopay-grant").await;
     let (status, answer) = app
         .post(
             "/api/askatt/chat",
