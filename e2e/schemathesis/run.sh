@@ -64,6 +64,9 @@ TOKEN=$(curl -fsS -X POST "$BASE_URL/api/auth/dev-login" \
 
 log "running Schemathesis $PINNED against $BASE_URL"
 # Signing out would end the run's session; it is covered by the HTTP tests.
+# One worker: with two, Hypothesis parses lambdas' source in two threads at
+# once, which Python 3.11's ast module can fail ("AST constructor recursion
+# depth mismatch"), an error of the tool, not of askgate.
 set +e
 "$VENV/bin/st" run "$BASE_URL/api/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
@@ -71,7 +74,7 @@ set +e
     --exclude-path /api/auth/logout \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" \
     --seed 1 \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 10 \
     --report junit --report-dir "$ARTIFACTS" \
     --output-truncate false \

@@ -68,7 +68,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthenticatedUser, ApiError> {
         Ok(user) => Ok(user),
         Err(TokenError::Unavailable(source)) => Err(ApiError::unavailable(source.as_ref())),
         Err(rejected) => {
-            tracing::debug!(reason = %rejected, "refused a bearer token");
+            tracing::info!(reason = %rejected, "refused a bearer token");
             Err(ApiError::invalid_token())
         }
     }
