@@ -105,9 +105,14 @@ pub struct ChatReply {
 #[serde(deny_unknown_fields)]
 pub struct DomainInput {
     /// Slug: lowercase letters, digits and dashes.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,62}$", min_length = 1, max_length = 63)]
     pub name: String,
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
+    /// At most 2000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Where this domain's questions go (http or https URL).
     #[serde(default)]

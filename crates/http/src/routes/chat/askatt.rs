@@ -17,7 +17,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(as = AskAttChatRequest)]
 pub struct Body {
-    /// 1 to 8000 characters, not blank.
+    /// 1 to 8000 characters, not blank, no NUL character.
+    #[schema(min_length = 1, max_length = 8000)]
     message: String,
     /// Continue this conversation; without it a new one starts.
     #[serde(default)]

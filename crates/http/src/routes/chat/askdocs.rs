@@ -18,6 +18,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(as = AskDocsChatRequest)]
 pub struct Body {
+    /// 1 to 8000 characters, not blank, no NUL character.
+    #[schema(min_length = 1, max_length = 8000)]
     message: String,
     /// Missing: 422 naming `domain_id` (from the use case).
     #[serde(default)]
