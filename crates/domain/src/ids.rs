@@ -67,6 +67,10 @@ uuid_id!(
     TransactionId
 );
 uuid_id!(
+    /// One chat's charge: a token reserved, then settled or refunded.
+    ChargeId
+);
+uuid_id!(
     /// A conversation a user keeps with one service.
     ConversationId
 );

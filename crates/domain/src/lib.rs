@@ -22,5 +22,5 @@ pub mod user;
 
 pub use email::Email;
 pub use error::{BoxError, StoreError};
-pub use ids::{ConversationId, DomainId, MessageId, SessionId, TransactionId, UserId};
+pub use ids::{ChargeId, ConversationId, DomainId, MessageId, SessionId, TransactionId, UserId};
 pub use tokens::Tokens;

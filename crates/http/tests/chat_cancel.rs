@@ -8,16 +8,15 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::test;
-use askgate_domain::ledger::{EntryKind, LedgerEntry, Recorded, ServiceType};
 use askgate_domain::ports::{
-    AiUpstream, MockClock, MockConversationRepository, MockDomainRepository, MockHealthCheck,
-    MockIdempotencyStore, MockLedger, MockRateLimiter, MockUserRepository, RateDecision,
+    AiUpstream, MockCharges, MockClock, MockConversationRepository, MockDomainRepository,
+    MockHealthCheck, MockLedger, MockRateLimiter, MockUserRepository, RateDecision, Reserved,
     UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, ChatPorts, ChatService, DomainService};
 use askgate_domain::user::{ExternalId, Role, User};
-use askgate_domain::{Email, SessionId, Tokens, TransactionId, UserId};
+use askgate_domain::{Email, SessionId, Tokens, UserId};
 use askgate_http::{AppState, SessionKeys, app};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -41,36 +40,21 @@ impl AiUpstream for Gate {
     }
 }
 
-fn entry(kind: EntryKind, amount: i32, balance_after: i32) -> LedgerEntry {
-    LedgerEntry {
-        id: TransactionId::generate(),
-        user_id: UserId::generate(),
-        kind,
-        amount,
-        balance_after: Tokens::new(balance_after.into()).unwrap(),
-        stripe_payment_intent_id: None,
-        idempotency_key: None,
-        service_type: Some(ServiceType::AskAtt),
-        domain_id: None,
-        metadata: json!({}),
-        created_at: Utc::now(),
-    }
-}
-
 #[actix_web::test]
 async fn a_dropped_chat_request_still_refunds_its_token() {
     let gate = Arc::new(Gate::default());
     let refunds = Arc::new(AtomicUsize::new(0));
 
-    let mut ledger = MockLedger::new();
-    ledger
-        .expect_debit()
-        .times(1)
-        .returning(|_| Ok(entry(EntryKind::Consumption, -1, 0)));
+    let mut charges = MockCharges::new();
+    charges.expect_reserve().times(1).returning(|_, _| {
+        Ok(Reserved::Held {
+            balance_after: Tokens::ZERO,
+        })
+    });
     let counted = Arc::clone(&refunds);
-    ledger.expect_refund().times(1).returning(move |_, _| {
+    charges.expect_refund().times(1).returning(move |_, _| {
         counted.fetch_add(1, Ordering::SeqCst);
-        Ok(Recorded::Applied(entry(EntryKind::Refund, 1, 1)))
+        Ok(Some(Tokens::ONE))
     });
     let mut limiter = MockRateLimiter::new();
     limiter.expect_check().returning(|_| {
@@ -83,11 +67,10 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
     });
     let chat = ChatService::new(
         ChatPorts {
-            ledger: Arc::new(ledger),
+            charges: Arc::new(charges),
             upstream: Arc::clone(&gate) as Arc<dyn AiUpstream>,
             domains: Arc::new(MockDomainRepository::new()),
             conversations: Arc::new(MockConversationRepository::new()),
-            idempotency: Arc::new(MockIdempotencyStore::new()),
             rate_limiter: Arc::new(limiter),
         },
         Duration::from_secs(1),

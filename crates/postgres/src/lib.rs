@@ -21,12 +21,13 @@
 //! # }
 //! ```
 
+pub mod audit;
+mod charges;
 mod conversations;
 mod database;
 mod domains;
 mod errors;
 mod health;
-mod idempotency;
 mod ledger;
 mod models;
 mod purchases;
@@ -36,11 +37,11 @@ mod sessions;
 pub mod testing;
 mod users;
 
+pub use charges::{KEY_LIFETIME_HOURS, PgCharges};
 pub use conversations::PgConversations;
 pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_missing};
 pub use domains::PgDomains;
 pub use health::PgHealth;
-pub use idempotency::{KEY_LIFETIME_HOURS, PgIdempotency};
 pub use ledger::PgLedger;
 pub use purchases::PgPurchases;
 pub use sessions::PgSessions;

@@ -133,6 +133,20 @@ diesel::table! {
         response_body -> Nullable<Jsonb>,
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+        charge_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    charges (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        consumption_id -> Uuid,
+        refund_id -> Nullable<Uuid>,
+        state -> Text,
+        idempotency_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -149,4 +163,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_events,
     purchase_reversals,
     purchases,
+    charges,
 );

@@ -21,9 +21,10 @@ use askgate_domain::ledger::{
 };
 use askgate_domain::page::{Page, PageRequest};
 use askgate_domain::ports::{
-    AiUpstream, Ledger, LedgerError, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    AiUpstream, Charges, Ledger, LedgerError, RecoveredCharge, Reservation, ReserveError, Reserved,
+    Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
-use askgate_domain::{Tokens, TransactionId, UserId};
+use askgate_domain::{ChargeId, StoreError, Tokens, TransactionId, UserId};
 use askgate_postgres::Database;
 use askgate_ratelimit::RedisLimiter;
 use async_trait::async_trait;
@@ -236,5 +237,60 @@ impl Ledger for MeteredLedger {
         payment_intent_id: &str,
     ) -> Result<Option<UserId>, LedgerError> {
         self.inner.purchase_credited(payment_intent_id).await
+    }
+}
+
+/// [`Charges`] that counts the tokens it held, refunded and recovered
+/// (`askgate_tokens_debited_total`, `askgate_tokens_refunded_total`,
+/// `askgate_charges_recovered_total`).
+pub struct MeteredCharges {
+    inner: Arc<dyn Charges>,
+}
+
+impl MeteredCharges {
+    #[must_use]
+    pub fn new(inner: Arc<dyn Charges>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl Charges for MeteredCharges {
+    async fn reserve<'a>(
+        &self,
+        reservation: &Reservation<'a>,
+        wait: std::time::Duration,
+    ) -> Result<Reserved, ReserveError> {
+        let reserved = self.inner.reserve(reservation, wait).await?;
+        if matches!(reserved, Reserved::Held { .. }) {
+            metrics::counter!("askgate_tokens_debited_total").increment(1);
+        }
+        Ok(reserved)
+    }
+
+    async fn settle<'a>(&self, settlement: &Settlement<'a>) -> Result<Settled, StoreError> {
+        self.inner.settle(settlement).await
+    }
+
+    async fn refund(&self, charge: ChargeId, reason: &str) -> Result<Option<Tokens>, StoreError> {
+        let refunded = self.inner.refund(charge, reason).await?;
+        if refunded.is_some() {
+            metrics::counter!("askgate_tokens_refunded_total").increment(1);
+        }
+        Ok(refunded)
+    }
+
+    async fn recover(
+        &self,
+        older_than: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<RecoveredCharge>, StoreError> {
+        let recovered = self.inner.recover(older_than, limit).await?;
+        let n = u64::try_from(recovered.len()).unwrap_or(u64::MAX);
+        if n > 0 {
+            metrics::counter!("askgate_charges_recovered_total").increment(n);
+            metrics::counter!("askgate_tokens_refunded_total").increment(n);
+        }
+        Ok(recovered)
     }
 }

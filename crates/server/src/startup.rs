@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
-use askgate_domain::ports::{DomainRepository, RateLimiter, ServiceTokenProvider};
+use askgate_domain::ports::{Charges, DomainRepository, RateLimiter, ServiceTokenProvider};
 use askgate_domain::ports::{PaymentGateway, SystemClock};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, BillingService, DomainService, ReturnUrls};
@@ -14,7 +14,7 @@ use askgate_domain::services::{ChatPorts, ChatService};
 use askgate_http::auth::{BearerTokens, MicrosoftSignIn, SessionPolicy, Sessions};
 use askgate_http::{AppState, SessionKeys};
 use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers};
-use askgate_postgres::{PgConversations, PgIdempotency, PgSessions};
+use askgate_postgres::{PgCharges, PgConversations, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
     DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
@@ -24,7 +24,7 @@ use askgate_upstream::{UpstreamBuildError, Upstreams};
 use secrecy::ExposeSecret;
 
 use crate::domain_cache::{self, CachedDomains};
-use crate::metrics::{MeteredLedger, MeteredUpstream, Metrics};
+use crate::metrics::{MeteredCharges, MeteredLedger, MeteredUpstream, Metrics};
 use crate::settings::{AppEnv, SESSION_AUDIENCE, Settings};
 
 /// Why askgate could not start. Each message is one line naming what to fix.
@@ -368,15 +368,20 @@ fn chat_service_with_limiter(
         .map_err(StartupError::Upstream)?;
     Ok(ChatService::new(
         ChatPorts {
-            ledger: Arc::new(MeteredLedger::new(Arc::new(PgLedger::new(db.clone())))),
+            charges: charges(db),
             upstream: Arc::new(MeteredUpstream::new(Arc::new(upstream))),
             domains,
             conversations: Arc::new(PgConversations::new(db.clone())),
-            idempotency: Arc::new(PgIdempotency::new(db.clone())),
             rate_limiter,
         },
         settings.upstream.duplicate_wait(),
     ))
+}
+
+/// The chat charges on PostgreSQL, metered.
+#[must_use]
+pub fn charges(db: &Database) -> Arc<dyn Charges> {
+    Arc::new(MeteredCharges::new(Arc::new(PgCharges::new(db.clone()))))
 }
 
 /// The billing use case: Stripe when `STRIPE_SECRET_KEY` is set, otherwise no

@@ -4,11 +4,11 @@
 //! feature each also has a mockall `Mock*` type for tests. Each method's doc
 //! says which outcome an adapter MUST return when.
 
+mod charges;
 mod clock;
 mod conversations;
 mod domains;
 mod health;
-mod idempotency;
 mod identity;
 mod ledger;
 mod payments;
@@ -17,11 +17,11 @@ mod sessions;
 mod upstream;
 mod users;
 
+pub use charges::*;
 pub use clock::*;
 pub use conversations::*;
 pub use domains::*;
 pub use health::*;
-pub use idempotency::*;
 pub use identity::*;
 pub use ledger::*;
 pub use payments::*;

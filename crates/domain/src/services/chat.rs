@@ -1,9 +1,12 @@
 //! Answering a chat request for one token.
 //!
-//! The order is fixed (DESIGN §3): validate → idempotency → rate limit → debit
-//! one token → ask the upstream → on failure refund the token → record the
-//! exchange → answer. No storage transaction spans the upstream call: the debit
-//! commits first, the refund (if any) is a second short transaction.
+//! A chat is a *charge*: validate → rate limit → **reserve** one token (the
+//! debit, its consumption row, the pending charge and the `Idempotency-Key`
+//! claim in one round trip) → ask the upstream → **settle** (the exchange, the
+//! charge settled and the stored reply in one round trip), or **refund** when
+//! the upstream failed or timed out. No storage transaction spans the upstream
+//! call. When the process dies in between, the charge stays pending and
+//! [`ChargeRecovery`] refunds it once the recovery window has passed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,14 +16,14 @@ use tracing::{instrument, warn};
 
 use crate::conversation::{ChatMessage, Turn};
 use crate::domain::Domain;
-use crate::ledger::{DebitRequest, IdempotencyKey, ServiceType};
+use crate::ledger::{IdempotencyKey, ServiceType};
 use crate::ports::{
-    AiUpstream, ConversationRepository, ConversationTarget, DomainRepository, IdempotencyBegin,
-    IdempotencyStore, Ledger, LedgerError, RateDecision, RateLimiter, StoredResponse,
-    UpstreamAnswer, UpstreamError, UpstreamRequest,
+    AiUpstream, Charges, ConversationRepository, DomainRepository, ExchangeTarget, RateDecision,
+    RateLimiter, RecoveredCharge, Reservation, ReserveError, Reserved, Settlement, UpstreamAnswer,
+    UpstreamError, UpstreamRequest,
 };
 use crate::user::Actor;
-use crate::{BoxError, ConversationId, DomainId, StoreError, Tokens};
+use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens};
 
 /// How many earlier turns are sent to the upstream for context.
 pub const HISTORY_TURNS: u16 = 20;
@@ -101,27 +104,24 @@ impl From<StoreError> for ChatError {
     }
 }
 
-impl From<LedgerError> for ChatError {
-    fn from(e: LedgerError) -> Self {
+impl From<ReserveError> for ChatError {
+    fn from(e: ReserveError) -> Self {
         match e {
-            LedgerError::InsufficientTokens { balance } => Self::InsufficientTokens { balance },
-            LedgerError::Unavailable(src) => Self::Unavailable(src),
-            other @ (LedgerError::UserNotFound
-            | LedgerError::ConsumptionNotFound
-            | LedgerError::EmptyCredit
-            | LedgerError::Overflow
-            | LedgerError::Unexpected(_)) => Self::Unexpected(Box::new(other)),
+            ReserveError::InsufficientTokens { balance } => Self::InsufficientTokens { balance },
+            ReserveError::Unavailable(src) => Self::Unavailable(src),
+            other @ (ReserveError::UserNotFound | ReserveError::Unexpected(_)) => {
+                Self::Unexpected(Box::new(other))
+            }
         }
     }
 }
 
 /// The ports a [`ChatService`] needs.
 pub struct ChatPorts {
-    pub ledger: Arc<dyn Ledger>,
+    pub charges: Arc<dyn Charges>,
     pub upstream: Arc<dyn AiUpstream>,
     pub domains: Arc<dyn DomainRepository>,
     pub conversations: Arc<dyn ConversationRepository>,
-    pub idempotency: Arc<dyn IdempotencyStore>,
     pub rate_limiter: Arc<dyn RateLimiter>,
 }
 
@@ -144,49 +144,139 @@ impl ChatService {
     /// nothing for a refusal or an upstream failure.
     ///
     /// Not cancellation-safe by itself: callers run it to completion (e.g. in a
-    /// spawned task) so a disconnecting client cannot stop it between the debit
-    /// and the refund.
+    /// spawned task) so a disconnecting client cannot stop it between the
+    /// reservation and the settlement. Should the process die there anyway,
+    /// the charge is recovered (refunded) later.
     #[instrument(skip_all, fields(user_id = %request.actor.user, service = %request.service))]
     pub async fn chat(&self, request: ChatRequest) -> Result<ChatReply, ChatError> {
         let domain = self.resolve_domain(&request).await?;
         let history = self.history(&request).await?;
 
-        let Some(key) = request.idempotency_key.clone() else {
-            return self.charge_and_answer(&request, domain, history).await;
-        };
         let user = request.actor.user;
-        let begun = self
+        let decision = self
             .ports
-            .idempotency
-            .begin(user, &key, &request.fingerprint(), self.duplicate_wait)
+            .rate_limiter
+            .check(user)
+            .await
+            .map_err(|e| ChatError::Unavailable(Box::new(e)))?;
+        if !decision.allowed {
+            return Err(ChatError::RateLimited(decision));
+        }
+
+        let charge = ChargeId::generate();
+        let target = match request.conversation {
+            Some(id) => ExchangeTarget::Existing(id),
+            None => ExchangeTarget::New(ConversationId::generate()),
+        };
+        let conversation = match target {
+            ExchangeTarget::New(id) | ExchangeTarget::Existing(id) => id,
+        };
+        let fingerprint = request
+            .idempotency_key
+            .as_ref()
+            .map(|key| (key, request.fingerprint()));
+        let reserved = self
+            .ports
+            .charges
+            .reserve(
+                &Reservation {
+                    charge,
+                    user,
+                    service: request.service,
+                    domain: domain.as_ref().map(|d| d.id),
+                    conversation,
+                    idempotency: fingerprint.as_ref().map(|(k, f)| (*k, f.as_str())),
+                },
+                self.duplicate_wait,
+            )
             .await?;
-        match begun {
-            IdempotencyBegin::Replay(stored) => {
-                return serde_json::from_value(stored.body)
+        let balance_after = match reserved {
+            Reserved::Held { balance_after } => balance_after,
+            Reserved::Replay(body) => {
+                return serde_json::from_value(body)
                     .map_err(|e| ChatError::Unexpected(Box::new(e)));
             }
-            IdempotencyBegin::Mismatch => return Err(ChatError::IdempotencyMismatch),
-            IdempotencyBegin::InProgress => return Err(ChatError::IdempotencyInProgress),
-            IdempotencyBegin::Claimed => {}
-        }
-        let outcome = self.charge_and_answer(&request, domain, history).await;
-        let recorded = match &outcome {
-            Ok(reply) => match serde_json::to_value(reply) {
-                Ok(body) => {
-                    self.ports
-                        .idempotency
-                        .complete(user, &key, &StoredResponse { status: 200, body })
-                        .await
-                }
-                Err(e) => Err(StoreError::unexpected(e)),
-            },
-            // Nothing was charged (or it was refunded): a retry may run again.
-            Err(_) => self.ports.idempotency.abandon(user, &key).await,
+            Reserved::Mismatch => return Err(ChatError::IdempotencyMismatch),
+            Reserved::InProgress => return Err(ChatError::IdempotencyInProgress),
         };
-        if let Err(e) = recorded {
-            warn!(error = %e, "could not record the idempotency outcome");
+
+        let upstream_request = UpstreamRequest {
+            service: request.service,
+            domain,
+            message: request.message.as_str().to_owned(),
+            history,
+        };
+        let answer = match self.ports.upstream.ask(&upstream_request).await {
+            // Kept in the conversation and the idempotency record: nothing
+            // that cannot be stored may reach them.
+            Ok(answer) => UpstreamAnswer {
+                text: crate::text::make_storable(answer.text),
+                sources: answer
+                    .sources
+                    .into_iter()
+                    .map(crate::text::make_storable_json)
+                    .collect(),
+            },
+            Err(err) => return Err(self.refund(charge, err).await),
+        };
+
+        let domain = upstream_request.domain;
+        let mut reply = ChatReply {
+            response: answer.text,
+            tokens_remaining: balance_after,
+            conversation_id: Some(conversation),
+            domain_name: domain.as_ref().map(|d| d.name.as_str().to_owned()),
+            sources: answer.sources,
+        };
+        let stored = match &request.idempotency_key {
+            Some(key) => Some((
+                key,
+                serde_json::to_value(&reply).map_err(|e| ChatError::Unexpected(Box::new(e)))?,
+            )),
+            None => None,
+        };
+        let settled = self
+            .ports
+            .charges
+            .settle(&Settlement {
+                charge,
+                user,
+                service: request.service,
+                domain: domain.as_ref().map(|d| d.id),
+                target,
+                question: &request.message,
+                answer: &reply.response,
+                idempotency: stored.as_ref().map(|(k, v)| (*k, v)),
+            })
+            .await;
+        match settled {
+            Ok(settled) => {
+                if !settled.charged {
+                    warn!(%charge, "the charge was recovered before its answer was recorded; the answer is free");
+                }
+                reply.conversation_id = settled.conversation;
+            }
+            Err(e) => {
+                // The answer exists: give it. The charge stays pending and is
+                // refunded by recovery, an error in the user's favour.
+                warn!(error = %e, %charge, "could not settle the charge; it will be recovered");
+                reply.conversation_id = None;
+            }
         }
-        outcome
+        Ok(reply)
+    }
+
+    /// Refunds a held charge after an upstream failure and says what happened.
+    async fn refund(&self, charge: ChargeId, err: UpstreamError) -> ChatError {
+        if let Err(e) = self.ports.charges.refund(charge, refund_reason(&err)).await {
+            // The charge stays pending: recovery refunds it later.
+            tracing::error!(error = %e, %charge, "refund after upstream failure failed; recovery will refund it");
+            return e.into();
+        }
+        match err {
+            UpstreamError::Timeout => ChatError::UpstreamTimeout,
+            other => ChatError::UpstreamFailed(other),
+        }
     }
 
     async fn resolve_domain(&self, request: &ChatRequest) -> Result<Option<Domain>, ChatError> {
@@ -211,100 +301,6 @@ impl ChatService {
             .await?
             .ok_or(ChatError::ConversationNotFound)
     }
-
-    async fn charge_and_answer(
-        &self,
-        request: &ChatRequest,
-        domain: Option<Domain>,
-        history: Vec<Turn>,
-    ) -> Result<ChatReply, ChatError> {
-        let user = request.actor.user;
-        let decision = self
-            .ports
-            .rate_limiter
-            .check(user)
-            .await
-            .map_err(|e| ChatError::Unavailable(Box::new(e)))?;
-        if !decision.allowed {
-            return Err(ChatError::RateLimited(decision));
-        }
-
-        let debit = self
-            .ports
-            .ledger
-            .debit(&DebitRequest {
-                user,
-                service: request.service,
-                domain: domain.as_ref().map(|d| d.id),
-                metadata: serde_json::json!({ "conversation_id": request.conversation }),
-            })
-            .await?;
-
-        let upstream_request = UpstreamRequest {
-            service: request.service,
-            domain: domain.clone(),
-            message: request.message.as_str().to_owned(),
-            history,
-        };
-        let answer = match self.ports.upstream.ask(&upstream_request).await {
-            // Kept in the conversation and the idempotency record: nothing
-            // that cannot be stored may reach them.
-            Ok(answer) => UpstreamAnswer {
-                text: crate::text::make_storable(answer.text),
-                sources: answer
-                    .sources
-                    .into_iter()
-                    .map(crate::text::make_storable_json)
-                    .collect(),
-            },
-            Err(err) => {
-                let refunded = self
-                    .ports
-                    .ledger
-                    .refund(debit.id, refund_reason(&err))
-                    .await;
-                if let Err(e) = refunded {
-                    // The consumption stays without its refund: visible in the
-                    // ledger and logged loudly for an operator to settle.
-                    tracing::error!(error = %e, consumption = %debit.id, "refund after upstream failure failed");
-                    return Err(e.into());
-                }
-                return Err(match err {
-                    UpstreamError::Timeout => ChatError::UpstreamTimeout,
-                    other => ChatError::UpstreamFailed(other),
-                });
-            }
-        };
-
-        let target = match request.conversation {
-            Some(id) => ConversationTarget::Existing(id),
-            None => ConversationTarget::New {
-                service: request.service,
-                domain: domain.as_ref().map(|d| d.id),
-            },
-        };
-        let conversation_id = match self
-            .ports
-            .conversations
-            .append_exchange(user, &target, &request.message, &answer.text)
-            .await
-        {
-            Ok(id) => id,
-            Err(e) => {
-                // The user paid for this answer: give it even if history could not be kept.
-                warn!(error = %e, "could not record the conversation");
-                None
-            }
-        };
-
-        Ok(ChatReply {
-            response: answer.text,
-            tokens_remaining: debit.balance_after,
-            conversation_id,
-            domain_name: domain.map(|d| d.name.as_str().to_owned()),
-            sources: answer.sources,
-        })
-    }
 }
 
 fn refund_reason(err: &UpstreamError) -> &'static str {
@@ -315,27 +311,71 @@ fn refund_reason(err: &UpstreamError) -> &'static str {
     }
 }
 
+/// Refunds charges whose process stopped before settling them (kill -9, a
+/// lost database connection, a panic): every instance runs it now and then.
+pub struct ChargeRecovery {
+    charges: Arc<dyn Charges>,
+    /// A charge pending longer than this cannot belong to a live request: it
+    /// is longer than the upstream timeout plus the time to settle.
+    after: Duration,
+}
+
+/// Charges recovered per sweep statement.
+const RECOVERY_BATCH: u32 = 100;
+
+impl ChargeRecovery {
+    #[must_use]
+    pub fn new(charges: Arc<dyn Charges>, after: Duration) -> Self {
+        Self { charges, after }
+    }
+
+    /// The recovery window.
+    #[must_use]
+    pub const fn after(&self) -> Duration {
+        self.after
+    }
+
+    /// Refunds every charge pending past the window; returns them.
+    pub async fn sweep(&self) -> Result<Vec<RecoveredCharge>, StoreError> {
+        let mut all = Vec::new();
+        loop {
+            let batch = self.charges.recover(self.after, RECOVERY_BATCH).await?;
+            let full = batch.len() == RECOVERY_BATCH as usize;
+            for recovered in &batch {
+                warn!(
+                    charge = %recovered.charge,
+                    user_id = %recovered.user,
+                    pending_ms = recovered.pending_for.as_millis(),
+                    "refunded a charge left pending (its request never finished)"
+                );
+            }
+            all.extend(batch);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
     use serde_json::json;
 
     use super::*;
+    use crate::UserId;
     use crate::domain::{DisplayName, DomainConfiguration, DomainSlug};
-    use crate::ledger::{EntryKind, LedgerEntry, Recorded};
     use crate::ports::{
-        MockAiUpstream, MockConversationRepository, MockDomainRepository, MockIdempotencyStore,
-        MockLedger, MockRateLimiter,
+        MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
+        MockRateLimiter, Settled,
     };
     use crate::user::Role;
-    use crate::{TransactionId, UserId};
 
     struct Mocks {
-        ledger: MockLedger,
+        charges: MockCharges,
         upstream: MockAiUpstream,
         domains: MockDomainRepository,
         conversations: MockConversationRepository,
-        idempotency: MockIdempotencyStore,
         rate_limiter: MockRateLimiter,
     }
 
@@ -345,28 +385,40 @@ mod tests {
             rate_limiter
                 .expect_check()
                 .returning(|_| Ok(decision(true)));
-            let mut conversations = MockConversationRepository::new();
-            conversations
-                .expect_append_exchange()
-                .returning(|_, _, _, _| Ok(Some(ConversationId::generate())));
             Self {
-                ledger: MockLedger::new(),
+                charges: MockCharges::new(),
                 upstream: MockAiUpstream::new(),
                 domains: MockDomainRepository::new(),
-                conversations,
-                idempotency: MockIdempotencyStore::new(),
+                conversations: MockConversationRepository::new(),
                 rate_limiter,
             }
+        }
+
+        /// The charge is held (balance after: `balance_after`) and settles.
+        fn holding(mut self, balance_after: u32) -> Self {
+            self.charges.expect_reserve().returning(move |_, _| {
+                Ok(Reserved::Held {
+                    balance_after: Tokens::new(balance_after.into()).unwrap(),
+                })
+            });
+            self.charges.expect_settle().returning(|s| {
+                Ok(Settled {
+                    charged: true,
+                    conversation: Some(match s.target {
+                        ExchangeTarget::New(id) | ExchangeTarget::Existing(id) => id,
+                    }),
+                })
+            });
+            self
         }
 
         fn service(self) -> ChatService {
             ChatService::new(
                 ChatPorts {
-                    ledger: Arc::new(self.ledger),
+                    charges: Arc::new(self.charges),
                     upstream: Arc::new(self.upstream),
                     domains: Arc::new(self.domains),
                     conversations: Arc::new(self.conversations),
-                    idempotency: Arc::new(self.idempotency),
                     rate_limiter: Arc::new(self.rate_limiter),
                 },
                 Duration::from_millis(10),
@@ -380,22 +432,6 @@ mod tests {
             limit: 30,
             remaining: if allowed { 29 } else { 0 },
             reset_after: Duration::from_secs(2),
-        }
-    }
-
-    fn entry(kind: EntryKind, amount: i32, balance_after: i32) -> LedgerEntry {
-        LedgerEntry {
-            id: TransactionId::generate(),
-            user_id: UserId::generate(),
-            kind,
-            amount,
-            balance_after: Tokens::new(balance_after.into()).unwrap(),
-            stripe_payment_intent_id: None,
-            idempotency_key: None,
-            service_type: Some(ServiceType::AskAtt),
-            domain_id: None,
-            metadata: json!({}),
-            created_at: Utc::now(),
         }
     }
 
@@ -437,12 +473,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_costs_one_token_and_reports_the_new_balance() {
-        let mut m = Mocks::new();
-        m.ledger
-            .expect_debit()
-            .times(1)
-            .returning(|_| Ok(entry(EntryKind::Consumption, -1, 4)));
-        m.ledger.expect_refund().never();
+        let mut m = Mocks::new().holding(4);
+        m.charges.expect_refund().never();
         m.upstream
             .expect_ask()
             .times(1)
@@ -458,23 +490,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_new_conversation_is_named_in_the_reservation_and_settled_into() {
+        let mut m = Mocks::new();
+        m.charges.expect_reserve().times(1).returning(|_, _| {
+            Ok(Reserved::Held {
+                balance_after: Tokens::ZERO,
+            })
+        });
+        m.charges.expect_settle().times(1).returning(|s| {
+            Ok(Settled {
+                charged: true,
+                conversation: Some(match s.target {
+                    ExchangeTarget::New(id) => id,
+                    ExchangeTarget::Existing(_) => panic!("a first message starts a conversation"),
+                }),
+            })
+        });
+        m.upstream.expect_ask().returning(|_| Ok(answer("hi")));
+        let service = m.service();
+        let reply = service
+            .chat(request(ServiceType::AskAtt, None))
+            .await
+            .unwrap();
+        assert!(reply.conversation_id.is_some());
+    }
+
+    #[tokio::test]
     async fn a_nul_in_the_answer_is_replaced_before_it_is_kept_or_given() {
         let mut m = Mocks::new();
-        m.ledger
-            .expect_debit()
-            .returning(|_| Ok(entry(EntryKind::Consumption, -1, 4)));
+        m.charges.expect_reserve().returning(|_, _| {
+            Ok(Reserved::Held {
+                balance_after: Tokens::new(4).unwrap(),
+            })
+        });
+        m.charges
+            .expect_settle()
+            .withf(|s| s.answer == "a\u{FFFD}b")
+            .times(1)
+            .returning(|_| {
+                Ok(Settled {
+                    charged: true,
+                    conversation: None,
+                })
+            });
         m.upstream.expect_ask().returning(|_| {
             Ok(UpstreamAnswer {
                 text: "a\0b".into(),
                 sources: vec![json!({"title": "c\0"})],
             })
         });
-        m.conversations = MockConversationRepository::new();
-        m.conversations
-            .expect_append_exchange()
-            .withf(|_, _, _, answer| answer == "a\u{FFFD}b")
-            .times(1)
-            .returning(|_, _, _, _| Ok(Some(ConversationId::generate())));
         let reply = m
             .service()
             .chat(request(ServiceType::AskAtt, None))
@@ -487,8 +551,8 @@ mod tests {
     #[tokio::test]
     async fn no_tokens_means_no_upstream_call() {
         let mut m = Mocks::new();
-        m.ledger.expect_debit().returning(|_| {
-            Err(LedgerError::InsufficientTokens {
+        m.charges.expect_reserve().returning(|_, _| {
+            Err(ReserveError::InsufficientTokens {
                 balance: Tokens::ZERO,
             })
         });
@@ -508,7 +572,7 @@ mod tests {
         m.rate_limiter
             .expect_check()
             .returning(|_| Ok(decision(false)));
-        m.ledger.expect_debit().never();
+        m.charges.expect_reserve().never();
         m.upstream.expect_ask().never();
         let err = m
             .service()
@@ -519,18 +583,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn upstream_failure_refunds_the_token() {
+    async fn upstream_failure_refunds_the_charge() {
         let mut m = Mocks::new();
-        let consumption = entry(EntryKind::Consumption, -1, 0);
-        let consumption_id = consumption.id;
-        m.ledger
-            .expect_debit()
-            .returning(move |_| Ok(consumption.clone()));
-        m.ledger
+        let held = Arc::new(std::sync::Mutex::new(None));
+        let seen = Arc::clone(&held);
+        m.charges.expect_reserve().returning(move |r, _| {
+            *seen.lock().unwrap() = Some(r.charge);
+            Ok(Reserved::Held {
+                balance_after: Tokens::ZERO,
+            })
+        });
+        let refunded = Arc::clone(&held);
+        m.charges
             .expect_refund()
-            .withf(move |id, reason| *id == consumption_id && reason == "upstream_failed")
+            .withf(move |id, reason| {
+                Some(*id) == *refunded.lock().unwrap() && reason == "upstream_failed"
+            })
             .times(1)
-            .returning(|_, _| Ok(Recorded::Applied(entry(EntryKind::Refund, 1, 1))));
+            .returning(|_, _| Ok(Some(Tokens::new(1).unwrap())));
+        m.charges.expect_settle().never();
         m.upstream
             .expect_ask()
             .returning(|_| Err(UpstreamError::Failed("502".into())));
@@ -543,16 +614,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn upstream_timeout_refunds_the_token() {
+    async fn upstream_timeout_refunds_the_charge() {
         let mut m = Mocks::new();
-        m.ledger
-            .expect_debit()
-            .returning(|_| Ok(entry(EntryKind::Consumption, -1, 0)));
-        m.ledger
+        m.charges.expect_reserve().returning(|_, _| {
+            Ok(Reserved::Held {
+                balance_after: Tokens::ZERO,
+            })
+        });
+        m.charges
             .expect_refund()
             .withf(|_, reason| reason == "upstream_timeout")
             .times(1)
-            .returning(|_, _| Ok(Recorded::Applied(entry(EntryKind::Refund, 1, 1))));
+            .returning(|_, _| Ok(Some(Tokens::new(1).unwrap())));
         m.upstream
             .expect_ask()
             .returning(|_| Err(UpstreamError::Timeout));
@@ -565,13 +638,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_answer_whose_settlement_fails_is_still_given() {
+        let mut m = Mocks::new();
+        m.charges.expect_reserve().returning(|_, _| {
+            Ok(Reserved::Held {
+                balance_after: Tokens::new(3).unwrap(),
+            })
+        });
+        m.charges
+            .expect_settle()
+            .returning(|_| Err(StoreError::Unavailable("connection lost".into())));
+        m.upstream.expect_ask().returning(|_| Ok(answer("kept")));
+        let reply = m
+            .service()
+            .chat(request(ServiceType::AskAtt, None))
+            .await
+            .unwrap();
+        assert_eq!(reply.response, "kept");
+        assert_eq!(reply.conversation_id, None);
+    }
+
+    #[tokio::test]
     async fn askdocs_on_an_inactive_or_missing_domain_is_not_found_before_any_charge() {
         for active in [Some(false), None] {
             let mut m = Mocks::new();
             m.domains
                 .expect_get()
                 .returning(move |id| Ok(active.map(|a| domain(id, a))));
-            m.ledger.expect_debit().never();
+            m.charges.expect_reserve().never();
             let err = m
                 .service()
                 .chat(request(ServiceType::AskDocs, Some(DomainId::generate())))
@@ -588,10 +682,23 @@ mod tests {
         m.domains
             .expect_get()
             .returning(|id| Ok(Some(domain(id, true))));
-        m.ledger
-            .expect_debit()
-            .withf(move |d| d.domain == Some(id) && d.service == ServiceType::AskDocs)
-            .returning(|_| Ok(entry(EntryKind::Consumption, -1, 9)));
+        m.charges
+            .expect_reserve()
+            .withf(move |r, _| r.domain == Some(id) && r.service == ServiceType::AskDocs)
+            .returning(|_, _| {
+                Ok(Reserved::Held {
+                    balance_after: Tokens::new(9).unwrap(),
+                })
+            });
+        m.charges
+            .expect_settle()
+            .withf(move |s| s.domain == Some(id))
+            .returning(|_| {
+                Ok(Settled {
+                    charged: true,
+                    conversation: None,
+                })
+            });
         m.upstream
             .expect_ask()
             .withf(move |r| r.domain.as_ref().map(|d| d.id) == Some(id))
@@ -610,7 +717,7 @@ mod tests {
         m.conversations
             .expect_recent_turns()
             .returning(|_, _, _| Ok(None));
-        m.ledger.expect_debit().never();
+        m.charges.expect_reserve().never();
         let mut req = request(ServiceType::AskAtt, None);
         req.conversation = Some(ConversationId::generate());
         assert!(matches!(
@@ -630,13 +737,11 @@ mod tests {
             sources: vec![],
         };
         let body = serde_json::to_value(&stored).unwrap();
-        m.idempotency.expect_begin().returning(move |_, _, _, _| {
-            Ok(IdempotencyBegin::Replay(StoredResponse {
-                status: 200,
-                body: body.clone(),
-            }))
-        });
-        m.ledger.expect_debit().never();
+        m.charges
+            .expect_reserve()
+            .withf(|r, _| r.idempotency.is_some())
+            .returning(move |_, _| Ok(Reserved::Replay(body.clone())));
+        m.charges.expect_settle().never();
         m.upstream.expect_ask().never();
         let mut req = request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k1").unwrap());
@@ -646,10 +751,10 @@ mod tests {
     #[tokio::test]
     async fn a_reused_key_with_another_body_is_refused_without_charging() {
         let mut m = Mocks::new();
-        m.idempotency
-            .expect_begin()
-            .returning(|_, _, _, _| Ok(IdempotencyBegin::Mismatch));
-        m.ledger.expect_debit().never();
+        m.charges
+            .expect_reserve()
+            .returning(|_, _| Ok(Reserved::Mismatch));
+        m.upstream.expect_ask().never();
         let mut req = request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k1").unwrap());
         assert!(matches!(
@@ -659,39 +764,58 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_claimed_key_stores_the_answer_and_a_failure_releases_it() {
+    async fn a_keyed_answer_is_stored_with_its_settlement() {
         let mut m = Mocks::new();
-        m.idempotency
-            .expect_begin()
-            .returning(|_, _, _, _| Ok(IdempotencyBegin::Claimed));
-        m.idempotency
-            .expect_complete()
-            .times(1)
-            .returning(|_, _, r| {
-                assert_eq!(r.body["response"], "ok");
-                Ok(())
-            });
-        m.ledger
-            .expect_debit()
-            .returning(|_| Ok(entry(EntryKind::Consumption, -1, 1)));
+        m.charges.expect_reserve().returning(|_, _| {
+            Ok(Reserved::Held {
+                balance_after: Tokens::new(1).unwrap(),
+            })
+        });
+        m.charges.expect_settle().times(1).returning(|s| {
+            let (key, reply) = s.idempotency.unwrap();
+            assert_eq!(key.as_str(), "k2");
+            assert_eq!(reply["response"], "ok");
+            Ok(Settled {
+                charged: true,
+                conversation: None,
+            })
+        });
         m.upstream.expect_ask().returning(|_| Ok(answer("ok")));
         let mut req = request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k2").unwrap());
-        m.service().chat(req.clone()).await.unwrap();
+        m.service().chat(req).await.unwrap();
+    }
 
-        let mut m = Mocks::new();
-        m.idempotency
-            .expect_begin()
-            .returning(|_, _, _, _| Ok(IdempotencyBegin::Claimed));
-        m.idempotency
-            .expect_abandon()
+    #[tokio::test]
+    async fn recovery_sweeps_until_a_batch_is_not_full() {
+        let mut charges = MockCharges::new();
+        let mut seq = mockall::Sequence::new();
+        let recovered = |n: usize| {
+            (0..n)
+                .map(|_| RecoveredCharge {
+                    charge: ChargeId::generate(),
+                    user: UserId::generate(),
+                    pending_for: Duration::from_secs(90),
+                })
+                .collect::<Vec<_>>()
+        };
+        let full = recovered(RECOVERY_BATCH as usize);
+        charges
+            .expect_recover()
             .times(1)
-            .returning(|_, _| Ok(()));
-        m.ledger.expect_debit().returning(|_| {
-            Err(LedgerError::InsufficientTokens {
-                balance: Tokens::ZERO,
-            })
-        });
-        assert!(m.service().chat(req).await.is_err());
+            .in_sequence(&mut seq)
+            .withf(|after, _| *after == Duration::from_secs(60))
+            .returning(move |_, _| Ok(full.clone()));
+        let rest = recovered(3);
+        charges
+            .expect_recover()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _| Ok(rest.clone()));
+        let recovery = ChargeRecovery::new(Arc::new(charges), Duration::from_secs(60));
+        assert_eq!(
+            recovery.sweep().await.unwrap().len(),
+            RECOVERY_BATCH as usize + 3
+        );
     }
 }

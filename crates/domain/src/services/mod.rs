@@ -7,5 +7,5 @@ pub mod domains;
 
 pub use account::{AccountError, AccountService};
 pub use billing::{BillingError, BillingService, EventOutcome, PurchaseView, ReturnUrls};
-pub use chat::{ChatError, ChatPorts, ChatReply, ChatRequest, ChatService};
+pub use chat::{ChargeRecovery, ChatError, ChatPorts, ChatReply, ChatRequest, ChatService};
 pub use domains::{DomainError, DomainInput, DomainService};

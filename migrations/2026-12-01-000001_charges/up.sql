@@ -1,0 +1,253 @@
+-- A chat is a *charge*: reserved (the token debited, its consumption row, the
+-- charge itself and the Idempotency-Key claim, all in one statement), then
+-- settled (the exchange recorded, the idempotency outcome stored, one statement)
+-- or refunded (a `refund` row, the claim released, one statement).
+--
+-- A charge still pending long after its upstream call must have ended belongs
+-- to a process that died (kill -9, lost connection, a panic): every instance
+-- sweeps those (`askgate_recover_charges`, FOR UPDATE SKIP LOCKED, so many
+-- instances share the work) and refunds them, so a crash never keeps a token.
+
+CREATE TABLE charges (
+    id              uuid PRIMARY KEY,
+    user_id         uuid NOT NULL REFERENCES users (id),
+    consumption_id  uuid NOT NULL UNIQUE REFERENCES transactions (id),
+    refund_id       uuid UNIQUE REFERENCES transactions (id),
+    state           text NOT NULL DEFAULT 'pending'
+                    CONSTRAINT charges_state_known CHECK (state IN ('pending', 'settled', 'refunded')),
+    idempotency_key text,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at     timestamptz,
+    CONSTRAINT charges_refund_when_refunded CHECK ((state = 'refunded') = (refund_id IS NOT NULL)),
+    CONSTRAINT charges_finished_unless_pending CHECK ((state = 'pending') = (finished_at IS NULL))
+);
+
+-- The sweeper's question: which charges are still pending, oldest first.
+CREATE INDEX charges_pending_oldest ON charges (created_at) WHERE state = 'pending';
+CREATE INDEX charges_user ON charges (user_id);
+
+-- Server-side bookkeeping only: no Supabase role may read or write it.
+ALTER TABLE charges ENABLE ROW LEVEL SECURITY;
+
+-- The charge that holds an Idempotency-Key claim (NULL for claims made before charges).
+ALTER TABLE idempotency_keys ADD COLUMN charge_id uuid;
+
+-- Reserves one token for a chat. Outcomes (column `outcome`):
+--   reserved      debited; `balance` is the balance after
+--   insufficient  nothing written; `balance` is the balance (0)
+--   no_user       the user does not exist
+--   replay        the key's request finished: `response_body` is its answer
+--   in_progress   the key is held by a request still running
+--   mismatch      the key was used with another request (`p_fingerprint` differs)
+--   expired       the key's claim was older than 24 h and has been removed: call again
+CREATE FUNCTION askgate_reserve_charge(
+    p_charge uuid, p_consumption uuid, p_user uuid, p_service text, p_domain uuid,
+    p_metadata jsonb, p_key text, p_fingerprint text
+) RETURNS TABLE (outcome text, balance integer, response_body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_balance integer;
+    v_held    record;
+    v_spent   boolean := false;
+BEGIN
+    IF p_key IS NOT NULL THEN
+        INSERT INTO idempotency_keys (user_id, key, fingerprint_sha256, charge_id)
+        VALUES (p_user, p_key, p_fingerprint, p_charge)
+        ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT k.fingerprint_sha256, k.state, k.response_body, k.created_at
+              INTO v_held
+              FROM idempotency_keys k
+             WHERE k.user_id = p_user AND k.key = p_key;
+            IF NOT FOUND THEN
+                -- Released between the two statements: the caller tries again.
+                RETURN QUERY SELECT 'expired'::text, NULL::integer, NULL::jsonb;
+                RETURN;
+            END IF;
+            IF v_held.created_at <= now() - interval '24 hours' THEN
+                DELETE FROM idempotency_keys k
+                 WHERE k.user_id = p_user AND k.key = p_key AND k.created_at <= now() - interval '24 hours';
+                RETURN QUERY SELECT 'expired'::text, NULL::integer, NULL::jsonb;
+                RETURN;
+            END IF;
+            IF v_held.fingerprint_sha256 <> p_fingerprint THEN
+                RETURN QUERY SELECT 'mismatch'::text, NULL::integer, NULL::jsonb;
+            ELSIF v_held.state = 'completed' THEN
+                RETURN QUERY SELECT 'replay'::text, NULL::integer, v_held.response_body;
+            ELSE
+                RETURN QUERY SELECT 'in_progress'::text, NULL::integer, NULL::jsonb;
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
+
+    -- The conditional debit: no number of concurrent calls can overspend. Under
+    -- READ COMMITTED a credit committed after this statement's snapshot can be
+    -- missed, so a refusal is re-checked against the committed balance.
+    FOR attempt IN 1..3 LOOP
+        UPDATE users SET tokens = tokens - 1
+         WHERE id = p_user AND tokens >= 1
+        RETURNING tokens INTO v_balance;
+        v_spent := FOUND;
+        EXIT WHEN v_spent;
+        SELECT u.tokens INTO v_balance FROM users u WHERE u.id = p_user;
+        EXIT WHEN NOT FOUND OR v_balance < 1;
+    END LOOP;
+
+    IF NOT v_spent THEN
+        -- Nothing spent, so nothing is held: release the claim.
+        IF p_key IS NOT NULL THEN
+            DELETE FROM idempotency_keys k
+             WHERE k.user_id = p_user AND k.key = p_key AND k.charge_id = p_charge;
+        END IF;
+        SELECT u.tokens INTO v_balance FROM users u WHERE u.id = p_user;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'no_user'::text, NULL::integer, NULL::jsonb;
+        ELSE
+            RETURN QUERY SELECT 'insufficient'::text, v_balance, NULL::jsonb;
+        END IF;
+        RETURN;
+    END IF;
+
+    INSERT INTO transactions
+        (id, user_id, transaction_type, amount, balance_after, service_type, domain_id, metadata)
+    VALUES
+        (p_consumption, p_user, 'consumption', -1, v_balance, p_service, p_domain,
+         p_metadata || jsonb_build_object('charge_id', p_charge));
+    INSERT INTO charges (id, user_id, consumption_id, idempotency_key)
+    VALUES (p_charge, p_user, p_consumption, p_key);
+    RETURN QUERY SELECT 'reserved'::text, v_balance, NULL::jsonb;
+END;
+$$;
+
+-- Settles a reserved charge: records the exchange (creating the conversation
+-- when `p_new_conversation`), marks the charge settled and stores the answer
+-- under its Idempotency-Key. `settled` is false when the charge was no longer
+-- pending (the sweeper refunded it first: the answer was then free).
+-- `conversation_id` is NULL when an existing conversation is no longer the user's.
+--
+-- The commit does not wait for its WAL flush: if PostgreSQL itself crashes
+-- right after, the charge is found pending again and refunded by the sweeper,
+-- an error only ever in the user's favour. Reserving and refunding stay durable.
+CREATE FUNCTION askgate_settle_charge(
+    p_charge uuid, p_user uuid, p_conversation uuid, p_new_conversation boolean,
+    p_service text, p_domain uuid, p_title text,
+    p_question_id uuid, p_question text, p_answer_id uuid, p_answer text,
+    p_key text, p_reply jsonb
+) RETURNS TABLE (settled boolean, conversation_id uuid)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_settled      boolean;
+    v_conversation uuid := p_conversation;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+
+    UPDATE charges SET state = 'settled', finished_at = clock_timestamp()
+     WHERE id = p_charge AND state = 'pending';
+    v_settled := FOUND;
+
+    IF p_new_conversation THEN
+        INSERT INTO conversations (id, user_id, service_type, domain_id, title)
+        VALUES (p_conversation, p_user, p_service, p_domain, p_title);
+    ELSE
+        UPDATE conversations SET updated_at = clock_timestamp()
+         WHERE id = p_conversation AND user_id = p_user;
+        IF NOT FOUND THEN
+            v_conversation := NULL;
+        END IF;
+    END IF;
+
+    IF v_conversation IS NOT NULL THEN
+        -- Two statements, so each row's clock_timestamp() default orders them.
+        INSERT INTO messages (id, conversation_id, author, content)
+        VALUES (p_question_id, v_conversation, 'user', p_question);
+        INSERT INTO messages (id, conversation_id, author, content)
+        VALUES (p_answer_id, v_conversation, 'assistant', p_answer);
+    END IF;
+
+    IF v_settled AND p_key IS NOT NULL THEN
+        UPDATE idempotency_keys
+           SET state = 'completed', response_status = 200, response_body = p_reply, completed_at = now()
+         WHERE user_id = p_user AND key = p_key AND charge_id = p_charge AND state = 'in_progress';
+    END IF;
+
+    RETURN QUERY SELECT v_settled, v_conversation;
+END;
+$$;
+
+-- Refunds a pending charge: a `refund` row naming the consumption (metadata
+-- `p_metadata`, e.g. the reason), the charge marked refunded and its
+-- Idempotency-Key released so a retry runs again. `refunded` is false (and
+-- nothing changes) when the charge was not pending; `balance` is the balance after.
+CREATE FUNCTION askgate_refund_charge(p_charge uuid, p_refund uuid, p_metadata jsonb)
+RETURNS TABLE (refunded boolean, balance integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_charge  record;
+    v_balance integer;
+BEGIN
+    SELECT c.user_id, c.consumption_id, c.idempotency_key INTO v_charge
+      FROM charges c WHERE c.id = p_charge AND c.state = 'pending'
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, (SELECT u.tokens FROM users u JOIN charges c ON c.user_id = u.id WHERE c.id = p_charge);
+        RETURN;
+    END IF;
+
+    UPDATE users SET tokens = tokens + 1 WHERE id = v_charge.user_id
+    RETURNING tokens INTO v_balance;
+    INSERT INTO transactions
+        (id, user_id, transaction_type, amount, balance_after, idempotency_key,
+         service_type, domain_id, refunds_transaction_id, metadata)
+    SELECT p_refund, t.user_id, 'refund', 1, v_balance, 'refund:' || t.id::text,
+           t.service_type, t.domain_id, t.id, p_metadata || jsonb_build_object('charge_id', p_charge)
+      FROM transactions t WHERE t.id = v_charge.consumption_id;
+    UPDATE charges SET state = 'refunded', refund_id = p_refund, finished_at = clock_timestamp()
+     WHERE id = p_charge;
+    IF v_charge.idempotency_key IS NOT NULL THEN
+        DELETE FROM idempotency_keys
+         WHERE user_id = v_charge.user_id AND key = v_charge.idempotency_key
+           AND charge_id = p_charge AND state = 'in_progress';
+    END IF;
+    RETURN QUERY SELECT true, v_balance;
+END;
+$$;
+
+-- Refunds up to `p_limit` charges pending for longer than `p_older_than`
+-- (their process died), oldest first, and returns them. Rows another instance
+-- is sweeping are skipped, not waited for. Also releases Idempotency-Key claims
+-- without a charge (made before charges existed) that are as old.
+CREATE FUNCTION askgate_recover_charges(p_older_than interval, p_limit integer)
+RETURNS TABLE (charge_id uuid, user_id uuid, pending_seconds double precision)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_row record;
+    v_age double precision;
+BEGIN
+    FOR v_row IN
+        SELECT c.id, c.user_id, c.created_at FROM charges c
+         WHERE c.state = 'pending' AND c.created_at < clock_timestamp() - p_older_than
+         ORDER BY c.created_at
+         LIMIT p_limit
+           FOR UPDATE SKIP LOCKED
+    LOOP
+        v_age := extract(epoch FROM clock_timestamp() - v_row.created_at);
+        PERFORM askgate_refund_charge(
+            v_row.id, gen_random_uuid(),
+            jsonb_build_object('reason', 'recovered',
+                               'detail', 'pending past the recovery window: the process answering it stopped',
+                               'pending_seconds', round(v_age::numeric, 3)));
+        RETURN QUERY SELECT v_row.id, v_row.user_id, v_age;
+    END LOOP;
+
+    DELETE FROM idempotency_keys k
+     WHERE k.charge_id IS NULL AND k.state = 'in_progress'
+       AND k.created_at < now() - p_older_than;
+END;
+$$;
+
+-- Only the server calls these (it owns them); no other role may.
+REVOKE ALL ON FUNCTION askgate_reserve_charge(uuid, uuid, uuid, text, uuid, jsonb, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION askgate_settle_charge(uuid, uuid, uuid, boolean, text, uuid, text, uuid, text, uuid, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION askgate_refund_charge(uuid, uuid, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION askgate_recover_charges(interval, integer) FROM PUBLIC;
