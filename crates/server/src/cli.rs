@@ -6,7 +6,7 @@ use askgate_domain::Email;
 use askgate_domain::Tokens;
 use askgate_domain::ledger::IdempotencyKey;
 
-pub const USAGE: &str = "usage: askgate-server [serve | migrate | grant --email EMAIL --tokens N [--reason TEXT] [--key KEY] | reconcile [--since 72h]]";
+pub const USAGE: &str = "usage: askgate-server [serve | migrate | grant --email EMAIL --tokens N [--reason TEXT] [--key KEY] | reconcile [--since 72h] | audit]";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -18,6 +18,8 @@ pub enum Command {
     Grant(GrantArgs),
     /// Credit Stripe payments of the recent past that no webhook credited.
     Reconcile(ReconcileArgs),
+    /// Check the whole ledger and print a report; fails on any violation.
+    Audit,
     /// Print the usage and exit.
     Help,
 }
@@ -55,6 +57,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let command = match args.next().as_deref() {
         None | Some("serve") => Command::Serve,
         Some("migrate") => Command::Migrate,
+        Some("audit") => Command::Audit,
         Some("grant") => return parse_grant(args).map(Command::Grant),
         Some("reconcile") => return parse_reconcile(args).map(Command::Reconcile),
         Some("help" | "--help" | "-h") => Command::Help,
@@ -157,6 +160,7 @@ mod tests {
     fn no_command_serves() {
         assert_eq!(parse(args("")), Ok(Command::Serve));
         assert_eq!(parse(args("serve")), Ok(Command::Serve));
+        assert_eq!(parse(args("audit")), Ok(Command::Audit));
         assert_eq!(parse(args("migrate")), Ok(Command::Migrate));
     }
 

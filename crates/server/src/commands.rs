@@ -1,7 +1,9 @@
 //! The one-shot commands: `migrate`, `grant` and `reconcile`.
 
+use askgate_domain::StoreError;
 use askgate_domain::ledger::{IdempotencyKey, Recorded};
 use askgate_domain::services::{AccountError, BillingError, EventOutcome};
+use askgate_postgres::audit::AuditReport;
 use uuid::Uuid;
 
 use crate::cli::{GrantArgs, ReconcileArgs};
@@ -20,6 +22,17 @@ pub enum CommandError {
     PaymentsNotConfigured,
     #[error("reconciliation failed: {0}")]
     Reconcile(#[source] BillingError),
+    #[error("the ledger audit could not run: {0}")]
+    Audit(#[source] StoreError),
+}
+
+/// Checks the whole ledger (balances, `balance_after` chains, refunds,
+/// purchases, charges pending past the recovery window) and totals it.
+pub async fn audit(settings: &Settings) -> Result<AuditReport, CommandError> {
+    let db = startup::connect(settings).await?;
+    askgate_postgres::audit::audit(&db, settings.upstream.charge_recovery_after)
+        .await
+        .map_err(CommandError::Audit)
 }
 
 /// Lists the payments that succeeded at Stripe within `args.since` and credits

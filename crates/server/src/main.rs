@@ -50,6 +50,17 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
             .await
             .map(|done| println!("{done}"))
             .map_err(|e| e.to_string()),
+        Command::Audit => match commands::audit(&settings).await {
+            Ok(report) => {
+                println!("{report}");
+                if report.is_clean() {
+                    Ok(())
+                } else {
+                    Err("the ledger audit found violations (listed above)".to_owned())
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Help => Ok(()),
     };
     match outcome {

@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
@@ -10,7 +11,7 @@ use askgate_domain::ports::{Charges, DomainRepository, RateLimiter, ServiceToken
 use askgate_domain::ports::{PaymentGateway, SystemClock};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, BillingService, DomainService, ReturnUrls};
-use askgate_domain::services::{ChatPorts, ChatService};
+use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService};
 use askgate_http::auth::{BearerTokens, MicrosoftSignIn, SessionPolicy, Sessions};
 use askgate_http::{AppState, SessionKeys};
 use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers};
@@ -59,6 +60,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Refunds charges left pending by a process that stopped.
+    recovery: Arc<ChargeRecovery>,
     /// `/metrics` on `METRICS_ADDR`, when set: its port and server.
     metrics: Option<(u16, Server)>,
 }
@@ -71,6 +74,13 @@ impl Application {
         let azure = azure_ad(&settings).await?;
         let limiter = rate_limiter_parts(&settings).await?;
         let metrics = web::Data::new(Metrics::new(db.clone(), limiter.redis.clone()));
+        let recovery = Arc::new(ChargeRecovery::new(
+            charges(&db),
+            settings.upstream.charge_recovery_after,
+        ));
+        // Charges a previous run left pending (it was killed) are refunded
+        // before this one serves.
+        sweep(&recovery).await;
         let state = app_state(&settings, db, azure, limiter.limiter).await?;
 
         let addr = settings.http.bind_addr;
@@ -80,9 +90,15 @@ impl Application {
         };
         let listener = TcpListener::bind(addr).map_err(bind_failed)?;
         let port = listener.local_addr().map_err(bind_failed)?.port();
-        let shutdown_timeout = settings.http.shutdown_timeout.as_secs();
         // actix stops gracefully on SIGTERM and SIGINT: it stops accepting, lets
         // in-flight requests finish for up to `shutdown_timeout`, then exits.
+        // That is long enough for a chat whose upstream call just started, so
+        // a clean stop leaves no charge pending.
+        let shutdown_timeout = settings
+            .http
+            .shutdown_timeout
+            .max(settings.upstream.drain_time())
+            .as_secs();
         // `/metrics` on the main listener unless METRICS_ADDR moves it.
         let metrics_here = settings
             .http
@@ -116,6 +132,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            recovery,
             metrics,
         })
     }
@@ -134,18 +151,47 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the server is stopped).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Some((_, metrics)) = self.metrics else {
-            return self.server.await;
+        let sweeper = tokio::spawn(sweep_forever(self.recovery));
+        let result = match self.metrics {
+            None => self.server.await,
+            Some((_, metrics)) => serve_with_metrics(self.server, metrics).await,
         };
-        let metrics_handle = metrics.handle();
-        let main = async {
-            let result = self.server.await;
-            metrics_handle.stop(true).await;
-            result
-        };
-        let (result, _) = tokio::join!(main, metrics);
+        sweeper.abort();
         result
     }
+}
+
+/// How often an instance looks for charges to recover: a few times per
+/// recovery window, at most every 30 s.
+fn sweep_interval(window: Duration) -> Duration {
+    (window / 4).clamp(Duration::from_secs(1), Duration::from_secs(30))
+}
+
+async fn sweep(recovery: &ChargeRecovery) {
+    if let Err(error) = recovery.sweep().await {
+        tracing::warn!(%error, "could not look for charges to recover; trying again later");
+    }
+}
+
+async fn sweep_forever(recovery: Arc<ChargeRecovery>) {
+    let mut ticks = tokio::time::interval(sweep_interval(recovery.after()));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        sweep(&recovery).await;
+    }
+}
+
+/// Serves until the main server stops, then stops the `/metrics` listener too.
+async fn serve_with_metrics(server: Server, metrics: Server) -> std::io::Result<()> {
+    let metrics_handle = metrics.handle();
+    let main = async {
+        let result = server.await;
+        metrics_handle.stop(true).await;
+        result
+    };
+    let (result, _) = tokio::join!(main, metrics);
+    result
 }
 
 /// A listener on `addr` serving only `GET /metrics`.

@@ -14,6 +14,10 @@ use super::{ConfigError, Env};
 /// one beyond the upstream timeout.
 const DUPLICATE_GRACE: Duration = Duration::from_secs(5);
 
+/// How long beyond the upstream timeout a charge may stay pending before
+/// recovery refunds it, unless `CHARGE_RECOVERY_AFTER_SECONDS` says otherwise.
+const RECOVERY_MARGIN: Duration = Duration::from_secs(60);
+
 /// `ASKATT_KIND`: what speaks at `ASKATT_API_ENDPOINT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AskAttKind {
@@ -42,6 +46,10 @@ pub struct UpstreamSettings {
     pub askdocs_scope: Option<String>,
     /// `UPSTREAM_TIMEOUT_MS` (default 30000): the longest a question may take.
     pub timeout: Duration,
+    /// `CHARGE_RECOVERY_AFTER_SECONDS` (default: the upstream timeout plus 60 s):
+    /// a chat's charge pending longer than this belongs to a process that
+    /// stopped, and is refunded.
+    pub charge_recovery_after: Duration,
 }
 
 impl UpstreamSettings {
@@ -80,6 +88,22 @@ impl UpstreamSettings {
             .map(|raw| http_url("ASKDOCS_API_BASE_ENDPOINT", &raw))
             .transpose()?;
         let timeout_ms = env.integer("UPSTREAM_TIMEOUT_MS", 30_000, 1..=600_000)?;
+        let timeout = Duration::from_millis(timeout_ms);
+        let default_recovery = (timeout + RECOVERY_MARGIN).as_secs();
+        let recovery_secs = env.integer(
+            "CHARGE_RECOVERY_AFTER_SECONDS",
+            default_recovery,
+            1..=86_400,
+        )?;
+        let charge_recovery_after = Duration::from_secs(recovery_secs);
+        // A live request holds its charge for up to the upstream timeout plus
+        // the time to settle: a shorter window would refund answered chats.
+        if charge_recovery_after <= timeout + DUPLICATE_GRACE {
+            return Err(ConfigError::new(
+                "CHARGE_RECOVERY_AFTER_SECONDS",
+                "must be longer than UPSTREAM_TIMEOUT_MS plus 5 seconds",
+            ));
+        }
         Ok(Self {
             askatt_endpoint,
             askatt_kind,
@@ -88,7 +112,8 @@ impl UpstreamSettings {
             askdocs_base,
             askatt_scope: env.get("AZURE_AD_SCOPE"),
             askdocs_scope: env.get("AZURE_AD_DOMAIN_QNA_SCOPE"),
-            timeout: Duration::from_millis(timeout_ms),
+            timeout,
+            charge_recovery_after,
         })
     }
 
@@ -119,6 +144,13 @@ impl UpstreamSettings {
     /// upstream timeout plus a grace period for the ledger and storage.
     #[must_use]
     pub fn duplicate_wait(&self) -> Duration {
+        self.timeout + DUPLICATE_GRACE
+    }
+
+    /// How long in-flight chats may take to finish after SIGTERM: long enough
+    /// for an upstream call that just started, and for its settlement.
+    #[must_use]
+    pub fn drain_time(&self) -> Duration {
         self.timeout + DUPLICATE_GRACE
     }
 }
@@ -207,6 +239,7 @@ mod tests {
         ));
         assert_eq!(s.upstream.timeout, Duration::from_secs(30));
         assert_eq!(s.upstream.duplicate_wait(), Duration::from_secs(35));
+        assert_eq!(s.upstream.charge_recovery_after, Duration::from_secs(90));
         assert_eq!((s.rate_limit.per_minute, s.rate_limit.burst), (30, 30));
         assert!(s.rate_limit.redis_url.is_none());
         assert_eq!(s.rate_limit.redis_failure, RedisFailureMode::Open);
@@ -257,12 +290,32 @@ mod tests {
     }
 
     #[test]
+    fn the_recovery_window_follows_the_upstream_timeout_and_cannot_undercut_it() {
+        let s = Settings::from_pairs(&[("UPSTREAM_TIMEOUT_MS", "2000")]).unwrap();
+        assert_eq!(s.upstream.charge_recovery_after, Duration::from_secs(62));
+        let s = Settings::from_pairs(&[
+            ("UPSTREAM_TIMEOUT_MS", "2000"),
+            ("CHARGE_RECOVERY_AFTER_SECONDS", "8"),
+        ])
+        .unwrap();
+        assert_eq!(s.upstream.charge_recovery_after, Duration::from_secs(8));
+        let err = Settings::from_pairs(&[
+            ("UPSTREAM_TIMEOUT_MS", "2000"),
+            ("CHARGE_RECOVERY_AFTER_SECONDS", "7"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "CHARGE_RECOVERY_AFTER_SECONDS");
+    }
+
+    #[test]
     fn each_bad_chat_value_names_its_variable_without_echoing_secrets() {
         for (name, value) in [
             ("ASKATT_API_ENDPOINT", "ftp://askatt"),
             ("ASKATT_KIND", "claude"),
             ("ASKDOCS_API_BASE_ENDPOINT", "not a url"),
             ("UPSTREAM_TIMEOUT_MS", "0"),
+            ("CHARGE_RECOVERY_AFTER_SECONDS", "soon"),
+            ("CHARGE_RECOVERY_AFTER_SECONDS", "35"),
             ("RATE_LIMIT_PER_MINUTE", "many"),
             ("RATE_LIMIT_BURST", "0"),
             ("REDIS_URL", "http://u:hunter2@127.0.0.1"),
