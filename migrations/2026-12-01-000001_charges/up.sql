@@ -125,6 +125,8 @@ $$;
 -- under its Idempotency-Key. `settled` is false when the charge was no longer
 -- pending (the sweeper refunded it first: the answer was then free).
 -- `conversation_id` is NULL when an existing conversation is no longer the user's.
+-- Settling a settled charge again changes nothing, so a caller whose connection
+-- broke may simply call again.
 --
 -- The commit does not wait for its WAL flush: if PostgreSQL itself crashes
 -- right after, the charge is found pending again and refunded by the sweeper,
@@ -138,13 +140,23 @@ CREATE FUNCTION askgate_settle_charge(
 LANGUAGE plpgsql AS $$
 DECLARE
     v_settled      boolean;
+    v_state        text;
     v_conversation uuid := p_conversation;
 BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
 
-    UPDATE charges SET state = 'settled', finished_at = clock_timestamp()
-     WHERE id = p_charge AND state = 'pending';
-    v_settled := FOUND;
+    SELECT c.state INTO v_state FROM charges c WHERE c.id = p_charge FOR UPDATE;
+    IF v_state = 'settled' THEN
+        -- A retry of a settlement whose answer was lost with its connection:
+        -- it is recorded already.
+        RETURN QUERY SELECT true,
+            (SELECT cv.id FROM conversations cv WHERE cv.id = p_conversation AND cv.user_id = p_user);
+        RETURN;
+    END IF;
+    v_settled := v_state = 'pending';
+    IF v_settled THEN
+        UPDATE charges SET state = 'settled', finished_at = clock_timestamp() WHERE id = p_charge;
+    END IF;
 
     IF p_new_conversation THEN
         INSERT INTO conversations (id, user_id, service_type, domain_id, title)

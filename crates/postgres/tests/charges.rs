@@ -150,6 +150,8 @@ async fn a_settled_charge_costs_one_token_and_records_the_exchange() {
     let settled = settle(&charges, &r, "42", None).await;
     assert!(settled.charged);
     assert_eq!(settled.conversation, Some(r.conversation));
+    // A settlement tried again (its connection broke) records nothing twice.
+    assert_eq!(settle(&charges, &r, "42", None).await, settled);
     assert_eq!(balance(&db.database(), ann).await, 1);
     // The consumption row names its conversation and its charge.
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
