@@ -99,6 +99,55 @@ impl PgCharges {
         }
     }
 
+    async fn settle_once(&self, settlement: &Settlement<'_>) -> Result<Settled, StoreError> {
+        let (conversation, new) = match settlement.target {
+            ExchangeTarget::New(id) => (id, true),
+            ExchangeTarget::Existing(id) => (id, false),
+        };
+        let mut conn = self.db.conn().await.map_err(store)?;
+        let row = diesel::sql_query(SETTLE)
+            .bind::<SqlUuid, _>(settlement.charge.as_uuid())
+            .bind::<SqlUuid, _>(settlement.user.as_uuid())
+            .bind::<SqlUuid, _>(conversation.as_uuid())
+            .bind::<Bool, _>(new)
+            .bind::<Text, _>(settlement.service.as_str())
+            .bind::<Nullable<SqlUuid>, _>(settlement.domain.map(|d| d.as_uuid()))
+            .bind::<Text, _>(title_from(settlement.question))
+            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<Text, _>(settlement.question.as_str())
+            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<Text, _>(settlement.answer)
+            .bind::<Nullable<Text>, _>(settlement.idempotency.map(|(key, _)| key.as_str()))
+            .bind::<Nullable<Jsonb>, _>(settlement.idempotency.map(|(_, reply)| reply))
+            .get_result::<SettleRow>(&mut conn)
+            .await
+            .map_err(store)?;
+        Ok(Settled {
+            charged: row.settled,
+            conversation: row.conversation_id.map(ConversationId::from_uuid),
+        })
+    }
+
+    async fn refund_once(
+        &self,
+        charge: ChargeId,
+        reason: &str,
+    ) -> Result<Option<Tokens>, StoreError> {
+        let mut conn = self.db.conn().await.map_err(store)?;
+        let row = diesel::sql_query(REFUND)
+            .bind::<SqlUuid, _>(charge.as_uuid())
+            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<Jsonb, _>(serde_json::json!({ "reason": reason }))
+            .get_result::<RefundRow>(&mut conn)
+            .await
+            .map_err(store)?;
+        match (row.refunded, row.balance) {
+            (true, Some(balance)) => Ok(Some(tokens(balance)?)),
+            (true, None) => Err(StoreError::unexpected("a refund without its balance")),
+            (false, _) => Ok(None),
+        }
+    }
+
     async fn reserve_once(
         &self,
         reservation: &Reservation<'_>,
@@ -119,6 +168,32 @@ impl PgCharges {
             .await
             .map_err(|e| ReserveError::from(store(e)))
     }
+}
+
+/// How often a settlement or refund is tried when the database is
+/// unreachable (a connection that broke), and the first pause between tries.
+/// Both are safe to repeat; each try that gets through spares the user a
+/// charge left to recovery.
+const STORE_TRIES: u32 = 5;
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+async fn with_retries<T, F, Fut>(what: &'static str, mut step: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut pause = FIRST_RETRY_PAUSE;
+    for _ in 1..STORE_TRIES {
+        match step().await {
+            Err(StoreError::Unavailable(error)) => {
+                tracing::warn!(%error, "{what}: the database was unreachable; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    step().await
 }
 
 fn store(e: impl Into<DbError>) -> StoreError {
@@ -240,49 +315,12 @@ impl Charges for PgCharges {
 
     #[tracing::instrument(skip_all, fields(user_id = %settlement.user))]
     async fn settle<'a>(&self, settlement: &Settlement<'a>) -> Result<Settled, StoreError> {
-        let (conversation, new) = match settlement.target {
-            ExchangeTarget::New(id) => (id, true),
-            ExchangeTarget::Existing(id) => (id, false),
-        };
-        let mut conn = self.db.conn().await.map_err(store)?;
-        let row = diesel::sql_query(SETTLE)
-            .bind::<SqlUuid, _>(settlement.charge.as_uuid())
-            .bind::<SqlUuid, _>(settlement.user.as_uuid())
-            .bind::<SqlUuid, _>(conversation.as_uuid())
-            .bind::<Bool, _>(new)
-            .bind::<Text, _>(settlement.service.as_str())
-            .bind::<Nullable<SqlUuid>, _>(settlement.domain.map(|d| d.as_uuid()))
-            .bind::<Text, _>(title_from(settlement.question))
-            .bind::<SqlUuid, _>(Uuid::now_v7())
-            .bind::<Text, _>(settlement.question.as_str())
-            .bind::<SqlUuid, _>(Uuid::now_v7())
-            .bind::<Text, _>(settlement.answer)
-            .bind::<Nullable<Text>, _>(settlement.idempotency.map(|(key, _)| key.as_str()))
-            .bind::<Nullable<Jsonb>, _>(settlement.idempotency.map(|(_, reply)| reply))
-            .get_result::<SettleRow>(&mut conn)
-            .await
-            .map_err(store)?;
-        Ok(Settled {
-            charged: row.settled,
-            conversation: row.conversation_id.map(ConversationId::from_uuid),
-        })
+        with_retries("settling a charge", || self.settle_once(settlement)).await
     }
 
     #[tracing::instrument(skip_all, fields(charge = %charge))]
     async fn refund(&self, charge: ChargeId, reason: &str) -> Result<Option<Tokens>, StoreError> {
-        let mut conn = self.db.conn().await.map_err(store)?;
-        let row = diesel::sql_query(REFUND)
-            .bind::<SqlUuid, _>(charge.as_uuid())
-            .bind::<SqlUuid, _>(Uuid::now_v7())
-            .bind::<Jsonb, _>(serde_json::json!({ "reason": reason }))
-            .get_result::<RefundRow>(&mut conn)
-            .await
-            .map_err(store)?;
-        match (row.refunded, row.balance) {
-            (true, Some(balance)) => Ok(Some(tokens(balance)?)),
-            (true, None) => Err(StoreError::unexpected("a refund without its balance")),
-            (false, _) => Ok(None),
-        }
+        with_retries("refunding a charge", || self.refund_once(charge, reason)).await
     }
 
     #[tracing::instrument(skip_all)]

@@ -122,12 +122,14 @@ pub trait Charges: Send + Sync {
     ) -> Result<Reserved, ReserveError>;
 
     /// Records the exchange, marks the charge settled and stores the reply
-    /// under the key, in one round trip.
+    /// under the key, in one round trip. Safe to repeat: adapters retry it
+    /// when a connection breaks, and a repeat records nothing twice.
     async fn settle<'a>(&self, settlement: &Settlement<'a>) -> Result<Settled, StoreError>;
 
     /// Gives the held token back with a `refund` row whose metadata carries
     /// `reason`, and releases the key so a retry runs again. `Ok(None)` when the
     /// charge was not pending (settled or refunded already): nothing changes.
+    /// Safe to repeat, so adapters retry it when a connection breaks.
     async fn refund(&self, charge: ChargeId, reason: &str) -> Result<Option<Tokens>, StoreError>;
 
     /// Refunds up to `limit` charges pending for longer than `older_than`

@@ -245,7 +245,7 @@ impl ChatService {
             answer: &reply.response,
             idempotency: stored.as_ref().map(|(k, v)| (*k, v)),
         };
-        let settled = retry_unavailable(|| self.ports.charges.settle(&settlement)).await;
+        let settled = self.ports.charges.settle(&settlement).await;
         match settled {
             Ok(settled) => {
                 if !settled.charged {
@@ -265,8 +265,7 @@ impl ChatService {
 
     /// Refunds a held charge after an upstream failure and says what happened.
     async fn refund(&self, charge: ChargeId, err: UpstreamError) -> ChatError {
-        let reason = refund_reason(&err);
-        if let Err(e) = retry_unavailable(|| self.ports.charges.refund(charge, reason)).await {
+        if let Err(e) = self.ports.charges.refund(charge, refund_reason(&err)).await {
             // The charge stays pending: recovery refunds it later.
             tracing::error!(error = %e, %charge, "refund after upstream failure failed; recovery will refund it");
             return e.into();
@@ -300,29 +299,6 @@ impl ChatService {
             .ok_or(ChatError::ConversationNotFound)
     }
 }
-
-/// Tries a settlement or refund again when the store was unreachable (a
-/// connection that broke): both are safe to repeat, and each try that gets
-/// through spares the user a charge left to recovery.
-async fn retry_unavailable<T, F, Fut>(mut step: F) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    let mut tries = 1;
-    loop {
-        match step().await {
-            Err(StoreError::Unavailable(e)) if tries < STORE_TRIES => {
-                warn!(error = %e, "the database was unreachable; trying again");
-                tries += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// How often a settlement or refund is tried before it is left to recovery.
-const STORE_TRIES: usize = 3;
 
 fn refund_reason(err: &UpstreamError) -> &'static str {
     match err {
@@ -677,41 +653,6 @@ mod tests {
             .unwrap();
         assert_eq!(reply.response, "kept");
         assert_eq!(reply.conversation_id, None);
-    }
-
-    #[tokio::test]
-    async fn a_settlement_that_lost_its_connection_is_tried_again() {
-        let mut m = Mocks::new();
-        m.charges.expect_reserve().returning(|_, _| {
-            Ok(Reserved::Held {
-                balance_after: Tokens::new(3).unwrap(),
-            })
-        });
-        let mut seq = mockall::Sequence::new();
-        m.charges
-            .expect_settle()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Err(StoreError::Unavailable("terminating connection".into())));
-        m.charges
-            .expect_settle()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|s| {
-                Ok(Settled {
-                    charged: true,
-                    conversation: Some(match s.target {
-                        ExchangeTarget::New(id) | ExchangeTarget::Existing(id) => id,
-                    }),
-                })
-            });
-        m.upstream.expect_ask().returning(|_| Ok(answer("kept")));
-        let reply = m
-            .service()
-            .chat(request(ServiceType::AskAtt, None))
-            .await
-            .unwrap();
-        assert!(reply.conversation_id.is_some());
     }
 
     #[tokio::test]
