@@ -6,7 +6,7 @@
 # response whose status, content type or body the document does not describe.
 # Always cleans up.
 #
-#   CARGO_TARGET_DIR    build cache (default /var/tmp/askgate-target)
+#   CARGO_TARGET_DIR    build directory (default ./target, as for cargo run)
 #   SCHEMATHESIS_VENV   where Schemathesis is installed (default
 #                       ~/.cache/askgate/schemathesis-<version>), created on first use
 #   SCHEMATHESIS_EXAMPLES  examples per operation (default 40)
