@@ -26,6 +26,8 @@ if [[ "${TEST_RUNNER:-}" != "cargo" ]] && cargo nextest --version >/dev/null 2>&
     cargo test --workspace --doc --quiet
 else
     cargo test --workspace --all-targets --no-fail-fast
+    # --all-targets leaves the doctests out.
+    cargo test --workspace --doc --quiet
 fi
 
 if [[ "${SKIP_E2E:-0}" != "1" && -x e2e/run.sh ]]; then
