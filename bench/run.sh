@@ -33,7 +33,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/askgate-target}
+# Where cargo builds: CARGO_TARGET_DIR when set, else ./target, as for cargo run.
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 DURATION=${BENCH_DURATION:-15}
 SWEEP=${BENCH_SWEEP_DURATION:-8}
@@ -127,7 +129,7 @@ meta B3_USERS "$B3_USERS signed-in users for B3 uniform (B1 uniform: 10 000 seed
 # ---------------------------------------------------------------- build
 say "release build of askgate-server"
 [[ -n ${BENCH_SKIP_BUILD:-} ]] || cargo build --release -p askgate-server
-BIN=$CARGO_TARGET_DIR/release/askgate-server
+BIN=$TARGET_DIR/release/askgate-server
 
 # ---------------------------------------------------------------- database
 say "bench database $DB"

@@ -3,7 +3,7 @@
 # database and a fake Stripe API, starts it with dev login on, drives the web UI
 # in headless Chromium (tests/*.test.mjs), and always cleans up.
 #
-#   CARGO_TARGET_DIR   build cache (default /var/tmp/askgate-target)
+#   CARGO_TARGET_DIR   build directory (default ./target, as for cargo run)
 #   PGHOST/PGPORT/PGUSER  PostgreSQL to create the test database in
 #                         (default 127.0.0.1 / 5432 / postgres)
 #   CHROMIUM           browser binary (default /usr/bin/chromium)

@@ -12,7 +12,10 @@
 #   E2E_KEEP_DB=1   keep the database after the run, for debugging
 
 STACK_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/askgate-target}"
+# The binary is where `cargo build` puts it: `CARGO_TARGET_DIR` when set, else
+# the workspace's ./target, the same directory `cargo run` and `cargo test` use.
+STACK_TARGET_DIR=$(cd "$STACK_REPO" && cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 STACK_PIDS=()
 DB=""
@@ -38,7 +41,7 @@ trap 'exit 130' INT TERM
 stack_build() {
     log "building the server"
     (cd "$STACK_REPO" && cargo build --quiet -p askgate-server --bin askgate-server)
-    BIN="$CARGO_TARGET_DIR/debug/askgate-server"
+    BIN="$STACK_TARGET_DIR/debug/askgate-server"
 }
 
 stack_free_port() {

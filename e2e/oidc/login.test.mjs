@@ -12,11 +12,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { CLIENT_ID, CLIENT_SECRET, PEOPLE, TENANT, startProvider } from './provider.mjs';
 
-const TARGET = process.env.CARGO_TARGET_DIR || '/var/tmp/askgate-target';
+// Where cargo builds: CARGO_TARGET_DIR when set, else the workspace's ./target.
+const TARGET = process.env.CARGO_TARGET_DIR || fileURLToPath(new URL('../../target', import.meta.url));
 const BIN = process.env.ASKGATE_BIN || `${TARGET}/debug/askgate-server`;
 const SERVER_URL = new URL(process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
 const DB_NAME = process.env.E2E_OIDC_DB || `askgate_oidc_${randomBytes(6).toString('hex')}`;

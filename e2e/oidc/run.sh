@@ -3,13 +3,12 @@
 # Azure AD-like tenant and the real askgate binary on a fresh database, then
 # signs in by script (login.test.mjs). Always cleans up.
 #
-#   CARGO_TARGET_DIR   build cache (default /var/tmp/askgate-target)
+#   CARGO_TARGET_DIR   build directory (default ./target, as for cargo run)
 #   ASKGATE_BIN        use this binary instead of building one
 #   TEST_DATABASE_URL  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres)
 set -euo pipefail
 cd "$(dirname "$0")"
 REPO=$(cd ../.. && pwd)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/askgate-target}"
 
 log() { echo "e2e/oidc: $*" >&2; }
 
@@ -21,7 +20,10 @@ fi
 if [[ -z "${ASKGATE_BIN:-}" ]]; then
     log "building the server"
     (cd "$REPO" && cargo build --quiet -p askgate-server --bin askgate-server)
-    export ASKGATE_BIN="$CARGO_TARGET_DIR/debug/askgate-server"
+    # Where `cargo build` put it: `CARGO_TARGET_DIR` when set, else ./target.
+    target_dir=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    export ASKGATE_BIN="$target_dir/debug/askgate-server"
 fi
 
 # The test names its database and records the server's pid, so that an

@@ -28,6 +28,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// Where a 402 sends the user to buy tokens (the web UI's page).
 pub const PURCHASE_URL: &str = "/buy";
 
+/// The command that grants tokens on a development server.
+pub const GRANT_COMMAND: &str = "cargo run -- grant --email <your e-mail> --tokens 100";
+
+/// How to get tokens on a development server whose payments are off.
+const GRANT_HINT: &str = "Payments are off on this server (no STRIPE_SECRET_KEY), so grant \
+    tokens from the command line: cargo run -- grant --email <your e-mail> --tokens 100";
+
 /// Prefix of the `type` URI of every problem.
 const PROBLEM_TYPE_BASE: &str = "https://askgate.dev/problems/";
 
@@ -181,6 +188,20 @@ impl ApiError {
         }
     }
 
+    /// `POST /api/auth/refresh` without a refresh token: 401 saying what that
+    /// endpoint takes (a session token is no use there).
+    #[must_use]
+    pub fn no_refresh_token() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_MISSING),
+            ..Self::new(
+                ProblemCode::Unauthenticated,
+                "Send the refresh token: the askgate_refresh cookie set at sign-in, \
+                 or {\"refresh_token\": \"…\"} as the JSON body.",
+            )
+        }
+    }
+
     /// The credentials sent were refused. Never says which check failed.
     #[must_use]
     pub fn invalid_token() -> Self {
@@ -246,6 +267,20 @@ impl ApiError {
                 ProblemCode::InsufficientTokens,
                 "You have no tokens left. Buy more to continue.",
             )
+        }
+    }
+
+    /// On a development server without payments, a 402 says how to grant
+    /// tokens from the command line, since its purchase page cannot sell any.
+    /// Any other error is returned unchanged.
+    #[must_use]
+    pub fn with_local_grant_hint(self) -> Self {
+        if self.code != ProblemCode::InsufficientTokens {
+            return self;
+        }
+        Self {
+            detail: format!("You have no tokens left. {GRANT_HINT}"),
+            ..self
         }
     }
 

@@ -24,6 +24,9 @@ pub struct AppState {
     pub(crate) microsoft: Option<MicrosoftSignIn>,
     pub(crate) payments: Payments,
     pub(crate) microsoft_login: bool,
+    /// A development server: with payments off, out-of-tokens answers say how
+    /// to grant tokens locally instead of only pointing at the purchase page.
+    pub(crate) development: bool,
 }
 
 /// Buying tokens: the use case, the webhook's verifier and the public key
@@ -53,6 +56,7 @@ impl AppState {
             verifier: Arc::new(session_keys.clone()),
             session_keys,
             dev_login: false,
+            development: false,
             chat: crate::routes::chat::ChatState::default(),
             sessions: None,
             microsoft: None,
@@ -119,6 +123,20 @@ impl AppState {
         self.microsoft_login = sign_in.is_some();
         self.microsoft = sign_in;
         self
+    }
+
+    /// Marks a development server (`APP_ENV=development`).
+    #[must_use]
+    pub fn with_development(mut self, development: bool) -> Self {
+        self.development = development;
+        self
+    }
+
+    /// True when tokens can only be had by granting them from the command
+    /// line: a development server with payments off.
+    #[must_use]
+    pub fn grant_tokens_locally(&self) -> bool {
+        self.development && !self.payments_enabled()
     }
 
     /// Mounts `POST /api/auth/dev-login` (never in production: `Settings` refuses it).

@@ -10,7 +10,8 @@
 //! the template is first checked.
 //!
 //! The server comes from `TEST_DATABASE_URL` (a `postgres://` URL), by default
-//! `postgres://postgres@127.0.0.1:5432/postgres`.
+//! `postgres://postgres@127.0.0.1:5432/postgres`; when that URL has no
+//! password, `PGPASSWORD` gives it, as for the server itself ([`test_server_url`]).
 
 use std::time::Duration;
 
@@ -25,6 +26,35 @@ use crate::{Database, PgConfig};
 
 /// Where tests find PostgreSQL when `TEST_DATABASE_URL` is not set.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL server tests use: `TEST_DATABASE_URL` (or
+/// [`DEFAULT_TEST_DATABASE_URL`]), with `PGPASSWORD` as its password when the
+/// URL gives none, so that a server that asks for a password works the same
+/// way for the tests as for `cargo run`.
+pub fn test_server_url() -> String {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_TEST_DATABASE_URL.to_owned());
+    with_password(
+        url,
+        std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+    )
+}
+
+/// `url` with `password` when it has none of its own.
+fn with_password(url: String, password: Option<String>) -> String {
+    match (url::Url::parse(&url), password) {
+        (Ok(mut parsed), Some(password)) if parsed.password().is_none() => {
+            if parsed.set_password(Some(&password)).is_ok() {
+                parsed.into()
+            } else {
+                url
+            }
+        }
+        _ => url,
+    }
+}
 
 /// Connections a [`TestDatabase::new`] pool may open.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 5;
@@ -67,10 +97,7 @@ impl TestDatabase {
 
     /// Like [`TestDatabase::new`], with a pool of `max_connections`.
     pub async fn with_max_connections(max_connections: usize) -> Self {
-        let server_url = std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| DEFAULT_TEST_DATABASE_URL.to_owned());
+        let server_url = test_server_url();
         let template = TEMPLATE
             .get_or_try_init(|| ensure_template(&server_url))
             .await
@@ -328,4 +355,21 @@ fn is_old_leftover(name: &str) -> bool {
     std::time::SystemTime::now()
         .duration_since(created)
         .is_ok_and(|age| age > LEFTOVER_AGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_password;
+
+    #[test]
+    fn pgpassword_fills_in_a_url_without_a_password_and_never_overrides_one() {
+        let url = "postgres://postgres@127.0.0.1:5432/postgres".to_owned();
+        assert_eq!(
+            with_password(url.clone(), Some("s3cret".into())),
+            "postgres://postgres:s3cret@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(with_password(url.clone(), None), url);
+        let own = "postgres://postgres:mine@127.0.0.1:5432/postgres".to_owned();
+        assert_eq!(with_password(own.clone(), Some("other".into())), own);
+    }
 }

@@ -18,7 +18,6 @@ const SUPABASE_LOCAL: &str = include_str!("../../../sql/00_supabase_local.sql");
 const SCHEMA: &str = include_str!("../../../sql/10_schema.sql");
 const RLS: &str = include_str!("../../../sql/20_rls.sql");
 
-const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Databases of this suite are named `<prefix><unix seconds>_<random>`.
 const PREFIX: &str = "askgate_rls_";
 
@@ -31,7 +30,7 @@ struct ScratchDatabase {
 }
 
 fn server_config() -> Config {
-    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into());
+    let url = askgate_postgres::testing::test_server_url();
     url.parse().expect("TEST_DATABASE_URL is a PostgreSQL URL")
 }
 

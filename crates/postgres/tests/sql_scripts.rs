@@ -24,7 +24,6 @@ const UPGRADE: &str = include_str!("../../../sql/upgrade_2026_11_existing_users.
 /// askgate's migrations, embedded the way the application embeds them.
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
-const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Databases of this suite are named `<prefix><unix seconds>_<random>`.
 const PREFIX: &str = "askgate_sqlscripts_";
 
@@ -45,7 +44,7 @@ struct ScratchDatabase {
 }
 
 fn database_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into())
+    askgate_postgres::testing::test_server_url()
 }
 
 fn server_config() -> Config {

@@ -442,8 +442,7 @@ async fn a_missing_database_and_a_bad_url_are_named() {
 
 #[tokio::test]
 async fn a_url_without_a_database_uses_the_user_name() {
-    let server = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let server = askgate_postgres::testing::test_server_url();
     let mut url = url::Url::parse(&server).unwrap();
     url.set_path("");
     let user = url.username().to_owned();
@@ -469,8 +468,7 @@ async fn concurrent_migrations_apply_each_migration_once() {
     let test_db = TestDatabase::new().await;
     let (server_base, _) = test_db.url().rsplit_once('/').unwrap();
     let name = format!("askgate_t_{}", Uuid::now_v7().simple());
-    let server_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let server_url = askgate_postgres::testing::test_server_url();
     let mut server = AsyncPgConnection::establish(&server_url).await.unwrap();
     server
         .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
@@ -509,8 +507,7 @@ async fn concurrent_migrations_apply_each_migration_once() {
 #[tokio::test]
 async fn a_missing_database_is_created_once_and_then_left_alone() {
     use askgate_postgres::{PgConfig, create_database_if_missing};
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let base = askgate_postgres::testing::test_server_url();
     let name = format!("askgate_t_create_{}", uuid::Uuid::now_v7().simple());
     let (server, _) = base.rsplit_once('/').unwrap();
     let config = PgConfig {

@@ -17,7 +17,25 @@ fn unique_prefix(test: &str) -> String {
     format!("askgate-test:{test}:{}", UserId::generate())
 }
 
+/// A connection to the test Redis; when there is none, the test fails with a
+/// message saying where it looked and how to start it, rather than with the
+/// limiter's `RateLimiterUnavailable` at its first check.
+async fn redis() -> redis::aio::MultiplexedConnection {
+    let url = redis_url();
+    let connected = match redis::Client::open(url.as_str()) {
+        Ok(client) => client.get_multiplexed_async_connection().await,
+        Err(e) => Err(e),
+    };
+    connected.unwrap_or_else(|e| {
+        panic!(
+            "these tests need Redis at {url} (TEST_REDIS_URL): start it with \
+             `redis-server --daemonize yes`: {e}"
+        )
+    })
+}
+
 async fn limiter(prefix: &str, config: RateLimitConfig) -> RedisLimiter {
+    drop(redis().await);
     RedisLimiter::connect(&redis_url(), config, RedisFailureMode::Closed, prefix)
         .await
         .unwrap()
@@ -126,11 +144,7 @@ async fn a_bucket_key_expires_once_the_bucket_is_full_again() {
     limiter.check(user).await.unwrap();
     limiter.check(user).await.unwrap();
 
-    let mut redis = redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis().await;
     let keys: Vec<String> = redis.keys(format!("{prefix}:*")).await.unwrap();
     assert_eq!(keys.len(), 1, "{keys:?}");
     let ttl_ms: i64 = redis.pttl(&keys[0]).await.unwrap();

@@ -495,6 +495,7 @@ async fn app_state(
         session_keys,
     )
     .with_dev_login(settings.auth.dev_login)
+    .with_development(settings.app_env == AppEnv::Development)
     .with_sessions(identity.sessions)
     .with_token_verifier(identity.verifier)
     .with_microsoft_sign_in(identity.sign_in)

@@ -992,6 +992,30 @@ async fn with_nothing_configured_the_builtin_upstream_answers_after_a_grant() {
         .chat("askatt", &token, &json!({"message": "hello"}), None)
         .await;
     assert_problem(&broke, StatusCode::PAYMENT_REQUIRED, "insufficient_tokens");
+    // Payments are off in development: the answer says how to get tokens here,
+    // and so does the buy page (through /api/ui-config).
+    let detail = broke.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("cargo run -- grant --email") && detail.contains("STRIPE_SECRET_KEY"),
+        "{detail}"
+    );
+    let config = app
+        .client
+        .get(format!("{}/api/ui-config", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(config["grant_locally"], true, "{config}");
+    assert!(
+        config["grant_command"]
+            .as_str()
+            .unwrap()
+            .starts_with("cargo run -- grant --email"),
+        "{config}"
+    );
 
     let (token, _) = app.user_with("dev@example.com", 1).await;
     let reply = app

@@ -697,11 +697,16 @@ async fn refresh_rotates_the_cookie_and_answers_a_working_access_token() {
 
     let third = app.refresh_with_cookie(&second).await;
     assert_eq!(third.status, StatusCode::OK);
-    // Without any refresh token: 401 with the bare challenge.
+    // Without any refresh token: 401 with the bare challenge, saying what to
+    // send here (not a session token).
     let none = app
         .send(app.client.post(format!("{}/api/auth/refresh", app.base)))
         .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    let detail = none.body["detail"].as_str().unwrap();
+    assert!(detail.contains("askgate_refresh"), "{detail}");
+    assert!(detail.contains("refresh_token"), "{detail}");
+    assert!(!detail.contains("Bearer"), "{detail}");
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Prometheus `/metrics` over real HTTP. One recorder per process: these tests
-//! live in their own test binary so that no other test's requests are counted.
+//! Prometheus `/metrics` over real HTTP. The recorder is global to the process,
+//! so every test that runs here in one process (as `cargo test` does) adds to
+//! the same counters: the tests that count take turns ([`COUNTING`]) and assert
+//! what their own requests added to a reading taken before them.
 
 mod common;
 
@@ -9,6 +11,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// Held by each test that asserts counts, so that no other test's requests
+/// land between its two readings.
+static COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The value of the sample `name` (exact, with its labels) in `text`.
 fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
@@ -16,12 +22,32 @@ fn sample(text: &str, name: &str) -> Option<f64> {
         .map(|v| v.trim().parse().unwrap())
 }
 
+/// How much the sample `name` grew from `before` to `after`; a sample not yet
+/// exported counts as 0.
+fn grew(before: &str, after: &str, name: &str) -> f64 {
+    sample(after, name).unwrap_or(0.0) - sample(before, name).unwrap_or(0.0)
+}
+
+/// The text of `/metrics` on `app`'s main listener.
+async fn scrape(app: &Running) -> String {
+    app.client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() {
+    let _turn = COUNTING.lock().await;
     let app = Running::spawn(&[]).await;
     let client = &app.client;
     let email = "metrics@example.com";
     let (token, _) = app.sign_in(email).await;
+    let before = scrape(&app).await;
     app.grant(email, 1, &format!("grant-{}", Uuid::new_v4()))
         .await;
     let chat = client
@@ -32,7 +58,6 @@ async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() 
         .await
         .unwrap();
     assert_eq!(chat.status(), StatusCode::OK);
-    // A raw path with an id is counted under its pattern.
     let missing = client
         .get(format!("{}/api/conversations/{}", app.base, Uuid::new_v4()))
         .bearer_auth(&token)
@@ -54,43 +79,17 @@ async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() 
             .starts_with("text/plain")
     );
     let text = res.text().await.unwrap();
-    assert_eq!(
-        sample(
-            &text,
-            r#"askgate_http_requests_total{method="POST",route="/api/askatt/chat",status="200"}"#
-        ),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(
-            &text,
-            r#"askgate_http_requests_total{method="GET",route="/api/conversations/{id}",status="404"}"#
-        ),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(sample(&text, "askgate_tokens_debited_total"), Some(1.0));
-    assert_eq!(
-        sample(&text, r#"askgate_tokens_credited_total{kind="grant"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(
-            &text,
-            r#"askgate_gateway_overhead_seconds_count{route="/api/askatt/chat"}"#
-        ),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(
-            &text,
-            r#"askgate_upstream_duration_seconds_count{service="askatt",domain="",outcome="ok"}"#
-        ),
-        Some(1.0),
-        "{text}"
-    );
+    for name in [
+        r#"askgate_http_requests_total{method="POST",route="/api/askatt/chat",status="200"}"#,
+        // A raw path with an id is counted under its pattern.
+        r#"askgate_http_requests_total{method="GET",route="/api/conversations/{id}",status="404"}"#,
+        "askgate_tokens_debited_total",
+        r#"askgate_tokens_credited_total{kind="grant"}"#,
+        r#"askgate_gateway_overhead_seconds_count{route="/api/askatt/chat"}"#,
+        r#"askgate_upstream_duration_seconds_count{service="askatt",domain="",outcome="ok"}"#,
+    ] {
+        assert_eq!(grew(&before, &text, name), 1.0, "{name} in\n{text}");
+    }
     let in_use = sample(&text, r#"askgate_db_pool_connections{state="in_use"}"#).unwrap();
     let idle = sample(&text, r#"askgate_db_pool_connections{state="idle"}"#).unwrap();
     assert!(in_use + idle >= 1.0, "{text}");
@@ -139,6 +138,7 @@ fn stripe_signature(body: &str, secret: &str) -> String {
 #[tokio::test]
 async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() {
     const WEBHOOK_SECRET: &str = "whsec_askgate_metrics";
+    let _turn = COUNTING.lock().await;
     let app = Running::spawn(&[
         ("STRIPE_SECRET_KEY", "sk_test_askgate_metrics"),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
@@ -149,6 +149,7 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
     .await;
     let client = &app.client;
     let (token, user) = app.sign_in("buyer@example.com").await;
+    let before = scrape(&app).await;
 
     // A $5 purchase of 100 tokens, its event delivered twice: credited once,
     // the repeat counted as a duplicate.
@@ -201,14 +202,7 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
         "the second chat within the minute is limited"
     );
 
-    let text = client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&app).await;
     for (name, value) in [
         (r#"askgate_webhook_events_total{outcome="credited"}"#, 1.0),
         (
@@ -223,6 +217,6 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
         ),
         ("askgate_tokens_debited_total", 1.0),
     ] {
-        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+        assert_eq!(grew(&before, &text, name), value, "{name} in\n{text}");
     }
 }

@@ -604,6 +604,28 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
 }
 
 #[tokio::test]
+async fn with_payments_on_an_empty_balance_points_at_the_purchase_page_only() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("empty@example.com").await;
+
+    let (status, problem) = app
+        .post(
+            "/api/askatt/chat",
+            &token,
+            &json!({ "message": "hello" }),
+            None,
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{problem}");
+    assert_eq!(problem["purchase_url"], "/buy");
+    assert_eq!(
+        problem["detail"],
+        "You have no tokens left. Buy more to continue."
+    );
+}
+
+#[tokio::test]
 async fn token_packages_are_public_and_priced() {
     let app = TestApp::spawn().await;
 
@@ -640,6 +662,8 @@ async fn ui_config_serves_the_publishable_key_and_never_the_secret_key() {
             "dev_login": true,
             "microsoft_login": false,
             "payments": true,
+            "grant_locally": false,
+            "grant_command": null,
             "stripe_publishable_key": PUBLISHABLE_KEY,
         })
     );

@@ -19,10 +19,15 @@ pub(crate) fn answer(request: &UpstreamRequest) -> UpstreamAnswer {
     } else {
         ""
     };
+    // The setting that would send this service's questions somewhere real.
+    let configure = match request.service {
+        ServiceType::AskAtt => "ASKATT_API_ENDPOINT",
+        ServiceType::AskDocs => "ASKDOCS_API_BASE_ENDPOINT or the domain's api_endpoint",
+    };
     let text = format!(
         "[askgate demo upstream] You asked ({service}): \u{201c}{question}{ellipsis}\u{201d} \
          This answer comes from askgate's built-in demo upstream; configure \
-         ASKATT_API_ENDPOINT or a domain endpoint for real answers."
+         {configure} for real answers."
     );
     UpstreamAnswer {
         text,

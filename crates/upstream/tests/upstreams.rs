@@ -495,6 +495,29 @@ async fn builtin_answers_deterministically_and_says_what_it_is() {
 }
 
 #[tokio::test]
+async fn builtin_askdocs_answer_names_the_askdocs_setting() {
+    let (upstreams, _) = upstreams(UpstreamConfig::default());
+    let hr = domain("hr", None, json!({}));
+
+    let answer = upstreams
+        .ask(&askdocs_question(hr, "How many days of leave?"))
+        .await
+        .unwrap();
+
+    assert!(answer.text.contains("(AskDocs · hr)"), "{}", answer.text);
+    assert!(
+        answer.text.contains("ASKDOCS_API_BASE_ENDPOINT"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        !answer.text.contains("ASKATT_API_ENDPOINT"),
+        "{}",
+        answer.text
+    );
+}
+
+#[tokio::test]
 async fn builtin_echoes_at_most_200_characters_of_the_question() {
     let (upstreams, _) = upstreams(UpstreamConfig::default());
     let long = format!("{}{}", "a".repeat(200), "b".repeat(300));

@@ -11,6 +11,11 @@ struct UiConfig<'a> {
     dev_login: bool,
     microsoft_login: bool,
     payments: bool,
+    /// Payments are off on a development server: tokens are granted with
+    /// `grant_command` instead.
+    grant_locally: bool,
+    /// How to grant tokens on this server, when `grant_locally`.
+    grant_command: Option<&'static str>,
     stripe_publishable_key: Option<&'a str>,
 }
 
@@ -27,6 +32,10 @@ pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
         dev_login: state.dev_login_enabled(),
         microsoft_login: state.microsoft_login_enabled(),
         payments: state.payments_enabled(),
+        grant_locally: state.grant_tokens_locally(),
+        grant_command: state
+            .grant_tokens_locally()
+            .then_some(crate::error::GRANT_COMMAND),
         stripe_publishable_key: state.stripe_publishable_key(),
     })
 }

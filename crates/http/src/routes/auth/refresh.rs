@@ -58,7 +58,7 @@ pub async fn handle(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, in_body) = presented(&req, &body)?.ok_or_else(ApiError::unauthenticated)?;
+    let (token, in_body) = presented(&req, &body)?.ok_or_else(ApiError::no_refresh_token)?;
     let sessions = state.sessions().ok_or_else(ApiError::invalid_token)?;
     let rotated = sessions.rotate(&token).await?;
     let user = match state.accounts().profile(rotated.user).await {

@@ -18,7 +18,11 @@ use crate::state::AppState;
 #[schema(as = AskAttChatRequest)]
 pub struct Body {
     /// 1 to 8000 characters, not blank, no NUL character.
-    #[schema(min_length = 1, max_length = 8000)]
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+    )]
     message: String,
     /// Continue this conversation; without it a new one starts.
     #[serde(default)]
@@ -31,7 +35,7 @@ pub struct Body {
     path = "/api/askatt/chat",
     tag = "chat",
     request_body = Body,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body is answered without a second charge")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body is answered without a second charge", min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7E]+$")),
     responses(
         (status = 200, description = "The answer; one token was charged", body = crate::openapi::schemas::ChatReply),
         (status = 402, description = "No tokens left (`balance`, `purchase_url`)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),

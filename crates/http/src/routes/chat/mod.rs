@@ -77,6 +77,14 @@ pub(crate) async fn answer(
     ));
     let reply: ChatReply = task
         .await
-        .map_err(|e| ApiError::internal(&ChatTaskFailed(e)))??;
+        .map_err(|e| ApiError::internal(&ChatTaskFailed(e)))?
+        .map_err(|e| {
+            let error = ApiError::from(e);
+            if state.grant_tokens_locally() {
+                error.with_local_grant_hint()
+            } else {
+                error
+            }
+        })?;
     Ok(HttpResponse::Ok().json(reply))
 }
