@@ -62,11 +62,12 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let https = state.https;
     App::new()
         .app_data(web::Data::new(state))
         .configure(ui::configure_ui)
         .configure(configure)
-        .wrap(ui::security_headers())
+        .wrap(ui::security_headers(https))
         .wrap(actix_web::middleware::from_fn(metrics::record_request))
         .wrap(actix_web::middleware::from_fn(
             middleware::request_id_header,

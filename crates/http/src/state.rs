@@ -24,6 +24,8 @@ pub struct AppState {
     pub(crate) microsoft: Option<MicrosoftSignIn>,
     pub(crate) payments: Payments,
     pub(crate) microsoft_login: bool,
+    /// The public URL is https: responses carry `Strict-Transport-Security`.
+    pub(crate) https: bool,
 }
 
 /// Buying tokens: the use case, the webhook's verifier and the public key
@@ -63,6 +65,7 @@ impl AppState {
                 publishable_key: None,
             },
             microsoft_login: false,
+            https: false,
         }
     }
 
@@ -122,6 +125,13 @@ impl AppState {
     }
 
     /// Mounts `POST /api/auth/dev-login` (never in production: `Settings` refuses it).
+    /// Served over https (`PUBLIC_BASE_URL`): adds `Strict-Transport-Security`.
+    #[must_use]
+    pub fn with_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
+    }
+
     #[must_use]
     pub fn with_dev_login(mut self, enabled: bool) -> Self {
         self.dev_login = enabled;

@@ -444,6 +444,7 @@ async fn app_state(
         session_keys,
     )
     .with_dev_login(settings.auth.dev_login)
+    .with_https(settings.http.public_base_url.scheme() == "https")
     .with_sessions(identity.sessions)
     .with_token_verifier(identity.verifier)
     .with_microsoft_sign_in(identity.sign_in)

@@ -190,3 +190,62 @@ async fn concurrent_requests_are_served() {
         assert_eq!(task.await.unwrap(), (StatusCode::OK, json!({"tokens": 0})));
     }
 }
+
+#[tokio::test]
+async fn an_out_of_range_pagination_cursor_is_422_naming_the_cursor() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("pager@example.com").await;
+    let id = "0190c3a8-7f5e-7cc1-9a2b-3c4d5e6f7a8b";
+    for path in ["/api/user/transactions", "/api/conversations"] {
+        for micros in ["-8200000000000000000", "8200000000000000000"] {
+            let reply = app
+                .send(app.request(
+                    Method::GET,
+                    &format!("{path}?cursor={micros}_{id}"),
+                    Some(&token),
+                ))
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}: {}",
+                reply.body
+            );
+            assert!(
+                reply.body.to_string().contains("cursor"),
+                "{path}: {}",
+                reply.body
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_answer_has_a_permissions_policy_and_hsts_only_over_https() {
+    let plain = TestApp::spawn().await;
+    let reply = plain
+        .send(plain.request(Method::GET, "/health/live", None))
+        .await;
+    assert!(
+        reply.headers["permissions-policy"]
+            .to_str()
+            .unwrap()
+            .contains("camera=()")
+    );
+    assert!(reply.headers.get("strict-transport-security").is_none());
+
+    let https = TestApp::spawn_with(&[
+        ("PUBLIC_BASE_URL", "https://askgate.example.com"),
+        ("AUTH_DEV_LOGIN", "false"),
+    ])
+    .await;
+    for path in ["/health/live", "/api/nothing-here", "/chat"] {
+        let reply = https.send(https.request(Method::GET, path, None)).await;
+        assert_eq!(
+            reply.headers["strict-transport-security"],
+            "max-age=31536000",
+            "{path}"
+        );
+        assert!(reply.headers.contains_key("permissions-policy"), "{path}");
+    }
+}
