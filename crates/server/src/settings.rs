@@ -91,6 +91,9 @@ pub struct HttpSettings {
     pub shutdown_timeout: Duration,
     /// `METRICS_ADDR`: serve `/metrics` on this address instead of `BIND_ADDR`.
     pub metrics_addr: Option<SocketAddr>,
+    /// `METRICS_TOKEN`: serve `/metrics` on `BIND_ADDR` too, to
+    /// `Authorization: Bearer <token>` only. Unset: not on `BIND_ADDR` at all.
+    pub metrics_token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -425,12 +428,24 @@ impl HttpSettings {
                 })
             })
             .transpose()?;
+        // Never repeated in messages.
+        let metrics_token = env.get("METRICS_TOKEN");
+        if metrics_token
+            .as_deref()
+            .is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::new(
+                "METRICS_TOKEN",
+                "must be at least 16 printable characters without spaces (a random string)",
+            ));
+        }
         Ok(Self {
             bind_addr,
             public_base_url,
             allowed_origins,
             shutdown_timeout: Duration::from_secs(30),
             metrics_addr,
+            metrics_token: metrics_token.map(SecretString::from),
         })
     }
 }
@@ -831,6 +846,16 @@ mod tests {
         ])
         .unwrap();
         assert!(s.auth.dev_login);
+    }
+
+    #[test]
+    fn metrics_token_is_off_by_default_and_must_be_long_enough() {
+        assert!(Settings::from_pairs(&[]).unwrap().http.metrics_token.is_none());
+        let err = Settings::from_pairs(&[("METRICS_TOKEN", "hunter2")]).unwrap_err();
+        assert_eq!(err.variable, "METRICS_TOKEN");
+        assert!(!err.to_string().contains("hunter2"));
+        let s = Settings::from_pairs(&[("METRICS_TOKEN", "0123456789abcdef")]).unwrap();
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
     }
 
     #[test]

@@ -83,17 +83,20 @@ impl Application {
         let shutdown_timeout = settings.http.shutdown_timeout.as_secs();
         // actix stops gracefully on SIGTERM and SIGINT: it stops accepting, lets
         // in-flight requests finish for up to `shutdown_timeout`, then exits.
-        // `/metrics` on the main listener unless METRICS_ADDR moves it.
-        let metrics_here = settings
-            .http
-            .metrics_addr
-            .is_none()
-            .then(|| metrics.clone());
+        // `/metrics` on the main listener only behind METRICS_TOKEN: its
+        // counters (revenue, domain names) are not for the public.
+        let metrics_here = settings.http.metrics_token.clone().map(|token| {
+            (
+                metrics.clone(),
+                web::Data::new(crate::metrics::MetricsToken(token)),
+            )
+        });
         let server = HttpServer::new(move || {
             let app = askgate_http::app(state.clone());
             match &metrics_here {
-                Some(metrics) => app
+                Some((metrics, token)) => app
                     .app_data(metrics.clone())
+                    .app_data(token.clone())
                     .configure(crate::metrics::configure),
                 None => app.configure(|_| {}),
             }
