@@ -22,3 +22,20 @@ pub async fn request_id_header(
     }
     Ok(res)
 }
+
+/// Drops `Access-Control-Allow-Credentials` (and the exposed headers) from an
+/// answer that allows no origin: the CORS layer adds them to every answer, and
+/// credentials are granted only to the listed origins.
+pub async fn cors_credentials_only_with_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    use actix_web::http::header;
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+        headers.remove(header::ACCESS_CONTROL_EXPOSE_HEADERS);
+    }
+    Ok(res)
+}

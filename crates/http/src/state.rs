@@ -26,6 +26,8 @@ pub struct AppState {
     pub(crate) microsoft_login: bool,
     /// The public URL is https: responses carry `Strict-Transport-Security`.
     pub(crate) https: bool,
+    /// Browser origins other than askgate's own allowed to call the API (CORS).
+    pub(crate) cors_origins: Vec<String>,
 }
 
 /// Buying tokens: the use case, the webhook's verifier and the public key
@@ -66,6 +68,7 @@ impl AppState {
             },
             microsoft_login: false,
             https: false,
+            cors_origins: Vec::new(),
         }
     }
 
@@ -129,6 +132,14 @@ impl AppState {
     #[must_use]
     pub fn with_https(mut self, https: bool) -> Self {
         self.https = https;
+        self
+    }
+
+    /// `ALLOWED_ORIGINS`: origins (`https://app.example.com`) whose pages may
+    /// call the API with credentials.
+    #[must_use]
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
         self
     }
 

@@ -249,3 +249,76 @@ async fn every_answer_has_a_permissions_policy_and_hsts_only_over_https() {
         assert!(reply.headers.contains_key("permissions-policy"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
+    const ALLOWED: &str = "http://localhost:5173";
+    const OTHER: &str = "https://evil.example.com";
+    let app = TestApp::spawn_with(&[(
+        "ALLOWED_ORIGINS",
+        "http://localhost:5173, https://app.example.com",
+    )])
+    .await;
+    let (token, _) = app.sign_in("cors@example.com").await;
+    let header = |reply: &Reply, name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+    };
+    let preflight = |origin: &'static str| {
+        app.send(
+            app.request(Method::OPTIONS, "/api/askatt/chat", None)
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization, content-type, idempotency-key",
+                ),
+        )
+    };
+
+    let allowed = preflight(ALLOWED).await;
+    assert!(allowed.status.is_success(), "{}", allowed.status);
+    assert_eq!(header(&allowed, "access-control-allow-origin").as_deref(), Some(ALLOWED));
+    assert_eq!(
+        header(&allowed, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let headers = header(&allowed, "access-control-allow-headers").unwrap();
+    for name in ["authorization", "idempotency-key", "content-type"] {
+        assert!(headers.contains(name), "{headers}");
+    }
+    assert!(header(&allowed, "access-control-allow-methods").unwrap().contains("post"));
+
+    let refused = preflight(OTHER).await;
+    assert!(header(&refused, "access-control-allow-origin").is_none());
+    assert!(header(&refused, "access-control-allow-credentials").is_none());
+
+    let credentialed = |origin: &'static str| {
+        app.send(
+            app.request(Method::GET, "/api/user/me", Some(&token))
+                .header("Origin", origin),
+        )
+    };
+    let allowed = credentialed(ALLOWED).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(header(&allowed, "access-control-allow-origin").as_deref(), Some(ALLOWED));
+    assert_eq!(
+        header(&allowed, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let exposed = header(&allowed, "access-control-expose-headers").unwrap();
+    for name in ["retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+
+    // The server still answers (it cannot tell a browser from curl), but without
+    // CORS headers the browser keeps the other origin's page from reading it.
+    let other = credentialed(OTHER).await;
+    assert!(header(&other, "access-control-allow-origin").is_none());
+    assert!(header(&other, "access-control-allow-credentials").is_none());
+    // Same-origin calls of askgate's own pages are unaffected.
+    let own = credentialed("http://127.0.0.1:8080").await;
+    assert_eq!(own.status, StatusCode::OK);
+}
