@@ -68,6 +68,7 @@ pub fn app(
         .app_data(web::Data::new(state))
         .configure(ui::configure_ui)
         .configure(configure)
+        .wrap(actix_web::middleware::from_fn(middleware::body_deadline))
         .wrap(cors)
         .wrap(actix_web::middleware::from_fn(
             middleware::cors_credentials_only_with_origin,

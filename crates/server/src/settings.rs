@@ -94,6 +94,9 @@ pub struct HttpSettings {
     /// `METRICS_TOKEN`: serve `/metrics` on `BIND_ADDR` too, to
     /// `Authorization: Bearer <token>` only. Unset: not on `BIND_ADDR` at all.
     pub metrics_token: Option<SecretString>,
+    /// `BODY_READ_TIMEOUT_SECONDS`: how long a request body may take to arrive
+    /// (then 408), so a client trickling bytes cannot hold a connection open.
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -446,6 +449,11 @@ impl HttpSettings {
             shutdown_timeout: Duration::from_secs(30),
             metrics_addr,
             metrics_token: metrics_token.map(SecretString::from),
+            body_read_timeout: Duration::from_secs(env.integer(
+                "BODY_READ_TIMEOUT_SECONDS",
+                10,
+                1..=300,
+            )?),
         })
     }
 }
@@ -903,6 +911,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x@y/z"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("SESSION_TTL_SECONDS", "ten"),
+            ("BODY_READ_TIMEOUT_SECONDS", "0"),
             ("AUTH_DEV_LOGIN", "maybe"),
             ("ADMIN_EMAILS", "boss@example.com, nope"),
             ("ALLOWED_ORIGINS", "https://app.example.com/path"),

@@ -449,6 +449,7 @@ async fn app_state(
     .with_dev_login(settings.auth.dev_login)
     .with_https(settings.http.public_base_url.scheme() == "https")
     .with_cors_origins(settings.http.allowed_origins.clone())
+    .with_body_read_timeout(settings.http.body_read_timeout)
     .with_sessions(identity.sessions)
     .with_token_verifier(identity.verifier)
     .with_microsoft_sign_in(identity.sign_in)

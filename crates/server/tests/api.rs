@@ -322,3 +322,48 @@ async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
     let own = credentialed("http://127.0.0.1:8080").await;
     assert_eq!(own.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_body_trickled_one_byte_at_a_time_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(&[("BODY_READ_TIMEOUT_SECONDS", "1")]).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write
+        .write_all(
+            format!(
+                "POST /api/auth/dev-login HTTP/1.1\r\nHost: {address}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // 1000 bytes at five a second would take over three minutes.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..1000 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if write.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    // A bound on a broken server only: the deadline under test is one second.
+    let read_all = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    trickle.abort();
+    assert!(read_all.is_ok(), "the server kept waiting for the body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+}
