@@ -108,7 +108,11 @@ mod tests {
         assert_eq!(Cursor::parse(&c.encode()), Ok(c));
         assert_eq!(Cursor::parse("garbage"), Err(PageError::InvalidCursor));
         let id = Uuid::now_v7();
-        for micros in [i64::MIN, -8_200_000_000_000_000_000, 8_200_000_000_000_000_000] {
+        for micros in [
+            i64::MIN,
+            -8_200_000_000_000_000_000,
+            8_200_000_000_000_000_000,
+        ] {
             assert_eq!(
                 Cursor::parse(&format!("{micros}_{id}")),
                 Err(PageError::InvalidCursor)

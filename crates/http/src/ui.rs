@@ -183,7 +183,9 @@ mod tests {
             InitError = (),
         >,
     > {
-        App::new().configure(configure_ui).wrap(security_headers(false))
+        App::new()
+            .configure(configure_ui)
+            .wrap(security_headers(false))
     }
 
     fn header(res: &actix_web::dev::ServiceResponse, name: header::HeaderName) -> &str {

@@ -16,8 +16,6 @@ use std::time::Instant;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askgate_http::ApiError;
-use secrecy::{ExposeSecret, SecretString};
 use askgate_domain::ledger::{
     CreditRequest, DebitRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
     Recorded,
@@ -27,10 +25,12 @@ use askgate_domain::ports::{
     AiUpstream, Ledger, LedgerError, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use askgate_domain::{Tokens, TransactionId, UserId};
+use askgate_http::ApiError;
 use askgate_postgres::Database;
 use askgate_ratelimit::RedisLimiter;
 use async_trait::async_trait;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret, SecretString};
 
 /// Histogram buckets in seconds: sub-millisecond gateway overhead up to slow
 /// upstream answers.

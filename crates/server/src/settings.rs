@@ -793,8 +793,8 @@ mod tests {
     fn unset_app_env_on_a_public_listener_is_production_without_dev_login() {
         let err = Settings::from_pairs(&[("BIND_ADDR", "0.0.0.0:8080")]).unwrap_err();
         assert_eq!(err.variable, "JWT_SECRET");
-        let s = Settings::from_pairs(&[("BIND_ADDR", "0.0.0.0:8080"), ("JWT_SECRET", SECRET)])
-            .unwrap();
+        let s =
+            Settings::from_pairs(&[("BIND_ADDR", "0.0.0.0:8080"), ("JWT_SECRET", SECRET)]).unwrap();
         assert_eq!(s.app_env, AppEnv::Production);
         assert!(!s.auth.dev_login);
     }
@@ -807,16 +807,28 @@ mod tests {
             Settings::from_pairs(&pairs)
         };
         assert!(dev(&[]).unwrap().auth.dev_login);
-        assert!(dev(&[("BIND_ADDR", "[::1]:8080"), ("PUBLIC_BASE_URL", "http://localhost:8080")])
+        assert!(
+            dev(&[
+                ("BIND_ADDR", "[::1]:8080"),
+                ("PUBLIC_BASE_URL", "http://localhost:8080")
+            ])
             .unwrap()
             .auth
-            .dev_login);
+            .dev_login
+        );
         // Not asked for: off by default.
-        assert!(!dev(&[("BIND_ADDR", "0.0.0.0:8080")]).unwrap().auth.dev_login);
-        assert!(!dev(&[("PUBLIC_BASE_URL", "https://askgate.example.com")])
-            .unwrap()
-            .auth
-            .dev_login);
+        assert!(
+            !dev(&[("BIND_ADDR", "0.0.0.0:8080")])
+                .unwrap()
+                .auth
+                .dev_login
+        );
+        assert!(
+            !dev(&[("PUBLIC_BASE_URL", "https://askgate.example.com")])
+                .unwrap()
+                .auth
+                .dev_login
+        );
         // Asked for: start-up refused, naming the variable.
         let err = dev(&[("BIND_ADDR", "0.0.0.0:8080"), ("AUTH_DEV_LOGIN", "true")]).unwrap_err();
         assert_eq!(err.variable, "BIND_ADDR");
@@ -858,7 +870,13 @@ mod tests {
 
     #[test]
     fn metrics_token_is_off_by_default_and_must_be_long_enough() {
-        assert!(Settings::from_pairs(&[]).unwrap().http.metrics_token.is_none());
+        assert!(
+            Settings::from_pairs(&[])
+                .unwrap()
+                .http
+                .metrics_token
+                .is_none()
+        );
         let err = Settings::from_pairs(&[("METRICS_TOKEN", "hunter2")]).unwrap_err();
         assert_eq!(err.variable, "METRICS_TOKEN");
         assert!(!err.to_string().contains("hunter2"));

@@ -242,8 +242,7 @@ async fn every_answer_has_a_permissions_policy_and_hsts_only_over_https() {
     for path in ["/health/live", "/api/nothing-here", "/chat"] {
         let reply = https.send(https.request(Method::GET, path, None)).await;
         assert_eq!(
-            reply.headers["strict-transport-security"],
-            "max-age=31536000",
+            reply.headers["strict-transport-security"], "max-age=31536000",
             "{path}"
         );
         assert!(reply.headers.contains_key("permissions-policy"), "{path}");
@@ -280,7 +279,10 @@ async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
 
     let allowed = preflight(ALLOWED).await;
     assert!(allowed.status.is_success(), "{}", allowed.status);
-    assert_eq!(header(&allowed, "access-control-allow-origin").as_deref(), Some(ALLOWED));
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some(ALLOWED)
+    );
     assert_eq!(
         header(&allowed, "access-control-allow-credentials").as_deref(),
         Some("true")
@@ -289,7 +291,11 @@ async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
     for name in ["authorization", "idempotency-key", "content-type"] {
         assert!(headers.contains(name), "{headers}");
     }
-    assert!(header(&allowed, "access-control-allow-methods").unwrap().contains("post"));
+    assert!(
+        header(&allowed, "access-control-allow-methods")
+            .unwrap()
+            .contains("post")
+    );
 
     let refused = preflight(OTHER).await;
     assert!(header(&refused, "access-control-allow-origin").is_none());
@@ -303,13 +309,21 @@ async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
     };
     let allowed = credentialed(ALLOWED).await;
     assert_eq!(allowed.status, StatusCode::OK);
-    assert_eq!(header(&allowed, "access-control-allow-origin").as_deref(), Some(ALLOWED));
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some(ALLOWED)
+    );
     assert_eq!(
         header(&allowed, "access-control-allow-credentials").as_deref(),
         Some("true")
     );
     let exposed = header(&allowed, "access-control-expose-headers").unwrap();
-    for name in ["retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
+    for name in [
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ] {
         assert!(exposed.contains(name), "{exposed}");
     }
 

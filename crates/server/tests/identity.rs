@@ -739,7 +739,12 @@ async fn refresh_with_the_cookie_and_an_empty_object_or_null_token_uses_the_cook
                     .json(&body),
             )
             .await;
-        assert_eq!(refreshed.status, StatusCode::OK, "{body}: {}", refreshed.body);
+        assert_eq!(
+            refreshed.status,
+            StatusCode::OK,
+            "{body}: {}",
+            refreshed.body
+        );
         assert!(refreshed.body.get("refresh_token").is_none());
         let next = refreshed.refresh_cookie();
         assert_ne!(next, refresh);

@@ -155,7 +155,12 @@ async fn the_main_listener_serves_metrics_only_with_metrics_token() {
     }
     let res = get(Some(METRICS_TOKEN)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains("askgate_db_pool_connections"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("askgate_db_pool_connections")
+    );
 }
 
 /// Stripe's scheme: `t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))`.
