@@ -1,6 +1,6 @@
 //! Cursor pagination, newest first.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -56,9 +56,11 @@ impl Cursor {
     pub fn parse(raw: &str) -> Result<Self, PageError> {
         let (micros, id) = raw.split_once('_').ok_or(PageError::InvalidCursor)?;
         let micros: i64 = micros.parse().map_err(|_| PageError::InvalidCursor)?;
+        // Only instants the database can hold (and real rows have): years 1 to 9999.
         let created_at = Utc
             .timestamp_micros(micros)
             .single()
+            .filter(|t| (1..=9999).contains(&t.year()))
             .ok_or(PageError::InvalidCursor)?;
         let id = Uuid::parse_str(id).map_err(|_| PageError::InvalidCursor)?;
         Ok(Self { created_at, id })
@@ -105,6 +107,17 @@ mod tests {
         };
         assert_eq!(Cursor::parse(&c.encode()), Ok(c));
         assert_eq!(Cursor::parse("garbage"), Err(PageError::InvalidCursor));
+        let id = Uuid::now_v7();
+        for micros in [
+            i64::MIN,
+            -8_200_000_000_000_000_000,
+            8_200_000_000_000_000_000,
+        ] {
+            assert_eq!(
+                Cursor::parse(&format!("{micros}_{id}")),
+                Err(PageError::InvalidCursor)
+            );
+        }
     }
 
     #[test]

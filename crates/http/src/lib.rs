@@ -62,16 +62,58 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let https = state.https;
+    let cors = cors(&state.cors_origins);
     App::new()
         .app_data(web::Data::new(state))
         .configure(ui::configure_ui)
         .configure(configure)
-        .wrap(ui::security_headers())
+        .wrap(actix_web::middleware::from_fn(middleware::body_deadline))
+        .wrap(cors)
+        .wrap(actix_web::middleware::from_fn(
+            middleware::cors_credentials_only_with_origin,
+        ))
+        .wrap(ui::security_headers(https))
         .wrap(actix_web::middleware::from_fn(metrics::record_request))
         .wrap(actix_web::middleware::from_fn(
             middleware::request_id_header,
         ))
         .wrap(TracingLogger::default())
+}
+
+/// CORS for exactly `origins`: their preflights are answered and their pages may
+/// send credentials (the refresh cookie, `Authorization`). Any other origin gets
+/// no CORS headers, so browsers keep its pages from reading answers; requests
+/// without `Origin` or from askgate's own pages are not affected.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::{Method, header};
+    let cors = actix_cors::Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .supports_credentials()
+        .block_on_origin_mismatch(false)
+        .max_age(600);
+    origins
+        .iter()
+        .fold(cors, |cors, origin| cors.allowed_origin(origin))
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

@@ -1,6 +1,7 @@
 //! What handlers share: the use cases and the ports they call, behind `Arc`s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use askgate_domain::ports::{Clock, HealthCheck, SystemClock, WebhookVerifier};
 use askgate_domain::services::{AccountService, BillingError, BillingService, DomainService};
@@ -11,6 +12,9 @@ use crate::auth::{MicrosoftSignIn, SessionKeys, Sessions, TokenVerifier};
 ///
 /// Built with [`AppState::new`] and the `with_*` methods, so adding a service
 /// later (chat, billing, …) does not break existing call sites.
+/// How long a request body may take to arrive when nothing else is configured.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) accounts: Arc<AccountService>,
@@ -27,6 +31,12 @@ pub struct AppState {
     /// A development server: with payments off, out-of-tokens answers say how
     /// to grant tokens locally instead of only pointing at the purchase page.
     pub(crate) development: bool,
+    /// The public URL is https: responses carry `Strict-Transport-Security`.
+    pub(crate) https: bool,
+    /// Browser origins other than askgate's own allowed to call the API (CORS).
+    pub(crate) cors_origins: Vec<String>,
+    /// How long a request body may take to arrive before the answer is 408.
+    pub(crate) body_read_timeout: Duration,
 }
 
 /// Buying tokens: the use case, the webhook's verifier and the public key
@@ -67,6 +77,9 @@ impl AppState {
                 publishable_key: None,
             },
             microsoft_login: false,
+            https: false,
+            cors_origins: Vec::new(),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 
@@ -140,6 +153,28 @@ impl AppState {
     }
 
     /// Mounts `POST /api/auth/dev-login` (never in production: `Settings` refuses it).
+    /// Served over https (`PUBLIC_BASE_URL`): adds `Strict-Transport-Security`.
+    #[must_use]
+    pub fn with_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
+    }
+
+    /// `ALLOWED_ORIGINS`: origins (`https://app.example.com`) whose pages may
+    /// call the API with credentials.
+    #[must_use]
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
+    }
+
+    /// How long a request body may take to arrive (`BODY_READ_TIMEOUT_SECONDS`).
+    #[must_use]
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
     #[must_use]
     pub fn with_dev_login(mut self, enabled: bool) -> Self {
         self.dev_login = enabled;

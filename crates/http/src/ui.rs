@@ -35,15 +35,30 @@ pub const PAGE_PATHS: &[&str] = &[
     "/admin/domains",
 ];
 
+/// Browser features no askgate page uses, switched off for it and anything it embeds.
+pub const PERMISSIONS_POLICY: &str =
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()";
+
+/// `Strict-Transport-Security` when askgate is served over https: one year,
+/// this host only (other hosts of the domain are not askgate's to decide).
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
 /// Security headers for every response (kept when a handler already set one).
+/// `https`: the public URL is https, so browsers are told to keep to it.
 #[must_use]
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::CROSS_ORIGIN_OPENER_POLICY, "same-origin"))
+        .add(("permissions-policy", PERMISSIONS_POLICY));
+    if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, STRICT_TRANSPORT_SECURITY))
+    } else {
+        headers
+    }
 }
 
 /// Registers the page paths and `/ui/{file}`. Register before any catch-all.
@@ -168,7 +183,9 @@ mod tests {
             InitError = (),
         >,
     > {
-        App::new().configure(configure_ui).wrap(security_headers())
+        App::new()
+            .configure(configure_ui)
+            .wrap(security_headers(false))
     }
 
     fn header(res: &actix_web::dev::ServiceResponse, name: header::HeaderName) -> &str {

@@ -35,6 +35,11 @@ fn email_taken() -> StoreError {
     StoreError::Conflict("this e-mail address belongs to another account".to_owned())
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `lower(text)`.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The first sign-in of a person whose row predates askgate links that row to
 /// their identity: the row with their address still has a `legacy:` placeholder
 /// id. Development sign-ins never claim a row. `Ok(None)` when there is no such
@@ -48,11 +53,13 @@ async fn claim_legacy_row(
     }
     let claimed = diesel::update(
         users::table
-            .filter(users::email.eq(sign_in.email.as_str()))
+            // Rows written before addresses were normalised may differ in case.
+            .filter(lower(users::email).eq(sign_in.email.as_str()))
             .filter(users::azure_ad_id.like(format!("{LEGACY_PREFIX}%"))),
     )
     .set((
         users::azure_ad_id.eq(sign_in.external_id.as_str()),
+        users::email.eq(sign_in.email.as_str()),
         users::display_name.eq(sign_in.display_name.as_deref()),
         users::role.eq(sign_in.role.as_str()),
         users::last_login.eq(Some(sign_in.at)),
@@ -78,6 +85,17 @@ impl UserRepository for PgUsers {
     #[tracing::instrument(skip_all, fields(external_id = sign_in.external_id.as_str()))]
     async fn upsert_sign_in(&self, sign_in: &SignIn) -> Result<User, StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
+        // A first sign-in links a legacy row whose address differs only in case
+        // (the unique key on email would not see the two as the same).
+        let known = diesel::select(diesel::dsl::exists(
+            users::table.filter(users::azure_ad_id.eq(sign_in.external_id.as_str())),
+        ))
+        .get_result::<bool>(&mut conn)
+        .await
+        .map_err(DbError::from)?;
+        if !known && let Some(row) = claim_legacy_row(&mut conn, sign_in).await? {
+            return Ok(User::try_from(row).map_err(DbError::from)?);
+        }
         let row = NewUserRow {
             id: Uuid::now_v7(),
             azure_ad_id: sign_in.external_id.as_str(),

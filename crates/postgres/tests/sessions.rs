@@ -252,6 +252,26 @@ async fn first_sign_in_with_a_legacy_users_email_claims_that_row() {
 }
 
 #[tokio::test]
+async fn a_legacy_row_stored_in_another_case_is_claimed_not_duplicated() {
+    let db = TestDatabase::new().await;
+    let legacy = insert_legacy_user(&db, "Lee.Mixed@Example.COM").await;
+    let users = PgUsers::new(db.database());
+
+    let user = users
+        .upsert_sign_in(&azure_sign_in(
+            "7f0c3a52-1111-4b2a-9c3d-000000000009",
+            "lee.mixed@example.com",
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(user.id.as_uuid(), legacy);
+    assert_eq!(user.tokens, Tokens::new(7).unwrap());
+    assert_eq!(user.email.as_str(), "lee.mixed@example.com");
+    db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
 async fn a_claimed_row_or_a_dev_sign_in_never_takes_an_email_over() {
     let db = TestDatabase::new().await;
     insert_legacy_user(&db, "lee@example.com").await;

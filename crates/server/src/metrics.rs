@@ -14,7 +14,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use askgate_domain::ledger::{
     CreditRequest, DebitRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
     Recorded,
@@ -25,10 +26,12 @@ use askgate_domain::ports::{
     Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use askgate_domain::{ChargeId, StoreError, Tokens, TransactionId, UserId};
+use askgate_http::ApiError;
 use askgate_postgres::Database;
 use askgate_ratelimit::RedisLimiter;
 use async_trait::async_trait;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret, SecretString};
 
 /// Histogram buckets in seconds: sub-millisecond gateway overhead up to slow
 /// upstream answers.
@@ -109,10 +112,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(serve));
 }
 
-async fn serve(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok()
+/// The bearer token `/metrics` wants on the main listener (`METRICS_TOKEN`).
+/// Registered as app data there; the private `METRICS_ADDR` listener has none.
+pub struct MetricsToken(pub SecretString);
+
+async fn serve(
+    req: HttpRequest,
+    metrics: web::Data<Metrics>,
+    token: Option<web::Data<MetricsToken>>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = token {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match presented {
+            None => return Err(ApiError::unauthenticated()),
+            Some(p) if !same_secret(p.as_bytes(), token.0.expose_secret().as_bytes()) => {
+                return Err(ApiError::invalid_token());
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render())
+        .body(metrics.render()))
+}
+
+/// Equal, in time that does not depend on where the first difference is.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Times every upstream call and adds the wait to the request's upstream

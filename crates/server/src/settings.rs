@@ -91,6 +91,12 @@ pub struct HttpSettings {
     pub shutdown_timeout: Duration,
     /// `METRICS_ADDR`: serve `/metrics` on this address instead of `BIND_ADDR`.
     pub metrics_addr: Option<SocketAddr>,
+    /// `METRICS_TOKEN`: serve `/metrics` on `BIND_ADDR` too, to
+    /// `Authorization: Bearer <token>` only. Unset: not on `BIND_ADDR` at all.
+    pub metrics_token: Option<SecretString>,
+    /// `BODY_READ_TIMEOUT_SECONDS`: how long a request body may take to arrive
+    /// (then 408), so a client trickling bytes cannot hold a connection open.
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +165,15 @@ impl StripeSettings {
     #[must_use]
     pub const fn payments_enabled(&self) -> bool {
         self.secret_key.is_some()
+    }
+
+    /// True for a live-mode key, which moves real money.
+    #[must_use]
+    pub fn has_live_key(&self) -> bool {
+        self.secret_key.as_ref().is_some_and(|k| {
+            let k = k.expose_secret();
+            k.starts_with("sk_live_") || k.starts_with("rk_live_")
+        })
     }
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -282,9 +297,16 @@ impl Settings {
     /// Reads through `lookup` (a variable's value, or `None` when unset).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
+        let telemetry = TelemetrySettings::read(&env)?;
+        let http = HttpSettings::read(&env)?;
+        // Unset APP_ENV is development only on a loopback listener (`cargo run`
+        // with nothing configured); anything reachable from other machines, such
+        // as a container on 0.0.0.0, is production: a secret is required and
+        // dev login is refused.
         let app_env = match env.get("APP_ENV").as_deref() {
-            None | Some("development") => AppEnv::Development,
-            Some("production") => AppEnv::Production,
+            None if http.bind_addr.ip().is_loopback() => AppEnv::Development,
+            None | Some("production") => AppEnv::Production,
+            Some("development") => AppEnv::Development,
             Some(_) => {
                 return Err(ConfigError::new(
                     "APP_ENV",
@@ -292,17 +314,35 @@ impl Settings {
                 ));
             }
         };
+        let auth = AuthSettings::read(&env, app_env, &http)?;
+        let stripe = StripeSettings::read(&env)?;
+        if auth.dev_login && stripe.has_live_key() {
+            return Err(ConfigError::new(
+                "STRIPE_SECRET_KEY",
+                "is a live key (sk_live_…/rk_live_…) while dev login is on; use a test key in development or set AUTH_DEV_LOGIN=false",
+            ));
+        }
         Ok(Self {
             app_env,
-            telemetry: TelemetrySettings::read(&env)?,
-            http: HttpSettings::read(&env)?,
+            telemetry,
+            http,
             database: DatabaseSettings::read(&env)?,
-            auth: AuthSettings::read(&env, app_env)?,
-            stripe: StripeSettings::read(&env)?,
+            auth,
+            stripe,
             upstream: UpstreamSettings::read(&env)?,
             rate_limit: RateLimitSettings::read(&env)?,
             azure_ad: AzureAdSettings::read(&env)?,
         })
+    }
+}
+
+/// True for `localhost` and loopback IP addresses.
+fn is_loopback_url(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -391,12 +431,29 @@ impl HttpSettings {
                 })
             })
             .transpose()?;
+        // Never repeated in messages.
+        let metrics_token = env.get("METRICS_TOKEN");
+        if metrics_token
+            .as_deref()
+            .is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::new(
+                "METRICS_TOKEN",
+                "must be at least 16 printable characters without spaces (a random string)",
+            ));
+        }
         Ok(Self {
             bind_addr,
             public_base_url,
             allowed_origins,
             shutdown_timeout: Duration::from_secs(30),
             metrics_addr,
+            metrics_token: metrics_token.map(SecretString::from),
+            body_read_timeout: Duration::from_secs(env.integer(
+                "BODY_READ_TIMEOUT_SECONDS",
+                10,
+                1..=300,
+            )?),
         })
     }
 }
@@ -452,7 +509,7 @@ impl DatabaseSettings {
 }
 
 impl AuthSettings {
-    fn read(env: &Env<'_>, app_env: AppEnv) -> Result<Self, ConfigError> {
+    fn read(env: &Env<'_>, app_env: AppEnv, http: &HttpSettings) -> Result<Self, ConfigError> {
         let (jwt_secret, jwt_secret_generated) = match env.get("JWT_SECRET") {
             Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
                 return Err(ConfigError::new(
@@ -473,13 +530,29 @@ impl AuthSettings {
         };
         let session_ttl =
             Duration::from_secs(env.integer("SESSION_TTL_SECONDS", 900, 60..=86_400)?);
+        // Dev login signs anyone in as anyone (admin included): only ever on a
+        // development instance that nobody else can reach.
+        let bind_local = http.bind_addr.ip().is_loopback();
+        let public_local = is_loopback_url(&http.public_base_url);
         let dev_login = env
             .bool("AUTH_DEV_LOGIN")?
-            .unwrap_or(!app_env.is_production());
+            .unwrap_or(!app_env.is_production() && bind_local && public_local);
         if dev_login && app_env.is_production() {
             return Err(ConfigError::new(
                 "AUTH_DEV_LOGIN",
                 "must not be enabled when APP_ENV=production",
+            ));
+        }
+        if dev_login && !bind_local {
+            return Err(ConfigError::new(
+                "BIND_ADDR",
+                "must be a loopback address (127.0.0.1 or ::1) while dev login is on; set AUTH_DEV_LOGIN=false to listen elsewhere",
+            ));
+        }
+        if dev_login && !public_local {
+            return Err(ConfigError::new(
+                "PUBLIC_BASE_URL",
+                "must be on this machine (localhost, 127.0.0.1 or ::1) while dev login is on; set AUTH_DEV_LOGIN=false for a public URL",
             ));
         }
         let admin_emails = env
@@ -717,6 +790,101 @@ mod tests {
     }
 
     #[test]
+    fn unset_app_env_on_a_public_listener_is_production_without_dev_login() {
+        let err = Settings::from_pairs(&[("BIND_ADDR", "0.0.0.0:8080")]).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        let s =
+            Settings::from_pairs(&[("BIND_ADDR", "0.0.0.0:8080"), ("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(s.app_env, AppEnv::Production);
+        assert!(!s.auth.dev_login);
+    }
+
+    #[test]
+    fn dev_login_needs_loopback_bind_and_public_url() {
+        let dev = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("APP_ENV", "development")];
+            pairs.extend_from_slice(extra);
+            Settings::from_pairs(&pairs)
+        };
+        assert!(dev(&[]).unwrap().auth.dev_login);
+        assert!(
+            dev(&[
+                ("BIND_ADDR", "[::1]:8080"),
+                ("PUBLIC_BASE_URL", "http://localhost:8080")
+            ])
+            .unwrap()
+            .auth
+            .dev_login
+        );
+        // Not asked for: off by default.
+        assert!(
+            !dev(&[("BIND_ADDR", "0.0.0.0:8080")])
+                .unwrap()
+                .auth
+                .dev_login
+        );
+        assert!(
+            !dev(&[("PUBLIC_BASE_URL", "https://askgate.example.com")])
+                .unwrap()
+                .auth
+                .dev_login
+        );
+        // Asked for: start-up refused, naming the variable.
+        let err = dev(&[("BIND_ADDR", "0.0.0.0:8080"), ("AUTH_DEV_LOGIN", "true")]).unwrap_err();
+        assert_eq!(err.variable, "BIND_ADDR");
+        let err = dev(&[
+            ("PUBLIC_BASE_URL", "https://askgate.example.com"),
+            ("AUTH_DEV_LOGIN", "true"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "PUBLIC_BASE_URL");
+        assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_live_stripe_key_with_dev_login_is_refused_without_echoing_it() {
+        for key in ["sk_live_hunter2", "rk_live_hunter2"] {
+            let err = Settings::from_pairs(&[
+                ("STRIPE_SECRET_KEY", key),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable, "STRIPE_SECRET_KEY");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+            assert!(!err.to_string().contains('\n'));
+        }
+        let s = Settings::from_pairs(&[
+            ("STRIPE_SECRET_KEY", "sk_live_abc"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+            ("AUTH_DEV_LOGIN", "false"),
+        ])
+        .unwrap();
+        assert!(s.stripe.has_live_key() && !s.auth.dev_login);
+        let s = Settings::from_pairs(&[
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+        ])
+        .unwrap();
+        assert!(s.auth.dev_login);
+    }
+
+    #[test]
+    fn metrics_token_is_off_by_default_and_must_be_long_enough() {
+        assert!(
+            Settings::from_pairs(&[])
+                .unwrap()
+                .http
+                .metrics_token
+                .is_none()
+        );
+        let err = Settings::from_pairs(&[("METRICS_TOKEN", "hunter2")]).unwrap_err();
+        assert_eq!(err.variable, "METRICS_TOKEN");
+        assert!(!err.to_string().contains("hunter2"));
+        let s = Settings::from_pairs(&[("METRICS_TOKEN", "0123456789abcdef")]).unwrap();
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
     fn generated_secrets_differ() {
         let a = Settings::from_pairs(&[]).unwrap().auth.jwt_secret;
         let b = Settings::from_pairs(&[]).unwrap().auth.jwt_secret;
@@ -761,6 +929,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x@y/z"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("SESSION_TTL_SECONDS", "ten"),
+            ("BODY_READ_TIMEOUT_SECONDS", "0"),
             ("AUTH_DEV_LOGIN", "maybe"),
             ("ADMIN_EMAILS", "boss@example.com, nope"),
             ("ALLOWED_ORIGINS", "https://app.example.com/path"),

@@ -99,17 +99,20 @@ impl Application {
             .shutdown_timeout
             .max(settings.upstream.drain_time())
             .as_secs();
-        // `/metrics` on the main listener unless METRICS_ADDR moves it.
-        let metrics_here = settings
-            .http
-            .metrics_addr
-            .is_none()
-            .then(|| metrics.clone());
+        // `/metrics` on the main listener only behind METRICS_TOKEN: its
+        // counters (revenue, domain names) are not for the public.
+        let metrics_here = settings.http.metrics_token.clone().map(|token| {
+            (
+                metrics.clone(),
+                web::Data::new(crate::metrics::MetricsToken(token)),
+            )
+        });
         let server = HttpServer::new(move || {
             let app = askgate_http::app(state.clone());
             match &metrics_here {
-                Some(metrics) => app
+                Some((metrics, token)) => app
                     .app_data(metrics.clone())
+                    .app_data(token.clone())
                     .configure(crate::metrics::configure),
                 None => app.configure(|_| {}),
             }
@@ -496,6 +499,9 @@ async fn app_state(
     )
     .with_dev_login(settings.auth.dev_login)
     .with_development(settings.app_env == AppEnv::Development)
+    .with_https(settings.http.public_base_url.scheme() == "https")
+    .with_cors_origins(settings.http.allowed_origins.clone())
+    .with_body_read_timeout(settings.http.body_read_timeout)
     .with_sessions(identity.sessions)
     .with_token_verifier(identity.verifier)
     .with_microsoft_sign_in(identity.sign_in)

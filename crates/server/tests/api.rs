@@ -190,3 +190,194 @@ async fn concurrent_requests_are_served() {
         assert_eq!(task.await.unwrap(), (StatusCode::OK, json!({"tokens": 0})));
     }
 }
+
+#[tokio::test]
+async fn an_out_of_range_pagination_cursor_is_422_naming_the_cursor() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("pager@example.com").await;
+    let id = "0190c3a8-7f5e-7cc1-9a2b-3c4d5e6f7a8b";
+    for path in ["/api/user/transactions", "/api/conversations"] {
+        for micros in ["-8200000000000000000", "8200000000000000000"] {
+            let reply = app
+                .send(app.request(
+                    Method::GET,
+                    &format!("{path}?cursor={micros}_{id}"),
+                    Some(&token),
+                ))
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}: {}",
+                reply.body
+            );
+            assert!(
+                reply.body.to_string().contains("cursor"),
+                "{path}: {}",
+                reply.body
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_answer_has_a_permissions_policy_and_hsts_only_over_https() {
+    let plain = TestApp::spawn().await;
+    let reply = plain
+        .send(plain.request(Method::GET, "/health/live", None))
+        .await;
+    assert!(
+        reply.headers["permissions-policy"]
+            .to_str()
+            .unwrap()
+            .contains("camera=()")
+    );
+    assert!(reply.headers.get("strict-transport-security").is_none());
+
+    let https = TestApp::spawn_with(&[
+        ("PUBLIC_BASE_URL", "https://askgate.example.com"),
+        ("AUTH_DEV_LOGIN", "false"),
+    ])
+    .await;
+    for path in ["/health/live", "/api/nothing-here", "/chat"] {
+        let reply = https.send(https.request(Method::GET, path, None)).await;
+        assert_eq!(
+            reply.headers["strict-transport-security"], "max-age=31536000",
+            "{path}"
+        );
+        assert!(reply.headers.contains_key("permissions-policy"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
+    const ALLOWED: &str = "http://localhost:5173";
+    const OTHER: &str = "https://evil.example.com";
+    let app = TestApp::spawn_with(&[(
+        "ALLOWED_ORIGINS",
+        "http://localhost:5173, https://app.example.com",
+    )])
+    .await;
+    let (token, _) = app.sign_in("cors@example.com").await;
+    let header = |reply: &Reply, name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+    };
+    let preflight = |origin: &'static str| {
+        app.send(
+            app.request(Method::OPTIONS, "/api/askatt/chat", None)
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization, content-type, idempotency-key",
+                ),
+        )
+    };
+
+    let allowed = preflight(ALLOWED).await;
+    assert!(allowed.status.is_success(), "{}", allowed.status);
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some(ALLOWED)
+    );
+    assert_eq!(
+        header(&allowed, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let headers = header(&allowed, "access-control-allow-headers").unwrap();
+    for name in ["authorization", "idempotency-key", "content-type"] {
+        assert!(headers.contains(name), "{headers}");
+    }
+    assert!(
+        header(&allowed, "access-control-allow-methods")
+            .unwrap()
+            .contains("post")
+    );
+
+    let refused = preflight(OTHER).await;
+    assert!(header(&refused, "access-control-allow-origin").is_none());
+    assert!(header(&refused, "access-control-allow-credentials").is_none());
+
+    let credentialed = |origin: &'static str| {
+        app.send(
+            app.request(Method::GET, "/api/user/me", Some(&token))
+                .header("Origin", origin),
+        )
+    };
+    let allowed = credentialed(ALLOWED).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some(ALLOWED)
+    );
+    assert_eq!(
+        header(&allowed, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let exposed = header(&allowed, "access-control-expose-headers").unwrap();
+    for name in [
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+
+    // The server still answers (it cannot tell a browser from curl), but without
+    // CORS headers the browser keeps the other origin's page from reading it.
+    let other = credentialed(OTHER).await;
+    assert!(header(&other, "access-control-allow-origin").is_none());
+    assert!(header(&other, "access-control-allow-credentials").is_none());
+    // Same-origin calls of askgate's own pages are unaffected.
+    let own = credentialed("http://127.0.0.1:8080").await;
+    assert_eq!(own.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_trickled_one_byte_at_a_time_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(&[("BODY_READ_TIMEOUT_SECONDS", "1")]).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write
+        .write_all(
+            format!(
+                "POST /api/auth/dev-login HTTP/1.1\r\nHost: {address}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // 1000 bytes at five a second would take over three minutes.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..1000 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if write.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    // A bound on a broken server only: the deadline under test is one second.
+    let read_all = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    trickle.abort();
+    assert!(read_all.is_ok(), "the server kept waiting for the body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+}

@@ -729,6 +729,38 @@ async fn refresh_with_a_body_token_answers_the_next_one_in_the_body() {
 }
 
 #[tokio::test]
+async fn refresh_with_the_cookie_and_an_empty_object_or_null_token_uses_the_cookie() {
+    let app = TestApp::spawn().await;
+    let mut refresh = app
+        .login(&Person::new(15, "ada@example.com"))
+        .await
+        .refresh_cookie();
+    for body in [json!({}), json!({ "refresh_token": null })] {
+        let refreshed = app
+            .send(
+                app.client
+                    .post(format!("{}/api/auth/refresh", app.base))
+                    .header("Cookie", format!("askgate_refresh={refresh}"))
+                    .json(&body),
+            )
+            .await;
+        assert_eq!(
+            refreshed.status,
+            StatusCode::OK,
+            "{body}: {}",
+            refreshed.body
+        );
+        assert!(refreshed.body.get("refresh_token").is_none());
+        let next = refreshed.refresh_cookie();
+        assert_ne!(next, refresh);
+        refresh = next;
+    }
+    // Without a cookie, `{}` is still no refresh token at all.
+    let none = app.post("/api/auth/refresh", &json!({})).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     let app = TestApp::spawn().await;
     let signed_in = app.login(&Person::new(14, "ada@example.com")).await;

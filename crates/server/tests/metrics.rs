@@ -28,10 +28,14 @@ fn grew(before: &str, after: &str, name: &str) -> f64 {
     sample(after, name).unwrap_or(0.0) - sample(before, name).unwrap_or(0.0)
 }
 
+/// `METRICS_TOKEN` of the instances that serve `/metrics` on their main listener.
+const METRICS_TOKEN: &str = "metrics-test-token-0123456789";
+
 /// The text of `/metrics` on `app`'s main listener.
 async fn scrape(app: &Running) -> String {
     app.client
         .get(format!("{}/metrics", app.base))
+        .bearer_auth(METRICS_TOKEN)
         .send()
         .await
         .unwrap()
@@ -43,7 +47,7 @@ async fn scrape(app: &Running) -> String {
 #[tokio::test]
 async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() {
     let _turn = COUNTING.lock().await;
-    let app = Running::spawn(&[]).await;
+    let app = Running::spawn(&[("METRICS_TOKEN", METRICS_TOKEN)]).await;
     let client = &app.client;
     let email = "metrics@example.com";
     let (token, _) = app.sign_in(email).await;
@@ -68,6 +72,7 @@ async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() 
 
     let res = client
         .get(format!("{}/metrics", app.base))
+        .bearer_auth(METRICS_TOKEN)
         .send()
         .await
         .unwrap();
@@ -120,6 +125,44 @@ async fn with_metrics_addr_metrics_move_to_their_own_listener() {
     assert_eq!(main.status(), StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn the_main_listener_serves_metrics_only_with_metrics_token() {
+    let closed = Running::spawn(&[]).await;
+    let res = closed
+        .client
+        .get(format!("{}/metrics", closed.base))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!res.text().await.unwrap().contains("askgate_"));
+
+    let app = Running::spawn(&[("METRICS_TOKEN", METRICS_TOKEN)]).await;
+    let get = |token: Option<&str>| {
+        let request = app.client.get(format!("{}/metrics", app.base));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    for token in [None, Some("metrics-test-token-012345678X"), Some("short")] {
+        let res = get(token).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{token:?}");
+        assert!(res.headers().contains_key("www-authenticate"));
+        assert!(!res.text().await.unwrap().contains("askgate_"));
+    }
+    let res = get(Some(METRICS_TOKEN)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("askgate_db_pool_connections")
+    );
+}
+
 /// Stripe's scheme: `t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))`.
 fn stripe_signature(body: &str, secret: &str) -> String {
     use hmac::{Hmac, KeyInit, Mac};
@@ -145,6 +188,7 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
         // Stripe's API is never called here.
         ("STRIPE_API_BASE", "http://127.0.0.1:9"),
         ("RATE_LIMIT_PER_MINUTE", "1"),
+        ("METRICS_TOKEN", METRICS_TOKEN),
     ])
     .await;
     let client = &app.client;

@@ -30,7 +30,7 @@ const STRIPE_KEY: &str = "sk_test_askgate_payments";
 const WEBHOOK_SECRET: &str = "whsec_askgate_payments_current";
 const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_askgate_payments_previous";
 const PUBLISHABLE_KEY: &str = "pk_test_askgate_payments";
-const PUBLIC_BASE_URL: &str = "https://askgate.example.com";
+const PUBLIC_BASE_URL: &str = "http://localhost:8080";
 
 const CHECKOUT_FIXTURE: &str = include_str!("../../stripe/fixtures/api/checkout_session.json");
 const INTENT_FIXTURE: &str = include_str!("../../stripe/fixtures/api/payment_intent.json");
@@ -716,9 +716,9 @@ async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_
         ("payment_intent_data[metadata][package]", "250"),
         (
             "success_url",
-            "https://askgate.example.com/purchase/success?session_id={CHECKOUT_SESSION_ID}",
+            "http://localhost:8080/purchase/success?session_id={CHECKOUT_SESSION_ID}",
         ),
-        ("cancel_url", "https://askgate.example.com/purchase/cancel"),
+        ("cancel_url", "http://localhost:8080/purchase/cancel"),
     ] {
         assert_eq!(form.get(field).map(String::as_str), Some(value), "{field}");
     }

@@ -15,12 +15,15 @@ use crate::state::AppState;
 #[schema(as = RefreshRequest)]
 #[serde(deny_unknown_fields)]
 struct Body {
-    refresh_token: String,
+    /// Absent or `null`: the `askgate_refresh` cookie is used (many clients send
+    /// `{}` by default).
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// The body is neither empty nor `{refresh_token}` (422).
 #[derive(Debug, thiserror::Error)]
-#[error("The body must be empty or {{\"refresh_token\": \"…\"}}.")]
+#[error("The body must be empty, {{}} or {{\"refresh_token\": \"…\"}}.")]
 struct BadBody;
 
 impl From<BadBody> for ApiError {
@@ -34,7 +37,9 @@ impl From<BadBody> for ApiError {
 fn presented(req: &HttpRequest, body: &[u8]) -> Result<Option<(String, bool)>, BadBody> {
     if !body.iter().all(u8::is_ascii_whitespace) {
         let Body { refresh_token } = serde_json::from_slice(body).map_err(|_| BadBody)?;
-        return Ok(Some((refresh_token, true)));
+        if let Some(token) = refresh_token {
+            return Ok(Some((token, true)));
+        }
     }
     Ok(req
         .cookie(REFRESH_COOKIE)
@@ -47,7 +52,7 @@ fn presented(req: &HttpRequest, body: &[u8]) -> Result<Option<(String, bool)>, B
     post,
     path = "/api/auth/refresh",
     tag = "auth",
-    request_body(content = Option<Body>, description = "Empty (the cookie is used) or the refresh token", content_type = "application/json"),
+    request_body(content = Option<Body>, description = "Empty, `{}` or `{\"refresh_token\": null}` (the cookie is used), or the refresh token", content_type = "application/json"),
     responses(
         (status = 200, description = "A new access token and refresh token", body = super::signed_in::SignedIn),
         (status = 401, description = "No refresh token, or one that is invalid, expired or already used", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
