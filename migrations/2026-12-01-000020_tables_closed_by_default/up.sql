@@ -13,7 +13,7 @@
 -- owner is unaffected.
 --
 -- A migration that adds a table must enable RLS on it and revoke the same
--- privileges (see migrations/README.md); the test
+-- privileges (see sql/README.md); the test
 -- `every_table_in_public_has_row_level_security` in crates/postgres/tests/rls.rs
 -- fails while any table in `public` lacks it.
 
@@ -30,6 +30,9 @@ BEGIN
     LOOP
         EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', t.relname);
     END LOOP;
+
+    -- Functions created later are not callable by PUBLIC (anon included).
+    ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
     FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN

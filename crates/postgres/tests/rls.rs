@@ -803,7 +803,7 @@ async fn every_table_in_public_has_row_level_security() {
     assert!(
         open.is_empty(),
         "tables without row-level security (enable it and revoke anon/authenticated \
-         in their migration, see migrations/README.md): {open:?}"
+         in their migration, see sql/README.md): {open:?}"
     );
 }
 
@@ -852,4 +852,74 @@ async fn before_the_rls_script_the_anon_key_cannot_make_itself_admin() {
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn a_users_display_name_longer_than_100_characters_is_refused_by_the_database() {
+    let mut db = migrated_supabase_database().await;
+    db.client.batch_execute(RLS).await.unwrap();
+    let client = &mut db.client;
+    let user = Uuid::new_v4().to_string();
+    client
+        .execute(
+            "INSERT INTO users (id, azure_ad_id, email) VALUES ($1::text::uuid, 'oid-a', 'a@example.com')",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    let tx = as_user(client, &user).await;
+    let error = tx
+        .batch_execute(&format!(
+            "UPDATE users SET display_name = '{}'",
+            "é".repeat(101)
+        ))
+        .await
+        .expect_err("a 101-character display name is refused");
+    assert_eq!(error.code(), Some(&SqlState::CHECK_VIOLATION), "{error:?}");
+    drop(tx);
+    let tx = as_user(client, &user).await;
+    assert_eq!(
+        rows_affected(
+            &tx,
+            &format!("UPDATE users SET display_name = '{}'", "é".repeat(100))
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_domains_endpoint_and_configuration_are_not_readable_through_the_data_api() {
+    let mut f = fixture().await;
+    for user in [f.a.clone(), f.admin.clone()] {
+        for column in ["api_endpoint", "configuration"] {
+            let tx = as_user(&mut f.db.client, &user).await;
+            assert_refused(
+                &tx,
+                &format!("SELECT {column} FROM domains"),
+                "permission denied for table domains",
+            )
+            .await;
+        }
+        let tx = as_user(&mut f.db.client, &user).await;
+        assert!(!ids(&tx, "SELECT name FROM domains").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn functions_created_after_the_rls_script_are_not_executable_by_anon() {
+    let mut f = fixture().await;
+    f.db.client
+        .batch_execute(
+            "CREATE FUNCTION public.later_function() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+        )
+        .await
+        .unwrap();
+    let tx = request(&mut f.db.client, "anon", None).await;
+    assert_refused(
+        &tx,
+        "SELECT public.later_function()",
+        "permission denied for function later_function",
+    )
+    .await;
 }
