@@ -64,6 +64,11 @@ $$;
 -- not exposed to JWT holders until someone grants them deliberately.
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon, authenticated;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM anon, authenticated;
+-- Functions created later are not callable by the anon key: PostgreSQL grants
+-- EXECUTE to PUBLIC (which anon is part of) unless this global default is
+-- taken away, and Supabase grants it to anon in public explicitly.
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE EXECUTE ON FUNCTIONS FROM anon;
 
 -- Is the signed-in user an admin? SECURITY DEFINER so that policies can ask
 -- without the caller being able to read other users' rows; an empty
@@ -107,7 +112,12 @@ CREATE POLICY transactions_select_own ON public.transactions
     USING (user_id = (SELECT auth.uid()));
 
 -- domains --------------------------------------------------------------------
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.domains TO authenticated;
+-- Column-level SELECT: a domain's upstream endpoint and configuration are for
+-- the server only, never readable through the data API.
+REVOKE SELECT ON TABLE public.domains FROM authenticated;
+GRANT SELECT (id, name, display_name, description, is_active, created_by, created_at, updated_at)
+    ON TABLE public.domains TO authenticated;
+GRANT INSERT, UPDATE, DELETE ON TABLE public.domains TO authenticated;
 
 DROP POLICY IF EXISTS domains_select_active_or_admin ON public.domains;
 CREATE POLICY domains_select_active_or_admin ON public.domains

@@ -5,6 +5,9 @@
 -- Typical starting point: users(id uuid PRIMARY KEY, email text UNIQUE,
 -- display_name text, created_at timestamptz) and no transactions, domains or
 -- stripe_events tables. What it does:
+--   * first drops the users policies other than SELECT (an old "update own
+--     row" policy would otherwise cover tokens and role) and revokes anon's
+--     and authenticated's privileges on users;
 --   * adds the missing users columns: azure_ad_id, tokens (0 for everyone,
 --     never negative), role ('user' for everyone), updated_at, last_login;
 --   * gives existing rows placeholders where askgate needs a value:
@@ -54,6 +57,31 @@ CREATE TABLE IF NOT EXISTS users (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     last_login   timestamptz
 );
+
+-- Before tokens and role exist: policies an old setup may have on users
+-- ("update own row", FOR ALL, FOR INSERT) would cover them the moment they are
+-- added, letting a user set their own balance and role through the data API.
+-- Every users policy other than SELECT is dropped and the table is closed to
+-- the Supabase roles; sql/20_rls.sql then enables row-level security and
+-- grants back exactly display_name.
+DO $$
+DECLARE
+    old_policy record;
+    r text;
+BEGIN
+    FOR old_policy IN
+        SELECT polname FROM pg_policy
+        WHERE polrelid = 'public.users'::regclass AND polcmd <> 'r'
+    LOOP
+        EXECUTE format('DROP POLICY %I ON public.users', old_policy.polname);
+    END LOOP;
+    FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('REVOKE ALL ON TABLE public.users FROM %I', r);
+        END IF;
+    END LOOP;
+END;
+$$;
 
 ALTER TABLE users
     ADD COLUMN IF NOT EXISTS azure_ad_id  text,

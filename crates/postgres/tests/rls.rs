@@ -748,3 +748,177 @@ async fn applying_the_scripts_a_second_time_keeps_every_protection() {
     )
     .await;
 }
+
+// --- the migrations alone, before sql/20_rls.sql -------------------------------
+
+/// Every `migrations/*/up.sql`, in the order diesel applies them.
+fn migrations_in_order() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let mut found: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("up.sql").is_file())
+        .map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let sql = std::fs::read_to_string(entry.path().join("up.sql")).unwrap();
+            (name, sql)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// A database with Supabase's roles and default privileges, then every
+/// migration, as a deployment looks before `sql/20_rls.sql` is applied.
+async fn migrated_supabase_database() -> ScratchDatabase {
+    let db = ScratchDatabase::create().await;
+    db.client.batch_execute(SUPABASE_LOCAL).await.unwrap();
+    for (name, sql) in migrations_in_order() {
+        db.client
+            .batch_execute(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("migration {name}: {e:?}"));
+    }
+    db
+}
+
+#[tokio::test]
+async fn every_table_in_public_has_row_level_security() {
+    let db = migrated_supabase_database().await;
+    let open: Vec<String> = db
+        .client
+        .query(
+            "SELECT c.relname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
+               AND NOT c.relrowsecurity ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        open.is_empty(),
+        "tables without row-level security (enable it and revoke anon/authenticated \
+         in their migration, see sql/README.md): {open:?}"
+    );
+}
+
+#[tokio::test]
+async fn before_the_rls_script_the_anon_key_cannot_make_itself_admin() {
+    let mut db = migrated_supabase_database().await;
+    let user = Uuid::new_v4().to_string();
+    db.client
+        .execute(
+            "INSERT INTO users (id, azure_ad_id, email, display_name) \
+             VALUES ($1::text::uuid, 'oid-a', 'a@example.com', 'A')",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    for role in ["anon", "authenticated"] {
+        let tx = request(&mut db.client, role, Some(&user)).await;
+        assert_refused(
+            &tx,
+            "UPDATE users SET role = 'admin', tokens = 1000000",
+            "permission denied for table users",
+        )
+        .await;
+        drop(tx);
+        for table in [
+            "users",
+            "domains",
+            "transactions",
+            "stripe_events",
+            "refresh_tokens",
+        ] {
+            let tx = request(&mut db.client, role, Some(&user)).await;
+            assert_refused(
+                &tx,
+                &format!("SELECT * FROM {table}"),
+                &format!("permission denied for table {table}"),
+            )
+            .await;
+        }
+        let tx = request(&mut db.client, role, Some(&user)).await;
+        assert_refused(
+            &tx,
+            "INSERT INTO transactions (id, user_id, transaction_type, amount, balance_after) \
+             VALUES (gen_random_uuid(), auth.uid(), 'grant', 1000000, 1000000)",
+            "permission denied for table transactions",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_users_display_name_longer_than_100_characters_is_refused_by_the_database() {
+    let mut db = migrated_supabase_database().await;
+    db.client.batch_execute(RLS).await.unwrap();
+    let client = &mut db.client;
+    let user = Uuid::new_v4().to_string();
+    client
+        .execute(
+            "INSERT INTO users (id, azure_ad_id, email) VALUES ($1::text::uuid, 'oid-a', 'a@example.com')",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    let tx = as_user(client, &user).await;
+    let error = tx
+        .batch_execute(&format!(
+            "UPDATE users SET display_name = '{}'",
+            "é".repeat(101)
+        ))
+        .await
+        .expect_err("a 101-character display name is refused");
+    assert_eq!(error.code(), Some(&SqlState::CHECK_VIOLATION), "{error:?}");
+    drop(tx);
+    let tx = as_user(client, &user).await;
+    assert_eq!(
+        rows_affected(
+            &tx,
+            &format!("UPDATE users SET display_name = '{}'", "é".repeat(100))
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_domains_endpoint_and_configuration_are_not_readable_through_the_data_api() {
+    let mut f = fixture().await;
+    for user in [f.a.clone(), f.admin.clone()] {
+        for column in ["api_endpoint", "configuration"] {
+            let tx = as_user(&mut f.db.client, &user).await;
+            assert_refused(
+                &tx,
+                &format!("SELECT {column} FROM domains"),
+                "permission denied for table domains",
+            )
+            .await;
+        }
+        let tx = as_user(&mut f.db.client, &user).await;
+        assert!(!ids(&tx, "SELECT name FROM domains").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn functions_created_after_the_rls_script_are_not_executable_by_anon() {
+    let mut f = fixture().await;
+    f.db.client
+        .batch_execute(
+            "CREATE FUNCTION public.later_function() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+        )
+        .await
+        .unwrap();
+    let tx = request(&mut f.db.client, "anon", None).await;
+    assert_refused(
+        &tx,
+        "SELECT public.later_function()",
+        "permission denied for function later_function",
+    )
+    .await;
+}

@@ -578,7 +578,15 @@ async fn rls_script_after_askgate_migrations_leaves_jwt_roles_only_what_the_poli
         "authenticated users SELECT",
         "authenticated users.display_name UPDATE",
         "authenticated transactions SELECT",
-        "authenticated domains SELECT",
+        // Not api_endpoint or configuration: those are for the server only.
+        "authenticated domains.id SELECT",
+        "authenticated domains.name SELECT",
+        "authenticated domains.display_name SELECT",
+        "authenticated domains.description SELECT",
+        "authenticated domains.is_active SELECT",
+        "authenticated domains.created_by SELECT",
+        "authenticated domains.created_at SELECT",
+        "authenticated domains.updated_at SELECT",
         "authenticated domains INSERT",
         "authenticated domains UPDATE",
         "authenticated domains DELETE",
@@ -609,4 +617,60 @@ async fn rls_script_after_askgate_migrations_leaves_jwt_roles_only_what_the_poli
         without_rls.is_empty(),
         "tables without RLS: {without_rls:?}"
     );
+}
+
+#[tokio::test]
+async fn upgrade_drops_old_update_own_row_policies_before_adding_tokens_and_role() {
+    let (mut db, users) = legacy_database().await;
+    // A Supabase project's usual starter policies on its profiles table.
+    db.client.batch_execute(SUPABASE_LOCAL).await.unwrap();
+    db.client
+        .batch_execute(
+            "GRANT ALL ON TABLE users TO anon, authenticated; \
+             ALTER TABLE users ENABLE ROW LEVEL SECURITY; \
+             CREATE POLICY \"Users can update own profile\" ON users FOR UPDATE \
+                 TO authenticated USING (id = auth.uid()) WITH CHECK (id = auth.uid()); \
+             CREATE POLICY users_own_all ON users FOR ALL \
+                 TO authenticated USING (id = auth.uid()); \
+             CREATE POLICY users_read_own ON users FOR SELECT \
+                 TO authenticated USING (id = auth.uid());",
+        )
+        .await
+        .unwrap();
+    db.client.batch_execute(UPGRADE).await.unwrap();
+
+    let user = &users[0].0;
+    let tx = db.client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE authenticated")
+        .await
+        .unwrap();
+    tx.execute(
+        "SELECT set_config('request.jwt.claims', $1, true)",
+        &[&serde_json::json!({ "sub": user, "role": "authenticated" }).to_string()],
+    )
+    .await
+    .unwrap();
+    let error = tx
+        .batch_execute("UPDATE users SET tokens = 1000000, role = 'admin'")
+        .await
+        .expect_err("a user cannot set their own tokens and role after the upgrade");
+    assert_eq!(
+        error.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{error:?}"
+    );
+    drop(tx);
+
+    let left: Vec<String> = db
+        .client
+        .query(
+            "SELECT polname::text FROM pg_policy WHERE polrelid = 'users'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(left, vec!["users_read_own".to_owned()]);
 }
