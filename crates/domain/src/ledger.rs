@@ -280,8 +280,16 @@ pub enum PaymentOutcome {
     AlreadyApplied,
     /// This exact Stripe event was processed before; nothing changed.
     DuplicateEvent,
-    /// Nothing to do (e.g. a reversal for a payment that was never credited).
+    /// Nothing changed the balance (e.g. a reversal for a payment not credited
+    /// yet, which is remembered for the credit).
     NothingToDo,
+    /// The credit was applied and, because a refund or dispute of the payment
+    /// arrived before it, taken back in the same transaction. `reversal` is
+    /// `None` when the payment had been reversed already.
+    AppliedThenReversed {
+        credit: LedgerEntry,
+        reversal: Option<LedgerEntry>,
+    },
 }
 
 /// The ledger rules as a pure model of one account. Adapters implement the same

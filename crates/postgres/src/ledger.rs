@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::Database;
 use crate::errors::DbError;
 use crate::models::{NewTransactionRow, TransactionRow};
-use crate::schema::{purchase_reversals, stripe_events, transactions, users};
+use crate::schema::{pending_reversals, purchase_reversals, stripe_events, transactions, users};
 
 /// `stripe_events.event_type` for events handled here. The port does not carry
 /// Stripe's own event type, so the row records what the ledger did with it.
@@ -71,8 +71,6 @@ enum Stop {
     Refused(LedgerError),
     /// The row this call would write exists already: roll back what was done.
     Duplicate,
-    /// Nothing to do, and nothing to keep: roll back (the event id included).
-    NothingToDo,
 }
 
 impl From<DieselError> for Stop {
@@ -87,7 +85,6 @@ impl From<Stop> for LedgerError {
             Stop::Db(e) => DbError::from(e).into(),
             Stop::Refused(e) => e,
             Stop::Duplicate => Self::Unexpected("unexpected duplicate ledger row".into()),
-            Stop::NothingToDo => Self::Unexpected("unexpected rollback".into()),
         }
     }
 }
@@ -180,6 +177,117 @@ async fn find_refund_of(
         .filter(transactions::refunds_transaction_id.eq(consumption))
         .select(TransactionRow::as_select())
         .first(conn)
+        .await
+        .optional()
+}
+
+/// Serialises the credit and the reversals of one payment: without it, a
+/// reversal that finds no credit yet and a credit that finds no remembered
+/// reversal yet could both commit, and the reversal would be lost.
+async fn lock_payment(
+    conn: &mut AsyncPgConnection,
+    payment_intent_id: &str,
+) -> Result<(), DieselError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(payment_intent_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What taking back a credited purchase did.
+enum Taken {
+    /// The payment was reversed before: nothing changed.
+    Before,
+    /// Remembered, but every purchased token was spent: no ledger row.
+    Nothing,
+    /// The `reversal` row written.
+    Row(TransactionRow),
+}
+
+/// Takes back `min(balance, purchased)` of `purchase` with a `reversal` row and
+/// remembers the reversal in `purchase_reversals` (at most once per payment).
+/// Runs inside the caller's transaction.
+async fn take_back(
+    tx: &mut AsyncPgConnection,
+    purchase: &TransactionRow,
+    pi: &str,
+    reason: &str,
+) -> Result<Taken, Stop> {
+    let reversal_key = IdempotencyKey::for_reversal(pi);
+    // Locks the user's row: debits and other reversals wait for us.
+    let balance = users::table
+        .find(purchase.user_id)
+        .select(users::tokens)
+        .for_update()
+        .first::<i32>(tx)
+        .await?;
+    let purchased = purchase.amount;
+    let reversed = balance.clamp(0, purchased);
+    let shortfall = purchased - reversed;
+    let first = diesel::insert_into(purchase_reversals::table)
+        .values((
+            purchase_reversals::payment_intent_id.eq(pi),
+            purchase_reversals::user_id.eq(purchase.user_id),
+            purchase_reversals::purchased.eq(purchased),
+            purchase_reversals::reversed.eq(reversed),
+            purchase_reversals::shortfall.eq(shortfall),
+            purchase_reversals::reason.eq(reason),
+        ))
+        .on_conflict_do_nothing()
+        .execute(tx)
+        .await?
+        == 1;
+    if !first {
+        return Ok(Taken::Before);
+    }
+    if reversed == 0 {
+        return Ok(Taken::Nothing);
+    }
+    let after = diesel::update(users::table.find(purchase.user_id))
+        .set(users::tokens.eq(users::tokens - reversed))
+        .returning(users::tokens)
+        .get_result::<i32>(tx)
+        .await?;
+    let metadata = json!({
+        "reason": reason,
+        "purchased": purchased,
+        "reversed": reversed,
+        "shortfall": shortfall,
+    });
+    let row = insert_once(
+        tx,
+        &NewTransactionRow {
+            id: Uuid::now_v7(),
+            user_id: purchase.user_id,
+            transaction_type: EntryKind::Reversal.as_str(),
+            amount: -reversed,
+            balance_after: after,
+            stripe_payment_intent_id: Some(pi),
+            idempotency_key: Some(reversal_key.as_str()),
+            service_type: None,
+            domain_id: None,
+            refunds_transaction_id: None,
+            metadata: &metadata,
+        },
+    )
+    .await?;
+    diesel::update(purchase_reversals::table.find(pi))
+        .set(purchase_reversals::transaction_id.eq(row.id))
+        .execute(tx)
+        .await?;
+    Ok(Taken::Row(row))
+}
+
+/// The reason of a refund or dispute that arrived before this payment's credit.
+async fn pending_reversal(
+    tx: &mut AsyncPgConnection,
+    pi: &str,
+) -> Result<Option<String>, DieselError> {
+    pending_reversals::table
+        .find(pi)
+        .select(pending_reversals::reason)
+        .first::<String>(tx)
         .await
         .optional()
 }
@@ -338,6 +446,7 @@ impl Ledger for PgLedger {
         let key = IdempotencyKey::for_payment(&credit.payment_intent_id);
         let outcome = conn
             .transaction::<_, Stop, _>(async |tx| {
+                lock_payment(tx, &credit.payment_intent_id).await?;
                 if let Some(event_id) = &credit.event_id
                     && !record_event(tx, event_id, EVENT_CREDITED).await?
                 {
@@ -369,11 +478,25 @@ impl Ledger for PgLedger {
                         .await
                     })
                     .await;
-                match credited {
-                    Ok(row) => Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?)),
-                    Err(Stop::Duplicate) => Ok(PaymentOutcome::AlreadyApplied),
-                    Err(stop) => Err(stop),
-                }
+                let row = match credited {
+                    Ok(row) => row,
+                    Err(Stop::Duplicate) => return Ok(PaymentOutcome::AlreadyApplied),
+                    Err(stop) => return Err(stop),
+                };
+                // A refund or dispute came first: the credit is taken back in
+                // this same transaction, so the tokens are never spendable.
+                let Some(reason) = pending_reversal(tx, &credit.payment_intent_id).await? else {
+                    return Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?));
+                };
+                let reversal = match take_back(tx, &row, &credit.payment_intent_id, &reason).await?
+                {
+                    Taken::Row(reversal) => Some(entry(reversal).map_err(Stop::Refused)?),
+                    Taken::Before | Taken::Nothing => None,
+                };
+                Ok(PaymentOutcome::AppliedThenReversed {
+                    credit: entry(row).map_err(Stop::Refused)?,
+                    reversal,
+                })
             })
             .await?;
         Ok(outcome)
@@ -383,8 +506,9 @@ impl Ledger for PgLedger {
     /// reversal in `purchase_reversals`, whose primary key makes it at most once
     /// per payment.
     ///
-    /// - Payment never credited: `NothingToDo`, and the event is *not* recorded,
-    ///   so a redelivery after the purchase is credited can still reverse it.
+    /// - Payment not credited yet: the reversal is remembered in
+    ///   `pending_reversals` and the event recorded (`NothingToDo`); the credit,
+    ///   when it arrives, is applied and taken back in one transaction.
     /// - Balance 0 (every purchased token already spent): no ledger row can be
     ///   written (a reversal's amount must be negative), so the outcome is
     ///   `NothingToDo`; the reversal is still remembered (reversed 0, shortfall =
@@ -399,87 +523,40 @@ impl Ledger for PgLedger {
         let mut conn = self.db.conn().await.map_err(db)?;
         let pi = reversal.payment_intent_id.as_str();
         let purchase_key = IdempotencyKey::for_payment(pi);
-        let reversal_key = IdempotencyKey::for_reversal(pi);
         let outcome = conn
             .transaction::<_, Stop, _>(async |tx| {
+                lock_payment(tx, pi).await?;
                 if let Some(event_id) = &reversal.event_id
                     && !record_event(tx, event_id, EVENT_REVERSED).await?
                 {
                     return Ok(PaymentOutcome::DuplicateEvent);
                 }
                 let Some(purchase) = find_by_key(tx, purchase_key.as_str()).await? else {
-                    // Rolls back the event id (see above).
-                    return Err(Stop::NothingToDo);
-                };
-                // Locks the user's row: debits and other reversals wait for us.
-                let balance = users::table
-                    .find(purchase.user_id)
-                    .select(users::tokens)
-                    .for_update()
-                    .first::<i32>(tx)
-                    .await?;
-                let purchased = purchase.amount;
-                let reversed = balance.clamp(0, purchased);
-                let shortfall = purchased - reversed;
-                let first = diesel::insert_into(purchase_reversals::table)
-                    .values((
-                        purchase_reversals::payment_intent_id.eq(pi),
-                        purchase_reversals::user_id.eq(purchase.user_id),
-                        purchase_reversals::purchased.eq(purchased),
-                        purchase_reversals::reversed.eq(reversed),
-                        purchase_reversals::shortfall.eq(shortfall),
-                        purchase_reversals::reason.eq(&reversal.reason),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(tx)
-                    .await?
-                    == 1;
-                if !first {
-                    return Ok(PaymentOutcome::AlreadyApplied);
-                }
-                if reversed == 0 {
+                    // Stripe may deliver the refund or dispute first: remember it
+                    // for the credit (the first reason wins).
+                    diesel::insert_into(pending_reversals::table)
+                        .values((
+                            pending_reversals::payment_intent_id.eq(pi),
+                            pending_reversals::reason.eq(&reversal.reason),
+                            pending_reversals::event_id.eq(reversal.event_id.as_deref()),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute(tx)
+                        .await?;
                     return Ok(PaymentOutcome::NothingToDo);
-                }
-                let after = diesel::update(users::table.find(purchase.user_id))
-                    .set(users::tokens.eq(users::tokens - reversed))
-                    .returning(users::tokens)
-                    .get_result::<i32>(tx)
-                    .await?;
-                let metadata = json!({
-                    "reason": reversal.reason,
-                    "purchased": purchased,
-                    "reversed": reversed,
-                    "shortfall": shortfall,
-                });
-                let row = insert_once(
-                    tx,
-                    &NewTransactionRow {
-                        id: Uuid::now_v7(),
-                        user_id: purchase.user_id,
-                        transaction_type: EntryKind::Reversal.as_str(),
-                        amount: -reversed,
-                        balance_after: after,
-                        stripe_payment_intent_id: Some(pi),
-                        idempotency_key: Some(reversal_key.as_str()),
-                        service_type: None,
-                        domain_id: None,
-                        refunds_transaction_id: None,
-                        metadata: &metadata,
+                };
+                Ok(
+                    match take_back(tx, &purchase, pi, &reversal.reason).await? {
+                        Taken::Before => PaymentOutcome::AlreadyApplied,
+                        Taken::Nothing => PaymentOutcome::NothingToDo,
+                        Taken::Row(row) => {
+                            PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?)
+                        }
                     },
                 )
-                .await?;
-                diesel::update(purchase_reversals::table.find(pi))
-                    .set(purchase_reversals::transaction_id.eq(row.id))
-                    .execute(tx)
-                    .await?;
-                Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?))
             })
             .await;
-        match outcome {
-            Ok(outcome) => Ok(outcome),
-            Err(Stop::NothingToDo) => Ok(PaymentOutcome::NothingToDo),
-            Err(stop) => Err(stop.into()),
-        }
+        outcome.map_err(LedgerError::from)
     }
 
     async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError> {

@@ -57,6 +57,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    pending_reversals (payment_intent_id) {
+        payment_intent_id -> Text,
+        reason -> Text,
+        event_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     purchase_reversals (payment_intent_id) {
         payment_intent_id -> Text,
         user_id -> Uuid,
@@ -162,6 +171,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     transactions,
     stripe_events,
     purchase_reversals,
+    pending_reversals,
     purchases,
     charges,
 );

@@ -588,7 +588,7 @@ async fn a_reversal_with_every_token_spent_is_remembered_and_never_takes_later_p
 }
 
 #[tokio::test]
-async fn a_reversal_of_a_payment_never_credited_does_nothing_and_can_be_redelivered() {
+async fn a_refund_before_the_credit_is_remembered_and_takes_the_credit_back_at_once() {
     let test_db = TestDatabase::new().await;
     let db = test_db.database();
     let ledger = PgLedger::new(db.clone());
@@ -603,19 +603,173 @@ async fn a_reversal_of_a_payment_never_credited_does_nothing_and_can_be_redelive
             .unwrap(),
         PaymentOutcome::NothingToDo
     );
-    // The event was not recorded, so once the payment is credited a
-    // redelivery of the same event reverses it.
-    ledger
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 5);
+    // The credit arrives later: applied and reversed in one transaction.
+    let outcome = ledger
         .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
         .await
         .unwrap();
-    let outcome = ledger
-        .reverse_purchase(&reversal(&pi, &event))
-        .await
-        .unwrap();
-    assert!(matches!(outcome, PaymentOutcome::Applied(e) if e.amount == -100));
+    let PaymentOutcome::AppliedThenReversed {
+        credit,
+        reversal: Some(taken),
+    } = outcome
+    else {
+        panic!("expected the credit to be reversed at once, got {outcome:?}");
+    };
+    assert_eq!(credit.amount, 100);
+    assert_eq!(taken.amount, -100);
+    assert_eq!(taken.balance_after.get(), 5);
+    assert_eq!(taken.metadata["reason"], "charge.refunded");
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 5);
+    // A redelivery of the refund event changes nothing.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&reversal(&pi, &event))
+            .await
+            .unwrap(),
+        PaymentOutcome::DuplicateEvent
+    );
     assert_eq!(ledger.balance(user).await.unwrap().get(), 5);
     test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_dispute_before_the_credit_is_remembered_and_a_credit_without_event_id_is_taken_back() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    let dispute = PurchaseReversal {
+        reason: "charge.dispute.created".to_owned(),
+        ..reversal(&pi, &unique("evt"))
+    };
+    assert_eq!(
+        ledger.reverse_purchase(&dispute).await.unwrap(),
+        PaymentOutcome::NothingToDo
+    );
+    // A credit without an event id is what reconciliation sends.
+    let outcome = ledger
+        .credit_purchase(&purchase(user, &pi, 100, None))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, PaymentOutcome::AppliedThenReversed { reversal: Some(r), .. } if r.amount == -100 && r.metadata["reason"] == "charge.dispute.created"),
+        "{outcome:?}"
+    );
+    // Reconciling again finds the payment credited already.
+    assert_eq!(
+        ledger
+            .credit_purchase(&purchase(user, &pi, 100, None))
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 0);
+    test_db.assert_ledger_invariant().await;
+}
+
+/// Every order of the given events, plus each order with one event delivered
+/// again right after itself and once more at the end: `(kind, event id)`.
+fn orders_with_duplicates(events: &[(char, String)]) -> Vec<Vec<(char, String)>> {
+    fn permutations(items: &[(char, String)]) -> Vec<Vec<(char, String)>> {
+        if items.len() <= 1 {
+            return vec![items.to_vec()];
+        }
+        let mut all = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            for mut tail in permutations(&rest) {
+                tail.insert(0, first.clone());
+                all.push(tail);
+            }
+        }
+        all
+    }
+    let mut orders = Vec::new();
+    for order in permutations(events) {
+        orders.push(order.clone());
+        for (i, event) in order.iter().enumerate() {
+            let mut twice = order.clone();
+            twice.insert(i + 1, event.clone());
+            orders.push(twice);
+            let mut late = order.clone();
+            late.push(event.clone());
+            orders.push(late);
+        }
+    }
+    orders
+}
+
+/// `p` = the payment's event, `c` = reconciliation (a credit with no event
+/// id), `r` = a refund or dispute with `reason`.
+async fn deliver_in_every_order(reason: &str, events: &[(char, String)], start: i64, tokens: i64) {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let orders = orders_with_duplicates(events);
+    assert!(orders.len() >= 10, "{} orders", orders.len());
+    for order in orders {
+        let user = user_with(&db, start).await;
+        // A fresh payment and event ids per order; stable within one order.
+        let pi = unique("pi");
+        let suffix = unique("_");
+        for (kind, event) in &order {
+            let event = format!("{event}{suffix}");
+            match kind {
+                'p' => {
+                    ledger
+                        .credit_purchase(&purchase(user, &pi, tokens, Some(&event)))
+                        .await
+                        .unwrap();
+                }
+                'c' => {
+                    ledger
+                        .credit_purchase(&purchase(user, &pi, tokens, None))
+                        .await
+                        .unwrap();
+                }
+                'r' => {
+                    ledger
+                        .reverse_purchase(&PurchaseReversal {
+                            reason: reason.to_owned(),
+                            ..reversal(&pi, &event)
+                        })
+                        .await
+                        .unwrap();
+                }
+                other => panic!("unknown event kind {other}"),
+            }
+        }
+        let entries = all_entries(&ledger, user).await;
+        assert_eq!(
+            i64::from(ledger.balance(user).await.unwrap().get()),
+            start,
+            "order {order:?}"
+        );
+        assert_eq!(count(&entries, EntryKind::Purchase), 1, "order {order:?}");
+        assert_eq!(count(&entries, EntryKind::Reversal), 1, "order {order:?}");
+        let sum: i64 = entries.iter().map(|e| i64::from(e.amount)).sum();
+        assert_eq!(sum, start, "order {order:?}");
+    }
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn purchase_and_refund_in_every_order_with_duplicates_end_at_the_same_balance() {
+    let events = [('p', "evt_paid".to_owned()), ('r', "evt_refund".to_owned())];
+    deliver_in_every_order("charge.refunded", &events, 7, 100).await;
+}
+
+#[tokio::test]
+async fn purchase_dispute_and_reconcile_in_every_order_with_duplicates_end_at_the_same_balance() {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('r', "evt_dispute".to_owned()),
+        ('c', "reconcile".to_owned()),
+    ];
+    deliver_in_every_order("charge.dispute.created", &events, 3, 250).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

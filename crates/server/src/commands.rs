@@ -78,6 +78,11 @@ fn describe(outcome: &EventOutcome) -> String {
         }
         EventOutcome::Mismatch { reason } => format!("not credited: {reason}"),
         EventOutcome::Reversed { tokens } => format!("reversed {tokens} tokens"),
+        EventOutcome::CreditedThenReversed { tokens } => {
+            format!(
+                "refunded or disputed before its credit: credited and {tokens} tokens taken back at once"
+            )
+        }
         EventOutcome::NothingToReverse => "nothing to reverse".to_owned(),
         EventOutcome::CheckoutFailed => "checkout failed; nothing credited".to_owned(),
         EventOutcome::Ignored => "ignored".to_owned(),

@@ -237,8 +237,14 @@ impl Ledger for MeteredLedger {
         credit: &PurchaseCredit,
     ) -> Result<PaymentOutcome, LedgerError> {
         let outcome = self.inner.credit_purchase(credit).await?;
-        if let PaymentOutcome::Applied(entry) = &outcome {
-            count_credit("purchase", entry);
+        match &outcome {
+            PaymentOutcome::Applied(entry)
+            | PaymentOutcome::AppliedThenReversed { credit: entry, .. } => {
+                count_credit("purchase", entry);
+            }
+            PaymentOutcome::AlreadyApplied
+            | PaymentOutcome::DuplicateEvent
+            | PaymentOutcome::NothingToDo => {}
         }
         Ok(outcome)
     }

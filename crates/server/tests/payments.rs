@@ -447,6 +447,63 @@ async fn a_dispute_takes_back_the_unspent_tokens_once() {
 }
 
 #[tokio::test]
+async fn a_refund_delivered_before_the_payment_takes_the_later_credit_back_at_once() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("early-refund@example.com").await;
+    let payment = Payment::new(user, "600", 2000);
+
+    let replies = [
+        app.deliver_signed(&payment.refunded()).await,
+        app.deliver_signed(&payment.checkout_completed()).await,
+        // Another refund event and the payment's other events.
+        app.deliver_signed(&payment.refunded()).await,
+        app.deliver_signed(&payment.checkout_completed()).await,
+        app.deliver_signed(&payment.intent_succeeded()).await,
+    ];
+
+    assert!(replies.iter().all(|(status, _)| *status == StatusCode::OK));
+    assert_eq!(
+        outcomes(&replies),
+        [
+            "nothing_to_reverse",
+            "credited_then_reversed",
+            "nothing_to_reverse",
+            "already_credited",
+            "already_credited"
+        ]
+    );
+    assert_eq!(replies[1].1["tokens"], 600);
+    assert_eq!(app.balance(&token).await, 0);
+    let history = app.history(&token).await;
+    let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
+    assert_eq!(reversal["amount"], -600);
+    assert_eq!(reversal["metadata"]["reason"], "refund");
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_dispute_delivered_before_the_payment_takes_the_later_credit_back_at_once() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("early-dispute@example.com").await;
+    let payment = Payment::new(user, "100", 500);
+
+    let replies = [
+        app.deliver_signed(&payment.disputed()).await,
+        app.deliver_signed(&payment.intent_succeeded()).await,
+    ];
+
+    assert_eq!(
+        outcomes(&replies),
+        ["nothing_to_reverse", "credited_then_reversed"]
+    );
+    assert_eq!(app.balance(&token).await, 0);
+    let history = app.history(&token).await;
+    let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
+    assert_eq!(reversal["metadata"]["reason"], "dispute");
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
 async fn bad_stale_or_missing_signatures_are_refused_with_400_and_change_nothing() {
     let app = TestApp::spawn().await;
     let (token, user) = app.sign_in("forger@example.com").await;
@@ -1005,6 +1062,51 @@ async fn reconcile_credits_a_missed_payment_once_however_often_it_runs() {
     let query: HashMap<String, String> = listed[0].1.url.query_pairs().into_owned().collect();
     let gte: i64 = query["created[gte]"].parse().unwrap();
     assert!((now() - 72 * 3600 - gte).abs() < 60, "{query:?}");
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn reconcile_after_a_refund_that_came_before_the_credit_leaves_nothing_spendable() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("reconcile-refunded@example.com").await;
+    let refunded = Payment::new(user, "250", 1000);
+    // The refund reached askgate; the payment's own events never did.
+    assert_eq!(
+        outcomes(&[app.deliver_signed(&refunded.refunded()).await]),
+        ["nothing_to_reverse"]
+    );
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "url": "/v1/payment_intents",
+            "has_more": false,
+            "data": [refunded.succeeded_intent()],
+        })))
+        .mount(&app.stripe)
+        .await;
+    let args = ReconcileArgs {
+        since: Duration::from_secs(72 * 3600),
+    };
+
+    let first = commands::reconcile(&app.settings, args.clone())
+        .await
+        .unwrap();
+    let second = commands::reconcile(&app.settings, args).await.unwrap();
+
+    assert!(
+        first.contains(&format!(
+            "{}: refunded or disputed before its credit",
+            refunded.intent
+        )),
+        "{first}"
+    );
+    assert!(first.contains("0 credited now"), "{first}");
+    assert!(
+        second.contains(&format!("{}: already credited", refunded.intent)),
+        "{second}"
+    );
+    assert_eq!(app.balance(&token).await, 0);
     app.db.assert_ledger_invariant().await;
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, instrument, warn};
 
-use crate::ledger::{PaymentOutcome, PurchaseCredit, PurchaseReversal};
+use crate::ledger::{LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal};
 use crate::package::{PackageView, TokenPackage, UnknownPackage};
 use crate::payment::{
     CheckoutCreated, CheckoutRequest, PaidPayment, PaymentEvent, PaymentIntentCreated,
@@ -77,6 +77,11 @@ pub enum EventOutcome {
         reason: String,
     },
     Reversed {
+        tokens: Tokens,
+    },
+    /// Credited and at once taken back: a refund or dispute of this payment
+    /// had arrived first. `tokens` is what the reversal took.
+    CreditedThenReversed {
         tokens: Tokens,
     },
     NothingToReverse,
@@ -280,6 +285,11 @@ impl BillingService {
                     tokens: package.tokens(),
                 }
             }
+            PaymentOutcome::AppliedThenReversed { credit, reversal } => {
+                let taken = reversal.map_or(Tokens::ZERO, |r| taken_by(&r));
+                warn!(user_id = %user, payment_intent = %payment.payment_intent_id, credited = credit.amount, %taken, "payment credited after its refund or dispute: taken back at once");
+                EventOutcome::CreditedThenReversed { tokens: taken }
+            }
             PaymentOutcome::AlreadyApplied | PaymentOutcome::NothingToDo => {
                 EventOutcome::AlreadyCredited
             }
@@ -305,13 +315,12 @@ impl BillingService {
             reason: reason.to_owned(),
         };
         Ok(match self.ledger.reverse_purchase(&reversal).await? {
-            PaymentOutcome::Applied(entry) => {
-                let taken = Tokens::new(-i64::from(entry.amount)).unwrap_or(Tokens::ZERO);
-                EventOutcome::Reversed { tokens: taken }
-            }
-            PaymentOutcome::AlreadyApplied | PaymentOutcome::NothingToDo => {
-                EventOutcome::NothingToReverse
-            }
+            PaymentOutcome::Applied(entry) => EventOutcome::Reversed {
+                tokens: taken_by(&entry),
+            },
+            PaymentOutcome::AlreadyApplied
+            | PaymentOutcome::NothingToDo
+            | PaymentOutcome::AppliedThenReversed { .. } => EventOutcome::NothingToReverse,
             PaymentOutcome::DuplicateEvent => EventOutcome::DuplicateEvent,
         })
     }
@@ -336,6 +345,11 @@ impl BillingService {
         }
         Ok(report)
     }
+}
+
+/// The tokens a `reversal` row took (its amount is negative).
+fn taken_by(entry: &LedgerEntry) -> Tokens {
+    Tokens::new(-i64::from(entry.amount)).unwrap_or(Tokens::ZERO)
 }
 
 /// The buyer and package of a payment, or why it cannot be credited.

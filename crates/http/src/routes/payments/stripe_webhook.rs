@@ -32,6 +32,9 @@ impl From<EventOutcome> for Received {
             EventOutcome::DuplicateEvent => ("duplicate_event", None, None),
             EventOutcome::Mismatch { reason } => ("mismatch", None, Some(reason)),
             EventOutcome::Reversed { tokens } => ("reversed", Some(tokens.get()), None),
+            EventOutcome::CreditedThenReversed { tokens } => {
+                ("credited_then_reversed", Some(tokens.get()), None)
+            }
             EventOutcome::NothingToReverse => ("nothing_to_reverse", None, None),
             EventOutcome::CheckoutFailed => ("checkout_failed", None, None),
             EventOutcome::Ignored => ("ignored", None, None),
