@@ -1,24 +1,18 @@
 -- B2, uniform (a diagnostic between B1 and B3): every statement askgate sends
--- PostgreSQL for one AskAT&T chat, in the same order and transactions, as read
--- from PostgreSQL's statement log of a chat by the release build:
---   the debit (B1's statement, autocommit, durable), then one transaction
---   recording the conversation and its two messages, which does not wait for
---   its WAL flush (SET LOCAL synchronous_commit = off).
--- The upstream call between the debit and the conversation is left out.
+-- PostgreSQL for one AskAT&T chat in a new conversation, as the chat path binds
+-- them (crates/postgres/src/charges.rs): the reservation (debit, consumption
+-- row, pending charge; autocommit, durable), then the settlement (the
+-- conversation, its two messages and the charge settled; its commit does not
+-- wait for the WAL flush). Two round trips. The upstream call between them is
+-- left out.
 \set n random(1, 10000)
-WITH spent AS (
-    UPDATE users SET tokens = tokens - 1
-    WHERE id = bench_user(:n) AND tokens >= 1
-    RETURNING id, tokens
-)
-INSERT INTO transactions
-    (id, user_id, transaction_type, amount, balance_after, service_type, domain_id, metadata)
-SELECT bench_uuid_v7(), spent.id, 'consumption', -1, spent.tokens, 'askatt', NULL::uuid, '{"conversation_id": null}'::jsonb FROM spent
-RETURNING *;
-BEGIN;
-SET LOCAL synchronous_commit = off;
-INSERT INTO conversations (id, user_id, service_type, domain_id, title)
-VALUES (bench_uuid_v7(), bench_user(:n), 'askatt', NULL, 'hi') RETURNING id AS conversation \gset
-INSERT INTO messages (id, conversation_id, author, content) VALUES (bench_uuid_v7(), :conversation, 'user', 'hi');
-INSERT INTO messages (id, conversation_id, author, content) VALUES (bench_uuid_v7(), :conversation, 'assistant', 'ok');
-COMMIT;
+\set c1 random(1, 9223372036854775807)
+\set c2 random(1, 9223372036854775807)
+\set v1 random(1, 9223372036854775807)
+\set v2 random(1, 9223372036854775807)
+SELECT outcome, balance, response_body
+FROM askgate_reserve_charge(bench_uuid(:c1, :c2), bench_uuid_v7(), bench_user(:n), 'askatt', NULL,
+    jsonb_build_object('conversation_id', bench_uuid(:v1, :v2)), NULL, NULL);
+SELECT settled, conversation_id
+FROM askgate_settle_charge(bench_uuid(:c1, :c2), bench_user(:n), bench_uuid(:v1, :v2), true, 'askatt', NULL, 'hi',
+    bench_uuid_v7(), 'hi', bench_uuid_v7(), 'ok', NULL, NULL);

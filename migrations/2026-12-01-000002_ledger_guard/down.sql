@@ -4,4 +4,3 @@ DROP TRIGGER transactions_ledger_track ON transactions;
 DROP TRIGGER users_ledger_track ON users;
 DROP FUNCTION askgate_ledger_check();
 DROP FUNCTION askgate_ledger_track();
-DROP FUNCTION askgate_ledger_setting(uuid);
