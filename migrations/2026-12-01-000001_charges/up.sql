@@ -123,7 +123,9 @@ $$;
 -- Settles a reserved charge: records the exchange (creating the conversation
 -- when `p_new_conversation`), marks the charge settled and stores the answer
 -- under its Idempotency-Key. `settled` is false when the charge was no longer
--- pending (the sweeper refunded it first: the answer was then free).
+-- pending (the sweeper refunded it first: the answer was then free), NULL when
+-- there is no such charge (its reservation never committed: the connection
+-- broke between the reservation's answer and its commit).
 -- `conversation_id` is NULL when an existing conversation is no longer the user's.
 -- Settling a settled charge again changes nothing, so a caller whose connection
 -- broke may simply call again.
@@ -151,6 +153,11 @@ BEGIN
         -- it is recorded already.
         RETURN QUERY SELECT true,
             (SELECT cv.id FROM conversations cv WHERE cv.id = p_conversation AND cv.user_id = p_user);
+        RETURN;
+    END IF;
+    IF v_state IS NULL THEN
+        -- No such charge: its reservation never committed. Nothing to record.
+        RETURN QUERY SELECT NULL::boolean, NULL::uuid;
         RETURN;
     END IF;
     v_settled := v_state = 'pending';

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use askgate_domain::conversation::title_from;
 use askgate_domain::ports::{
-    Charges, ExchangeTarget, RecoveredCharge, Reservation, ReserveError, Reserved, Settled,
-    Settlement,
+    Charges, ExchangeTarget, RecoveredCharge, Reservation, ReserveError, Reserved, SettleOutcome,
+    Settled, Settlement,
 };
 use askgate_domain::{ChargeId, ConversationId, StoreError, Tokens, UserId};
 use async_trait::async_trait;
@@ -123,7 +123,11 @@ impl PgCharges {
             .await
             .map_err(store)?;
         Ok(Settled {
-            charged: row.settled,
+            outcome: match row.settled {
+                Some(true) => SettleOutcome::Charged,
+                Some(false) => SettleOutcome::AlreadyRefunded,
+                None => SettleOutcome::NeverReserved,
+            },
             conversation: row.conversation_id.map(ConversationId::from_uuid),
         })
     }
@@ -170,30 +174,34 @@ impl PgCharges {
     }
 }
 
-/// How often a settlement or refund is tried when the database is
-/// unreachable (a connection that broke), and the first pause between tries.
-/// Both are safe to repeat; each try that gets through spares the user a
-/// charge left to recovery.
-const STORE_TRIES: u32 = 5;
+/// How long a settlement or refund keeps being tried while the database is
+/// unreachable (connections that broke, a failover), and the first pause
+/// between tries (it doubles, up to [`MAX_RETRY_PAUSE`]). Both are safe to
+/// repeat; each try that gets through spares the user a charge left to
+/// recovery. Well inside the recovery window's margin over the upstream timeout.
+const RETRY_FOR: Duration = Duration::from_secs(4);
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
+const MAX_RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 async fn with_retries<T, F, Fut>(what: &'static str, mut step: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
     let mut pause = FIRST_RETRY_PAUSE;
-    for _ in 1..STORE_TRIES {
+    loop {
         match step().await {
-            Err(StoreError::Unavailable(error)) => {
+            Err(StoreError::Unavailable(error))
+                if tokio::time::Instant::now() + pause < deadline =>
+            {
                 tracing::warn!(%error, "{what}: the database was unreachable; trying again");
                 tokio::time::sleep(pause).await;
-                pause *= 2;
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
             }
             other => return other,
         }
     }
-    step().await
 }
 
 fn store(e: impl Into<DbError>) -> StoreError {
@@ -221,8 +229,9 @@ struct ReserveRow {
 
 #[derive(Debug, QueryableByName)]
 struct SettleRow {
-    #[diesel(sql_type = Bool)]
-    settled: bool,
+    /// NULL when there is no such charge.
+    #[diesel(sql_type = Nullable<Bool>)]
+    settled: Option<bool>,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     conversation_id: Option<Uuid>,
 }

@@ -11,8 +11,8 @@ use askgate_domain::ledger::{
     CreditKind, CreditRequest, IdempotencyKey, PurchaseCredit, PurchaseReversal, ServiceType,
 };
 use askgate_domain::ports::{
-    Charges, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved, Settlement,
-    UserRepository,
+    Charges, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved, SettleOutcome,
+    Settlement, UserRepository,
 };
 use askgate_domain::user::{ExternalId, Role, SignIn};
 use askgate_domain::{ChargeId, ConversationId, Email, Tokens, UserId};
@@ -148,7 +148,7 @@ async fn a_settled_charge_costs_one_token_and_records_the_exchange() {
         }
     );
     let settled = settle(&charges, &r, "42", None).await;
-    assert!(settled.charged);
+    assert_eq!(settled.outcome, SettleOutcome::Charged);
     assert_eq!(settled.conversation, Some(r.conversation));
     // A settlement tried again (its connection broke) records nothing twice.
     assert_eq!(settle(&charges, &r, "42", None).await, settled);
@@ -174,6 +174,20 @@ async fn a_settled_charge_costs_one_token_and_records_the_exchange() {
 }
 
 #[tokio::test]
+async fn settling_a_charge_that_was_never_reserved_records_nothing() {
+    let db = TestDatabase::new().await;
+    let charges = PgCharges::new(db.database());
+    let ann = user_with(&db.database(), 1).await;
+    // As when a reservation answered but its commit was lost with the connection.
+    let r = reservation(ann, None);
+    let settled = settle(&charges, &r, "free?", None).await;
+    assert_eq!(settled.outcome, SettleOutcome::NeverReserved);
+    assert_eq!(settled.conversation, None);
+    assert_eq!(balance(&db.database(), ann).await, 1);
+    assert_audit_clean(&db).await;
+}
+
+#[tokio::test]
 async fn a_refunded_charge_gives_the_token_back_once() {
     let db = TestDatabase::new().await;
     let charges = PgCharges::new(db.database());
@@ -190,7 +204,10 @@ async fn a_refunded_charge_gives_the_token_back_once() {
         None
     );
     // A refunded charge cannot be settled into a charge again.
-    assert!(!settle(&charges, &r, "too late", None).await.charged);
+    assert_eq!(
+        settle(&charges, &r, "too late", None).await.outcome,
+        SettleOutcome::AlreadyRefunded
+    );
     assert_eq!(balance(&db.database(), ann).await, 1);
     db.assert_ledger_invariant().await;
     assert_audit_clean(&db).await;
@@ -492,7 +509,10 @@ async fn a_charge_left_pending_is_refunded_after_the_window_and_its_key_retried(
         Reserved::Replay(json!({ "response": "answered" }))
     );
     // The dead process's late settlement is not charged again.
-    assert!(!settle(&charges, &lost, "late", None).await.charged);
+    assert_eq!(
+        settle(&charges, &lost, "late", None).await.outcome,
+        SettleOutcome::AlreadyRefunded
+    );
     assert_eq!(balance(&db.database(), ann).await, 1);
     db.assert_ledger_invariant().await;
 }
@@ -731,7 +751,10 @@ mod model {
                         charge,
                         ..reservation(ann, None)
                     };
-                    assert!(settle(&charges, &r, "a", None).await.charged);
+                    assert_eq!(
+                        settle(&charges, &r, "a", None).await.outcome,
+                        SettleOutcome::Charged
+                    );
                 }
                 Op::Refund(i) if !pending.is_empty() => {
                     let charge = pending.remove(i % pending.len());

@@ -64,12 +64,13 @@ impl Server {
             .env("CHARGE_RECOVERY_AFTER_SECONDS", RECOVERY_AFTER_SECONDS)
             .env("RATE_LIMIT_PER_MINUTE", "100000")
             .env("DATABASE_MAX_CONNECTIONS", "20")
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .stdin(Stdio::null());
+        // The server's logs (on stdout) only with TEST_LOG.
+        if std::env::var_os("TEST_LOG").is_some() {
+            cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        } else {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
         let child = cmd.spawn().unwrap();
         let server = Self {
             child,

@@ -81,14 +81,26 @@ pub struct Settlement<'a> {
     pub idempotency: Option<(&'a IdempotencyKey, &'a serde_json::Value)>,
 }
 
+/// What became of the charge when its answer was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleOutcome {
+    /// The token is spent on this answer.
+    Charged,
+    /// The charge was refunded first (recovered, its request thought dead):
+    /// the answer was free.
+    AlreadyRefunded,
+    /// No such charge: its reservation never committed (the connection broke
+    /// between the reservation's answer and its commit). Nothing was charged,
+    /// so the answer must not be given.
+    NeverReserved,
+}
+
 /// What [`Charges::settle`] recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settled {
-    /// `false` when the charge was no longer pending (recovered, hence
-    /// refunded, before the answer could be recorded: the answer was free).
-    pub charged: bool,
+    pub outcome: SettleOutcome,
     /// Where the exchange went; `None` when an existing conversation is no
-    /// longer the user's.
+    /// longer the user's, or the charge was never reserved.
     pub conversation: Option<ConversationId>,
 }
 

@@ -19,8 +19,8 @@ use crate::domain::Domain;
 use crate::ledger::{IdempotencyKey, ServiceType};
 use crate::ports::{
     AiUpstream, Charges, ConversationRepository, DomainRepository, ExchangeTarget, RateDecision,
-    RateLimiter, RecoveredCharge, Reservation, ReserveError, Reserved, Settlement, UpstreamAnswer,
-    UpstreamError, UpstreamRequest,
+    RateLimiter, RecoveredCharge, Reservation, ReserveError, Reserved, SettleOutcome, Settled,
+    Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use crate::user::Actor;
 use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens};
@@ -247,8 +247,19 @@ impl ChatService {
         };
         let settled = self.ports.charges.settle(&settlement).await;
         match settled {
+            Ok(Settled {
+                outcome: SettleOutcome::NeverReserved,
+                ..
+            }) => {
+                // The reservation was rolled back after it answered: no token
+                // was taken, so no answer is given (a retry runs afresh).
+                warn!(%charge, "the reservation never committed; the answer is withheld");
+                return Err(ChatError::Unavailable(
+                    "the chat could not be recorded; no token was charged".into(),
+                ));
+            }
             Ok(settled) => {
-                if !settled.charged {
+                if settled.outcome == SettleOutcome::AlreadyRefunded {
                     warn!(%charge, "the charge was recovered before its answer was recorded; the answer is free");
                 }
                 reply.conversation_id = settled.conversation;
@@ -256,7 +267,7 @@ impl ChatService {
             Err(e) => {
                 // The answer exists: give it. The charge stays pending and is
                 // refunded by recovery, an error in the user's favour.
-                warn!(error = %e, %charge, "could not settle the charge; it will be recovered");
+                warn!(error = ?e, %charge, "could not settle the charge; it will be recovered");
                 reply.conversation_id = None;
             }
         }
@@ -364,7 +375,7 @@ mod tests {
     use crate::domain::{DisplayName, DomainConfiguration, DomainSlug};
     use crate::ports::{
         MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
-        MockRateLimiter, Settled,
+        MockRateLimiter,
     };
     use crate::user::Role;
 
@@ -400,7 +411,7 @@ mod tests {
             });
             self.charges.expect_settle().returning(|s| {
                 Ok(Settled {
-                    charged: true,
+                    outcome: SettleOutcome::Charged,
                     conversation: Some(match s.target {
                         ExchangeTarget::New(id) | ExchangeTarget::Existing(id) => id,
                     }),
@@ -496,7 +507,7 @@ mod tests {
         });
         m.charges.expect_settle().times(1).returning(|s| {
             Ok(Settled {
-                charged: true,
+                outcome: SettleOutcome::Charged,
                 conversation: Some(match s.target {
                     ExchangeTarget::New(id) => id,
                     ExchangeTarget::Existing(_) => panic!("a first message starts a conversation"),
@@ -526,7 +537,7 @@ mod tests {
             .times(1)
             .returning(|_| {
                 Ok(Settled {
-                    charged: true,
+                    outcome: SettleOutcome::Charged,
                     conversation: None,
                 })
             });
@@ -656,6 +667,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_answer_whose_reservation_never_committed_is_withheld() {
+        let mut m = Mocks::new();
+        m.charges.expect_reserve().returning(|_, _| {
+            Ok(Reserved::Held {
+                balance_after: Tokens::new(3).unwrap(),
+            })
+        });
+        m.charges.expect_settle().returning(|_| {
+            Ok(Settled {
+                outcome: SettleOutcome::NeverReserved,
+                conversation: None,
+            })
+        });
+        m.upstream.expect_ask().returning(|_| Ok(answer("free?")));
+        let err = m
+            .service()
+            .chat(request(ServiceType::AskAtt, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChatError::Unavailable(_)));
+    }
+
+    #[tokio::test]
     async fn askdocs_on_an_inactive_or_missing_domain_is_not_found_before_any_charge() {
         for active in [Some(false), None] {
             let mut m = Mocks::new();
@@ -692,7 +726,7 @@ mod tests {
             .withf(move |s| s.domain == Some(id))
             .returning(|_| {
                 Ok(Settled {
-                    charged: true,
+                    outcome: SettleOutcome::Charged,
                     conversation: None,
                 })
             });
@@ -773,7 +807,7 @@ mod tests {
             assert_eq!(key.as_str(), "k2");
             assert_eq!(reply["response"], "ok");
             Ok(Settled {
-                charged: true,
+                outcome: SettleOutcome::Charged,
                 conversation: None,
             })
         });
