@@ -138,6 +138,9 @@ pub struct AuthSettings {
     pub admin_emails: Vec<Email>,
     /// `REFRESH_TTL_DAYS`: lifetime of each refresh token (every refresh starts a new one).
     pub refresh_ttl: Duration,
+    /// `SESSION_MAX_AGE_DAYS`: absolute lifetime of a session, however often it
+    /// is refreshed; after it a new sign-in is required.
+    pub session_max_age: Duration,
 }
 
 /// Stripe: buying tokens. Without `STRIPE_SECRET_KEY` payments are off and the
@@ -577,6 +580,8 @@ impl AuthSettings {
             .unwrap_or_default();
         let refresh_ttl =
             Duration::from_secs(env.integer("REFRESH_TTL_DAYS", 14, 1..=365)? * 86_400);
+        let session_max_age =
+            Duration::from_secs(env.integer("SESSION_MAX_AGE_DAYS", 30, 1..=365)? * 86_400);
         Ok(Self {
             jwt_secret,
             jwt_secret_generated,
@@ -584,6 +589,7 @@ impl AuthSettings {
             dev_login,
             admin_emails,
             refresh_ttl,
+            session_max_age,
         })
     }
 }

@@ -325,6 +325,7 @@ fn identity(
         keys.clone(),
         SessionPolicy {
             refresh_ttl: settings.auth.refresh_ttl,
+            max_age: settings.auth.session_max_age,
             secure_cookies: settings.secure_cookies(),
             revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
         },

@@ -144,6 +144,17 @@ impl AccountService {
         Ok(self.users.upsert_sign_in(&sign_in).await?)
     }
 
+    /// The user behind a session being refreshed, with the role it has now:
+    /// the role stored at the last sign-in (so a demotion recorded since takes
+    /// effect) or admin when the address is in `ADMIN_EMAILS` today.
+    pub async fn for_refresh(&self, user: UserId) -> Result<User, AccountError> {
+        let mut user = self.profile(user).await?;
+        if self.admins.emails.contains(&user.email) {
+            user.role = Role::Admin;
+        }
+        Ok(user)
+    }
+
     pub async fn profile(&self, user: UserId) -> Result<User, AccountError> {
         self.users
             .find(user)
