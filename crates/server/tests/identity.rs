@@ -957,6 +957,20 @@ async fn dev_login_starts_a_real_session() {
 // ---- Azure AD bearer tokens ------------------------------------------------------------------
 
 #[tokio::test]
+async fn an_entra_id_token_is_refused_as_an_api_bearer_token() {
+    let app = TestApp::spawn().await;
+    let ann = Person::new(43, "ann@example.com").with_roles(&["Admin"]);
+    // Signed by the tenant for askgate's client id, with an app role and a
+    // version: an ID token all the same (no client named, no scopes).
+    let id_token = PUBLISHED.sign(&id_token_claims(&app.idp.issuer(), &ann, None));
+    assert_invalid_token(&app.me(&id_token).await, "an ID token as bearer");
+    assert_eq!(app.user_count().await, 0);
+    // The access token of the same person works.
+    let access = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &ann));
+    assert_eq!(app.me(&access).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn azure_access_tokens_are_accepted_and_the_user_is_created_by_oid() {
     let app = TestApp::spawn().await;
     let ada = Person::new(16, "ada@example.com");
