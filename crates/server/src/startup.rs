@@ -253,6 +253,7 @@ pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
         AdminPolicy {
             role_name: settings.azure_ad.admin_role.clone(),
             emails: settings.auth.admin_emails.clone(),
+            object_ids: settings.auth.admin_object_ids.clone(),
         },
     )
 }

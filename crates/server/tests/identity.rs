@@ -485,6 +485,32 @@ async fn admins_come_from_the_app_role_claim_or_admin_emails() {
 }
 
 #[tokio::test]
+async fn admin_object_ids_make_admins_whatever_their_address_or_roles() {
+    let app = TestApp::spawn_with(&[(
+        "ADMIN_OBJECT_IDS",
+        "00000000-0000-0000-0000-000000000044, 00000000-0000-0000-0000-000000000099",
+    )])
+    .await;
+    let listed = Person::new(44, "eve@example.com");
+    let by_oid = app.login(&listed).await;
+    assert_eq!(by_oid.body["user"]["role"], "admin", "{}", by_oid.body);
+    assert_eq!(
+        app.admin_probe(&by_oid.token()).await,
+        StatusCode::NOT_FOUND
+    );
+    // As an API bearer token too.
+    let bearer = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &listed));
+    assert_eq!(app.admin_probe(&bearer).await, StatusCode::NOT_FOUND);
+    // Anyone else is not.
+    let other = app.login(&Person::new(45, "mallory@example.com")).await;
+    assert_eq!(other.body["user"]["role"], "user", "{}", other.body);
+
+    let err = Settings::from_pairs(&[("ADMIN_OBJECT_IDS", "boss@example.com")]).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("ADMIN_OBJECT_IDS"), "{message}");
+}
+
+#[tokio::test]
 async fn the_admin_role_name_is_configurable() {
     let app = TestApp::spawn_with(&[("AZURE_AD_ADMIN_ROLE", "askgate.admin")]).await;
     let old_name = app
