@@ -319,6 +319,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn admin_by_object_id_whatever_the_case_of_the_guid() {
+        let policy = AdminPolicy {
+            role_name: "Admin".into(),
+            emails: Vec::new(),
+            object_ids: vec!["00000000-0000-0000-0000-00000000ABCD".into()],
+        };
+        let mut users = MockUserRepository::new();
+        users
+            .expect_upsert_sign_in()
+            .returning(|s| Ok(user_from(s)));
+        let svc = service(users, policy);
+        let listed = svc
+            .sign_in(&identity(Some("ann@example.com"), &[]))
+            .await
+            .unwrap();
+        assert_eq!(listed.role, Role::Admin);
+        let mut other = identity(Some("ann@example.com"), &[]);
+        other.subject = "00000000-0000-0000-0000-00000000abce".into();
+        assert_eq!(svc.sign_in(&other).await.unwrap().role, Role::User);
+    }
+
+    #[tokio::test]
     async fn sign_in_without_email_creates_nobody() {
         let mut users = MockUserRepository::new();
         users.expect_upsert_sign_in().never();
