@@ -33,6 +33,32 @@ pub(crate) struct AccessTokenClaims {
     /// v1 access tokens carry the sign-in name here instead.
     pub(crate) upn: Option<String>,
     pub(crate) name: Option<String>,
+    /// Delegated scopes granted to the calling client: only access tokens carry them.
+    pub(crate) scp: Option<String>,
+    /// Token format version (`1.0` or `2.0`), present on every Entra access token.
+    pub(crate) ver: Option<String>,
+    /// The client the token was issued to (v2 `azp`, v1 `appid`). ID tokens name
+    /// none, which is what tells an ID token with app roles from an access token.
+    pub(crate) azp: Option<String>,
+    pub(crate) appid: Option<String>,
+}
+
+impl AccessTokenClaims {
+    /// Why these are not the claims of an access token, if they are not.
+    pub(crate) fn not_an_access_token(&self) -> Option<&'static str> {
+        if !matches!(self.ver.as_deref(), Some("1.0" | "2.0")) {
+            return Some("token has no access-token version (ver)");
+        }
+        let scoped = self.scp.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if !scoped && self.roles.is_empty() {
+            return Some("token grants neither scopes (scp) nor app roles (roles)");
+        }
+        let client = self.azp.as_deref().or(self.appid.as_deref());
+        if client.is_none_or(|c| c.trim().is_empty()) {
+            return Some("token names no client (azp/appid): an ID token, not an access token");
+        }
+        None
+    }
 }
 
 /// Parts of an identity before they become an [`ExternalIdentity`].

@@ -350,6 +350,9 @@ impl AzureAd {
         let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.decoding, &validation)
             .map_err(|err| invalid(format!("access token rejected: {err}")))?;
         let claims = data.claims;
+        if let Some(reason) = claims.not_an_access_token() {
+            return Err(invalid(reason));
+        }
         self.check_tenant(claims.tid.as_deref())?;
         let subject = claims
             .oid

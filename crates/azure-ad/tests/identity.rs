@@ -320,6 +320,56 @@ async fn a_microsoft_graph_token_is_invalid() {
     assert_invalid(azure.verify_access_token(&PUBLISHED.sign(&claims)).await);
 }
 
+#[tokio::test]
+async fn an_id_token_is_not_an_access_token() {
+    let idp = Idp::start().await;
+    let azure = idp.discover().await;
+    // Signed by the tenant, for askgate's client id, with app roles: still an ID token.
+    let id_token = PUBLISHED.sign(&id_token_claims(&idp.issuer()));
+    assert_invalid(azure.verify_access_token(&id_token).await);
+    // The same token still signs in where an ID token belongs.
+    idp.sign_in_with(&azure, &id_token).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bearer_token_without_scopes_roles_version_or_client_is_invalid() {
+    let idp = Idp::start().await;
+    let azure = idp.discover().await;
+    let mut no_grant = access_token_claims(&idp.issuer());
+    no_grant.as_object_mut().unwrap().remove("scp");
+    no_grant["roles"] = json!([]);
+    assert_invalid(azure.verify_access_token(&PUBLISHED.sign(&no_grant)).await);
+
+    let mut no_version = access_token_claims(&idp.issuer());
+    no_version.as_object_mut().unwrap().remove("ver");
+    assert_invalid(
+        azure
+            .verify_access_token(&PUBLISHED.sign(&no_version))
+            .await,
+    );
+
+    let mut no_client = access_token_claims(&idp.issuer());
+    no_client.as_object_mut().unwrap().remove("azp");
+    assert_invalid(azure.verify_access_token(&PUBLISHED.sign(&no_client)).await);
+
+    // App roles alone (an application calling with its own identity) are enough.
+    let mut app_only = access_token_claims(&idp.issuer());
+    app_only.as_object_mut().unwrap().remove("scp");
+    azure
+        .verify_access_token(&PUBLISHED.sign(&app_only))
+        .await
+        .unwrap();
+    // So is a v1 token naming its client as appid.
+    let mut v1 = access_token_claims(&idp.issuer());
+    v1.as_object_mut().unwrap().remove("azp");
+    v1["appid"] = json!("9b1e2c3d-client-of-askgate");
+    v1["ver"] = json!("1.0");
+    azure
+        .verify_access_token(&PUBLISHED.sign(&v1))
+        .await
+        .unwrap();
+}
+
 // ---- attack battery: every forged token is refused, as bearer and as ID token -------
 
 #[tokio::test]

@@ -48,6 +48,7 @@ const CHALLENGE_INVALID: &str = "Bearer realm=\"askgate\", error=\"invalid_token
 #[serde(rename_all = "snake_case")]
 pub enum ProblemCode {
     Unauthenticated,
+    SessionExpired,
     Forbidden,
     NotFound,
     ValidationFailed,
@@ -65,6 +66,7 @@ impl ProblemCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Unauthenticated => "unauthenticated",
+            Self::SessionExpired => "session_expired",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::ValidationFailed => "validation_failed",
@@ -82,7 +84,7 @@ impl ProblemCode {
     #[must_use]
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,6 +101,7 @@ impl ProblemCode {
     const fn title(self) -> &'static str {
         match self {
             Self::Unauthenticated => "Authentication required",
+            Self::SessionExpired => "Session expired",
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
             Self::ValidationFailed => "Invalid request",
@@ -210,6 +213,18 @@ impl ApiError {
             ..Self::new(
                 ProblemCode::Unauthenticated,
                 "The session token is invalid or has expired. Sign in again.",
+            )
+        }
+    }
+
+    /// The session reached its absolute lifetime (`SESSION_MAX_AGE_DAYS`).
+    #[must_use]
+    pub fn session_expired() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_INVALID),
+            ..Self::new(
+                ProblemCode::SessionExpired,
+                "This session has reached its maximum lifetime. Sign in again.",
             )
         }
     }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -24,6 +24,7 @@ use crate::schema::{refresh_tokens, sessions};
 /// Why a session was revoked (`sessions.revoked_reason`).
 const REASON_REVOKED: &str = "revoked";
 const REASON_REUSE: &str = "refresh token reuse";
+const REASON_EXPIRED: &str = "session lifetime reached";
 
 /// Spends the presented token if it may be used; returns its session and user.
 const SPEND: &str = "\
@@ -35,7 +36,29 @@ UPDATE refresh_tokens AS rt
    AND rt.expires_at > $2
    AND s.id = rt.session_id
    AND s.revoked_at IS NULL
+   AND s.created_at > $3
 RETURNING rt.session_id, s.user_id";
+
+/// What is known of a token that could not be spent, and of its session.
+const KNOWN: &str = "\
+SELECT rt.session_id, rt.rotated_at, rt.expires_at, s.created_at, s.revoked_at
+  FROM refresh_tokens AS rt
+  JOIN sessions AS s ON s.id = rt.session_id
+ WHERE rt.token_hash = $1";
+
+#[derive(QueryableByName)]
+struct Known {
+    #[diesel(sql_type = SqlUuid)]
+    session_id: Uuid,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    rotated_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    expires_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    revoked_at: Option<DateTime<Utc>>,
+}
 
 #[derive(QueryableByName)]
 struct Spent {
@@ -115,6 +138,7 @@ impl SessionStore for PgSessions {
         next_hash: &str,
         next_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        started_after: DateTime<Utc>,
     ) -> Result<Rotation, StoreError> {
         let mut conn = self.db.conn().await.map_err(store)?;
         let rotation = conn
@@ -122,6 +146,7 @@ impl SessionStore for PgSessions {
                 let spent = diesel::sql_query(SPEND)
                     .bind::<Text, _>(presented_hash)
                     .bind::<Timestamptz, _>(now)
+                    .bind::<Timestamptz, _>(started_after)
                     .get_result::<Spent>(tx)
                     .await
                     .optional()?;
@@ -139,21 +164,40 @@ impl SessionStore for PgSessions {
                         user: UserId::from_uuid(spent.user_id),
                     });
                 }
-                // Not spendable: unknown, expired, revoked, or already spent.
-                let known = refresh_tokens::table
-                    .find(presented_hash)
-                    .select((refresh_tokens::session_id, refresh_tokens::rotated_at))
-                    .first::<(Uuid, Option<DateTime<Utc>>)>(tx)
+                // Not spendable: unknown, expired, revoked, already spent, or
+                // of a session past its absolute lifetime.
+                let known = diesel::sql_query(KNOWN)
+                    .bind::<Text, _>(presented_hash)
+                    .get_result::<Known>(tx)
                     .await
-                    .optional()?;
+                    .optional()
+                    .map(|k| {
+                        k.map(|k| {
+                            (
+                                k.session_id,
+                                k.rotated_at,
+                                k.expires_at,
+                                k.created_at,
+                                k.revoked_at,
+                            )
+                        })
+                    })?;
                 match known {
-                    Some((session, Some(_rotated))) => {
+                    Some((session, None, expires_at, created_at, None))
+                        if expires_at > now && created_at <= started_after =>
+                    {
+                        revoke_session(tx, session, REASON_EXPIRED).await?;
+                        Ok(Rotation::SessionExpired {
+                            session: SessionId::from_uuid(session),
+                        })
+                    }
+                    Some((session, Some(_rotated), ..)) => {
                         revoke_session(tx, session, REASON_REUSE).await?;
                         Ok(Rotation::ReuseDetected {
                             session: SessionId::from_uuid(session),
                         })
                     }
-                    Some((_, None)) | None => Ok(Rotation::Invalid),
+                    Some((_, None, ..)) | None => Ok(Rotation::Invalid),
                 }
             })
             .await

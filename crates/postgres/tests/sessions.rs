@@ -69,7 +69,13 @@ async fn rotation_spends_the_token_and_its_successor_works_once() {
     let (sessions, session, owner) = started(&db, &hash("first")).await;
 
     let rotated = sessions
-        .rotate(&hash("first"), &hash("second"), in_days(14), Utc::now())
+        .rotate(
+            &hash("first"),
+            &hash("second"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -80,7 +86,13 @@ async fn rotation_spends_the_token_and_its_successor_works_once() {
         }
     );
     let again = sessions
-        .rotate(&hash("second"), &hash("third"), in_days(14), Utc::now())
+        .rotate(
+            &hash("second"),
+            &hash("third"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
         .await
         .unwrap();
     assert!(matches!(again, Rotation::Rotated { .. }), "{again:?}");
@@ -92,12 +104,24 @@ async fn presenting_a_spent_token_revokes_the_whole_session() {
     let db = TestDatabase::new().await;
     let (sessions, session, _) = started(&db, &hash("first")).await;
     sessions
-        .rotate(&hash("first"), &hash("second"), in_days(14), Utc::now())
+        .rotate(
+            &hash("first"),
+            &hash("second"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
         .await
         .unwrap();
 
     let reuse = sessions
-        .rotate(&hash("first"), &hash("attacker"), in_days(14), Utc::now())
+        .rotate(
+            &hash("first"),
+            &hash("attacker"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
         .await
         .unwrap();
 
@@ -105,7 +129,13 @@ async fn presenting_a_spent_token_revokes_the_whole_session() {
     assert!(!sessions.is_active(session).await.unwrap());
     // The newest token of the family is dead too.
     let newest = sessions
-        .rotate(&hash("second"), &hash("third"), in_days(14), Utc::now())
+        .rotate(
+            &hash("second"),
+            &hash("third"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
         .await
         .unwrap();
     assert_eq!(newest, Rotation::Invalid);
@@ -126,6 +156,7 @@ async fn of_concurrent_rotations_of_one_token_exactly_one_wins() {
                     &hash(&format!("next-{i}")),
                     in_days(14),
                     Utc::now(),
+                    in_days(-30),
                 )
                 .await
                 .unwrap()
@@ -153,13 +184,25 @@ async fn expired_unknown_and_revoked_tokens_are_invalid_without_revoking() {
     let (sessions, session, _) = started(&db, &hash("first")).await;
 
     let unknown = sessions
-        .rotate(&hash("never-issued"), &hash("x"), in_days(14), Utc::now())
+        .rotate(
+            &hash("never-issued"),
+            &hash("x"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
         .await
         .unwrap();
     assert_eq!(unknown, Rotation::Invalid);
 
     let after_expiry = sessions
-        .rotate(&hash("first"), &hash("y"), in_days(30), in_days(15))
+        .rotate(
+            &hash("first"),
+            &hash("y"),
+            in_days(30),
+            in_days(15),
+            in_days(-30),
+        )
         .await
         .unwrap();
     assert_eq!(after_expiry, Rotation::Invalid);
@@ -169,7 +212,13 @@ async fn expired_unknown_and_revoked_tokens_are_invalid_without_revoking() {
     sessions.revoke(session).await.unwrap();
     assert!(!sessions.is_active(session).await.unwrap());
     let after_logout = sessions
-        .rotate(&hash("first"), &hash("z"), in_days(14), Utc::now())
+        .rotate(
+            &hash("first"),
+            &hash("z"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
         .await
         .unwrap();
     assert_eq!(after_logout, Rotation::Invalid);
@@ -295,4 +344,47 @@ async fn a_claimed_row_or_a_dev_sign_in_never_takes_an_email_over() {
         .await
         .unwrap_err();
     assert!(matches!(second, StoreError::Conflict(_)), "{second:?}");
+}
+
+#[tokio::test]
+async fn a_session_past_its_lifetime_is_revoked_at_its_next_refresh() {
+    let db = TestDatabase::new().await;
+    let (sessions, session, _) = started(&db, &hash("first")).await;
+
+    // The token itself is fresh; the session began after the oldest allowed start.
+    let expired = sessions
+        .rotate(
+            &hash("first"),
+            &hash("second"),
+            in_days(14),
+            Utc::now(),
+            in_days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired, Rotation::SessionExpired { session });
+    assert!(!sessions.is_active(session).await.unwrap());
+    // Nothing was spent or stored: neither token works any more.
+    let again = sessions
+        .rotate(
+            &hash("first"),
+            &hash("third"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, Rotation::Invalid);
+    let successor = sessions
+        .rotate(
+            &hash("second"),
+            &hash("fourth"),
+            in_days(14),
+            Utc::now(),
+            in_days(-30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(successor, Rotation::Invalid);
 }

@@ -136,8 +136,13 @@ pub struct AuthSettings {
     pub dev_login: bool,
     /// `ADMIN_EMAILS`.
     pub admin_emails: Vec<Email>,
+    /// `ADMIN_OBJECT_IDS`: Entra ID object ids (`oid`) that are always admins, lowercase.
+    pub admin_object_ids: Vec<String>,
     /// `REFRESH_TTL_DAYS`: lifetime of each refresh token (every refresh starts a new one).
     pub refresh_ttl: Duration,
+    /// `SESSION_MAX_AGE_DAYS`: absolute lifetime of a session, however often it
+    /// is refreshed; after it a new sign-in is required.
+    pub session_max_age: Duration,
 }
 
 /// Stripe: buying tokens. Without `STRIPE_SECRET_KEY` payments are off and the
@@ -575,15 +580,41 @@ impl AuthSettings {
             })
             .transpose()?
             .unwrap_or_default();
+        let admin_object_ids = env
+            .get("ADMIN_OBJECT_IDS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|id| {
+                        uuid::Uuid::parse_str(id)
+                            .map(|id| id.hyphenated().to_string())
+                            .map_err(|_| {
+                                ConfigError::new(
+                                    "ADMIN_OBJECT_IDS",
+                                    format!(
+                                        "must be comma-separated Entra ID object ids (GUIDs); '{id}' is not one"
+                                    ),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         let refresh_ttl =
             Duration::from_secs(env.integer("REFRESH_TTL_DAYS", 14, 1..=365)? * 86_400);
+        let session_max_age =
+            Duration::from_secs(env.integer("SESSION_MAX_AGE_DAYS", 30, 1..=365)? * 86_400);
         Ok(Self {
             jwt_secret,
             jwt_secret_generated,
             session_ttl,
             dev_login,
             admin_emails,
+            admin_object_ids,
             refresh_ttl,
+            session_max_age,
         })
     }
 }

@@ -253,6 +253,7 @@ pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
         AdminPolicy {
             role_name: settings.azure_ad.admin_role.clone(),
             emails: settings.auth.admin_emails.clone(),
+            object_ids: settings.auth.admin_object_ids.clone(),
         },
     )
 }
@@ -325,6 +326,7 @@ fn identity(
         keys.clone(),
         SessionPolicy {
             refresh_ttl: settings.auth.refresh_ttl,
+            max_age: settings.auth.session_max_age,
             secure_cookies: settings.secure_cookies(),
             revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
         },

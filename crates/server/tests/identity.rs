@@ -18,7 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{JWT_SECRET, Reply as Answer, Running};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
-use reqwest::header::{LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
@@ -364,6 +364,29 @@ impl TestApp {
         .await
     }
 
+    /// Runs one statement on the service's database; answers the rows it touched.
+    async fn execute(&self, statement: &str) -> u64 {
+        let (client, connection) = tokio_postgres::connect(self.db.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client.execute(statement, &[]).await.unwrap()
+    }
+
+    /// `DELETE /api/domains/{unknown}`: 404 for an admin, 403 for anyone else.
+    async fn admin_probe(&self, token: &str) -> StatusCode {
+        self.send(
+            self.client
+                .delete(format!(
+                    "{}/api/domains/00000000-0000-4000-8000-000000000000",
+                    self.base
+                ))
+                .bearer_auth(token),
+        )
+        .await
+        .status
+    }
+
     async fn user_count(&self) -> i64 {
         let (client, connection) = tokio_postgres::connect(self.db.url(), tokio_postgres::NoTls)
             .await
@@ -459,6 +482,32 @@ async fn admins_come_from_the_app_role_claim_or_admin_emails() {
         .login(&Person::new(4, "bob@example.com").with_roles(&["Reader"]))
         .await;
     assert_eq!(reader.body["user"]["role"], "user", "{}", reader.body);
+}
+
+#[tokio::test]
+async fn admin_object_ids_make_admins_whatever_their_address_or_roles() {
+    let app = TestApp::spawn_with(&[(
+        "ADMIN_OBJECT_IDS",
+        "00000000-0000-0000-0000-000000000044, 00000000-0000-0000-0000-000000000099",
+    )])
+    .await;
+    let listed = Person::new(44, "eve@example.com");
+    let by_oid = app.login(&listed).await;
+    assert_eq!(by_oid.body["user"]["role"], "admin", "{}", by_oid.body);
+    assert_eq!(
+        app.admin_probe(&by_oid.token()).await,
+        StatusCode::NOT_FOUND
+    );
+    // As an API bearer token too.
+    let bearer = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &listed));
+    assert_eq!(app.admin_probe(&bearer).await, StatusCode::NOT_FOUND);
+    // Anyone else is not.
+    let other = app.login(&Person::new(45, "mallory@example.com")).await;
+    assert_eq!(other.body["user"]["role"], "user", "{}", other.body);
+
+    let err = Settings::from_pairs(&[("ADMIN_OBJECT_IDS", "boss@example.com")]).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("ADMIN_OBJECT_IDS"), "{message}");
 }
 
 #[tokio::test]
@@ -710,6 +759,90 @@ async fn refresh_rotates_the_cookie_and_answers_a_working_access_token() {
 }
 
 #[tokio::test]
+async fn a_session_older_than_its_maximum_age_must_sign_in_again() {
+    let app = TestApp::spawn_with(&[("SESSION_MAX_AGE_DAYS", "30")]).await;
+    let signed_in = app.login(&Person::new(40, "ada@example.com")).await;
+    let access = signed_in.token();
+    // Refreshed daily, the session is still within its lifetime at day 29.
+    let moved = app
+        .execute("UPDATE sessions SET created_at = now() - interval '29 days'")
+        .await;
+    assert_eq!(moved, 1);
+    let day_29 = app.refresh_with_cookie(&signed_in.refresh_cookie()).await;
+    assert_eq!(day_29.status, StatusCode::OK, "{}", day_29.body);
+
+    // At day 31 its refresh token is fresh but the session is too old.
+    app.execute("UPDATE sessions SET created_at = now() - interval '31 days'")
+        .await;
+    let day_31 = app.refresh_with_cookie(&day_29.refresh_cookie()).await;
+    assert_eq!(day_31.status, StatusCode::UNAUTHORIZED, "{}", day_31.body);
+    assert_eq!(day_31.body["code"], "session_expired", "{}", day_31.body);
+    let detail = day_31.body["detail"].as_str().unwrap();
+    assert!(detail.contains("Sign in again"), "{detail}");
+    assert!(
+        day_31.headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/problem+json")
+    );
+    // The session is over: its access tokens stop working too, and a new
+    // sign-in starts a fresh session that refreshes.
+    assert_invalid_token(&app.me(&access).await, "access token of an expired session");
+    let again = app.login(&Person::new(40, "ada@example.com")).await;
+    let fresh = app.refresh_with_cookie(&again.refresh_cookie()).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+}
+
+#[tokio::test]
+async fn a_demoted_admin_loses_admin_at_the_next_refresh() {
+    let app = TestApp::spawn().await;
+    let signed_in = app
+        .login(&Person::new(41, "ann@example.com").with_roles(&["Admin"]))
+        .await;
+    assert_eq!(
+        signed_in.body["user"]["role"], "admin",
+        "{}",
+        signed_in.body
+    );
+    assert_eq!(
+        app.admin_probe(&signed_in.token()).await,
+        StatusCode::NOT_FOUND
+    );
+
+    let demoted = app
+        .execute("UPDATE users SET role = 'user' WHERE email = 'ann@example.com'")
+        .await;
+    assert_eq!(demoted, 1);
+    let refreshed = app.refresh_with_cookie(&signed_in.refresh_cookie()).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(refreshed.body["user"]["role"], "user", "{}", refreshed.body);
+    assert_eq!(
+        app.admin_probe(&refreshed.token()).await,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn an_address_added_to_admin_emails_is_admin_at_the_next_refresh() {
+    // boss@example.com is in ADMIN_EMAILS; its stored role is not what decides.
+    let app = TestApp::spawn().await;
+    let signed_in = app.login(&Person::new(42, "boss@example.com")).await;
+    app.execute("UPDATE users SET role = 'user' WHERE email = 'boss@example.com'")
+        .await;
+    let refreshed = app.refresh_with_cookie(&signed_in.refresh_cookie()).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(
+        refreshed.body["user"]["role"], "admin",
+        "{}",
+        refreshed.body
+    );
+    assert_eq!(
+        app.admin_probe(&refreshed.token()).await,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn refresh_with_a_body_token_answers_the_next_one_in_the_body() {
     let app = TestApp::spawn().await;
     let signed_in = app.login(&Person::new(13, "ada@example.com")).await;
@@ -848,6 +981,20 @@ async fn dev_login_starts_a_real_session() {
 }
 
 // ---- Azure AD bearer tokens ------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_entra_id_token_is_refused_as_an_api_bearer_token() {
+    let app = TestApp::spawn().await;
+    let ann = Person::new(43, "ann@example.com").with_roles(&["Admin"]);
+    // Signed by the tenant for askgate's client id, with an app role and a
+    // version: an ID token all the same (no client named, no scopes).
+    let id_token = PUBLISHED.sign(&id_token_claims(&app.idp.issuer(), &ann, None));
+    assert_invalid_token(&app.me(&id_token).await, "an ID token as bearer");
+    assert_eq!(app.user_count().await, 0);
+    // The access token of the same person works.
+    let access = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &ann));
+    assert_eq!(app.me(&access).await.status, StatusCode::OK);
+}
 
 #[tokio::test]
 async fn azure_access_tokens_are_accepted_and_the_user_is_created_by_oid() {
@@ -1085,6 +1232,9 @@ fn azure_ad_settings_have_working_defaults_and_refuse_half_a_configuration() {
     assert!(s.azure_ad.app.is_none());
     assert_eq!(s.azure_ad.admin_role, "Admin");
     assert_eq!(s.auth.refresh_ttl, Duration::from_secs(14 * 86_400));
+    assert_eq!(s.auth.session_max_age, Duration::from_secs(30 * 86_400));
+    let err = Settings::from_pairs(&[("SESSION_MAX_AGE_DAYS", "0")]).unwrap_err();
+    assert!(err.to_string().contains("SESSION_MAX_AGE_DAYS"), "{err}");
 
     let s = Settings::from_pairs(&[
         ("AZURE_AD_TENANT_ID", TENANT),

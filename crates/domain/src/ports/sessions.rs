@@ -19,6 +19,9 @@ pub enum Rotation {
     Rotated { session: SessionId, user: UserId },
     /// The token had already been rotated: the whole session was revoked.
     ReuseDetected { session: SessionId },
+    /// The session began before the oldest allowed start: it is now revoked
+    /// and the person must sign in again.
+    SessionExpired { session: SessionId },
     /// Unknown, expired, or its session is revoked.
     Invalid,
 }
@@ -31,13 +34,16 @@ pub trait SessionStore: Send + Sync {
 
     /// Spends the token whose hash is `presented_hash` and stores `next` in the
     /// same session, atomically. An already-spent token MUST revoke the whole
-    /// session and return `ReuseDetected`.
+    /// session and return `ReuseDetected`. A session that began at or before
+    /// `started_after` (the absolute session lifetime) MUST be revoked and
+    /// return `SessionExpired`, however fresh its refresh token.
     async fn rotate(
         &self,
         presented_hash: &str,
         next_hash: &str,
         next_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        started_after: DateTime<Utc>,
     ) -> Result<Rotation, StoreError>;
 
     /// Revokes the session and all its refresh tokens. Idempotent.

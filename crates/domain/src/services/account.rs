@@ -61,6 +61,10 @@ pub struct AdminPolicy {
     pub role_name: String,
     /// Addresses that are always admins (`ADMIN_EMAILS`).
     pub emails: Vec<Email>,
+    /// Entra ID object ids (`oid`) that are always admins (`ADMIN_OBJECT_IDS`),
+    /// lowercase. Safer than an address: the object id cannot be edited by the
+    /// user or reused by another account.
+    pub object_ids: Vec<String>,
 }
 
 impl AdminPolicy {
@@ -71,6 +75,23 @@ impl AdminPolicy {
             Role::Admin
         } else {
             Role::User
+        }
+    }
+
+    /// Whether the identity provider's subject (the Entra `oid`) is in `ADMIN_OBJECT_IDS`.
+    #[must_use]
+    pub fn is_admin_object(&self, subject: &str) -> bool {
+        self.object_ids
+            .iter()
+            .any(|id| id.eq_ignore_ascii_case(subject))
+    }
+
+    /// The role of a Microsoft sign-in or bearer token.
+    fn role_of(&self, email: &Email, identity: &ExternalIdentity) -> Role {
+        if self.is_admin_object(&identity.subject) {
+            Role::Admin
+        } else {
+            self.role_for(email, &identity.roles)
         }
     }
 }
@@ -104,7 +125,7 @@ impl AccountService {
         let email = identity.email.clone().ok_or(AccountError::MissingEmail)?;
         let external_id =
             ExternalId::parse(&identity.subject).map_err(|_| AccountError::InvalidIdentity)?;
-        let role = self.admins.role_for(&email, &identity.roles);
+        let role = self.admins.role_of(&email, identity);
         self.upsert(external_id, email, identity.display_name.as_deref(), role)
             .await
     }
@@ -142,6 +163,20 @@ impl AccountService {
             at: self.clock.now(),
         };
         Ok(self.users.upsert_sign_in(&sign_in).await?)
+    }
+
+    /// The user behind a session being refreshed, with the role it has now:
+    /// the role stored at the last sign-in (so a demotion recorded since takes
+    /// effect) or admin when the address is in `ADMIN_EMAILS` or the object id
+    /// in `ADMIN_OBJECT_IDS` today.
+    pub async fn for_refresh(&self, user: UserId) -> Result<User, AccountError> {
+        let mut user = self.profile(user).await?;
+        if self.admins.emails.contains(&user.email)
+            || self.admins.is_admin_object(user.external_id.as_str())
+        {
+            user.role = Role::Admin;
+        }
+        Ok(user)
     }
 
     pub async fn profile(&self, user: UserId) -> Result<User, AccountError> {
@@ -253,6 +288,7 @@ mod tests {
         let policy = AdminPolicy {
             role_name: "Admin".into(),
             emails: vec![Email::parse("boss@example.com").unwrap()],
+            object_ids: Vec::new(),
         };
         let mut users = MockUserRepository::new();
         users
@@ -280,6 +316,28 @@ mod tests {
                 .role,
             Role::User
         );
+    }
+
+    #[tokio::test]
+    async fn admin_by_object_id_whatever_the_case_of_the_guid() {
+        let policy = AdminPolicy {
+            role_name: "Admin".into(),
+            emails: Vec::new(),
+            object_ids: vec!["00000000-0000-0000-0000-00000000ABCD".into()],
+        };
+        let mut users = MockUserRepository::new();
+        users
+            .expect_upsert_sign_in()
+            .returning(|s| Ok(user_from(s)));
+        let svc = service(users, policy);
+        let listed = svc
+            .sign_in(&identity(Some("ann@example.com"), &[]))
+            .await
+            .unwrap();
+        assert_eq!(listed.role, Role::Admin);
+        let mut other = identity(Some("ann@example.com"), &[]);
+        other.subject = "00000000-0000-0000-0000-00000000abce".into();
+        assert_eq!(svc.sign_in(&other).await.unwrap().role, Role::User);
     }
 
     #[tokio::test]

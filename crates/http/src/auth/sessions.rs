@@ -39,6 +39,9 @@ pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
 pub struct SessionPolicy {
     /// Lifetime of each refresh token (`REFRESH_TTL_DAYS`); every refresh starts a new one.
     pub refresh_ttl: Duration,
+    /// Absolute lifetime of a session (`SESSION_MAX_AGE_DAYS`), however often
+    /// it is refreshed: after it, only a new sign-in gives a new session.
+    pub max_age: Duration,
     /// `Secure` on cookies: off only for plain-http local development.
     pub secure_cookies: bool,
     /// How long an instance may trust an earlier "session is active" answer:
@@ -49,6 +52,8 @@ pub struct SessionPolicy {
 impl SessionPolicy {
     /// The default bound on how long a revocation takes to reach every instance.
     pub const DEFAULT_REVOCATION_CHECK_TTL: Duration = Duration::from_secs(5);
+    /// The default absolute session lifetime: 30 days.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
 }
 
 /// A refresh token as handed to the client. `Debug` never shows it.
@@ -109,6 +114,9 @@ pub enum SessionError {
     /// A spent refresh token came back: its session is now revoked.
     #[error("refresh token reused: session revoked")]
     ReuseDetected,
+    /// The session reached its absolute lifetime: a new sign-in is required.
+    #[error("session lifetime reached: session revoked")]
+    Expired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -121,6 +129,10 @@ impl From<SessionError> for ApiError {
             SessionError::Refused | SessionError::ReuseDetected => {
                 tracing::info!(reason = %e, "refused a refresh");
                 Self::invalid_token()
+            }
+            SessionError::Expired => {
+                tracing::info!(reason = %e, "refused a refresh");
+                Self::session_expired()
             }
             SessionError::Store(StoreError::Unavailable(_)) => Self::unavailable(&e),
             SessionError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_))
@@ -193,6 +205,13 @@ impl Sessions {
         })
     }
 
+    /// Sessions that began at or before this instant are past their lifetime.
+    fn oldest_start(&self) -> chrono::DateTime<Utc> {
+        let max_age = chrono::Duration::from_std(self.policy.max_age)
+            .unwrap_or_else(|_| chrono::Duration::days(30));
+        Utc::now() - max_age
+    }
+
     /// Spends `presented` and returns its successor.
     #[tracing::instrument(skip_all)]
     pub async fn rotate(&self, presented: &str) -> Result<Rotated, SessionError> {
@@ -204,6 +223,7 @@ impl Sessions {
                 &next.hash(),
                 self.refresh_expiry(),
                 Utc::now(),
+                self.oldest_start(),
             )
             .await?;
         match rotation {
@@ -216,6 +236,11 @@ impl Sessions {
                 self.active.insert(session, false).await;
                 tracing::warn!(%session, "refresh token reuse: session revoked");
                 Err(SessionError::ReuseDetected)
+            }
+            Rotation::SessionExpired { session } => {
+                self.active.insert(session, false).await;
+                tracing::info!(%session, "session lifetime reached: session revoked");
+                Err(SessionError::Expired)
             }
             Rotation::Invalid => Err(SessionError::Refused),
         }

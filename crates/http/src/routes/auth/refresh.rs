@@ -55,7 +55,7 @@ fn presented(req: &HttpRequest, body: &[u8]) -> Result<Option<(String, bool)>, B
     request_body(content = Option<Body>, description = "Empty, `{}` or `{\"refresh_token\": null}` (the cookie is used), or the refresh token", content_type = "application/json"),
     responses(
         (status = 200, description = "A new access token and refresh token", body = super::signed_in::SignedIn),
-        (status = 401, description = "No refresh token, or one that is invalid, expired or already used", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No refresh token, or one that is invalid, expired or already used (`unauthenticated`), or a session older than `SESSION_MAX_AGE_DAYS` (`session_expired`): sign in again", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn handle(
@@ -66,7 +66,7 @@ pub async fn handle(
     let (token, in_body) = presented(&req, &body)?.ok_or_else(ApiError::no_refresh_token)?;
     let sessions = state.sessions().ok_or_else(ApiError::invalid_token)?;
     let rotated = sessions.rotate(&token).await?;
-    let user = match state.accounts().profile(rotated.user).await {
+    let user = match state.accounts().for_refresh(rotated.user).await {
         Ok(user) => user,
         Err(askgate_domain::services::AccountError::UserNotFound) => {
             sessions.end(rotated.session).await?;
