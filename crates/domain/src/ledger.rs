@@ -290,6 +290,10 @@ pub enum PaymentOutcome {
         credit: LedgerEntry,
         reversal: Option<LedgerEntry>,
     },
+    /// The buyer no longer exists: nothing credited, and the payment is
+    /// recorded as orphaned (the final outcome: retrying cannot fix it).
+    /// `first` is true for the call that recorded it.
+    Orphaned { first: bool },
 }
 
 /// The ledger rules as a pure model of one account. Adapters implement the same

@@ -26,7 +26,9 @@ use uuid::Uuid;
 use crate::Database;
 use crate::errors::DbError;
 use crate::models::{NewTransactionRow, TransactionRow};
-use crate::schema::{pending_reversals, purchase_reversals, stripe_events, transactions, users};
+use crate::schema::{
+    orphaned_payments, pending_reversals, purchase_reversals, stripe_events, transactions, users,
+};
 
 /// `stripe_events.event_type` for events handled here. The port does not carry
 /// Stripe's own event type, so the row records what the ledger did with it.
@@ -292,6 +294,26 @@ async fn pending_reversal(
         .optional()
 }
 
+/// Records a paid purchase whose user does not exist; `false` when this
+/// payment was recorded as orphaned before.
+async fn record_orphan(
+    tx: &mut AsyncPgConnection,
+    credit: &PurchaseCredit,
+) -> Result<bool, DieselError> {
+    let inserted = diesel::insert_into(orphaned_payments::table)
+        .values((
+            orphaned_payments::payment_intent_id.eq(&credit.payment_intent_id),
+            orphaned_payments::user_id.eq(credit.user.as_uuid()),
+            orphaned_payments::tokens.eq(credit.tokens.get()),
+            orphaned_payments::event_id.eq(credit.event_id.as_deref()),
+            orphaned_payments::metadata.eq(&credit.metadata),
+        ))
+        .on_conflict_do_nothing()
+        .execute(tx)
+        .await?;
+    Ok(inserted == 1)
+}
+
 /// The row another call wrote first, as `Recorded::Duplicate`.
 fn duplicate(row: Option<TransactionRow>) -> Result<Recorded, LedgerError> {
     let row = row
@@ -481,6 +503,12 @@ impl Ledger for PgLedger {
                 let row = match credited {
                     Ok(row) => row,
                     Err(Stop::Duplicate) => return Ok(PaymentOutcome::AlreadyApplied),
+                    Err(Stop::Refused(LedgerError::UserNotFound)) => {
+                        // The buyer is gone: recorded once with the event, so
+                        // a redelivery finds it handled instead of failing again.
+                        let first = record_orphan(tx, credit).await?;
+                        return Ok(PaymentOutcome::Orphaned { first });
+                    }
                     Err(stop) => return Err(stop),
                 };
                 // A refund or dispute came first: the credit is taken back in

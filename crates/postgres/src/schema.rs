@@ -159,6 +159,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    orphaned_payments (payment_intent_id) {
+        payment_intent_id -> Text,
+        user_id -> Uuid,
+        tokens -> Int4,
+        event_id -> Nullable<Text>,
+        metadata -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(domains -> users (created_by));
 diesel::joinable!(transactions -> users (user_id));
 diesel::joinable!(transactions -> domains (domain_id));
@@ -174,4 +185,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     pending_reversals,
     purchases,
     charges,
+    orphaned_payments,
 );

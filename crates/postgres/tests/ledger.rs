@@ -463,24 +463,73 @@ async fn two_different_events_for_one_payment_at_once_credit_once() {
     test_db.assert_ledger_invariant().await;
 }
 
+/// The payments recorded as orphaned: (payment intent, user, tokens).
+async fn orphaned(test_db: &TestDatabase) -> Vec<(String, Uuid, i32)> {
+    use diesel::sql_types::{Int4, Text, Uuid as SqlUuid};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        payment_intent_id: String,
+        #[diesel(sql_type = SqlUuid)]
+        user_id: Uuid,
+        #[diesel(sql_type = Int4)]
+        tokens: i32,
+    }
+    let mut conn = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    diesel_async::RunQueryDsl::load::<Row>(
+        diesel::sql_query(
+            "SELECT payment_intent_id, user_id, tokens FROM orphaned_payments ORDER BY created_at",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.payment_intent_id, r.user_id, r.tokens))
+    .collect()
+}
+
 #[tokio::test]
-async fn a_purchase_for_an_unknown_user_records_nothing() {
+async fn a_purchase_for_a_deleted_user_is_recorded_once_as_orphaned_and_credits_nothing() {
     let test_db = TestDatabase::new().await;
-    let ledger = PgLedger::new(test_db.database());
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = new_user(&db).await;
+    let mut conn = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    conn.batch_execute(&format!("DELETE FROM users WHERE id = '{user}'"))
+        .await
+        .unwrap();
     let pi = unique("pi");
     let event = unique("evt");
 
     let outcome = ledger
-        .credit_purchase(&purchase(UserId::generate(), &pi, 100, Some(&event)))
-        .await;
-    assert!(matches!(outcome, Err(LedgerError::UserNotFound)));
-    // The event was not recorded: once the user exists, a redelivery credits.
-    let user = user_with(&test_db.database(), 0).await;
-    let outcome = ledger
         .credit_purchase(&purchase(user, &pi, 100, Some(&event)))
         .await
         .unwrap();
-    assert!(matches!(outcome, PaymentOutcome::Applied(_)));
+    assert_eq!(outcome, PaymentOutcome::Orphaned { first: true });
+    // The outcome is final: a redelivery of the event is a duplicate, another
+    // event for the same payment finds it recorded already.
+    let again = ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&event)))
+        .await
+        .unwrap();
+    assert_eq!(again, PaymentOutcome::DuplicateEvent);
+    let other = ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    assert_eq!(other, PaymentOutcome::Orphaned { first: false });
+    let reconciled = ledger
+        .credit_purchase(&purchase(user, &pi, 100, None))
+        .await
+        .unwrap();
+    assert_eq!(reconciled, PaymentOutcome::Orphaned { first: false });
+
+    assert_eq!(
+        orphaned(&test_db).await,
+        vec![(pi.clone(), user.as_uuid(), 100)]
+    );
+    assert_eq!(ledger.purchase_credited(&pi).await.unwrap(), None);
     test_db.assert_ledger_invariant().await;
 }
 

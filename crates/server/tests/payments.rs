@@ -392,6 +392,57 @@ async fn a_paid_amount_that_does_not_match_the_package_credits_nothing() {
 }
 
 #[tokio::test]
+async fn a_payment_for_a_user_who_no_longer_exists_is_answered_200_once_and_counted() {
+    const METRICS_TOKEN: &str = "payments-metrics-token-0123456789";
+    let stripe = MockServer::start().await;
+    let api_base = stripe.uri();
+    let app = TestApp::spawn_with(
+        stripe,
+        &[
+            ("STRIPE_SECRET_KEY", STRIPE_KEY),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("STRIPE_API_BASE", &api_base),
+            ("METRICS_TOKEN", METRICS_TOKEN),
+        ],
+    )
+    .await;
+    let orphaned = async || {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("askgate_payments_orphaned_total "))
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
+    let before = orphaned().await;
+    // The buyer was deleted after starting the checkout.
+    let payment = Payment::new(UserId::generate(), "100", 500);
+    let completed = payment.checkout_completed();
+
+    let replies = [
+        app.deliver_signed(&completed).await,
+        app.deliver_signed(&completed).await,
+        app.deliver_signed(&payment.intent_succeeded()).await,
+    ];
+
+    // Final answers: Stripe stops retrying, and a second event for the same
+    // payment neither credits nor fails.
+    assert_eq!(
+        outcomes(&replies),
+        ["orphaned", "duplicate_event", "orphaned"]
+    );
+    assert_eq!(orphaned().await - before, 1.0);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
 async fn a_refund_after_partial_spending_takes_back_only_the_unspent_tokens() {
     let app = TestApp::spawn().await;
     let (token, user) = app.sign_in("refund@example.com").await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tracing::{info, instrument, warn};
+use tracing::{error, info, instrument, warn};
 
 use crate::ledger::{LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal};
 use crate::package::{PackageView, TokenPackage, UnknownPackage};
@@ -85,6 +85,9 @@ pub enum EventOutcome {
         tokens: Tokens,
     },
     NothingToReverse,
+    /// Paid by a user who no longer exists: nothing credited, the payment is
+    /// recorded as orphaned for the operator to refund at Stripe.
+    Orphaned,
     CheckoutFailed,
     Ignored,
 }
@@ -293,6 +296,10 @@ impl BillingService {
             PaymentOutcome::AlreadyApplied | PaymentOutcome::NothingToDo => {
                 EventOutcome::AlreadyCredited
             }
+            PaymentOutcome::Orphaned { .. } => {
+                error!(user_id = %user, payment_intent = %payment.payment_intent_id, tokens = %package.tokens(), "paid purchase for a user who no longer exists: nothing credited, refund it at Stripe");
+                EventOutcome::Orphaned
+            }
             PaymentOutcome::DuplicateEvent => EventOutcome::DuplicateEvent,
         };
         if let Some(checkout) = &payment.checkout_session_id {
@@ -320,7 +327,8 @@ impl BillingService {
             },
             PaymentOutcome::AlreadyApplied
             | PaymentOutcome::NothingToDo
-            | PaymentOutcome::AppliedThenReversed { .. } => EventOutcome::NothingToReverse,
+            | PaymentOutcome::AppliedThenReversed { .. }
+            | PaymentOutcome::Orphaned { .. } => EventOutcome::NothingToReverse,
             PaymentOutcome::DuplicateEvent => EventOutcome::DuplicateEvent,
         })
     }
