@@ -62,6 +62,8 @@ diesel::table! {
         reason -> Text,
         event_id -> Nullable<Text>,
         created_at -> Timestamptz,
+        refunded_cents -> Nullable<Int8>,
+        paid_cents -> Nullable<Int8>,
     }
 }
 
@@ -74,6 +76,7 @@ diesel::table! {
         shortfall -> Int4,
         reason -> Text,
         transaction_id -> Nullable<Uuid>,
+        due -> Int4,
         created_at -> Timestamptz,
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use askgate_domain::domain::{DisplayName, DomainConfiguration, DomainSlug, NewDomain};
 use askgate_domain::ledger::{
     CreditKind, CreditRequest, DebitRequest, EntryKind, IdempotencyKey, LedgerEntry,
-    PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded, ServiceType,
+    PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ServiceType,
 };
 use askgate_domain::page::PageRequest;
 use askgate_domain::ports::{DomainRepository, Ledger, LedgerError, UserRepository};
@@ -86,6 +86,25 @@ fn reversal(pi: &str, event: &str) -> PurchaseReversal {
         payment_intent_id: pi.to_owned(),
         event_id: Some(event.to_owned()),
         reason: "charge.refunded".to_owned(),
+        share: None,
+    }
+}
+
+fn partial(pi: &str, event: &str, refunded_cents: i64, paid_cents: i64) -> PurchaseReversal {
+    PurchaseReversal {
+        share: Some(RefundShare {
+            refunded_cents,
+            paid_cents,
+        }),
+        ..reversal(pi, event)
+    }
+}
+
+/// The amount a reversal outcome took (0 when it wrote no row).
+fn took(outcome: &PaymentOutcome) -> i32 {
+    match outcome {
+        PaymentOutcome::Applied(entry) => -entry.amount,
+        _ => 0,
     }
 }
 
@@ -530,6 +549,121 @@ async fn a_purchase_for_a_deleted_user_is_recorded_once_as_orphaned_and_credits_
         vec![(pi.clone(), user.as_uuid(), 100)]
     );
     assert_eq!(ledger.purchase_credited(&pi).await.unwrap(), None);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn partial_refunds_take_their_pro_rata_share_cumulatively_and_a_full_refund_the_rest() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &pi, 600, Some(&unique("evt"))))
+        .await
+        .unwrap();
+
+    // $5 of $20 refunded: floor(600 × 500 ÷ 2000) = 150.
+    let first = unique("evt");
+    let quarter = ledger
+        .reverse_purchase(&partial(&pi, &first, 500, 2000))
+        .await
+        .unwrap();
+    assert_eq!(took(&quarter), 150);
+    assert_eq!(
+        ledger
+            .reverse_purchase(&partial(&pi, &first, 500, 2000))
+            .await
+            .unwrap(),
+        PaymentOutcome::DuplicateEvent
+    );
+    // A second refund brings the charge's refunded amount to $7.77: only the
+    // additional share, floor(600 × 777 ÷ 2000) − 150 = 233 − 150 = 83.
+    let second = ledger
+        .reverse_purchase(&partial(&pi, &unique("evt"), 777, 2000))
+        .await
+        .unwrap();
+    assert_eq!(took(&second), 83);
+    // The first refund's event delivered again under another id (or late)
+    // gives nothing more.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&partial(&pi, &unique("evt"), 500, 2000))
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 600 - 233);
+
+    // Spend some, then the rest is refunded: what is unspent of the 367 due.
+    for _ in 0..30 {
+        ledger.debit(&debit(user)).await.unwrap();
+    }
+    let full = ledger
+        .reverse_purchase(&reversal(&pi, &unique("evt")))
+        .await
+        .unwrap();
+    assert_eq!(took(&full), 337);
+    let PaymentOutcome::Applied(row) = &full else {
+        panic!("{full:?}")
+    };
+    assert_eq!(row.metadata["shortfall"], 30);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 0);
+    // A dispute of the refunded charge takes nothing more.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&PurchaseReversal {
+                reason: "charge.dispute.created".to_owned(),
+                ..reversal(&pi, &unique("evt"))
+            })
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    let entries = all_entries(&ledger, user).await;
+    assert_eq!(count(&entries, EntryKind::Reversal), 3);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn partial_refunds_before_the_credit_take_back_the_largest_share_at_once() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 10).await;
+    let pi = unique("pi");
+
+    // Delivered out of order: the later (larger) refund first.
+    for (refunded, event) in [(1000, unique("evt")), (500, unique("evt"))] {
+        assert_eq!(
+            ledger
+                .reverse_purchase(&partial(&pi, &event, refunded, 2000))
+                .await
+                .unwrap(),
+            PaymentOutcome::NothingToDo
+        );
+    }
+    let outcome = ledger
+        .credit_purchase(&purchase(user, &pi, 600, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    let PaymentOutcome::AppliedThenReversed {
+        reversal: Some(taken),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(taken.amount, -300);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 10 + 300);
+    // The rest refunded later takes the other half.
+    let rest = ledger
+        .reverse_purchase(&reversal(&pi, &unique("evt")))
+        .await
+        .unwrap();
+    assert_eq!(took(&rest), 300);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 10);
     test_db.assert_ledger_invariant().await;
 }
 

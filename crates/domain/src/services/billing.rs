@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
-use crate::ledger::{LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal};
+use crate::ledger::{LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, RefundShare};
 use crate::package::{PackageView, TokenPackage, UnknownPackage};
 use crate::payment::{
     CheckoutCreated, CheckoutRequest, PaidPayment, PaymentEvent, PaymentIntentCreated,
@@ -249,11 +249,18 @@ impl BillingService {
             PaymentEvent::Refunded {
                 event_id,
                 payment_intent_id,
-            } => self.reverse(event_id, payment_intent_id, "refund").await,
+                share,
+            } => {
+                self.reverse(event_id, payment_intent_id, "refund", share)
+                    .await
+            }
             PaymentEvent::Disputed {
                 event_id,
                 payment_intent_id,
-            } => self.reverse(event_id, payment_intent_id, "dispute").await,
+            } => {
+                self.reverse(event_id, payment_intent_id, "dispute", None)
+                    .await
+            }
             PaymentEvent::Ignored { event_type, .. } => {
                 tracing::debug!(%event_type, "payment event ignored");
                 Ok(EventOutcome::Ignored)
@@ -315,11 +322,13 @@ impl BillingService {
         event_id: String,
         payment_intent_id: String,
         reason: &str,
+        share: Option<RefundShare>,
     ) -> Result<EventOutcome, BillingError> {
         let reversal = PurchaseReversal {
             payment_intent_id,
             event_id: Some(event_id),
             reason: reason.to_owned(),
+            share,
         };
         Ok(match self.ledger.reverse_purchase(&reversal).await? {
             PaymentOutcome::Applied(entry) => EventOutcome::Reversed {
