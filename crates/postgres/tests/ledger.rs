@@ -886,8 +886,16 @@ fn orders_with_duplicates(events: &[(char, String)]) -> Vec<Vec<(char, String)>>
 }
 
 /// `p` = the payment's event, `c` = reconciliation (a credit with no event
-/// id), `r` = a refund or dispute with `reason`.
-async fn deliver_in_every_order(reason: &str, events: &[(char, String)], start: i64, tokens: i64) {
+/// id), `r` = a refund or dispute of the whole payment with `reason`, `q` and
+/// `h` = partial refunds bringing the refunded amount to a quarter and a half
+/// of the charge. Every order ends at `start + tokens − taken`.
+async fn deliver_in_every_order(
+    reason: &str,
+    events: &[(char, String)],
+    start: i64,
+    tokens: i64,
+    taken: i64,
+) {
     let test_db = TestDatabase::new().await;
     let db = test_db.database();
     let ledger = PgLedger::new(db.clone());
@@ -922,19 +930,32 @@ async fn deliver_in_every_order(reason: &str, events: &[(char, String)], start: 
                         .await
                         .unwrap();
                 }
+                'q' | 'h' => {
+                    let refunded = if *kind == 'q' { 500 } else { 1000 };
+                    ledger
+                        .reverse_purchase(&partial(&pi, &event, refunded, 2000))
+                        .await
+                        .unwrap();
+                }
                 other => panic!("unknown event kind {other}"),
             }
         }
         let entries = all_entries(&ledger, user).await;
+        let end = start + tokens - taken;
         assert_eq!(
             i64::from(ledger.balance(user).await.unwrap().get()),
-            start,
+            end,
             "order {order:?}"
         );
         assert_eq!(count(&entries, EntryKind::Purchase), 1, "order {order:?}");
-        assert_eq!(count(&entries, EntryKind::Reversal), 1, "order {order:?}");
+        let reversed: i64 = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Reversal)
+            .map(|e| -i64::from(e.amount))
+            .sum();
+        assert_eq!(reversed, taken, "order {order:?}");
         let sum: i64 = entries.iter().map(|e| i64::from(e.amount)).sum();
-        assert_eq!(sum, start, "order {order:?}");
+        assert_eq!(sum, end, "order {order:?}");
     }
     test_db.assert_ledger_invariant().await;
 }
@@ -942,7 +963,7 @@ async fn deliver_in_every_order(reason: &str, events: &[(char, String)], start: 
 #[tokio::test]
 async fn purchase_and_refund_in_every_order_with_duplicates_end_at_the_same_balance() {
     let events = [('p', "evt_paid".to_owned()), ('r', "evt_refund".to_owned())];
-    deliver_in_every_order("charge.refunded", &events, 7, 100).await;
+    deliver_in_every_order("charge.refunded", &events, 7, 100, 100).await;
 }
 
 #[tokio::test]
@@ -952,7 +973,29 @@ async fn purchase_dispute_and_reconcile_in_every_order_with_duplicates_end_at_th
         ('r', "evt_dispute".to_owned()),
         ('c', "reconcile".to_owned()),
     ];
-    deliver_in_every_order("charge.dispute.created", &events, 3, 250).await;
+    deliver_in_every_order("charge.dispute.created", &events, 3, 250, 250).await;
+}
+
+#[tokio::test]
+async fn purchase_and_two_partial_refunds_in_every_order_with_duplicates_end_at_the_same_balance() {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('q', "evt_quarter".to_owned()),
+        ('h', "evt_half".to_owned()),
+    ];
+    // Half of 600 tokens, however the two refunds arrive.
+    deliver_in_every_order("charge.refunded", &events, 7, 600, 300).await;
+}
+
+#[tokio::test]
+async fn purchase_partial_refund_and_dispute_in_every_order_with_duplicates_end_at_the_same_balance()
+ {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('q', "evt_quarter".to_owned()),
+        ('r', "evt_dispute".to_owned()),
+    ];
+    deliver_in_every_order("charge.dispute.created", &events, 5, 600, 600).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
