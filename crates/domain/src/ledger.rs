@@ -149,6 +149,13 @@ impl IdempotencyKey {
         Self(format!("reversal:{payment_intent_id}"))
     }
 
+    /// The ledger key of a later reversal of the same payment (after a partial
+    /// refund), which brings what the payment owes back up to `due` tokens.
+    #[must_use]
+    pub fn for_reversal_up_to(payment_intent_id: &str, due: i32) -> Self {
+        Self(format!("reversal:{payment_intent_id}:{due}"))
+    }
+
     /// The ledger key of the refund of a consumption: at most one per consumption.
     #[must_use]
     pub fn for_refund(consumption: TransactionId) -> Self {
@@ -239,13 +246,45 @@ pub struct PurchaseCredit {
     pub metadata: serde_json::Value,
 }
 
-/// Take back the still-unspent tokens of a refunded or disputed purchase, at most once
-/// per payment, never below zero. The shortfall is recorded in metadata.
+/// Take back the still-unspent tokens of a refunded or disputed purchase, never
+/// below zero. The shortfall is recorded in metadata. A payment gives back at most
+/// its purchased tokens in all: a partial refund takes its pro-rata share, a
+/// later (larger) refund or a dispute only what is due on top.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PurchaseReversal {
     pub payment_intent_id: String,
     pub event_id: Option<String>,
     pub reason: String,
+    /// `None`: the whole purchase (a full refund, a dispute).
+    pub share: Option<RefundShare>,
+}
+
+/// How much of a charge has been refunded so far (Stripe's `amount_refunded`,
+/// cumulative over the charge's refunds) out of what was paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundShare {
+    pub refunded_cents: i64,
+    pub paid_cents: i64,
+}
+
+impl RefundShare {
+    /// The tokens of a `purchased`-token purchase that this share gives back:
+    /// `floor(purchased × refunded ÷ paid)`, within `0..=purchased`.
+    #[must_use]
+    pub fn tokens_of(self, purchased: i32) -> i32 {
+        if self.paid_cents <= 0 || self.refunded_cents >= self.paid_cents {
+            return purchased;
+        }
+        let refunded = i128::from(self.refunded_cents.max(0));
+        let due = i128::from(purchased) * refunded / i128::from(self.paid_cents);
+        i32::try_from(due).unwrap_or(purchased).clamp(0, purchased)
+    }
+}
+
+/// The tokens `share` gives back of a `purchased`-token purchase (`None`: all).
+#[must_use]
+pub fn tokens_due(share: Option<RefundShare>, purchased: i32) -> i32 {
+    share.map_or(purchased, |s| s.tokens_of(purchased))
 }
 
 /// Result of an operation that happens at most once.
@@ -290,6 +329,10 @@ pub enum PaymentOutcome {
         credit: LedgerEntry,
         reversal: Option<LedgerEntry>,
     },
+    /// The buyer no longer exists: nothing credited, and the payment is
+    /// recorded as orphaned (the final outcome: retrying cannot fix it).
+    /// `first` is true for the call that recorded it.
+    Orphaned { first: bool },
 }
 
 /// The ledger rules as a pure model of one account. Adapters implement the same
@@ -416,6 +459,20 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_refund_share_gives_back_the_floor_of_its_pro_rata_tokens() {
+        let share = |refunded_cents, paid_cents| RefundShare {
+            refunded_cents,
+            paid_cents,
+        };
+        assert_eq!(share(500, 2000).tokens_of(600), 150);
+        assert_eq!(share(333, 1000).tokens_of(250), 83);
+        assert_eq!(share(1, 2000).tokens_of(600), 0);
+        assert_eq!(share(2000, 2000).tokens_of(600), 600);
+        assert_eq!(share(5000, 2000).tokens_of(600), 600);
+        assert_eq!(tokens_due(None, 600), 600);
+    }
 
     #[derive(Debug, Clone)]
     enum Op {

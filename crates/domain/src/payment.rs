@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::UserId;
+use crate::ledger::RefundShare;
 use crate::package::TokenPackage;
 
 /// Ask the provider for a PaymentIntent for one package.
@@ -54,6 +55,9 @@ pub enum PaymentEvent {
     Refunded {
         event_id: String,
         payment_intent_id: String,
+        /// The part refunded so far when it is less than the charge; `None`
+        /// for a full refund.
+        share: Option<RefundShare>,
     },
     /// A dispute (chargeback) was opened.
     Disputed {

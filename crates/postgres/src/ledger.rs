@@ -6,11 +6,13 @@
 //! hold under any concurrency: `transactions.idempotency_key` (credits, one
 //! purchase per payment intent), `transactions.refunds_transaction_id` (one refund
 //! per consumption), `stripe_events.event_id` (one handling per Stripe event) and
-//! `purchase_reversals.payment_intent_id` (one reversal per payment).
+//! `purchase_reversals.payment_intent_id` (one running total of what a payment's
+//! refunds and disputes gave back, so the payment never gives back more than it
+//! bought).
 
 use askgate_domain::ledger::{
     CreditRequest, DebitRequest, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome,
-    PurchaseCredit, PurchaseReversal, Recorded,
+    PurchaseCredit, PurchaseReversal, Recorded, RefundShare, tokens_due,
 };
 use askgate_domain::page::{Cursor, Page, PageRequest};
 use askgate_domain::ports::{Ledger, LedgerError};
@@ -26,7 +28,9 @@ use uuid::Uuid;
 use crate::Database;
 use crate::errors::DbError;
 use crate::models::{NewTransactionRow, TransactionRow};
-use crate::schema::{pending_reversals, purchase_reversals, stripe_events, transactions, users};
+use crate::schema::{
+    orphaned_payments, pending_reversals, purchase_reversals, stripe_events, transactions, users,
+};
 
 /// `stripe_events.event_type` for events handled here. The port does not carry
 /// Stripe's own event type, so the row records what the ledger did with it.
@@ -197,24 +201,45 @@ async fn lock_payment(
 
 /// What taking back a credited purchase did.
 enum Taken {
-    /// The payment was reversed before: nothing changed.
+    /// Earlier reversals of the payment made as much due: nothing changed.
     Before,
-    /// Remembered, but every purchased token was spent: no ledger row.
+    /// Remembered, but every token due was spent: no ledger row.
     Nothing,
     /// The `reversal` row written.
     Row(TransactionRow),
 }
 
-/// Takes back `min(balance, purchased)` of `purchase` with a `reversal` row and
-/// remembers the reversal in `purchase_reversals` (at most once per payment).
-/// Runs inside the caller's transaction.
+/// Takes back what `share` makes due of `purchase` on top of what earlier
+/// reversals of this payment made due, at most the user's balance, with a
+/// `reversal` row, and remembers the running total in `purchase_reversals`
+/// (one row per payment). Runs inside the caller's transaction, under the
+/// payment's lock.
 async fn take_back(
     tx: &mut AsyncPgConnection,
     purchase: &TransactionRow,
     pi: &str,
     reason: &str,
+    share: Option<RefundShare>,
 ) -> Result<Taken, Stop> {
-    let reversal_key = IdempotencyKey::for_reversal(pi);
+    let purchased = purchase.amount;
+    let due = tokens_due(share, purchased);
+    let before = purchase_reversals::table
+        .find(pi)
+        .select((
+            purchase_reversals::due,
+            purchase_reversals::reversed,
+            purchase_reversals::shortfall,
+        ))
+        .for_update()
+        .first::<(i32, i32, i32)>(tx)
+        .await
+        .optional()?;
+    let (due_before, reversed_before, shortfall_before) = before.unwrap_or((0, 0, 0));
+    if before.is_some() && due <= due_before {
+        // An earlier reversal made as much due or more: nothing more to take.
+        return Ok(Taken::Before);
+    }
+    let owed = due - due_before;
     // Locks the user's row: debits and other reversals wait for us.
     let balance = users::table
         .find(purchase.user_id)
@@ -222,46 +247,58 @@ async fn take_back(
         .for_update()
         .first::<i32>(tx)
         .await?;
-    let purchased = purchase.amount;
-    let reversed = balance.clamp(0, purchased);
-    let shortfall = purchased - reversed;
-    let first = diesel::insert_into(purchase_reversals::table)
+    let taken = balance.clamp(0, owed);
+    let shortfall = owed - taken;
+    diesel::insert_into(purchase_reversals::table)
         .values((
             purchase_reversals::payment_intent_id.eq(pi),
             purchase_reversals::user_id.eq(purchase.user_id),
             purchase_reversals::purchased.eq(purchased),
-            purchase_reversals::reversed.eq(reversed),
-            purchase_reversals::shortfall.eq(shortfall),
+            purchase_reversals::due.eq(due),
+            purchase_reversals::reversed.eq(reversed_before + taken),
+            purchase_reversals::shortfall.eq(shortfall_before + shortfall),
             purchase_reversals::reason.eq(reason),
         ))
-        .on_conflict_do_nothing()
+        .on_conflict(purchase_reversals::payment_intent_id)
+        .do_update()
+        .set((
+            purchase_reversals::due.eq(due),
+            purchase_reversals::reversed.eq(reversed_before + taken),
+            purchase_reversals::shortfall.eq(shortfall_before + shortfall),
+        ))
         .execute(tx)
-        .await?
-        == 1;
-    if !first {
-        return Ok(Taken::Before);
-    }
-    if reversed == 0 {
+        .await?;
+    if taken == 0 {
         return Ok(Taken::Nothing);
     }
+    let reversal_key = if due_before == 0 {
+        IdempotencyKey::for_reversal(pi)
+    } else {
+        IdempotencyKey::for_reversal_up_to(pi, due)
+    };
     let after = diesel::update(users::table.find(purchase.user_id))
-        .set(users::tokens.eq(users::tokens - reversed))
+        .set(users::tokens.eq(users::tokens - taken))
         .returning(users::tokens)
         .get_result::<i32>(tx)
         .await?;
-    let metadata = json!({
+    let mut metadata = json!({
         "reason": reason,
         "purchased": purchased,
-        "reversed": reversed,
+        "reversed": taken,
         "shortfall": shortfall,
     });
+    if let Some(share) = share {
+        metadata["refunded_cents"] = json!(share.refunded_cents);
+        metadata["paid_cents"] = json!(share.paid_cents);
+        metadata["due"] = json!(due);
+    }
     let row = insert_once(
         tx,
         &NewTransactionRow {
             id: Uuid::now_v7(),
             user_id: purchase.user_id,
             transaction_type: EntryKind::Reversal.as_str(),
-            amount: -reversed,
+            amount: -taken,
             balance_after: after,
             stripe_payment_intent_id: Some(pi),
             idempotency_key: Some(reversal_key.as_str()),
@@ -279,17 +316,98 @@ async fn take_back(
     Ok(Taken::Row(row))
 }
 
-/// The reason of a refund or dispute that arrived before this payment's credit.
+/// A refund or dispute that arrived before this payment's credit: its reason
+/// and share (`None`: the whole payment).
 async fn pending_reversal(
     tx: &mut AsyncPgConnection,
     pi: &str,
-) -> Result<Option<String>, DieselError> {
-    pending_reversals::table
+) -> Result<Option<(String, Option<RefundShare>)>, DieselError> {
+    let row = pending_reversals::table
         .find(pi)
-        .select(pending_reversals::reason)
-        .first::<String>(tx)
+        .select((
+            pending_reversals::reason,
+            pending_reversals::refunded_cents,
+            pending_reversals::paid_cents,
+        ))
+        .first::<(String, Option<i64>, Option<i64>)>(tx)
         .await
-        .optional()
+        .optional()?;
+    Ok(row.map(|(reason, refunded, paid)| {
+        let share = refunded
+            .zip(paid)
+            .map(|(refunded_cents, paid_cents)| RefundShare {
+                refunded_cents,
+                paid_cents,
+            });
+        (reason, share)
+    }))
+}
+
+/// Remembers a reversal for the credit still to come, keeping the largest share
+/// seen: Stripe's refunded amount only grows, and a dispute or full refund
+/// (`None`) covers everything.
+async fn remember_reversal(
+    tx: &mut AsyncPgConnection,
+    reversal: &PurchaseReversal,
+) -> Result<(), DieselError> {
+    let pi = reversal.payment_intent_id.as_str();
+    let (refunded, paid) = reversal
+        .share
+        .map(|s| (s.refunded_cents, s.paid_cents))
+        .unzip();
+    let Some((_, before)) = pending_reversal(tx, pi).await? else {
+        diesel::insert_into(pending_reversals::table)
+            .values((
+                pending_reversals::payment_intent_id.eq(pi),
+                pending_reversals::reason.eq(&reversal.reason),
+                pending_reversals::event_id.eq(reversal.event_id.as_deref()),
+                pending_reversals::refunded_cents.eq(refunded),
+                pending_reversals::paid_cents.eq(paid),
+            ))
+            .execute(tx)
+            .await?;
+        return Ok(());
+    };
+    let larger = match (before, reversal.share) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(b), Some(n)) => {
+            i128::from(n.refunded_cents) * i128::from(b.paid_cents)
+                > i128::from(b.refunded_cents) * i128::from(n.paid_cents)
+        }
+    };
+    if larger {
+        diesel::update(pending_reversals::table.find(pi))
+            .set((
+                pending_reversals::reason.eq(&reversal.reason),
+                pending_reversals::event_id.eq(reversal.event_id.as_deref()),
+                pending_reversals::refunded_cents.eq(refunded),
+                pending_reversals::paid_cents.eq(paid),
+            ))
+            .execute(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records a paid purchase whose user does not exist; `false` when this
+/// payment was recorded as orphaned before.
+async fn record_orphan(
+    tx: &mut AsyncPgConnection,
+    credit: &PurchaseCredit,
+) -> Result<bool, DieselError> {
+    let inserted = diesel::insert_into(orphaned_payments::table)
+        .values((
+            orphaned_payments::payment_intent_id.eq(&credit.payment_intent_id),
+            orphaned_payments::user_id.eq(credit.user.as_uuid()),
+            orphaned_payments::tokens.eq(credit.tokens.get()),
+            orphaned_payments::event_id.eq(credit.event_id.as_deref()),
+            orphaned_payments::metadata.eq(&credit.metadata),
+        ))
+        .on_conflict_do_nothing()
+        .execute(tx)
+        .await?;
+    Ok(inserted == 1)
 }
 
 /// The row another call wrote first, as `Recorded::Duplicate`.
@@ -481,18 +599,25 @@ impl Ledger for PgLedger {
                 let row = match credited {
                     Ok(row) => row,
                     Err(Stop::Duplicate) => return Ok(PaymentOutcome::AlreadyApplied),
+                    Err(Stop::Refused(LedgerError::UserNotFound)) => {
+                        // The buyer is gone: recorded once with the event, so
+                        // a redelivery finds it handled instead of failing again.
+                        let first = record_orphan(tx, credit).await?;
+                        return Ok(PaymentOutcome::Orphaned { first });
+                    }
                     Err(stop) => return Err(stop),
                 };
                 // A refund or dispute came first: the credit is taken back in
                 // this same transaction, so the tokens are never spendable.
-                let Some(reason) = pending_reversal(tx, &credit.payment_intent_id).await? else {
+                let Some((reason, share)) = pending_reversal(tx, &credit.payment_intent_id).await?
+                else {
                     return Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?));
                 };
-                let reversal = match take_back(tx, &row, &credit.payment_intent_id, &reason).await?
-                {
-                    Taken::Row(reversal) => Some(entry(reversal).map_err(Stop::Refused)?),
-                    Taken::Before | Taken::Nothing => None,
-                };
+                let reversal =
+                    match take_back(tx, &row, &credit.payment_intent_id, &reason, share).await? {
+                        Taken::Row(reversal) => Some(entry(reversal).map_err(Stop::Refused)?),
+                        Taken::Before | Taken::Nothing => None,
+                    };
                 Ok(PaymentOutcome::AppliedThenReversed {
                     credit: entry(row).map_err(Stop::Refused)?,
                     reversal,
@@ -502,19 +627,20 @@ impl Ledger for PgLedger {
         Ok(outcome)
     }
 
-    /// Takes back `min(balance, purchased)` with a `reversal` row and records the
-    /// reversal in `purchase_reversals`, whose primary key makes it at most once
-    /// per payment.
+    /// Takes back what the reversal makes due (all of the purchase, or a
+    /// partial refund's pro-rata share) beyond what earlier reversals of the
+    /// payment made due, at most the balance, with a `reversal` row; the running
+    /// total is kept in `purchase_reversals` (one row per payment).
     ///
     /// - Payment not credited yet: the reversal is remembered in
     ///   `pending_reversals` and the event recorded (`NothingToDo`); the credit,
     ///   when it arrives, is applied and taken back in one transaction.
-    /// - Balance 0 (every purchased token already spent): no ledger row can be
+    /// - Balance 0 (every token due already spent): no ledger row can be
     ///   written (a reversal's amount must be negative), so the outcome is
-    ///   `NothingToDo`; the reversal is still remembered (reversed 0, shortfall =
-    ///   purchased) and the event recorded, so a later refund or dispute of the
-    ///   same payment returns `AlreadyApplied` instead of taking tokens the user
-    ///   bought afterwards.
+    ///   `NothingToDo`; what is due is still remembered (the shortfall grows)
+    ///   and the event recorded, so a later refund or dispute of the same
+    ///   payment takes only what is due on top instead of taking tokens the
+    ///   user bought afterwards.
     #[tracing::instrument(skip_all, fields(payment_intent = reversal.payment_intent_id))]
     async fn reverse_purchase(
         &self,
@@ -534,19 +660,11 @@ impl Ledger for PgLedger {
                 let Some(purchase) = find_by_key(tx, purchase_key.as_str()).await? else {
                     // Stripe may deliver the refund or dispute first: remember it
                     // for the credit (the first reason wins).
-                    diesel::insert_into(pending_reversals::table)
-                        .values((
-                            pending_reversals::payment_intent_id.eq(pi),
-                            pending_reversals::reason.eq(&reversal.reason),
-                            pending_reversals::event_id.eq(reversal.event_id.as_deref()),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute(tx)
-                        .await?;
+                    remember_reversal(tx, reversal).await?;
                     return Ok(PaymentOutcome::NothingToDo);
                 };
                 Ok(
-                    match take_back(tx, &purchase, pi, &reversal.reason).await? {
+                    match take_back(tx, &purchase, pi, &reversal.reason, reversal.share).await? {
                         Taken::Before => PaymentOutcome::AlreadyApplied,
                         Taken::Nothing => PaymentOutcome::NothingToDo,
                         Taken::Row(row) => {

@@ -62,6 +62,8 @@ diesel::table! {
         reason -> Text,
         event_id -> Nullable<Text>,
         created_at -> Timestamptz,
+        refunded_cents -> Nullable<Int8>,
+        paid_cents -> Nullable<Int8>,
     }
 }
 
@@ -74,6 +76,7 @@ diesel::table! {
         shortfall -> Int4,
         reason -> Text,
         transaction_id -> Nullable<Uuid>,
+        due -> Int4,
         created_at -> Timestamptz,
     }
 }
@@ -159,6 +162,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    orphaned_payments (payment_intent_id) {
+        payment_intent_id -> Text,
+        user_id -> Uuid,
+        tokens -> Int4,
+        event_id -> Nullable<Text>,
+        metadata -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(domains -> users (created_by));
 diesel::joinable!(transactions -> users (user_id));
 diesel::joinable!(transactions -> domains (domain_id));
@@ -174,4 +188,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     pending_reversals,
     purchases,
     charges,
+    orphaned_payments,
 );

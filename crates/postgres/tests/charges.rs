@@ -815,6 +815,7 @@ mod model {
             payment_intent_id: pi.to_owned(),
             reason: "refund".to_owned(),
             event_id: Some(unique("evt")),
+            share: None,
         }
     }
 }

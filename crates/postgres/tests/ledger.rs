@@ -8,7 +8,7 @@ use std::time::Instant;
 use askgate_domain::domain::{DisplayName, DomainConfiguration, DomainSlug, NewDomain};
 use askgate_domain::ledger::{
     CreditKind, CreditRequest, DebitRequest, EntryKind, IdempotencyKey, LedgerEntry,
-    PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded, ServiceType,
+    PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ServiceType,
 };
 use askgate_domain::page::PageRequest;
 use askgate_domain::ports::{DomainRepository, Ledger, LedgerError, UserRepository};
@@ -86,6 +86,25 @@ fn reversal(pi: &str, event: &str) -> PurchaseReversal {
         payment_intent_id: pi.to_owned(),
         event_id: Some(event.to_owned()),
         reason: "charge.refunded".to_owned(),
+        share: None,
+    }
+}
+
+fn partial(pi: &str, event: &str, refunded_cents: i64, paid_cents: i64) -> PurchaseReversal {
+    PurchaseReversal {
+        share: Some(RefundShare {
+            refunded_cents,
+            paid_cents,
+        }),
+        ..reversal(pi, event)
+    }
+}
+
+/// The amount a reversal outcome took (0 when it wrote no row).
+fn took(outcome: &PaymentOutcome) -> i32 {
+    match outcome {
+        PaymentOutcome::Applied(entry) => -entry.amount,
+        _ => 0,
     }
 }
 
@@ -463,24 +482,188 @@ async fn two_different_events_for_one_payment_at_once_credit_once() {
     test_db.assert_ledger_invariant().await;
 }
 
+/// The payments recorded as orphaned: (payment intent, user, tokens).
+async fn orphaned(test_db: &TestDatabase) -> Vec<(String, Uuid, i32)> {
+    use diesel::sql_types::{Int4, Text, Uuid as SqlUuid};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        payment_intent_id: String,
+        #[diesel(sql_type = SqlUuid)]
+        user_id: Uuid,
+        #[diesel(sql_type = Int4)]
+        tokens: i32,
+    }
+    let mut conn = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    diesel_async::RunQueryDsl::load::<Row>(
+        diesel::sql_query(
+            "SELECT payment_intent_id, user_id, tokens FROM orphaned_payments ORDER BY created_at",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.payment_intent_id, r.user_id, r.tokens))
+    .collect()
+}
+
 #[tokio::test]
-async fn a_purchase_for_an_unknown_user_records_nothing() {
+async fn a_purchase_for_a_deleted_user_is_recorded_once_as_orphaned_and_credits_nothing() {
     let test_db = TestDatabase::new().await;
-    let ledger = PgLedger::new(test_db.database());
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = new_user(&db).await;
+    let mut conn = AsyncPgConnection::establish(test_db.url()).await.unwrap();
+    conn.batch_execute(&format!("DELETE FROM users WHERE id = '{user}'"))
+        .await
+        .unwrap();
     let pi = unique("pi");
     let event = unique("evt");
 
     let outcome = ledger
-        .credit_purchase(&purchase(UserId::generate(), &pi, 100, Some(&event)))
-        .await;
-    assert!(matches!(outcome, Err(LedgerError::UserNotFound)));
-    // The event was not recorded: once the user exists, a redelivery credits.
-    let user = user_with(&test_db.database(), 0).await;
-    let outcome = ledger
         .credit_purchase(&purchase(user, &pi, 100, Some(&event)))
         .await
         .unwrap();
-    assert!(matches!(outcome, PaymentOutcome::Applied(_)));
+    assert_eq!(outcome, PaymentOutcome::Orphaned { first: true });
+    // The outcome is final: a redelivery of the event is a duplicate, another
+    // event for the same payment finds it recorded already.
+    let again = ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&event)))
+        .await
+        .unwrap();
+    assert_eq!(again, PaymentOutcome::DuplicateEvent);
+    let other = ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    assert_eq!(other, PaymentOutcome::Orphaned { first: false });
+    let reconciled = ledger
+        .credit_purchase(&purchase(user, &pi, 100, None))
+        .await
+        .unwrap();
+    assert_eq!(reconciled, PaymentOutcome::Orphaned { first: false });
+
+    assert_eq!(
+        orphaned(&test_db).await,
+        vec![(pi.clone(), user.as_uuid(), 100)]
+    );
+    assert_eq!(ledger.purchase_credited(&pi).await.unwrap(), None);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn partial_refunds_take_their_pro_rata_share_cumulatively_and_a_full_refund_the_rest() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &pi, 600, Some(&unique("evt"))))
+        .await
+        .unwrap();
+
+    // $5 of $20 refunded: floor(600 × 500 ÷ 2000) = 150.
+    let first = unique("evt");
+    let quarter = ledger
+        .reverse_purchase(&partial(&pi, &first, 500, 2000))
+        .await
+        .unwrap();
+    assert_eq!(took(&quarter), 150);
+    assert_eq!(
+        ledger
+            .reverse_purchase(&partial(&pi, &first, 500, 2000))
+            .await
+            .unwrap(),
+        PaymentOutcome::DuplicateEvent
+    );
+    // A second refund brings the charge's refunded amount to $7.77: only the
+    // additional share, floor(600 × 777 ÷ 2000) − 150 = 233 − 150 = 83.
+    let second = ledger
+        .reverse_purchase(&partial(&pi, &unique("evt"), 777, 2000))
+        .await
+        .unwrap();
+    assert_eq!(took(&second), 83);
+    // The first refund's event delivered again under another id (or late)
+    // gives nothing more.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&partial(&pi, &unique("evt"), 500, 2000))
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 600 - 233);
+
+    // Spend some, then the rest is refunded: what is unspent of the 367 due.
+    for _ in 0..30 {
+        ledger.debit(&debit(user)).await.unwrap();
+    }
+    let full = ledger
+        .reverse_purchase(&reversal(&pi, &unique("evt")))
+        .await
+        .unwrap();
+    assert_eq!(took(&full), 337);
+    let PaymentOutcome::Applied(row) = &full else {
+        panic!("{full:?}")
+    };
+    assert_eq!(row.metadata["shortfall"], 30);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 0);
+    // A dispute of the refunded charge takes nothing more.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&PurchaseReversal {
+                reason: "charge.dispute.created".to_owned(),
+                ..reversal(&pi, &unique("evt"))
+            })
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    let entries = all_entries(&ledger, user).await;
+    assert_eq!(count(&entries, EntryKind::Reversal), 3);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn partial_refunds_before_the_credit_take_back_the_largest_share_at_once() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 10).await;
+    let pi = unique("pi");
+
+    // Delivered out of order: the later (larger) refund first.
+    for (refunded, event) in [(1000, unique("evt")), (500, unique("evt"))] {
+        assert_eq!(
+            ledger
+                .reverse_purchase(&partial(&pi, &event, refunded, 2000))
+                .await
+                .unwrap(),
+            PaymentOutcome::NothingToDo
+        );
+    }
+    let outcome = ledger
+        .credit_purchase(&purchase(user, &pi, 600, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    let PaymentOutcome::AppliedThenReversed {
+        reversal: Some(taken),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(taken.amount, -300);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 10 + 300);
+    // The rest refunded later takes the other half.
+    let rest = ledger
+        .reverse_purchase(&reversal(&pi, &unique("evt")))
+        .await
+        .unwrap();
+    assert_eq!(took(&rest), 300);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 10);
     test_db.assert_ledger_invariant().await;
 }
 
@@ -703,8 +886,16 @@ fn orders_with_duplicates(events: &[(char, String)]) -> Vec<Vec<(char, String)>>
 }
 
 /// `p` = the payment's event, `c` = reconciliation (a credit with no event
-/// id), `r` = a refund or dispute with `reason`.
-async fn deliver_in_every_order(reason: &str, events: &[(char, String)], start: i64, tokens: i64) {
+/// id), `r` = a refund or dispute of the whole payment with `reason`, `q` and
+/// `h` = partial refunds bringing the refunded amount to a quarter and a half
+/// of the charge. Every order ends at `start + tokens − taken`.
+async fn deliver_in_every_order(
+    reason: &str,
+    events: &[(char, String)],
+    start: i64,
+    tokens: i64,
+    taken: i64,
+) {
     let test_db = TestDatabase::new().await;
     let db = test_db.database();
     let ledger = PgLedger::new(db.clone());
@@ -739,19 +930,32 @@ async fn deliver_in_every_order(reason: &str, events: &[(char, String)], start: 
                         .await
                         .unwrap();
                 }
+                'q' | 'h' => {
+                    let refunded = if *kind == 'q' { 500 } else { 1000 };
+                    ledger
+                        .reverse_purchase(&partial(&pi, &event, refunded, 2000))
+                        .await
+                        .unwrap();
+                }
                 other => panic!("unknown event kind {other}"),
             }
         }
         let entries = all_entries(&ledger, user).await;
+        let end = start + tokens - taken;
         assert_eq!(
             i64::from(ledger.balance(user).await.unwrap().get()),
-            start,
+            end,
             "order {order:?}"
         );
         assert_eq!(count(&entries, EntryKind::Purchase), 1, "order {order:?}");
-        assert_eq!(count(&entries, EntryKind::Reversal), 1, "order {order:?}");
+        let reversed: i64 = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Reversal)
+            .map(|e| -i64::from(e.amount))
+            .sum();
+        assert_eq!(reversed, taken, "order {order:?}");
         let sum: i64 = entries.iter().map(|e| i64::from(e.amount)).sum();
-        assert_eq!(sum, start, "order {order:?}");
+        assert_eq!(sum, end, "order {order:?}");
     }
     test_db.assert_ledger_invariant().await;
 }
@@ -759,7 +963,7 @@ async fn deliver_in_every_order(reason: &str, events: &[(char, String)], start: 
 #[tokio::test]
 async fn purchase_and_refund_in_every_order_with_duplicates_end_at_the_same_balance() {
     let events = [('p', "evt_paid".to_owned()), ('r', "evt_refund".to_owned())];
-    deliver_in_every_order("charge.refunded", &events, 7, 100).await;
+    deliver_in_every_order("charge.refunded", &events, 7, 100, 100).await;
 }
 
 #[tokio::test]
@@ -769,7 +973,29 @@ async fn purchase_dispute_and_reconcile_in_every_order_with_duplicates_end_at_th
         ('r', "evt_dispute".to_owned()),
         ('c', "reconcile".to_owned()),
     ];
-    deliver_in_every_order("charge.dispute.created", &events, 3, 250).await;
+    deliver_in_every_order("charge.dispute.created", &events, 3, 250, 250).await;
+}
+
+#[tokio::test]
+async fn purchase_and_two_partial_refunds_in_every_order_with_duplicates_end_at_the_same_balance() {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('q', "evt_quarter".to_owned()),
+        ('h', "evt_half".to_owned()),
+    ];
+    // Half of 600 tokens, however the two refunds arrive.
+    deliver_in_every_order("charge.refunded", &events, 7, 600, 300).await;
+}
+
+#[tokio::test]
+async fn purchase_partial_refund_and_dispute_in_every_order_with_duplicates_end_at_the_same_balance()
+ {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('q', "evt_quarter".to_owned()),
+        ('r', "evt_dispute".to_owned()),
+    ];
+    deliver_in_every_order("charge.dispute.created", &events, 5, 600, 600).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -84,6 +84,9 @@ fn describe(outcome: &EventOutcome) -> String {
             )
         }
         EventOutcome::NothingToReverse => "nothing to reverse".to_owned(),
+        EventOutcome::Orphaned => {
+            "not credited: the user no longer exists (refund it at Stripe)".to_owned()
+        }
         EventOutcome::CheckoutFailed => "checkout failed; nothing credited".to_owned(),
         EventOutcome::Ignored => "ignored".to_owned(),
     }

@@ -7,6 +7,8 @@
 //! - `askgate_tokens_debited_total`, `askgate_tokens_refunded_total`,
 //!   `askgate_tokens_credited_total{kind}`: tokens moved by the ledger
 //!   ([`MeteredLedger`]; repeats that changed nothing are not counted);
+//! - `askgate_payments_orphaned_total`: paid purchases whose user no longer
+//!   exists, each counted once (the operator refunds them at Stripe);
 //! - read at scrape time: `askgate_db_pool_connections{state="in_use"|"idle"}`
 //!   and `askgate_ratelimit_redis_failures` (Redis limiter calls that failed
 //!   since start).
@@ -242,9 +244,13 @@ impl Ledger for MeteredLedger {
             | PaymentOutcome::AppliedThenReversed { credit: entry, .. } => {
                 count_credit("purchase", entry);
             }
+            PaymentOutcome::Orphaned { first: true } => {
+                metrics::counter!("askgate_payments_orphaned_total").increment(1);
+            }
             PaymentOutcome::AlreadyApplied
             | PaymentOutcome::DuplicateEvent
-            | PaymentOutcome::NothingToDo => {}
+            | PaymentOutcome::NothingToDo
+            | PaymentOutcome::Orphaned { first: false } => {}
         }
         Ok(outcome)
     }

@@ -265,6 +265,15 @@ impl Payment {
         event
     }
 
+    /// `charge.refunded` with `refunded_cents` of the charge refunded so far.
+    fn partly_refunded(&self, refunded_cents: i64) -> Value {
+        let mut event = self.refunded();
+        event["data"]["object"]["amount"] = json!(self.amount_cents);
+        event["data"]["object"]["amount_refunded"] = json!(refunded_cents);
+        event["data"]["object"]["refunded"] = json!(refunded_cents >= self.amount_cents);
+        event
+    }
+
     fn disputed(&self) -> Value {
         let mut event = fixture(EVENT_DISPUTE_CREATED);
         event["id"] = json!(unique("evt"));
@@ -392,6 +401,57 @@ async fn a_paid_amount_that_does_not_match_the_package_credits_nothing() {
 }
 
 #[tokio::test]
+async fn a_payment_for_a_user_who_no_longer_exists_is_answered_200_once_and_counted() {
+    const METRICS_TOKEN: &str = "payments-metrics-token-0123456789";
+    let stripe = MockServer::start().await;
+    let api_base = stripe.uri();
+    let app = TestApp::spawn_with(
+        stripe,
+        &[
+            ("STRIPE_SECRET_KEY", STRIPE_KEY),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("STRIPE_API_BASE", &api_base),
+            ("METRICS_TOKEN", METRICS_TOKEN),
+        ],
+    )
+    .await;
+    let orphaned = async || {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("askgate_payments_orphaned_total "))
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
+    let before = orphaned().await;
+    // The buyer was deleted after starting the checkout.
+    let payment = Payment::new(UserId::generate(), "100", 500);
+    let completed = payment.checkout_completed();
+
+    let replies = [
+        app.deliver_signed(&completed).await,
+        app.deliver_signed(&completed).await,
+        app.deliver_signed(&payment.intent_succeeded()).await,
+    ];
+
+    // Final answers: Stripe stops retrying, and a second event for the same
+    // payment neither credits nor fails.
+    assert_eq!(
+        outcomes(&replies),
+        ["orphaned", "duplicate_event", "orphaned"]
+    );
+    assert_eq!(orphaned().await - before, 1.0);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
 async fn a_refund_after_partial_spending_takes_back_only_the_unspent_tokens() {
     let app = TestApp::spawn().await;
     let (token, user) = app.sign_in("refund@example.com").await;
@@ -420,6 +480,42 @@ async fn a_refund_after_partial_spending_takes_back_only_the_unspent_tokens() {
     assert_eq!(reversal["stripe_payment_intent_id"], payment.intent);
     assert_eq!(reversal["metadata"]["reason"], "refund");
     assert_eq!(reversal["metadata"]["shortfall"], 30);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn partial_refunds_take_back_their_share_and_the_full_refund_the_rest() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("partial@example.com").await;
+    let payment = Payment::new(user, "600", 2000);
+    app.deliver_signed(&payment.checkout_completed()).await;
+    let quarter = payment.partly_refunded(500);
+
+    let replies = [
+        app.deliver_signed(&quarter).await,
+        app.deliver_signed(&quarter).await,
+        app.deliver_signed(&payment.partly_refunded(1000)).await,
+        app.deliver_signed(&payment.partly_refunded(2000)).await,
+    ];
+
+    assert_eq!(
+        outcomes(&replies),
+        ["reversed", "duplicate_event", "reversed", "reversed"]
+    );
+    let taken: Vec<_> = replies
+        .iter()
+        .map(|(_, body)| body["tokens"].clone())
+        .collect();
+    assert_eq!(taken, [json!(150), Value::Null, json!(150), json!(300)]);
+    assert_eq!(app.balance(&token).await, 0);
+    let history = app.history(&token).await;
+    let first = history
+        .iter()
+        .rev()
+        .find(|t| t["type"] == "reversal")
+        .unwrap();
+    assert_eq!(first["metadata"]["refunded_cents"], 500);
+    assert_eq!(first["metadata"]["paid_cents"], 2000);
     app.db.assert_ledger_invariant().await;
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use askgate_domain::UserId;
+use askgate_domain::ledger::RefundShare;
 use askgate_domain::payment::{PaidPayment, PaymentEvent};
 use askgate_domain::ports::WebhookError;
 use chrono::{DateTime, Utc};
@@ -72,6 +73,27 @@ struct PaymentIntentObject {
 #[derive(Deserialize)]
 struct PaymentIntentChild {
     payment_intent: Option<IdOrObject>,
+    /// A charge's amount, and how much of it is refunded so far (cumulative).
+    amount: Option<i64>,
+    amount_refunded: Option<i64>,
+}
+
+impl PaymentIntentChild {
+    /// A partial refund's share; `None` when the whole charge is refunded (or
+    /// the amounts are missing, read as a full refund as before).
+    fn refund_share(&self) -> Option<RefundShare> {
+        match (self.amount_refunded, self.amount) {
+            (Some(refunded_cents), Some(paid_cents))
+                if paid_cents > 0 && (0..paid_cents).contains(&refunded_cents) =>
+            {
+                Some(RefundShare {
+                    refunded_cents,
+                    paid_cents,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Parses the raw event body (already verified).
@@ -113,6 +135,7 @@ pub(crate) fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> 
             let charge: PaymentIntentChild = object_of(envelope.data)?;
             Ok(PaymentEvent::Refunded {
                 event_id,
+                share: charge.refund_share(),
                 payment_intent_id: required(charge.payment_intent, "charge.payment_intent")?
                     .into_id(),
             })
@@ -225,7 +248,8 @@ mod tests {
             parse_event(body).unwrap(),
             PaymentEvent::Refunded {
                 event_id: "evt_1".to_owned(),
-                payment_intent_id: "pi_1".to_owned()
+                payment_intent_id: "pi_1".to_owned(),
+                share: None,
             }
         );
     }

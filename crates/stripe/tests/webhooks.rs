@@ -138,6 +138,7 @@ fn charge_refunded_names_the_payment_intent() {
         PaymentEvent::Refunded {
             event_id: "evt_1QaskgateFixture0006".to_owned(),
             payment_intent_id: PAYMENT_INTENT_ID.to_owned(),
+            share: None,
         }
     );
 }

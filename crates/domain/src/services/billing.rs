@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tracing::{info, instrument, warn};
+use tracing::{error, info, instrument, warn};
 
-use crate::ledger::{LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal};
+use crate::ledger::{LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, RefundShare};
 use crate::package::{PackageView, TokenPackage, UnknownPackage};
 use crate::payment::{
     CheckoutCreated, CheckoutRequest, PaidPayment, PaymentEvent, PaymentIntentCreated,
@@ -85,6 +85,9 @@ pub enum EventOutcome {
         tokens: Tokens,
     },
     NothingToReverse,
+    /// Paid by a user who no longer exists: nothing credited, the payment is
+    /// recorded as orphaned for the operator to refund at Stripe.
+    Orphaned,
     CheckoutFailed,
     Ignored,
 }
@@ -246,11 +249,18 @@ impl BillingService {
             PaymentEvent::Refunded {
                 event_id,
                 payment_intent_id,
-            } => self.reverse(event_id, payment_intent_id, "refund").await,
+                share,
+            } => {
+                self.reverse(event_id, payment_intent_id, "refund", share)
+                    .await
+            }
             PaymentEvent::Disputed {
                 event_id,
                 payment_intent_id,
-            } => self.reverse(event_id, payment_intent_id, "dispute").await,
+            } => {
+                self.reverse(event_id, payment_intent_id, "dispute", None)
+                    .await
+            }
             PaymentEvent::Ignored { event_type, .. } => {
                 tracing::debug!(%event_type, "payment event ignored");
                 Ok(EventOutcome::Ignored)
@@ -293,6 +303,10 @@ impl BillingService {
             PaymentOutcome::AlreadyApplied | PaymentOutcome::NothingToDo => {
                 EventOutcome::AlreadyCredited
             }
+            PaymentOutcome::Orphaned { .. } => {
+                error!(user_id = %user, payment_intent = %payment.payment_intent_id, tokens = %package.tokens(), "paid purchase for a user who no longer exists: nothing credited, refund it at Stripe");
+                EventOutcome::Orphaned
+            }
             PaymentOutcome::DuplicateEvent => EventOutcome::DuplicateEvent,
         };
         if let Some(checkout) = &payment.checkout_session_id {
@@ -308,11 +322,13 @@ impl BillingService {
         event_id: String,
         payment_intent_id: String,
         reason: &str,
+        share: Option<RefundShare>,
     ) -> Result<EventOutcome, BillingError> {
         let reversal = PurchaseReversal {
             payment_intent_id,
             event_id: Some(event_id),
             reason: reason.to_owned(),
+            share,
         };
         Ok(match self.ledger.reverse_purchase(&reversal).await? {
             PaymentOutcome::Applied(entry) => EventOutcome::Reversed {
@@ -320,7 +336,8 @@ impl BillingService {
             },
             PaymentOutcome::AlreadyApplied
             | PaymentOutcome::NothingToDo
-            | PaymentOutcome::AppliedThenReversed { .. } => EventOutcome::NothingToReverse,
+            | PaymentOutcome::AppliedThenReversed { .. }
+            | PaymentOutcome::Orphaned { .. } => EventOutcome::NothingToReverse,
             PaymentOutcome::DuplicateEvent => EventOutcome::DuplicateEvent,
         })
     }
