@@ -28,8 +28,10 @@ pub enum CommandError {
 
 /// Checks the whole ledger (balances, `balance_after` chains, refunds,
 /// purchases, charges pending past the recovery window) and totals it.
+/// Applies pending migrations first, so an audit of a database left behind by
+/// an older askgate checks it under today's rules instead of failing.
 pub async fn audit(settings: &Settings) -> Result<AuditReport, CommandError> {
-    let db = startup::connect(settings).await?;
+    let db = startup::connect_and_migrate(settings).await?;
     askgate_postgres::audit::audit(&db, settings.upstream.charge_recovery_after)
         .await
         .map_err(CommandError::Audit)

@@ -193,3 +193,31 @@ async fn grant_credits_once_per_key_and_says_what_happened() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("nobody@example.com"), "{}", lines[0]);
 }
+
+#[tokio::test]
+async fn audit_reports_a_clean_ledger_with_its_totals_and_exits_zero() {
+    let db = TestDatabase::new().await;
+    let out = tokio::task::spawn_blocking({
+        let url = db.url().to_owned();
+        move || {
+            run(
+                &["audit"],
+                &[("DATABASE_URL", &url), ("JWT_SECRET", SECRET)],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ok   every balance equals the sum of its ledger"),
+        "{text}"
+    );
+    assert!(text.contains("tokens sold"), "{text}");
+    assert!(text.trim_end().ends_with("result: clean"), "{text}");
+}
