@@ -20,14 +20,15 @@ pub struct ChatMessageError;
 
 impl ChatMessage {
     pub fn parse(raw: &str) -> Result<Self, ChatMessageError> {
+        Self::check(raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    fn check(raw: &str) -> Result<(), ChatMessageError> {
         let ok = !raw.trim().is_empty()
             && raw.chars().count() <= MAX_MESSAGE_CHARS
             && crate::text::is_storable(raw);
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ChatMessageError)
-        }
+        if ok { Ok(()) } else { Err(ChatMessageError) }
     }
 
     #[must_use]
@@ -39,8 +40,10 @@ impl ChatMessage {
 impl TryFrom<String> for ChatMessage {
     type Error = ChatMessageError;
 
+    /// Takes the string without copying it.
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::check(&value)?;
+        Ok(Self(value))
     }
 }
 

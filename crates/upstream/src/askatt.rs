@@ -30,9 +30,9 @@ pub(crate) fn url(endpoint: &Url) -> Url {
     join_path(endpoint, "chat")
 }
 
-pub(crate) fn body(request: &UpstreamRequest) -> Result<serde_json::Value, WireError> {
-    Ok(serde_json::to_value(Request {
-        message: &request.message,
+pub(crate) fn body(request: &UpstreamRequest) -> Result<Vec<u8>, WireError> {
+    Ok(serde_json::to_vec(&Request {
+        message: request.message.as_str(),
         history: history(&request.history),
     })?)
 }

@@ -34,9 +34,9 @@ struct Answer {
 pub(crate) fn body(
     request: &UpstreamRequest,
     configuration: &DomainConfiguration,
-) -> Result<serde_json::Value, WireError> {
-    Ok(serde_json::to_value(Request {
-        message: &request.message,
+) -> Result<Vec<u8>, WireError> {
+    Ok(serde_json::to_vec(&Request {
+        message: request.message.as_str(),
         configuration,
         history: history(&request.history),
     })?)

@@ -13,8 +13,8 @@ pub(crate) fn answer(request: &UpstreamRequest) -> UpstreamAnswer {
         (ServiceType::AskDocs, Some(domain)) => format!("AskDocs · {}", domain.name),
         (ServiceType::AskDocs, None) => "AskDocs".to_owned(),
     };
-    let question: String = request.message.chars().take(ECHO_CHARS).collect();
-    let ellipsis = if request.message.chars().count() > ECHO_CHARS {
+    let question: String = request.message.as_str().chars().take(ECHO_CHARS).collect();
+    let ellipsis = if request.message.as_str().chars().count() > ECHO_CHARS {
         "…"
     } else {
         ""

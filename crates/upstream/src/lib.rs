@@ -220,7 +220,7 @@ impl Upstreams {
         &self,
         url: &Url,
         bearer: Option<&str>,
-        body: &serde_json::Value,
+        body: &[u8],
     ) -> Result<Vec<u8>, UpstreamError> {
         let started = Instant::now();
         let result = self.transport.post_json(url, bearer, body).await;

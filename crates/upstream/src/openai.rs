@@ -86,7 +86,7 @@ pub(crate) fn body(
     request: &UpstreamRequest,
     model: &str,
     system_prompt: Option<&str>,
-) -> Result<serde_json::Value, WireError> {
+) -> Result<Vec<u8>, WireError> {
     let system = system_prompt.map(|content| Message {
         role: "system",
         content,
@@ -97,14 +97,14 @@ pub(crate) fn body(
     });
     let user = Message {
         role: "user",
-        content: &request.message,
+        content: request.message.as_str(),
     };
     let messages = system
         .into_iter()
         .chain(history)
         .chain(std::iter::once(user))
         .collect();
-    Ok(serde_json::to_value(Request { model, messages })?)
+    Ok(serde_json::to_vec(&Request { model, messages })?)
 }
 
 pub(crate) fn parse(raw: &[u8]) -> Result<UpstreamAnswer, WireError> {

@@ -49,16 +49,21 @@ impl Transport {
         Ok(Self { client, timeout })
     }
 
-    /// POSTs `body` as JSON to `url` and returns the raw answer of a 2xx response.
+    /// POSTs `body` (serialised JSON) to `url` and returns the raw answer of a 2xx response.
     pub(crate) async fn post_json(
         &self,
         url: &Url,
         bearer: Option<&str>,
-        body: &serde_json::Value,
+        body: &[u8],
     ) -> Result<Vec<u8>, UpstreamError> {
         let deadline = Instant::now() + self.timeout;
         with_one_retry(deadline, |remaining| async move {
-            let mut request = self.client.post(url.clone()).timeout(remaining).json(body);
+            let mut request = self
+                .client
+                .post(url.clone())
+                .timeout(remaining)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
             if let Some(token) = bearer {
                 request = request.bearer_auth(token);
             }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use askgate_domain::DomainId;
-use askgate_domain::conversation::{Author, Turn};
+use askgate_domain::conversation::{Author, ChatMessage, Turn};
 use askgate_domain::domain::{ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainSlug};
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::ports::{
@@ -80,7 +80,7 @@ fn askatt_question(message: &str, history: Vec<Turn>) -> UpstreamRequest {
     UpstreamRequest {
         service: ServiceType::AskAtt,
         domain: None,
-        message: message.to_owned(),
+        message: ChatMessage::parse(message).unwrap(),
         history,
     }
 }
@@ -89,7 +89,7 @@ fn askdocs_question(domain: Domain, message: &str) -> UpstreamRequest {
     UpstreamRequest {
         service: ServiceType::AskDocs,
         domain: Some(domain),
-        message: message.to_owned(),
+        message: ChatMessage::parse(message).unwrap(),
         history: Vec::new(),
     }
 }
@@ -148,6 +148,7 @@ async fn askatt_leaves_history_out_of_a_new_conversation() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/askatt/chat"))
+        .and(header("content-type", "application/json"))
         .and(body_json(json!({"message": "Hello"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"response": "Hi"})))
         .expect(1)

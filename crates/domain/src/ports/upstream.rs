@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::BoxError;
-use crate::conversation::Turn;
+use crate::conversation::{ChatMessage, Turn};
 use crate::domain::Domain;
 use crate::ledger::ServiceType;
 
@@ -11,7 +11,7 @@ pub struct UpstreamRequest {
     pub service: ServiceType,
     /// The AskDocs domain asked (with its endpoint and configuration).
     pub domain: Option<Domain>,
-    pub message: String,
+    pub message: ChatMessage,
     /// Earlier turns of the conversation, oldest first.
     pub history: Vec<Turn>,
 }

@@ -44,13 +44,23 @@ impl ChatRequest {
     /// The canonical text an `Idempotency-Key` is bound to.
     #[must_use]
     pub fn fingerprint(&self) -> String {
-        serde_json::json!({
-            "service": self.service.as_str(),
-            "domain": self.domain,
-            "message": self.message.as_str(),
-            "conversation": self.conversation,
-        })
-        .to_string()
+        // Fields in alphabetical order: the text is the one a JSON object of
+        // these fields always gave, so keys stored before still match.
+        #[derive(Serialize)]
+        struct Fingerprint<'a> {
+            conversation: Option<ConversationId>,
+            domain: Option<DomainId>,
+            message: &'a str,
+            service: &'static str,
+        }
+        let fingerprint = Fingerprint {
+            conversation: self.conversation,
+            domain: self.domain,
+            message: self.message.as_str(),
+            service: self.service.as_str(),
+        };
+        // Serialising plain strings and UUIDs cannot fail.
+        serde_json::to_string(&fingerprint).unwrap_or_default()
     }
 }
 
@@ -200,10 +210,16 @@ impl ChatService {
             Reserved::InProgress => return Err(ChatError::IdempotencyInProgress),
         };
 
+        let ChatRequest {
+            service,
+            message,
+            idempotency_key,
+            ..
+        } = request;
         let upstream_request = UpstreamRequest {
-            service: request.service,
+            service,
             domain,
-            message: request.message.as_str().to_owned(),
+            message,
             history,
         };
         let answer = match self.ports.upstream.ask(&upstream_request).await {
@@ -220,7 +236,11 @@ impl ChatService {
             Err(err) => return Err(self.refund(charge, err).await),
         };
 
-        let domain = upstream_request.domain;
+        let UpstreamRequest {
+            domain,
+            message: question,
+            ..
+        } = upstream_request;
         let mut reply = ChatReply {
             response: answer.text,
             tokens_remaining: balance_after,
@@ -228,7 +248,7 @@ impl ChatService {
             domain_name: domain.as_ref().map(|d| d.name.as_str().to_owned()),
             sources: answer.sources,
         };
-        let stored = match &request.idempotency_key {
+        let stored = match &idempotency_key {
             Some(key) => Some((
                 key,
                 serde_json::to_value(&reply).map_err(|e| ChatError::Unexpected(Box::new(e)))?,
@@ -238,10 +258,10 @@ impl ChatService {
         let settlement = Settlement {
             charge,
             user,
-            service: request.service,
+            service,
             domain: domain.as_ref().map(|d| d.id),
             target,
-            question: &request.message,
+            question: &question,
             answer: &reply.response,
             idempotency: stored.as_ref().map(|(k, v)| (*k, v)),
         };
@@ -455,6 +475,26 @@ mod tests {
             conversation: None,
             idempotency_key: None,
         }
+    }
+
+    /// Keys claimed before an upgrade keep matching their requests.
+    #[test]
+    fn the_fingerprint_is_the_text_of_its_json_object() {
+        let mut request = request(ServiceType::AskDocs, Some(DomainId::generate()));
+        request.conversation = Some(ConversationId::generate());
+        request.message = ChatMessage::parse("quote \" and ünïcode").unwrap();
+        let object = json!({
+            "service": request.service.as_str(),
+            "domain": request.domain,
+            "message": request.message.as_str(),
+            "conversation": request.conversation,
+        });
+        assert_eq!(request.fingerprint(), object.to_string());
+        let other = ChatRequest {
+            message: ChatMessage::parse("another question").unwrap(),
+            ..request.clone()
+        };
+        assert_ne!(other.fingerprint(), request.fingerprint());
     }
 
     fn domain(id: DomainId, active: bool) -> Domain {

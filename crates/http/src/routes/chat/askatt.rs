@@ -61,7 +61,7 @@ pub async fn handle(
         actor: caller.actor(),
         service: ServiceType::AskAtt,
         domain: None,
-        message: ChatMessage::parse(&message).map_err(invalid_message)?,
+        message: ChatMessage::try_from(message).map_err(invalid_message)?,
         conversation: conversation_id,
         idempotency_key: key.into_key(),
     };

@@ -66,7 +66,7 @@ pub async fn handle(
         actor: caller.actor(),
         service: ServiceType::AskDocs,
         domain: domain_id,
-        message: ChatMessage::parse(&message).map_err(invalid_message)?,
+        message: ChatMessage::try_from(message).map_err(invalid_message)?,
         conversation: conversation_id,
         idempotency_key: key.into_key(),
     };
