@@ -31,10 +31,12 @@ bench:
 
 fmt:
     cargo fmt --all
+    e2e/node_modules/.bin/biome check --write .
 
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    e2e/node_modules/.bin/biome ci .
 
 # What CI runs
 ci:

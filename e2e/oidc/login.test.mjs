@@ -9,13 +9,13 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
-import { CLIENT_ID, CLIENT_SECRET, PEOPLE, TENANT, startProvider } from './provider.mjs';
+import { CLIENT_ID, CLIENT_SECRET, PEOPLE, startProvider, TENANT } from './provider.mjs';
 
 // Where cargo builds: CARGO_TARGET_DIR when set, else the workspace's ./target.
 const TARGET = process.env.CARGO_TARGET_DIR || fileURLToPath(new URL('../../target', import.meta.url));
@@ -83,8 +83,12 @@ before(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (process.env.E2E_OIDC_PIDFILE) writeFileSync(process.env.E2E_OIDC_PIDFILE, String(askgate.pid));
-  askgate.stdout.on('data', (chunk) => { serverLog += chunk; });
-  askgate.stderr.on('data', (chunk) => { serverLog += chunk; });
+  askgate.stdout.on('data', (chunk) => {
+    serverLog += chunk;
+  });
+  askgate.stderr.on('data', (chunk) => {
+    serverLog += chunk;
+  });
   await waitUntilReady(base, askgate);
 });
 
@@ -134,8 +138,9 @@ class Browser {
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq);
       const value = pair.slice(eq + 1);
-      const expired = attributes.some((a) => /^max-age=0$/i.test(a))
-        || attributes.some((a) => /^expires=/i.test(a) && Date.parse(a.slice(8)) < Date.now());
+      const expired =
+        attributes.some((a) => /^max-age=0$/i.test(a)) ||
+        attributes.some((a) => /^expires=/i.test(a) && Date.parse(a.slice(8)) < Date.now());
       if (expired || value === '') jar.delete(name);
       else jar.set(name, value);
     }

@@ -84,7 +84,11 @@ describe('askgate web UI', () => {
 
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Buy tokens' }).click();
       await page.waitForURL(/\/buy$/);
-      for (const [tokens, price] of [[100, '$5.00'], [250, '$10.00'], [600, '$20.00']]) {
+      for (const [tokens, price] of [
+        [100, '$5.00'],
+        [250, '$10.00'],
+        [600, '$20.00'],
+      ]) {
         await page.locator(`[data-package="${tokens}"]`).getByText(price).waitFor();
       }
       await screenshot(page, 'buy');
@@ -157,6 +161,64 @@ describe('askgate web UI', () => {
     });
   });
 
+  test('deleting a conversation or a domain asks first, and Cancel keeps it', async () => {
+    const email = uniqueEmail('tidy');
+    await devLogin(email);
+    await grantTokens(email, 1);
+    await withPage('confirm-conversation', {}, async (page) => {
+      await signIn(page, { email });
+      await ask(page, 'A question worth deleting');
+      await page.locator('.message.assistant').last().getByText('askgate demo upstream').waitFor();
+      const item = page.locator('.conversations li[data-id]');
+      await item.first().waitFor();
+      const remove = item.first().getByRole('button', { name: /^Delete conversation:/ });
+
+      await remove.click();
+      const dialog = page.getByRole('dialog', { name: 'Delete this conversation?' });
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      assert.equal(await item.count(), 1, 'Cancel keeps the conversation');
+
+      await remove.click();
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      assert.equal(await item.count(), 1, 'Escape keeps the conversation');
+
+      await remove.click();
+      await dialog.getByRole('button', { name: 'Delete conversation' }).click();
+      await page.getByText('No conversations yet.').waitFor();
+      const listed = await api('/api/conversations', { token: (await devLogin(email)).session_token });
+      assert.equal(listed.body.items.length, 0, 'the conversation is gone from the API too');
+    });
+
+    const admin = uniqueEmail('admin');
+    const { session_token: token } = await devLogin(admin, true);
+    const slug = `tmp-${Math.random().toString(36).slice(2, 8)}`;
+    const created = await api('/api/domains', {
+      method: 'POST',
+      token,
+      body: { name: slug, display_name: `Temporary ${slug}`, configuration: { kind: 'builtin' } },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await withPage('confirm-domain', {}, async (page) => {
+      await signIn(page, { email: admin, admin: true });
+      await page.goto(new URL('/admin/domains', page.url()).href);
+      const row = page.locator(`tr[data-name="${slug}"]`);
+      await row.waitFor();
+      await row.getByRole('button', { name: `Delete Temporary ${slug}` }).click();
+      const dialog = page.getByRole('dialog', { name: `Delete Temporary ${slug}?` });
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await row.waitFor();
+
+      await row.getByRole('button', { name: `Delete Temporary ${slug}` }).click();
+      await dialog.getByRole('button', { name: 'Delete domain' }).click();
+      await page.getByText(`Deleted Temporary ${slug}.`).waitFor();
+      assert.equal(await row.count(), 0);
+    });
+  });
+
   test('a non-admin sees no domain admin link and the admin page refuses them', async () => {
     const allow = [{ status: 403, path: '/api/domains' }];
     await withPage('not-admin', { allow }, async (page) => {
@@ -214,13 +276,19 @@ describe('askgate web UI', () => {
         // The first tab's refresh is answered slowly, so the second tab's
         // starts while the first tab's new cookie is still on its way.
         let sent;
-        const firstSent = new Promise((resolve) => { sent = resolve; });
-        await first.route('**/api/auth/refresh', async (route) => {
-          sent();
-          const response = await route.fetch();
-          await new Promise((resolve) => setTimeout(resolve, 700));
-          await route.fulfill({ response });
-        }, { times: 1 });
+        const firstSent = new Promise((resolve) => {
+          sent = resolve;
+        });
+        await first.route(
+          '**/api/auth/refresh',
+          async (route) => {
+            sent();
+            const response = await route.fetch();
+            await new Promise((resolve) => setTimeout(resolve, 700));
+            await route.fulfill({ response });
+          },
+          { times: 1 },
+        );
         const reloads = [first.reload()];
         await firstSent;
         reloads.push(second.reload());

@@ -22,19 +22,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
      base-uri 'none'; form-action 'self' https://checkout.stripe.com";
 
-/// The paths the web app shows a page at. Each is answered with `index.html`.
-pub const PAGE_PATHS: &[&str] = &[
-    "/",
-    "/signin",
-    "/chat",
-    "/buy",
-    "/purchase/success",
-    "/purchase/cancel",
-    "/profile",
-    "/usage",
-    "/admin/domains",
-];
-
 /// Browser features no askgate page uses, switched off for it and anything it embeds.
 pub const PERMISSIONS_POLICY: &str =
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()";
@@ -138,20 +125,9 @@ macro_rules! embed {
 
 static INDEX: Asset = embed!("index.html", HTML);
 
-static ASSETS: &[Asset] = &[
-    embed!("app.css", CSS),
-    embed!("favicon.svg", SVG),
-    embed!("js/main.js", JS),
-    embed!("js/api.js", JS),
-    embed!("js/dom.js", JS),
-    embed!("js/pages/signin.js", JS),
-    embed!("js/pages/chat.js", JS),
-    embed!("js/pages/buy.js", JS),
-    embed!("js/pages/purchase.js", JS),
-    embed!("js/pages/profile.js", JS),
-    embed!("js/pages/usage.js", JS),
-    embed!("js/pages/domains.js", JS),
-];
+// `ASSETS` (every file under `ui/` but the shell) and `PAGE_PATHS` (the
+// routes of `ui/js/main.js`), written by build.rs.
+include!(concat!(env!("OUT_DIR"), "/ui_tables.rs"));
 
 const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -284,6 +260,65 @@ mod tests {
             .to_request();
         let res = call_service(&app, req).await;
         assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    /// The tables come from the directory: a file added to `ui/` is served
+    /// without being listed anywhere, and every route of the app is a page.
+    #[actix_web::test]
+    async fn every_file_under_ui_is_served_and_every_route_is_a_page() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files(&path, out)
+                } else {
+                    out.push(path)
+                }
+            }
+        }
+        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut found = Vec::new();
+        files(&ui, &mut found);
+        let app = init_service(ui_app()).await;
+        for file in found {
+            let relative = file
+                .strip_prefix(&ui)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .replace('\\', "/");
+            if relative == "index.html" {
+                continue;
+            }
+            let res = call_service(
+                &app,
+                TestRequest::get()
+                    .uri(&format!("/ui/{relative}"))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::OK, "ui/{relative}");
+            assert_eq!(
+                read_body(res).await.as_ref(),
+                std::fs::read(&file).unwrap(),
+                "ui/{relative}"
+            );
+        }
+        let main_js = std::fs::read_to_string(ui.join("js/main.js")).unwrap();
+        for path in [
+            "/signin",
+            "/chat",
+            "/buy",
+            "/usage",
+            "/profile",
+            "/admin/domains",
+        ] {
+            assert!(
+                main_js.contains(&format!("'{path}':")),
+                "{path} is a route of main.js"
+            );
+            assert!(PAGE_PATHS.contains(&path), "{path} is a page path");
+        }
     }
 
     #[actix_web::test]

@@ -175,7 +175,10 @@ export async function request(path, { method = 'GET', body, auth = true, headers
   if (res.status === 401 && auth && session.token) {
     // The access token may have just expired: refresh once, then try again.
     if (!retried) {
-      const refreshed = await refresh().then(() => true, () => false);
+      const refreshed = await refresh().then(
+        () => true,
+        () => false,
+      );
       if (refreshed) return request(path, { method, body, auth, headers, retried: true });
     }
     expire('Your session has ended. Please sign in again.');

@@ -49,7 +49,7 @@ export function field(label, control, hint) {
   control.id = id;
   const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
   const hintEl = hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null;
-  const describedBy = [hintEl && hintEl.id, error.id].filter(Boolean).join(' ');
+  const describedBy = [hintEl?.id, error.id].filter(Boolean).join(' ');
   control.setAttribute('aria-describedby', describedBy);
   return h('div', { class: 'field' }, h('label', { for: id }, label), hintEl, control, error);
 }
@@ -72,3 +72,37 @@ export function formatDate(iso) {
 }
 
 export const SERVICE_NAMES = { askatt: 'AskAT&T', askdocs: 'AskDocs' };
+
+/**
+ * Asks before something that cannot be undone. Resolves to true when the user
+ * chooses `confirmLabel`, false on Cancel or Escape. Cancel has the focus, so
+ * a stray Enter never deletes anything.
+ */
+export function confirmAction({ title, message, confirmLabel }) {
+  return new Promise((resolve) => {
+    const titleId = `confirm-${Math.random().toString(36).slice(2, 9)}`;
+    const cancel = h('button', { type: 'button', class: 'button' }, 'Cancel');
+    const confirm = h('button', { type: 'button', class: 'button danger' }, confirmLabel);
+    const dialog = h(
+      'dialog',
+      { class: 'confirm', 'aria-labelledby': titleId },
+      h('h2', { id: titleId }, title),
+      h('p', {}, message),
+      h('div', { class: 'actions' }, cancel, confirm),
+    );
+    const close = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    cancel.addEventListener('click', () => close(false));
+    confirm.addEventListener('click', () => close(true));
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault();
+      close(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}

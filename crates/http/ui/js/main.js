@@ -4,13 +4,13 @@
 
 import { currentUser, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
 import { h, link, replace } from './dom.js';
-import * as signin from './pages/signin.js';
-import * as chat from './pages/chat.js';
 import * as buy from './pages/buy.js';
-import * as purchase from './pages/purchase.js';
-import * as profile from './pages/profile.js';
-import * as usage from './pages/usage.js';
+import * as chat from './pages/chat.js';
 import * as domains from './pages/domains.js';
+import * as profile from './pages/profile.js';
+import * as purchase from './pages/purchase.js';
+import * as signin from './pages/signin.js';
+import * as usage from './pages/usage.js';
 
 const ROUTES = {
   '/signin': { page: signin, title: 'Sign in', public: true },
@@ -58,7 +58,7 @@ function render() {
     leave = null;
   }
   const url = new URL(location.href);
-  let path = url.pathname.replace(/\/+$/, '') || '/';
+  const path = url.pathname.replace(/\/+$/, '') || '/';
   const user = currentUser();
 
   if (path === '/') {
@@ -108,15 +108,12 @@ function focusHeading(view) {
 function showNotFound() {
   updateHeader(currentUser());
   document.title = 'Not found · askgate';
-  replace(
-    main,
-    h('div', { class: 'view' }, h('h1', {}, 'Page not found'), h('p', {}, link('/chat', 'Go to the chat'))),
-  );
+  replace(main, h('div', { class: 'view' }, h('h1', {}, 'Page not found'), h('p', {}, link('/chat', 'Go to the chat'))));
 }
 
 /** Only same-site paths are followed after sign-in (no open redirect). */
 export function safeReturnPath(value) {
-  if (value && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\')) {
+  if (value?.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\')) {
     return value;
   }
   return '/chat';

@@ -34,7 +34,12 @@ async function show(packages, alert) {
   if (!config.payments && config.grant_locally) {
     replace(
       alert,
-      h('p', {}, 'Payments are off on this development server (no STRIPE_SECRET_KEY), so tokens cannot be bought here. Grant them from the command line: ', h('code', {}, config.grant_command)),
+      h(
+        'p',
+        {},
+        'Payments are off on this development server (no STRIPE_SECRET_KEY), so tokens cannot be bought here. Grant them from the command line: ',
+        h('code', {}, config.grant_command),
+      ),
     );
   } else if (!config.payments) {
     replace(alert, h('p', {}, 'Payments are not configured on this server, so tokens cannot be bought here.'));

@@ -2,11 +2,11 @@
 // model output never becomes markup.
 
 import { newIdempotencyKey, request, setBalance } from '../api.js';
-import { SERVICE_NAMES, field, formatDate, h, link, replace } from '../dom.js';
+import { confirmAction, field, formatDate, h, link, replace, SERVICE_NAMES } from '../dom.js';
 
 const PAGE_SIZE = 20;
 
-export function render(view, ctx) {
+export function render(view, _ctx) {
   const state = {
     conversationId: null,
     domains: null,
@@ -162,12 +162,7 @@ export function render(view, ctx) {
 
   function addMessage(author, who, text) {
     empty.hidden = true;
-    const item = h(
-      'li',
-      { class: `message ${author}` },
-      h('p', { class: 'message-author' }, who),
-      h('p', { class: 'message-text', text }),
-    );
+    const item = h('li', { class: `message ${author}` }, h('p', { class: 'message-author' }, who), h('p', { class: 'message-text', text }));
     messages.append(item);
     item.scrollIntoView({ block: 'nearest' });
     return item;
@@ -245,11 +240,21 @@ export function render(view, ctx) {
       'button',
       { type: 'button', class: 'conversation-open', onClick: () => openConversation(c) },
       h('span', { class: 'conversation-title' }, title),
-      h('span', { class: 'conversation-meta' }, `${SERVICE_NAMES[c.service_type] || c.service_type} · ${formatDate(c.updated_at || c.created_at)}`),
+      h(
+        'span',
+        { class: 'conversation-meta' },
+        `${SERVICE_NAMES[c.service_type] || c.service_type} · ${formatDate(c.updated_at || c.created_at)}`,
+      ),
     );
     const remove = h(
       'button',
-      { type: 'button', class: 'icon-button', 'aria-label': `Delete conversation: ${title}`, title: 'Delete', onClick: () => deleteConversation(c, item) },
+      {
+        type: 'button',
+        class: 'icon-button',
+        'aria-label': `Delete conversation: ${title}`,
+        title: 'Delete',
+        onClick: () => deleteConversation(c, item),
+      },
       '×',
     );
     const item = h('li', { dataset: { id: c.id } }, open, remove);
@@ -290,6 +295,12 @@ export function render(view, ctx) {
   }
 
   async function deleteConversation(c, item) {
+    const sure = await confirmAction({
+      title: 'Delete this conversation?',
+      message: `“${c.title || 'Untitled conversation'}” and all its messages will be deleted. This cannot be undone; the tokens it used are not given back.`,
+      confirmLabel: 'Delete conversation',
+    });
+    if (!sure) return;
     try {
       await request(`/api/conversations/${encodeURIComponent(c.id)}`, { method: 'DELETE' });
     } catch (err) {

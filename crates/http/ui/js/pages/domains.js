@@ -2,7 +2,7 @@
 // The API decides who may: anyone else gets 403 and this page says so.
 
 import { request } from '../api.js';
-import { field, h, replace, setFieldError } from '../dom.js';
+import { confirmAction, field, h, replace, setFieldError } from '../dom.js';
 
 const KINDS = [
   ['', 'Default (AskDocs API)'],
@@ -39,7 +39,7 @@ export function render(view) {
   function showList() {
     const add = h('button', { type: 'button', class: 'button primary', id: 'add-domain', onClick: () => showForm(null) }, 'Add a domain');
     const rows = domains.map((d) => {
-      const kind = (d.configuration && d.configuration.kind) || '';
+      const kind = d.configuration?.kind || '';
       return h(
         'tr',
         { dataset: { name: d.name } },
@@ -53,13 +53,26 @@ export function render(view) {
           h(
             'div',
             { class: 'row-actions' },
-          h('button', { type: 'button', class: 'button secondary small', onClick: () => showForm(d), 'aria-label': `Edit ${d.display_name}` }, 'Edit'),
-          h(
-            'button',
-            { type: 'button', class: 'button secondary small', onClick: () => setActive(d, !d.is_active), 'aria-label': `${d.is_active ? 'Deactivate' : 'Activate'} ${d.display_name}` },
-            d.is_active ? 'Deactivate' : 'Activate',
-          ),
-            h('button', { type: 'button', class: 'button danger small', onClick: () => remove(d), 'aria-label': `Delete ${d.display_name}` }, 'Delete'),
+            h(
+              'button',
+              { type: 'button', class: 'button secondary small', onClick: () => showForm(d), 'aria-label': `Edit ${d.display_name}` },
+              'Edit',
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button secondary small',
+                onClick: () => setActive(d, !d.is_active),
+                'aria-label': `${d.is_active ? 'Deactivate' : 'Activate'} ${d.display_name}`,
+              },
+              d.is_active ? 'Deactivate' : 'Activate',
+            ),
+            h(
+              'button',
+              { type: 'button', class: 'button danger small', onClick: () => remove(d), 'aria-label': `Delete ${d.display_name}` },
+              'Delete',
+            ),
           ),
         ),
       );
@@ -75,7 +88,15 @@ export function render(view) {
               'table',
               { class: 'domains' },
               h('caption', { class: 'visually-hidden' }, 'AskDocs domains'),
-              h('thead', {}, h('tr', {}, ['Domain', 'Kind', 'Endpoint', 'Status', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  ['Domain', 'Kind', 'Endpoint', 'Status', 'Actions'].map((t) => h('th', { scope: 'col' }, t)),
+                ),
+              ),
               h('tbody', {}, rows),
             ),
           )
@@ -85,16 +106,28 @@ export function render(view) {
 
   function showForm(domain) {
     const editing = Boolean(domain);
-    const config = { ...((domain && domain.configuration) || {}) };
+    const config = { ...(domain?.configuration || {}) };
     const kindValue = typeof config.kind === 'string' ? config.kind : '';
     delete config.kind;
 
     const controls = {
-      name: h('input', { type: 'text', name: 'name', required: true, pattern: '[a-z0-9][a-z0-9\\-]{0,62}', maxlength: 63, value: domain?.name || '', autocomplete: 'off' }),
+      name: h('input', {
+        type: 'text',
+        name: 'name',
+        required: true,
+        pattern: '[a-z0-9][a-z0-9\\-]{0,62}',
+        maxlength: 63,
+        value: domain?.name || '',
+        autocomplete: 'off',
+      }),
       display_name: h('input', { type: 'text', name: 'display_name', required: true, maxlength: 100, value: domain?.display_name || '' }),
       description: h('textarea', { name: 'description', rows: 2, maxlength: 2000 }),
       api_endpoint: h('input', { type: 'url', name: 'api_endpoint', value: domain?.api_endpoint || '', placeholder: 'https://…' }),
-      kind: h('select', { name: 'kind' }, KINDS.map(([value, label]) => h('option', { value }, label))),
+      kind: h(
+        'select',
+        { name: 'kind' },
+        KINDS.map(([value, label]) => h('option', { value }, label)),
+      ),
       configuration: h('textarea', { name: 'configuration', rows: 6, class: 'mono', spellcheck: 'false' }),
     };
     controls.description.value = domain?.description || '';
@@ -103,7 +136,17 @@ export function render(view) {
     const active = h('input', { type: 'checkbox', name: 'is_active', id: 'domain-active', checked: editing ? domain.is_active : true });
     const formError = h('p', { class: 'error', role: 'alert', hidden: true });
     const save = h('button', { type: 'submit', class: 'button primary' }, editing ? 'Save changes' : 'Create domain');
-    const cancel = h('button', { type: 'button', class: 'button secondary', onClick: () => { showList(); } }, 'Cancel');
+    const cancel = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button secondary',
+        onClick: () => {
+          showList();
+        },
+      },
+      'Cancel',
+    );
 
     const title = editing ? `Edit ${domain.display_name}` : 'Add a domain';
     const form = h(
@@ -196,6 +239,13 @@ export function render(view) {
   }
 
   async function remove(domain) {
+    const sure = await confirmAction({
+      title: `Delete ${domain.display_name}?`,
+      message:
+        'Users can no longer ask about this domain. A domain that usage history refers to is deactivated instead, so the history stays readable.',
+      confirmLabel: 'Delete domain',
+    });
+    if (!sure) return;
     try {
       await request(`/api/domains/${encodeURIComponent(domain.id)}`, { method: 'DELETE' });
     } catch (err) {

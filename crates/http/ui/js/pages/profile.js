@@ -28,7 +28,17 @@ async function show(details) {
   if (me.last_login) rows.push(['Last sign-in', formatDate(me.last_login)]);
   replace(
     details,
-    h('dl', { class: 'profile' }, rows.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
-    h('p', { class: 'actions' }, link('/buy', 'Buy tokens', { class: 'button primary' }), ' ', link('/usage', 'See your usage', { class: 'button secondary' })),
+    h(
+      'dl',
+      { class: 'profile' },
+      rows.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+    ),
+    h(
+      'p',
+      { class: 'actions' },
+      link('/buy', 'Buy tokens', { class: 'button primary' }),
+      ' ',
+      link('/usage', 'See your usage', { class: 'button secondary' }),
+    ),
   );
 }

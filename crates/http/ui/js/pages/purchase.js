@@ -98,7 +98,9 @@ export const cancel = {
         h('h1', {}, 'Payment cancelled'),
         h('p', { class: 'big' }, 'Nothing was charged.'),
         h('p', {}, 'You can choose a package again whenever you like.'),
-        ctx.user ? link('/buy', 'Back to the packages', { class: 'button primary' }) : link('/signin', 'Sign in', { class: 'button primary' }),
+        ctx.user
+          ? link('/buy', 'Back to the packages', { class: 'button primary' })
+          : link('/signin', 'Sign in', { class: 'button primary' }),
       ),
     );
   },

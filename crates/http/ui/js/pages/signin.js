@@ -43,9 +43,7 @@ async function showOptions(options, ctx) {
   const parts = [];
   if (config.microsoft_login) {
     const href = `/api/auth/authorize?return_to=${encodeURIComponent(ctx.returnTo)}`;
-    parts.push(
-      h('a', { class: 'button primary microsoft', href, onClick: expectSignIn }, 'Sign in with Microsoft'),
-    );
+    parts.push(h('a', { class: 'button primary microsoft', href, onClick: expectSignIn }, 'Sign in with Microsoft'));
   }
   if (config.dev_login) parts.push(devLoginForm(ctx));
   if (parts.length === 0) {

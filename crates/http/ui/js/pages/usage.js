@@ -1,7 +1,7 @@
 // Usage history: the caller's ledger, newest first, a page at a time.
 
 import { request } from '../api.js';
-import { SERVICE_NAMES, formatDate, h } from '../dom.js';
+import { formatDate, h, SERVICE_NAMES } from '../dom.js';
 
 const PAGE_SIZE = 25;
 
