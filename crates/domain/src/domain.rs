@@ -34,6 +34,15 @@ pub enum DomainValidationError {
     ConfigurationTooLarge,
     #[error("configuration must not contain NUL characters")]
     ConfigurationNotStorable,
+    #[error(
+        "configuration.scope cannot be set: the token scopes askgate sends are server settings (AZURE_AD_SCOPE, AZURE_AD_DOMAIN_QNA_SCOPE)"
+    )]
+    ScopeNotAllowed,
+    #[error("configuration.base_url must be an absolute http or https URL")]
+    InvalidBaseUrl,
+    /// The URL is well formed but the operator's rules refuse it.
+    #[error("{field} is not allowed: {reason}")]
+    TargetRefused { field: &'static str, reason: String },
 }
 
 impl DomainValidationError {
@@ -48,6 +57,9 @@ impl DomainValidationError {
             Self::ConfigurationNotAnObject
             | Self::ConfigurationTooLarge
             | Self::ConfigurationNotStorable => "configuration",
+            Self::ScopeNotAllowed => "configuration.scope",
+            Self::InvalidBaseUrl => "configuration.base_url",
+            Self::TargetRefused { field, .. } => field,
         }
     }
 }
@@ -150,6 +162,12 @@ impl ApiEndpoint {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The endpoint as a URL.
+    #[must_use]
+    pub fn url(&self) -> Option<url::Url> {
+        url::Url::parse(&self.0).ok()
+    }
 }
 
 impl TryFrom<String> for ApiEndpoint {
@@ -211,6 +229,29 @@ impl DomainConfiguration {
     #[must_use]
     pub fn kind(&self) -> Option<&str> {
         self.0.get("kind").and_then(serde_json::Value::as_str)
+    }
+
+    /// True when the configuration has a `scope` key. Token scopes are server
+    /// settings only: a domain with one is refused when saved and when asked.
+    #[must_use]
+    pub fn names_a_scope(&self) -> bool {
+        self.0.contains_key("scope")
+    }
+
+    /// `base_url`, an OpenAI-compatible domain's API base: `None` when absent,
+    /// `Some(Err)` when it is not an absolute http(s) URL with a host.
+    #[must_use]
+    pub fn base_url(&self) -> Option<Result<url::Url, DomainValidationError>> {
+        self.0.get("base_url").map(|value| {
+            value
+                .as_str()
+                .and_then(|raw| url::Url::parse(raw.trim()).ok())
+                .filter(|url| {
+                    matches!(url.scheme(), "http" | "https")
+                        && url.host_str().is_some_and(|h| !h.is_empty())
+                })
+                .ok_or(DomainValidationError::InvalidBaseUrl)
+        })
     }
 }
 

@@ -73,7 +73,10 @@ impl Ports {
             Arc::new(clock),
             AdminPolicy::default(),
         );
-        let domains = DomainService::new(Arc::new(MockDomainRepository::new()));
+        let domains = DomainService::new(
+            Arc::new(MockDomainRepository::new()),
+            Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
+        );
         AppState::new(
             Arc::new(accounts),
             Arc::new(domains),

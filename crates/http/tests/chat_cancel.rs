@@ -102,7 +102,10 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(clock),
             AdminPolicy::default(),
         )),
-        Arc::new(DomainService::new(Arc::new(MockDomainRepository::new()))),
+        Arc::new(DomainService::new(
+            Arc::new(MockDomainRepository::new()),
+            Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
+        )),
         Arc::new(MockHealthCheck::new()),
         keys,
     )

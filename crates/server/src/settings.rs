@@ -334,7 +334,7 @@ impl Settings {
             database: DatabaseSettings::read(&env)?,
             auth,
             stripe,
-            upstream: UpstreamSettings::read(&env)?,
+            upstream: UpstreamSettings::read(&env, app_env)?,
             rate_limit: RateLimitSettings::read(&env)?,
             azure_ad: AzureAdSettings::read(&env)?,
         })

@@ -495,7 +495,10 @@ async fn app_state(
     let identity = identity(settings, &db, &session_keys, &accounts, azure);
     let state = AppState::new(
         accounts,
-        Arc::new(DomainService::new(domains)),
+        Arc::new(DomainService::new(
+            domains,
+            Arc::new(settings.upstream.allowed_hosts()),
+        )),
         Arc::new(PgHealth::new(db)),
         session_keys,
     )

@@ -46,6 +46,8 @@ impl TestApp {
             ("DATABASE_MAX_CONNECTIONS", "10"),
             ("ADMIN_EMAILS", ADMIN),
             ("RATE_LIMIT_PER_MINUTE", "1000"),
+            // The wiremock upstreams, and the example host of the domain tests.
+            ("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,docs.example.com"),
         ]);
         Self(Running::spawn(&pairs).await)
     }
@@ -150,6 +152,28 @@ impl TestApp {
             .into_iter()
             .filter(|r| r.kind != "grant")
             .collect()
+    }
+
+    /// Stores a domain straight in the database, as one saved before the
+    /// current rules (or edited in SQL) would be; returns its id.
+    async fn store_domain(&self, name: &str, endpoint: &str, configuration: &Value) -> String {
+        let (client, connection) = tokio_postgres::connect(self.db.url(), NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let configuration = configuration.to_string();
+        client
+            .query_one(
+                "INSERT INTO domains (id, name, display_name, api_endpoint, configuration) \
+                 VALUES ($1::text::uuid, $2, 'Stored', $3, $4::text::jsonb) RETURNING id::text",
+                &[
+                    &Uuid::new_v4().to_string(),
+                    &name,
+                    &endpoint,
+                    &configuration,
+                ],
+            )
+            .await
+            .unwrap()
+            .get(0)
     }
 
     /// Creates a domain as the admin; returns its id.
@@ -1038,5 +1062,140 @@ async fn with_nothing_configured_the_builtin_upstream_answers_after_a_grant() {
         "validation_failed",
     );
     assert_eq!(blank.body["field"], "message");
+    app.db.assert_ledger_invariant().await;
+}
+
+// --- Where domains may send questions ----------------------------------------
+
+#[tokio::test]
+async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_hosts() {
+    let app =
+        TestApp::spawn_with(&[("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,*.askdocs.example.com")]).await;
+    let (admin, _) = app.sign_in(ADMIN).await;
+    let domain = |api_endpoint: &str, configuration: Value| {
+        json!({
+            "name": "hr",
+            "display_name": "HR",
+            "api_endpoint": api_endpoint,
+            "configuration": configuration,
+        })
+    };
+    let refused = [
+        (
+            domain(
+                "https://hr.askdocs.example.com/chat",
+                json!({"kind": "openai", "model": "m", "scope": "https://graph.microsoft.com/.default"}),
+            ),
+            "configuration.scope",
+        ),
+        (
+            domain(
+                "https://hr.askdocs.example.com/chat",
+                json!({"kind": "openai", "model": "m", "base_url": "http://169.254.169.254/"}),
+            ),
+            "configuration.base_url",
+        ),
+        (
+            domain("http://169.254.169.254/latest/meta-data/", json!({})),
+            "api_endpoint",
+        ),
+        (domain("http://localhost:6379/", json!({})), "api_endpoint"),
+        (
+            domain("https://askdocs.example.com.evil.test/", json!({})),
+            "api_endpoint",
+        ),
+    ];
+    for (body, field) in &refused {
+        let reply = app.post("/api/domains", &admin, body).await;
+        assert_problem(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        assert_eq!(reply.body["field"], *field, "{}", reply.body);
+    }
+    let all = app.get("/api/domains?include_inactive=true", &admin).await;
+    assert_eq!(all.body, json!([]), "nothing was stored");
+
+    // A host under the wildcard is accepted, and an update is checked the same way.
+    let created = app
+        .post(
+            "/api/domains",
+            &admin,
+            &domain(
+                "https://hr.askdocs.example.com/chat",
+                json!({"kind": "askdocs"}),
+            ),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    for (body, field) in &refused {
+        let reply = app.put(&format!("/api/domains/{id}"), &admin, body).await;
+        assert_problem(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        assert_eq!(reply.body["field"], *field, "{}", reply.body);
+    }
+    let kept = app.get("/api/domains?include_inactive=true", &admin).await;
+    assert_eq!(
+        kept.body[0]["api_endpoint"],
+        "https://hr.askdocs.example.com/chat"
+    );
+    assert_eq!(kept.body[0]["configuration"], json!({"kind": "askdocs"}));
+}
+
+#[tokio::test]
+async fn a_stored_domain_outside_the_rules_is_refused_at_chat_and_the_token_refunded() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "response": "leaked",
+            "choices": [{"message": {"content": "leaked"}}]
+        })))
+        .mount(&upstream)
+        .await;
+    let app = TestApp::spawn_with(&[]).await;
+    let port = upstream.address().port();
+    // `localhost` reaches the same upstream as 127.0.0.1, but only 127.0.0.1 is listed.
+    let unlisted = app
+        .store_domain(
+            "unlisted",
+            &format!("http://localhost:{port}/hr"),
+            &json!({}),
+        )
+        .await;
+    let scoped = app
+        .store_domain(
+            "scoped",
+            &format!("{}/hr", upstream.uri()),
+            &json!({"kind": "openai", "model": "m", "scope": "https://graph.microsoft.com/.default"}),
+        )
+        .await;
+    let (token, user) = app.user_with("ann@example.com", 2).await;
+
+    for domain in [unlisted, scoped] {
+        let reply = app
+            .chat(
+                "askdocs",
+                &token,
+                &json!({"message": "q", "domain_id": domain}),
+                None,
+            )
+            .await;
+        assert_problem(&reply, StatusCode::BAD_GATEWAY, "upstream_failed");
+    }
+
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 0);
+    assert_eq!(app.balance(&token).await, 2);
+    let kinds: Vec<_> = app
+        .charges(&user)
+        .await
+        .into_iter()
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(kinds, ["consumption", "refund", "consumption", "refund"]);
     app.db.assert_ledger_invariant().await;
 }

@@ -12,13 +12,24 @@
 //! Each wire format lives in its own module, so adapting one is a one-file change.
 //! All HTTP goes through one pooled client (`transport.rs`) with one deadline per
 //! question; see there for what is retried.
+//!
+//! A domain chooses where its questions go (`api_endpoint`, `base_url`) only
+//! within the operator's allow-list (`hosts.rs`), checked again before every
+//! question and when each connection is opened. It never chooses a token scope:
+//! scopes are server settings, and a stored domain whose configuration still
+//! names one is refused.
 
 mod askatt;
 mod askdocs;
 mod builtin;
+mod hosts;
 mod openai;
 mod transport;
 mod wire;
+
+pub use hosts::{
+    AllowedHosts, HostLookup, HostPattern, HostPatternError, SystemLookup, is_internal,
+};
 
 use std::fmt;
 use std::sync::Arc;
@@ -53,6 +64,30 @@ pub struct UpstreamConfig {
     pub askdocs_scope: Option<String>,
     /// `UPSTREAM_TIMEOUT_MS`: the longest a question may take, retries included.
     pub timeout: Duration,
+    /// `UPSTREAM_ALLOWED_HOSTS`, and whether domain endpoints need `https`. The
+    /// hosts of the endpoints above are added by [`Self::effective_hosts`].
+    pub allowed_hosts: AllowedHosts,
+}
+
+impl UpstreamConfig {
+    /// The allowed hosts: [`Self::allowed_hosts`] plus, listed exactly, the
+    /// hosts of the operator's own endpoints (AskAT&T or the OpenAI-compatible
+    /// base, and the AskDocs base).
+    #[must_use]
+    pub fn effective_hosts(&self) -> AllowedHosts {
+        let own = match &self.askatt {
+            ServiceRoute::Builtin => None,
+            ServiceRoute::AskAtt { endpoint } => Some(endpoint),
+            ServiceRoute::OpenAi { base, .. } => Some(base),
+        };
+        let mut patterns = self.allowed_hosts.patterns().to_vec();
+        patterns.extend(
+            own.into_iter()
+                .chain(self.askdocs_base.as_ref())
+                .filter_map(HostPattern::of_url),
+        );
+        AllowedHosts::new(patterns, self.allowed_hosts.requires_https())
+    }
 }
 
 impl Default for UpstreamConfig {
@@ -64,6 +99,7 @@ impl Default for UpstreamConfig {
             askatt_scope: None,
             askdocs_scope: None,
             timeout: DEFAULT_TIMEOUT,
+            allowed_hosts: AllowedHosts::default(),
         }
     }
 }
@@ -96,6 +132,7 @@ pub enum UpstreamBuildError {
 /// The [`AiUpstream`] adapter: routes each question to its kind of upstream.
 pub struct Upstreams {
     config: UpstreamConfig,
+    hosts: Arc<AllowedHosts>,
     tokens: Option<Arc<dyn ServiceTokenProvider>>,
     transport: Transport,
 }
@@ -112,9 +149,19 @@ impl fmt::Debug for Upstreams {
 impl Upstreams {
     /// `tokens` gives the client-credentials tokens sent to AskAT&T and AskDocs;
     /// without it (or without a scope) those requests carry no `Authorization`.
+    /// Host names are resolved by the system resolver.
     pub fn new(
         config: UpstreamConfig,
         tokens: Option<Arc<dyn ServiceTokenProvider>>,
+    ) -> Result<Self, UpstreamBuildError> {
+        Self::with_lookup(config, tokens, Arc::new(SystemLookup))
+    }
+
+    /// [`Self::new`] resolving host names with `lookup`.
+    pub fn with_lookup(
+        config: UpstreamConfig,
+        tokens: Option<Arc<dyn ServiceTokenProvider>>,
+        lookup: Arc<dyn HostLookup>,
     ) -> Result<Self, UpstreamBuildError> {
         if config.timeout.is_zero() {
             return Err(UpstreamBuildError::ZeroTimeout);
@@ -129,9 +176,13 @@ impl Upstreams {
         {
             tracing::warn!("AskAT&T requests will be sent without a service token");
         }
-        let transport = Transport::new(config.timeout).map_err(UpstreamBuildError::Client)?;
+        let hosts = Arc::new(config.effective_hosts());
+        let resolver = Arc::new(hosts::FilteringResolver::new(Arc::clone(&hosts), lookup));
+        let transport =
+            Transport::new(config.timeout, resolver).map_err(UpstreamBuildError::Client)?;
         Ok(Self {
             config,
+            hosts,
             tokens,
             transport,
         })
@@ -162,8 +213,17 @@ impl Upstreams {
         }
     }
 
+    /// Where a domain's question goes. A domain stored before the current rules
+    /// (or edited in the database) is re-checked here, before any token is
+    /// fetched: a `scope` in its configuration, or a URL outside the allowed
+    /// hosts, fails the question (and the caller refunds it).
     fn domain_route<'a>(&'a self, domain: &'a Domain) -> Result<Route<'a>, UpstreamError> {
         let configuration = &domain.configuration;
+        if configuration.names_a_scope() {
+            return Err(failed(WireError::Configuration(
+                "scope is not accepted (token scopes are server settings)",
+            )));
+        }
         let endpoint = domain
             .api_endpoint
             .as_ref()
@@ -175,21 +235,27 @@ impl Upstreams {
                 let settings =
                     openai::DomainSettings::from_configuration(configuration).map_err(failed)?;
                 let base = match settings.base_url {
-                    Some(raw) => parse_http_url(raw, "base_url")?,
-                    None => endpoint.ok_or_else(|| {
-                        failed(WireError::Configuration(
-                            "openai kind needs base_url or api_endpoint",
-                        ))
-                    })?,
+                    Some(raw) => self.allowed(parse_http_url(raw, "base_url")?, "base_url")?,
+                    None => self.allowed(
+                        endpoint.ok_or_else(|| {
+                            failed(WireError::Configuration(
+                                "openai kind needs base_url or api_endpoint",
+                            ))
+                        })?,
+                        "api_endpoint",
+                    )?,
                 };
                 Ok(Route::OpenAi {
                     base,
                     model: settings.model,
                     system_prompt: settings.system_prompt,
-                    auth: settings.scope.map_or(Auth::None, Auth::Scope),
+                    auth: Auth::None,
                 })
             }
             None | Some("askdocs") => {
+                let endpoint = endpoint
+                    .map(|url| self.allowed(url, "api_endpoint"))
+                    .transpose()?;
                 let url = endpoint.or_else(|| {
                     self.config
                         .askdocs_base
@@ -202,6 +268,19 @@ impl Upstreams {
                 })
             }
             Some(_) => Err(failed(WireError::Configuration("unknown kind"))),
+        }
+    }
+
+    /// `url` when a domain may send questions there.
+    fn allowed(&self, url: Url, field: &'static str) -> Result<Url, UpstreamError> {
+        match self.hosts.check(&url) {
+            Ok(()) => Ok(url),
+            Err(reason) => {
+                tracing::warn!(field, %reason, "domain upstream refused");
+                Err(UpstreamError::Failed(format!(
+                    "domain {field} is not allowed: {reason}"
+                )))
+            }
         }
     }
 
@@ -264,8 +343,6 @@ impl Route<'_> {
 
 enum Auth<'a> {
     None,
-    /// A client-credentials token for this scope.
-    Scope(&'a str),
     ApiKey(&'a SecretString),
 }
 
@@ -300,14 +377,9 @@ impl AiUpstream for Upstreams {
                 system_prompt,
                 auth,
             } => {
-                let token = match auth {
-                    Auth::Scope(scope) => self.bearer(Some(scope)).await?,
-                    Auth::None | Auth::ApiKey(_) => None,
-                };
-                let bearer = match (&auth, &token) {
-                    (Auth::ApiKey(key), _) => Some(key.expose_secret()),
-                    (_, Some(token)) => Some(token.expose()),
-                    _ => None,
+                let bearer = match &auth {
+                    Auth::ApiKey(key) => Some(key.expose_secret()),
+                    Auth::None => None,
                 };
                 let body = openai::body(request, model, system_prompt).map_err(failed)?;
                 let raw = self.post(&openai::url(&base), bearer, &body).await?;

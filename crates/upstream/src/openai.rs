@@ -9,9 +9,10 @@
 //!
 //! For AskAT&T this is configured with `ServiceRoute::OpenAi`; a domain picks it with
 //! its configuration:
-//! `{"kind": "openai", "model": "...", "base_url"?: "...", "system_prompt"?: "...", "scope"?: "..."}`
-//! (`base_url` falls back to the domain's `api_endpoint`; `scope`, when given, sends a
-//! client-credentials token for that scope).
+//! `{"kind": "openai", "model": "...", "base_url"?: "...", "system_prompt"?: "..."}`
+//! (`base_url` falls back to the domain's `api_endpoint`, and must name an allowed
+//! host). Such a domain's requests carry no `Authorization`: a domain cannot pick a
+//! token scope.
 
 use askgate_domain::domain::DomainConfiguration;
 use askgate_domain::ports::{UpstreamAnswer, UpstreamRequest};
@@ -26,7 +27,6 @@ pub(crate) struct DomainSettings<'a> {
     pub(crate) model: &'a str,
     pub(crate) base_url: Option<&'a str>,
     pub(crate) system_prompt: Option<&'a str>,
-    pub(crate) scope: Option<&'a str>,
 }
 
 impl<'a> DomainSettings<'a> {
@@ -42,7 +42,6 @@ impl<'a> DomainSettings<'a> {
             model,
             base_url: text("base_url"),
             system_prompt: text("system_prompt"),
-            scope: text("scope"),
         })
     }
 }

@@ -1,6 +1,9 @@
 //! The one HTTP client every upstream kind shares, and its retry policy.
 //!
-//! - One pooled reqwest client (rustls), with a connect timeout.
+//! - One pooled reqwest client (rustls), with a connect timeout. It resolves
+//!   names through `hosts::FilteringResolver` (allowed hosts only, no internal
+//!   addresses unless listed exactly), ignores proxy variables (a proxy would
+//!   resolve names itself) and never follows redirects.
 //! - One deadline per question (`UpstreamConfig::timeout`) covering both attempts
 //!   and the reading of the answer; running out of it is `UpstreamError::Timeout`.
 //! - A connection that could not be opened (nothing was sent) is retried once.
@@ -8,11 +11,14 @@
 //! - Error messages are short and never carry a token, a URL or a body.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askgate_domain::ports::UpstreamError;
 use reqwest::Client;
 use url::Url;
+
+use crate::hosts::{AddressRefused, FilteringResolver};
 
 /// How long to wait before the single retry of a connection that could not be opened.
 const RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -38,13 +44,18 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub(crate) fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(
+        timeout: Duration,
+        resolver: Arc<FilteringResolver>,
+    ) -> Result<Self, reqwest::Error> {
         let client = Client::builder()
             .user_agent(concat!("askgate/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(resolver)
             .build()?;
         Ok(Self { client, timeout })
     }
@@ -120,7 +131,10 @@ where
 
 fn classify(err: reqwest::Error) -> AttemptError {
     let err = err.without_url();
-    if err.is_connect() {
+    if refused_address(&err) {
+        // Asking again would be refused again.
+        AttemptError::Failed("upstream address not allowed".to_owned())
+    } else if err.is_connect() {
         tracing::debug!(error = %err, "upstream connection not opened");
         AttemptError::NotSent {
             timed_out: err.is_timeout(),
@@ -131,6 +145,18 @@ fn classify(err: reqwest::Error) -> AttemptError {
         tracing::debug!(error = %err, "upstream request failed");
         AttemptError::Failed("upstream request failed".to_owned())
     }
+}
+
+/// True when the resolver refused the host (see `hosts.rs`).
+fn refused_address(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<AddressRefused>().is_some() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, AttemptError> {

@@ -11,7 +11,9 @@ use askgate_domain::ports::{
     AiUpstream, ServiceToken, ServiceTokenError, ServiceTokenProvider, UpstreamError,
     UpstreamRequest,
 };
-use askgate_upstream::{ServiceRoute, UpstreamConfig, Upstreams};
+use askgate_upstream::{
+    AllowedHosts, HostLookup, HostPattern, ServiceRoute, UpstreamConfig, Upstreams,
+};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use url::Url;
@@ -46,7 +48,19 @@ fn config(askatt: ServiceRoute) -> UpstreamConfig {
         askatt_scope: Some(ASKATT_SCOPE.to_owned()),
         askdocs_scope: Some(ASKDOCS_SCOPE.to_owned()),
         timeout: Duration::from_secs(5),
+        allowed_hosts: allowing(&["127.0.0.1"]),
     }
+}
+
+/// Domains may send questions to these hosts (http allowed).
+fn allowing(entries: &[&str]) -> AllowedHosts {
+    AllowedHosts::new(
+        entries
+            .iter()
+            .map(|e| HostPattern::parse(e).unwrap())
+            .collect(),
+        false,
+    )
 }
 
 fn askatt_at(server: &MockServer) -> ServiceRoute {
@@ -584,4 +598,154 @@ async fn a_domain_with_an_unknown_kind_is_a_failure() {
         .unwrap_err();
 
     assert!(matches!(error, UpstreamError::Failed(_)), "{error:?}");
+}
+
+// --- Where domains may send questions -----------------------------------------
+
+/// Resolves every name to 127.0.0.1, as a DNS answer pointing inside would.
+struct EverythingIsLoopback;
+
+#[async_trait]
+impl HostLookup for EverythingIsLoopback {
+    async fn lookup(&self, _host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+        Ok(vec![std::net::Ipv4Addr::LOCALHOST.into()])
+    }
+}
+
+async fn answering_askdocs() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"response": "ok"})))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_domain_naming_a_scope_is_refused_before_any_token_is_fetched() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{"message": {"content": "leaked"}}]
+        })))
+        .mount(&server)
+        .await;
+    let (upstreams, tokens) = upstreams(config(ServiceRoute::Builtin));
+    // As stored before scopes became server settings (or edited in SQL).
+    let graph = domain(
+        "graph",
+        None,
+        json!({
+            "kind": "openai",
+            "model": "m",
+            "base_url": server.uri(),
+            "scope": "https://graph.microsoft.com/.default"
+        }),
+    );
+
+    let error = upstreams
+        .ask(&askdocs_question(graph, "Q"))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, UpstreamError::Failed(m) if m.contains("scope")),
+        "{error:?}"
+    );
+    assert!(tokens.asked.lock().unwrap().is_empty());
+    assert_eq!(requests_seen(&server).await, 0);
+}
+
+#[tokio::test]
+async fn a_stored_endpoint_outside_the_allowed_hosts_is_refused_and_nothing_is_sent() {
+    let server = answering_askdocs().await;
+    let (upstreams, tokens) = upstreams(config(ServiceRoute::Builtin));
+    let port = server.address().port();
+    for (endpoint, configuration) in [
+        // `localhost` is 127.0.0.1 too, but only 127.0.0.1 is listed.
+        (format!("http://localhost:{port}/hr"), json!({})),
+        (
+            "https://docs.example.com/".to_owned(),
+            json!({"kind": "openai", "model": "m", "base_url": format!("http://localhost:{port}/")}),
+        ),
+    ] {
+        let hr = domain("hr", Some(&endpoint), configuration);
+        let error = upstreams.ask(&askdocs_question(hr, "Q")).await.unwrap_err();
+        assert!(
+            matches!(&error, UpstreamError::Failed(m) if m.contains("not allowed")),
+            "{error:?}"
+        );
+    }
+    assert!(tokens.asked.lock().unwrap().is_empty());
+    assert_eq!(requests_seen(&server).await, 0);
+}
+
+#[tokio::test]
+async fn a_wildcard_host_whose_address_is_internal_is_refused_when_connecting() {
+    let server = answering_askdocs().await;
+    let endpoint = format!(
+        "http://hr.askdocs.example.com:{}/chat",
+        server.address().port()
+    );
+    let wildcard = UpstreamConfig {
+        allowed_hosts: allowing(&["*.askdocs.example.com"]),
+        ..config(ServiceRoute::Builtin)
+    };
+    let tokens = Arc::new(FakeTokens::default());
+    let upstreams =
+        Upstreams::with_lookup(wildcard, Some(tokens), Arc::new(EverythingIsLoopback)).unwrap();
+
+    let error = upstreams
+        .ask(&askdocs_question(
+            domain("hr", Some(&endpoint), json!({})),
+            "Q",
+        ))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, UpstreamError::Failed(m) if m.contains("address not allowed")),
+        "{error:?}"
+    );
+    assert_eq!(requests_seen(&server).await, 0);
+
+    // Listing the host exactly is the operator saying that it is internal on purpose.
+    let exact = UpstreamConfig {
+        allowed_hosts: allowing(&["hr.askdocs.example.com"]),
+        ..config(ServiceRoute::Builtin)
+    };
+    let upstreams = Upstreams::with_lookup(exact, None, Arc::new(EverythingIsLoopback)).unwrap();
+    let answer = upstreams
+        .ask(&askdocs_question(
+            domain("hr", Some(&endpoint), json!({})),
+            "Q",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(answer.text, "ok");
+    assert_eq!(requests_seen(&server).await, 1);
+}
+
+#[tokio::test]
+async fn a_redirect_from_an_allowed_upstream_is_not_followed() {
+    let elsewhere = answering_askdocs().await;
+    let allowed = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("http://localhost:{}/steal", elsewhere.address().port()).as_str(),
+        ))
+        .mount(&allowed)
+        .await;
+    let (upstreams, _) = upstreams(config(ServiceRoute::Builtin));
+    let hr = domain("hr", Some(&format!("{}/hr", allowed.uri())), json!({}));
+
+    let error = upstreams.ask(&askdocs_question(hr, "Q")).await.unwrap_err();
+
+    assert!(
+        matches!(&error, UpstreamError::Failed(m) if m.contains("307")),
+        "{error:?}"
+    );
+    assert_eq!(requests_seen(&allowed).await, 1);
+    assert_eq!(requests_seen(&elsewhere).await, 0);
 }

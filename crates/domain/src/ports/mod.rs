@@ -14,6 +14,7 @@ mod ledger;
 mod payments;
 mod ratelimit;
 mod sessions;
+mod targets;
 mod upstream;
 mod users;
 
@@ -27,5 +28,6 @@ pub use ledger::*;
 pub use payments::*;
 pub use ratelimit::*;
 pub use sessions::*;
+pub use targets::*;
 pub use upstream::*;
 pub use users::*;

@@ -8,7 +8,7 @@ use crate::domain::{
     ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainDeletion, DomainSlug,
     DomainValidationError, NewDomain, parse_description,
 };
-use crate::ports::DomainRepository;
+use crate::ports::{DomainRepository, UpstreamTargets};
 use crate::user::Actor;
 use crate::{BoxError, DomainId, StoreError};
 
@@ -55,22 +55,29 @@ pub struct DomainInput {
 }
 
 impl DomainInput {
-    /// Validates every field; the first failure names its field.
+    /// Validates every field; the first failure names its field. Where the
+    /// domain's questions go is checked by [`DomainService`] against the
+    /// operator's rules.
     pub fn validate(self) -> Result<NewDomain, DomainValidationError> {
         let api_endpoint = match self.api_endpoint.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(ApiEndpoint::parse(raw)?),
         };
+        let configuration = self
+            .configuration
+            .map(DomainConfiguration::parse)
+            .transpose()?
+            .unwrap_or_default();
+        if configuration.names_a_scope() {
+            return Err(DomainValidationError::ScopeNotAllowed);
+        }
+        configuration.base_url().transpose()?;
         Ok(NewDomain {
             name: DomainSlug::parse(&self.name)?,
             display_name: DisplayName::parse(&self.display_name)?,
             description: parse_description(self.description.as_deref())?,
             api_endpoint,
-            configuration: self
-                .configuration
-                .map(DomainConfiguration::parse)
-                .transpose()?
-                .unwrap_or_default(),
+            configuration,
             is_active: self.is_active.unwrap_or(true),
         })
     }
@@ -78,11 +85,31 @@ impl DomainInput {
 
 pub struct DomainService {
     repo: Arc<dyn DomainRepository>,
+    targets: Arc<dyn UpstreamTargets>,
 }
 
 impl DomainService {
-    pub fn new(repo: Arc<dyn DomainRepository>) -> Self {
-        Self { repo }
+    /// `targets` decides which upstream URLs a domain may name.
+    pub fn new(repo: Arc<dyn DomainRepository>, targets: Arc<dyn UpstreamTargets>) -> Self {
+        Self { repo, targets }
+    }
+
+    /// Validates `input`, then checks the URLs its questions would go to
+    /// (`api_endpoint`, `configuration.base_url`) against the operator's rules.
+    fn validate(&self, input: DomainInput) -> Result<NewDomain, DomainValidationError> {
+        let domain = input.validate()?;
+        let refused = |field: &'static str| {
+            move |reason: String| DomainValidationError::TargetRefused { field, reason }
+        };
+        if let Some(url) = domain.api_endpoint.as_ref().and_then(ApiEndpoint::url) {
+            self.targets.check(&url).map_err(refused("api_endpoint"))?;
+        }
+        if let Some(url) = domain.configuration.base_url().transpose()? {
+            self.targets
+                .check(&url)
+                .map_err(refused("configuration.base_url"))?;
+        }
+        Ok(domain)
     }
 
     /// Active domains; admins may also see inactive ones.
@@ -108,7 +135,7 @@ impl DomainService {
     #[instrument(skip_all, fields(admin = %actor.user))]
     pub async fn create(&self, actor: &Actor, input: DomainInput) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
-        let domain = input.validate()?;
+        let domain = self.validate(input)?;
         Ok(self.repo.create(&domain, actor.user).await?)
     }
 
@@ -120,7 +147,7 @@ impl DomainService {
         input: DomainInput,
     ) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
-        let update = input.validate()?;
+        let update = self.validate(input)?;
         self.repo
             .update(id, &update)
             .await?
@@ -162,6 +189,26 @@ mod tests {
         }
     }
 
+    /// Upstream rules that allow `docs.example.com` only.
+    struct OnlyDocsExample;
+
+    impl UpstreamTargets for OnlyDocsExample {
+        fn check(&self, url: &url::Url) -> Result<(), String> {
+            if url.host_str() == Some("docs.example.com") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "host {} is not allowed",
+                    url.host_str().unwrap_or("")
+                ))
+            }
+        }
+    }
+
+    fn service(repo: MockDomainRepository) -> DomainService {
+        DomainService::new(Arc::new(repo), Arc::new(OnlyDocsExample))
+    }
+
     fn input() -> DomainInput {
         DomainInput {
             name: "hr-policies".into(),
@@ -177,7 +224,7 @@ mod tests {
         let mut repo = MockDomainRepository::new();
         repo.expect_create().never();
         repo.expect_delete().never();
-        let svc = DomainService::new(Arc::new(repo));
+        let svc = service(repo);
         let user = actor(Role::User);
         assert!(matches!(
             svc.create(&user, input()).await,
@@ -197,7 +244,7 @@ mod tests {
     async fn invalid_input_names_the_field_and_stores_nothing() {
         let mut repo = MockDomainRepository::new();
         repo.expect_create().never();
-        let svc = DomainService::new(Arc::new(repo));
+        let svc = service(repo);
         let bad = DomainInput {
             api_endpoint: Some("ftp://x".into()),
             ..input()
@@ -205,6 +252,59 @@ mod tests {
         match svc.create(&actor(Role::Admin), bad).await {
             Err(DomainError::Invalid(e)) => assert_eq!(e.field(), "api_endpoint"),
             other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scope_or_a_refused_upstream_url_names_its_field_and_stores_nothing() {
+        let mut repo = MockDomainRepository::new();
+        repo.expect_create().never();
+        repo.expect_update().never();
+        let svc = service(repo);
+        let admin = actor(Role::Admin);
+        let cases = [
+            (
+                DomainInput {
+                    configuration: Some(
+                        json!({"kind": "openai", "model": "m", "scope": "https://graph.microsoft.com/.default"}),
+                    ),
+                    ..input()
+                },
+                "configuration.scope",
+            ),
+            (
+                DomainInput {
+                    configuration: Some(
+                        json!({"kind": "openai", "model": "m", "base_url": "http://169.254.169.254/"}),
+                    ),
+                    ..input()
+                },
+                "configuration.base_url",
+            ),
+            (
+                DomainInput {
+                    configuration: Some(json!({"kind": "openai", "model": "m", "base_url": 7})),
+                    ..input()
+                },
+                "configuration.base_url",
+            ),
+            (
+                DomainInput {
+                    api_endpoint: Some("http://127.0.0.1:6379/".into()),
+                    ..input()
+                },
+                "api_endpoint",
+            ),
+        ];
+        for (bad, field) in cases {
+            match svc.create(&admin, bad.clone()).await {
+                Err(DomainError::Invalid(e)) => assert_eq!(e.field(), field, "{e}"),
+                other => panic!("expected a validation error on {field}, got {other:?}"),
+            }
+            match svc.update(&admin, DomainId::generate(), bad).await {
+                Err(DomainError::Invalid(e)) => assert_eq!(e.field(), field, "{e}"),
+                other => panic!("expected a validation error on {field}, got {other:?}"),
+            }
         }
     }
 
@@ -229,7 +329,7 @@ mod tests {
             }
             Ok(d.ok())
         });
-        let svc = DomainService::new(Arc::new(repo));
+        let svc = service(repo);
         assert!(matches!(
             svc.active(DomainId::generate()).await,
             Err(DomainError::NotFound)

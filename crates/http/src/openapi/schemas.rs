@@ -114,9 +114,14 @@ pub struct DomainInput {
     #[serde(default)]
     #[schema(max_length = 2000)]
     pub description: Option<String>,
-    /// Where this domain's questions go (http or https URL).
+    /// Where this domain's questions go: an http or https URL (https in
+    /// production) whose host the operator allows (`UPSTREAM_ALLOWED_HOSTS`).
     #[serde(default)]
     pub api_endpoint: Option<String>,
+    /// JSON object of at most 16 KiB: `kind` (`askdocs`, `openai`, `builtin`),
+    /// and for `openai` `model`, `base_url` (an allowed host, like
+    /// `api_endpoint`) and `system_prompt`. `scope` is refused: token scopes
+    /// are server settings.
     #[serde(default)]
     pub configuration: Option<serde_json::Value>,
     #[serde(default)]

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use askgate_ratelimit::{RateLimitConfig, RedisFailureMode};
-use askgate_upstream::{ServiceRoute, UpstreamConfig};
+use askgate_upstream::{AllowedHosts, HostPattern, ServiceRoute, UpstreamConfig};
 use secrecy::SecretString;
 use url::Url;
 
-use super::{ConfigError, Env};
+use super::{AppEnv, ConfigError, Env};
 
 /// How long a duplicate request (same `Idempotency-Key`) waits for the first
 /// one beyond the upstream timeout.
@@ -50,10 +50,16 @@ pub struct UpstreamSettings {
     /// a chat's charge pending longer than this belongs to a process that
     /// stopped, and is refunded.
     pub charge_recovery_after: Duration,
+    /// `UPSTREAM_ALLOWED_HOSTS`: the hosts a domain's `api_endpoint` and
+    /// `configuration.base_url` may name, besides the hosts of
+    /// `ASKATT_API_ENDPOINT` and `ASKDOCS_API_BASE_ENDPOINT` (always allowed).
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Domain endpoints must use `https` (production).
+    pub require_https: bool,
 }
 
 impl UpstreamSettings {
-    pub(super) fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+    pub(super) fn read(env: &Env<'_>, app_env: AppEnv) -> Result<Self, ConfigError> {
         let askatt_endpoint = env
             .get("ASKATT_API_ENDPOINT")
             .map(|raw| http_url("ASKATT_API_ENDPOINT", &raw))
@@ -96,6 +102,24 @@ impl UpstreamSettings {
             1..=86_400,
         )?;
         let charge_recovery_after = Duration::from_secs(recovery_secs);
+        let allowed_hosts = env
+            .get("UPSTREAM_ALLOWED_HOSTS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .map(|entry| {
+                        HostPattern::parse(entry).map_err(|e| {
+                            ConfigError::new(
+                                "UPSTREAM_ALLOWED_HOSTS",
+                                format!("must be a comma-separated list of hosts; {e}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         // A live request holds its charge for up to the upstream timeout plus
         // the time to settle: a shorter window would refund answered chats.
         if charge_recovery_after <= timeout + DUPLICATE_GRACE {
@@ -114,6 +138,8 @@ impl UpstreamSettings {
             askdocs_scope: env.get("AZURE_AD_DOMAIN_QNA_SCOPE"),
             timeout,
             charge_recovery_after,
+            allowed_hosts,
+            require_https: app_env.is_production(),
         })
     }
 
@@ -137,7 +163,15 @@ impl UpstreamSettings {
             askatt_scope: self.askatt_scope.clone(),
             askdocs_scope: self.askdocs_scope.clone(),
             timeout: self.timeout,
+            allowed_hosts: AllowedHosts::new(self.allowed_hosts.clone(), self.require_https),
         }
+    }
+
+    /// Where domains may send questions: `UPSTREAM_ALLOWED_HOSTS` plus the
+    /// hosts of the configured endpoints, `https` only in production.
+    #[must_use]
+    pub fn allowed_hosts(&self) -> AllowedHosts {
+        self.upstream_config().effective_hosts()
     }
 
     /// How long a duplicate chat request waits for the first one: the
@@ -275,6 +309,63 @@ mod tests {
     }
 
     #[test]
+    fn allowed_hosts_default_to_the_configured_endpoints_and_extend_with_the_setting() {
+        let url = |raw: &str| Url::parse(raw).unwrap();
+        let nothing = Settings::from_pairs(&[]).unwrap();
+        let hosts = nothing.upstream.allowed_hosts();
+        assert!(hosts.patterns().is_empty());
+        assert!(hosts.check(&url("http://127.0.0.1:9000/")).is_err());
+
+        let s = Settings::from_pairs(&[
+            ("APP_ENV", "development"),
+            ("ASKATT_API_ENDPOINT", "https://askatt.example.com/api"),
+            ("ASKDOCS_API_BASE_ENDPOINT", "http://10.0.0.7:8000/askdocs"),
+        ])
+        .unwrap();
+        let hosts = s.upstream.allowed_hosts();
+        assert!(
+            hosts
+                .check(&url("https://askatt.example.com/other"))
+                .is_ok()
+        );
+        assert!(hosts.check(&url("http://10.0.0.7:9000/hr")).is_ok());
+        assert!(hosts.check(&url("https://docs.example.com/hr")).is_err());
+
+        let s = Settings::from_pairs(&[
+            ("APP_ENV", "development"),
+            ("ASKATT_API_ENDPOINT", "https://askatt.example.com/api"),
+            (
+                "UPSTREAM_ALLOWED_HOSTS",
+                " *.askdocs.example.com , 127.0.0.1,,",
+            ),
+        ])
+        .unwrap();
+        let hosts = s.upstream.allowed_hosts();
+        assert!(
+            hosts
+                .check(&url("https://hr.askdocs.example.com/chat"))
+                .is_ok()
+        );
+        assert!(hosts.check(&url("http://127.0.0.1:9000/")).is_ok());
+        assert!(hosts.check(&url("https://askatt.example.com/")).is_ok());
+        assert!(hosts.check(&url("http://localhost:9000/")).is_err());
+    }
+
+    #[test]
+    fn production_domain_endpoints_need_https() {
+        let s = Settings::from_pairs(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "production-secret-production-secret-0123"),
+            ("UPSTREAM_ALLOWED_HOSTS", "docs.example.com"),
+        ])
+        .unwrap();
+        let hosts = s.upstream.allowed_hosts();
+        let url = |raw: &str| Url::parse(raw).unwrap();
+        assert!(hosts.check(&url("https://docs.example.com/hr")).is_ok());
+        assert!(hosts.check(&url("http://docs.example.com/hr")).is_err());
+    }
+
+    #[test]
     fn burst_defaults_to_the_rate_and_can_be_set() {
         let s = Settings::from_pairs(&[("RATE_LIMIT_PER_MINUTE", "2")]).unwrap();
         assert_eq!((s.rate_limit.per_minute, s.rate_limit.burst), (2, 2));
@@ -320,6 +411,9 @@ mod tests {
             ("RATE_LIMIT_BURST", "0"),
             ("REDIS_URL", "http://u:hunter2@127.0.0.1"),
             ("REDIS_RATE_LIMIT_FAILURE", "maybe"),
+            ("UPSTREAM_ALLOWED_HOSTS", "https://docs.example.com"),
+            ("UPSTREAM_ALLOWED_HOSTS", "*.com"),
+            ("UPSTREAM_ALLOWED_HOSTS", "docs.example.com:443"),
         ] {
             let err = Settings::from_pairs(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");
