@@ -1,7 +1,9 @@
--- B1, hot user: askgate's debit (crates/postgres/src/ledger.rs, const DEBIT) for
--- user 1 every time (every debit contends for one row lock). Parameters as the chat path
--- binds them: $1 the user, $2 a fresh uuid v7, $3 'askatt', $4 no domain,
--- $5 the chat's metadata for a new conversation.
+-- B1, hot user: the bare debit, for user 1 every time (every debit contends
+-- for one row lock). It is the conditional debit inside askgate_reserve_charge
+-- (migrations/2026-12-01-000001_charges/up.sql): the UPDATE of the balance
+-- feeding the INSERT of the consumption row, in one statement, without the
+-- charge row and Idempotency-Key claim a chat's reservation adds. Values as a
+-- chat's: a fresh uuid v7, 'askatt', no domain, the chat's metadata.
 \set n 1
 WITH spent AS (
     UPDATE users SET tokens = tokens - 1

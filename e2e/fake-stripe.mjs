@@ -2,6 +2,8 @@
 //   POST /v1/checkout/sessions  -> a Checkout Session shaped like Stripe's (fixtures/),
 //                                  whose `url` returns straight to askgate's success page
 //                                  (the hosted payment page cannot run here);
+//   POST /v1/payment_intents    -> a PaymentIntent shaped like Stripe's (crates/stripe/fixtures),
+//                                  for the amount and metadata asked for;
 //   GET  /_test/sessions/{id}   -> what askgate asked for, so a test can build the
 //                                  webhook Stripe would send.
 // Anything else answers Stripe's error shape with 404.
@@ -15,8 +17,12 @@ import { createServer } from 'node:http';
 
 const template = JSON.parse(readFileSync(new URL('./fixtures/checkout_session.json', import.meta.url), 'utf8'));
 const publicBaseUrl = (process.env.PUBLIC_BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const intentTemplate = JSON.parse(
+  readFileSync(new URL('../crates/stripe/fixtures/api/payment_intent.json', import.meta.url), 'utf8'),
+);
 const sessions = new Map();
 const byIdempotencyKey = new Map();
+const intentsByIdempotencyKey = new Map();
 
 /** Parses Stripe's form encoding (`a[b][0][c]=v`) into nested objects. */
 export function parseForm(body) {
@@ -66,6 +72,20 @@ function createSession(params) {
   return session;
 }
 
+function createIntent(params) {
+  const id = `pi_test_${randomBytes(12).toString('hex')}`;
+  return {
+    ...structuredClone(intentTemplate),
+    id,
+    amount: Number(params.amount ?? 0),
+    currency: params.currency || 'usd',
+    client_secret: `${id}_secret_${randomBytes(12).toString('hex')}`,
+    created: Math.floor(Date.now() / 1000),
+    metadata: params.metadata || {},
+    status: 'requires_payment_method',
+  };
+}
+
 function send(res, status, body) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Request-Id': `req_${randomBytes(8).toString('hex')}` });
@@ -90,6 +110,13 @@ const server = createServer((req, res) => {
       const session = createSession(parseForm(body));
       if (key) byIdempotencyKey.set(key, session.id);
       return send(res, 200, session);
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
+      const key = req.headers['idempotency-key'];
+      if (key && intentsByIdempotencyKey.has(key)) return send(res, 200, intentsByIdempotencyKey.get(key));
+      const intent = createIntent(parseForm(body));
+      if (key) intentsByIdempotencyKey.set(key, intent);
+      return send(res, 200, intent);
     }
     const match = url.pathname.match(/^\/_test\/sessions\/([\w-]+)$/);
     if (req.method === 'GET' && match) {

@@ -156,12 +156,6 @@ impl IdempotencyKey {
         Self(format!("reversal:{payment_intent_id}:{due}"))
     }
 
-    /// The ledger key of the refund of a consumption: at most one per consumption.
-    #[must_use]
-    pub fn for_refund(consumption: TransactionId) -> Self {
-        Self(format!("refund:{consumption}"))
-    }
-
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
@@ -197,15 +191,6 @@ pub struct LedgerEntry {
     pub domain_id: Option<DomainId>,
     pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
-}
-
-/// Spend one token on a chat request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DebitRequest {
-    pub user: UserId,
-    pub service: ServiceType,
-    pub domain: Option<DomainId>,
-    pub metadata: serde_json::Value,
 }
 
 /// Kinds of credit an operator or the system can make with [`CreditRequest`].

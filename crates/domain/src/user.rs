@@ -61,13 +61,17 @@ impl fmt::Display for Role {
 pub struct ExternalId(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("external identity must be 1 to 255 visible characters")]
+#[error("external identity must be 1 to 258 visible characters")]
 pub struct ExternalIdError;
+
+/// Longest identity accepted: room for `dev:` and the longest e-mail address
+/// (254 characters), so every development sign-in can be read back.
+const MAX_EXTERNAL_ID_LEN: usize = 4 + 254;
 
 impl ExternalId {
     pub fn parse(raw: &str) -> Result<Self, ExternalIdError> {
         let ok = !raw.is_empty()
-            && raw.len() <= 255
+            && raw.len() <= MAX_EXTERNAL_ID_LEN
             && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
         if ok {
             Ok(Self(raw.to_owned()))
@@ -160,6 +164,16 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_identity_of_a_dev_sign_in_with_the_longest_address_reads_back() {
+        let longest = format!("{}@{}.example", "a".repeat(64), "b".repeat(181));
+        let email = Email::parse(&longest).unwrap();
+        assert_eq!(email.as_str().len(), 254);
+        let id = ExternalId::for_dev_login(&email);
+        assert_eq!(ExternalId::parse(id.as_str()), Ok(id));
+        assert!(ExternalId::parse(&"x".repeat(259)).is_err());
+    }
 
     #[test]
     fn display_names_are_trimmed_capped_and_lose_control_characters() {

@@ -1,7 +1,7 @@
 //! The one place where errors become HTTP responses.
 //!
 //! Every error leaves as an RFC 9457 `application/problem+json` body with a
-//! stable snake_case `code` (DESIGN §3). Domain errors are mapped exhaustively,
+//! stable snake_case `code`. Domain errors are mapped exhaustively,
 //! with no catch-all arm, so a new variant forces a decision about its status.
 //! 5xx bodies are generic: the full error chain is logged once, here, and never
 //! sent to the client.

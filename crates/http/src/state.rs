@@ -105,13 +105,6 @@ impl AppState {
         self
     }
 
-    /// The clock webhook signatures are checked against (default: the system clock).
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.payments.clock = clock;
-        self
-    }
-
     /// `STRIPE_PUBLISHABLE_KEY`, served to the web UI in `GET /api/ui-config`.
     #[must_use]
     pub fn with_stripe_publishable_key(mut self, key: Option<String>) -> Self {

@@ -18,17 +18,21 @@ use crate::errors::DbError;
 /// How many violations of one rule a report lists in full.
 const SHOWN_PER_RULE: i64 = 20;
 
+/// The first rule, which is also the invariant the tests check after each
+/// scenario ([`balance_violations`]).
+const BALANCES: (&str, &str) = (
+    "every balance equals the sum of its ledger and is not negative",
+    "SELECT format('user %s: balance %s, ledger sums to %s', u.id, u.tokens, COALESCE(s.total, 0)) AS line
+       FROM users u
+       LEFT JOIN (SELECT user_id, SUM(amount) AS total FROM transactions GROUP BY user_id) s ON s.user_id = u.id
+      WHERE u.tokens <> COALESCE(s.total, 0) OR u.tokens < 0
+      LIMIT $2",
+);
+
 /// Each rule: its name and a query returning one text line per violation.
 /// `$1` is the recovery window, `$2` the number of lines to return.
 const RULES: &[(&str, &str)] = &[
-    (
-        "every balance equals the sum of its ledger and is not negative",
-        "SELECT format('user %s: balance %s, ledger sums to %s', u.id, u.tokens, COALESCE(s.total, 0)) AS line
-           FROM users u
-           LEFT JOIN (SELECT user_id, SUM(amount) AS total FROM transactions GROUP BY user_id) s ON s.user_id = u.id
-          WHERE u.tokens <> COALESCE(s.total, 0) OR u.tokens < 0
-          LIMIT $2",
-    ),
+    BALANCES,
     (
         "every balance_after continues the user's chain",
         "SELECT format('row %s of user %s: balance_after %s, running sum %s', id, user_id, balance_after, running) AS line
@@ -203,15 +207,9 @@ pub async fn audit(db: &Database, recovery_window: Duration) -> Result<AuditRepo
     let mut conn = db.conn().await.map_err(store)?;
     let mut rules = Vec::with_capacity(RULES.len());
     for (rule, query) in RULES {
-        let lines = diesel::sql_query(*query)
-            .bind::<Interval, _>(window)
-            .bind::<BigInt, _>(SHOWN_PER_RULE)
-            .load::<Line>(&mut conn)
-            .await
-            .map_err(store)?;
         rules.push(AuditRule {
             rule,
-            violations: lines.into_iter().map(|l| l.line).collect(),
+            violations: violations(&mut conn, query, window, SHOWN_PER_RULE).await?,
         });
     }
     let totals = diesel::sql_query(TOTALS)
@@ -219,6 +217,30 @@ pub async fn audit(db: &Database, recovery_window: Duration) -> Result<AuditRepo
         .await
         .map_err(store)?;
     Ok(AuditReport { rules, totals })
+}
+
+/// Every user whose balance is not the sum of their ledger rows, or is
+/// negative: the audit's first rule, listed in full.
+pub async fn balance_violations(db: &Database) -> Result<Vec<String>, StoreError> {
+    let mut conn = db.conn().await.map_err(store)?;
+    let no_window = diesel::data_types::PgInterval::from_microseconds(0);
+    violations(&mut conn, BALANCES.1, no_window, i64::MAX).await
+}
+
+/// One line per violation of the rule `query`, at most `limit`.
+async fn violations(
+    conn: &mut diesel_async::AsyncPgConnection,
+    query: &str,
+    window: diesel::data_types::PgInterval,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let lines = diesel::sql_query(query)
+        .bind::<Interval, _>(window)
+        .bind::<BigInt, _>(limit)
+        .load::<Line>(conn)
+        .await
+        .map_err(store)?;
+    Ok(lines.into_iter().map(|l| l.line).collect())
 }
 
 fn store(e: impl Into<DbError>) -> StoreError {

@@ -2,20 +2,20 @@
 //!
 //! Every query is scoped by `user_id`, so someone else's conversation looks
 //! exactly like one that does not exist. A chat's question and answer are
-//! written in one transaction with the conversation's `updated_at`.
+//! written when its charge settles (`askgate_settle_charge`, see `charges.rs`),
+//! in one transaction with the conversation's `updated_at`.
 
 use std::str::FromStr;
 
-use askgate_domain::conversation::{Author, ChatMessage, Conversation, Message, Turn, title_from};
+use askgate_domain::conversation::{Author, Conversation, Message, Turn};
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::page::{Cursor, Page, PageRequest};
-use askgate_domain::ports::{ConversationRepository, ConversationTarget};
+use askgate_domain::ports::ConversationRepository;
 use askgate_domain::{ConversationId, DomainId, MessageId, StoreError, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::Database;
@@ -113,29 +113,6 @@ fn owned(user: UserId, id: ConversationId) -> conversations::BoxedQuery<'static,
         .into_boxed()
 }
 
-/// Writes the question and the answer, in that order.
-async fn insert_exchange(
-    conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    question: &str,
-    answer: &str,
-) -> Result<(), DieselError> {
-    // Two statements, so each row's clock_timestamp() default orders them;
-    // the UUIDv7 ids break any tie the same way.
-    for (who, content) in [(Author::User, question), (Author::Assistant, answer)] {
-        diesel::insert_into(messages::table)
-            .values((
-                messages::id.eq(Uuid::now_v7()),
-                messages::conversation_id.eq(conversation),
-                messages::author.eq(who.as_str()),
-                messages::content.eq(content),
-            ))
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl ConversationRepository for PgConversations {
     async fn recent_turns(
@@ -170,69 +147,6 @@ impl ConversationRepository for PgConversations {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id = %user))]
-    async fn append_exchange(
-        &self,
-        user: UserId,
-        target: &ConversationTarget,
-        question: &ChatMessage,
-        answer: &str,
-    ) -> Result<Option<ConversationId>, StoreError> {
-        let mut conn = self.db.conn().await.map_err(store)?;
-        let written = conn
-            .transaction::<_, DieselError, _>(async |tx| {
-                // Chat history, not money: this commit does not wait for its WAL
-                // flush, so a chat pays for one flush (the debit's), not two. A
-                // PostgreSQL crash may lose the last moments of history (at most
-                // about three `wal_writer_delay`s), never a ledger row. `LOCAL`
-                // ends with this transaction; the connection's next one is
-                // durable again.
-                tx.batch_execute("SET LOCAL synchronous_commit = off")
-                    .await?;
-                let conversation = match target {
-                    ConversationTarget::New { service, domain } => {
-                        let id = Uuid::now_v7();
-                        diesel::insert_into(conversations::table)
-                            .values((
-                                conversations::id.eq(id),
-                                conversations::user_id.eq(user.as_uuid()),
-                                conversations::service_type.eq(service.as_str()),
-                                conversations::domain_id.eq(domain.map(|d| d.as_uuid())),
-                                conversations::title.eq(title_from(question)),
-                            ))
-                            .execute(tx)
-                            .await?;
-                        id
-                    }
-                    ConversationTarget::Existing(id) => {
-                        // Locks the row: exchanges on one conversation are written in turn.
-                        let touched = diesel::update(
-                            conversations::table
-                                .filter(conversations::id.eq(id.as_uuid()))
-                                .filter(conversations::user_id.eq(user.as_uuid())),
-                        )
-                        .set(conversations::updated_at.eq(diesel::dsl::sql::<
-                            diesel::sql_types::Timestamptz,
-                        >(
-                            "clock_timestamp()"
-                        )))
-                        .returning(conversations::id)
-                        .get_result::<Uuid>(tx)
-                        .await
-                        .optional()?;
-                        match touched {
-                            Some(id) => id,
-                            None => return Ok(None),
-                        }
-                    }
-                };
-                insert_exchange(tx, conversation, question.as_str(), answer).await?;
-                Ok(Some(ConversationId::from_uuid(conversation)))
-            })
-            .await;
-        written.map_err(store)
     }
 
     async fn list(

@@ -1,26 +1,26 @@
 //! The token ledger on PostgreSQL.
 //!
-//! Every balance change and its `transactions` row are written in one database
-//! transaction (or one statement), so `users.tokens = Σ transactions.amount`
+//! Credits, purchases and their reversals; a chat's debit and refund are its
+//! charge's (`charges.rs`). Every balance change and its `transactions` row are
+//! written in one database transaction, so `users.tokens = Σ transactions.amount`
 //! holds at every commit. Uniqueness in the schema makes the at-most-once rules
 //! hold under any concurrency: `transactions.idempotency_key` (credits, one
-//! purchase per payment intent), `transactions.refunds_transaction_id` (one refund
-//! per consumption), `stripe_events.event_id` (one handling per Stripe event) and
+//! purchase per payment intent), `stripe_events.event_id` (one handling per Stripe event) and
 //! `purchase_reversals.payment_intent_id` (one running total of what a payment's
 //! refunds and disputes gave back, so the payment never gives back more than it
 //! bought).
 
 use askgate_domain::ledger::{
-    CreditRequest, DebitRequest, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome,
-    PurchaseCredit, PurchaseReversal, Recorded, RefundShare, tokens_due,
+    CreditRequest, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome, PurchaseCredit,
+    PurchaseReversal, Recorded, RefundShare, tokens_due,
 };
 use askgate_domain::page::{Cursor, Page, PageRequest};
 use askgate_domain::ports::{Ledger, LedgerError};
-use askgate_domain::{Tokens, TransactionId, UserId};
+use askgate_domain::{Tokens, UserId};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Jsonb, Nullable, Text};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use uuid::Uuid;
@@ -36,24 +36,6 @@ use crate::schema::{
 /// Stripe's own event type, so the row records what the ledger did with it.
 const EVENT_CREDITED: &str = "ledger.credit_purchase";
 const EVENT_REVERSED: &str = "ledger.reverse_purchase";
-
-/// Spends one token: the conditional UPDATE feeds the INSERT of the consumption
-/// row in one statement, so concurrent debits can never overspend, and when the
-/// balance is 0 nothing at all is written.
-const DEBIT: &str = "\
-WITH spent AS (
-    UPDATE users SET tokens = tokens - 1
-    WHERE id = $1 AND tokens >= 1
-    RETURNING id, tokens
-)
-INSERT INTO transactions
-    (id, user_id, transaction_type, amount, balance_after, service_type, domain_id, metadata)
-SELECT $2, spent.id, 'consumption', -1, spent.tokens, $3, $4, $5 FROM spent
-RETURNING *";
-
-/// How often a debit is tried again when it found no token but the balance read
-/// right after is positive (a credit committed in between).
-const DEBIT_ATTEMPTS: usize = 3;
 
 /// The ledger of every user.
 #[derive(Debug, Clone)]
@@ -167,18 +149,6 @@ async fn find_by_key(
 ) -> Result<Option<TransactionRow>, DieselError> {
     transactions::table
         .filter(transactions::idempotency_key.eq(key))
-        .select(TransactionRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-async fn find_refund_of(
-    conn: &mut AsyncPgConnection,
-    consumption: Uuid,
-) -> Result<Option<TransactionRow>, DieselError> {
-    transactions::table
-        .filter(transactions::refunds_transaction_id.eq(consumption))
         .select(TransactionRow::as_select())
         .first(conn)
         .await
@@ -420,96 +390,6 @@ fn duplicate(row: Option<TransactionRow>) -> Result<Recorded, LedgerError> {
 #[async_trait]
 impl Ledger for PgLedger {
     #[tracing::instrument(skip_all, fields(user_id = %request.user))]
-    async fn debit(&self, request: &DebitRequest) -> Result<LedgerEntry, LedgerError> {
-        let mut conn = self.db.conn().await.map_err(db)?;
-        let user = request.user.as_uuid();
-        let mut balance = Tokens::ZERO;
-        for _ in 0..DEBIT_ATTEMPTS {
-            let spent = diesel::sql_query(DEBIT)
-                .bind::<diesel::sql_types::Uuid, _>(user)
-                .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-                .bind::<Text, _>(request.service.as_str())
-                .bind::<Nullable<diesel::sql_types::Uuid>, _>(request.domain.map(|d| d.as_uuid()))
-                .bind::<Jsonb, _>(&request.metadata)
-                .get_result::<TransactionRow>(&mut conn)
-                .await
-                .optional()
-                .map_err(db)?;
-            if let Some(row) = spent {
-                return entry(row);
-            }
-            let tokens = users::table
-                .find(user)
-                .select(users::tokens)
-                .first::<i32>(&mut conn)
-                .await
-                .optional()
-                .map_err(db)?
-                .ok_or(LedgerError::UserNotFound)?;
-            balance = Tokens::new(tokens.into()).map_err(|e| LedgerError::Unexpected(e.into()))?;
-            if balance.is_zero() {
-                break;
-            }
-        }
-        Err(LedgerError::InsufficientTokens { balance })
-    }
-
-    #[tracing::instrument(skip_all, fields(consumption = %consumption))]
-    async fn refund(
-        &self,
-        consumption: TransactionId,
-        reason: &str,
-    ) -> Result<Recorded, LedgerError> {
-        let mut conn = self.db.conn().await.map_err(db)?;
-        let consumption = consumption.as_uuid();
-        // A retry of a finished refund needs no transaction.
-        if let Some(row) = find_refund_of(&mut conn, consumption).await.map_err(db)? {
-            return Ok(Recorded::Duplicate(entry(row)?));
-        }
-        let metadata = json!({ "reason": reason });
-        let key = IdempotencyKey::for_refund(TransactionId::from_uuid(consumption));
-        let written = conn
-            .transaction::<_, Stop, _>(async |tx| {
-                let spent = transactions::table
-                    .find(consumption)
-                    .select(TransactionRow::as_select())
-                    .first(tx)
-                    .await
-                    .optional()?
-                    .filter(|row| row.transaction_type == EntryKind::Consumption.as_str())
-                    .ok_or(Stop::Refused(LedgerError::ConsumptionNotFound))?;
-                // Locks the user's row: concurrent refunds of one consumption
-                // queue here, and the later ones meet the first one's row.
-                let after = add_tokens(tx, spent.user_id, 1).await?;
-                insert_once(
-                    tx,
-                    &NewTransactionRow {
-                        id: Uuid::now_v7(),
-                        user_id: spent.user_id,
-                        transaction_type: EntryKind::Refund.as_str(),
-                        amount: 1,
-                        balance_after: after,
-                        stripe_payment_intent_id: None,
-                        idempotency_key: Some(key.as_str()),
-                        service_type: spent.service_type.as_deref(),
-                        domain_id: spent.domain_id,
-                        refunds_transaction_id: Some(consumption),
-                        metadata: &metadata,
-                    },
-                )
-                .await
-            })
-            .await;
-        match written {
-            Ok(row) => Ok(Recorded::Applied(entry(row)?)),
-            Err(Stop::Duplicate) => {
-                duplicate(find_refund_of(&mut conn, consumption).await.map_err(db)?)
-            }
-            Err(stop) => Err(stop.into()),
-        }
-    }
-
-    #[tracing::instrument(skip_all, fields(user_id = %request.user))]
     async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError> {
         if request.amount.is_zero() {
             return Err(LedgerError::EmptyCredit);
@@ -728,21 +608,5 @@ impl Ledger for PgLedger {
             _ => None,
         };
         Ok(Page { items, next_cursor })
-    }
-
-    async fn purchase_credited(
-        &self,
-        payment_intent_id: &str,
-    ) -> Result<Option<UserId>, LedgerError> {
-        let mut conn = self.db.conn().await.map_err(db)?;
-        let key = IdempotencyKey::for_payment(payment_intent_id);
-        let user = transactions::table
-            .filter(transactions::idempotency_key.eq(key.as_str()))
-            .select(transactions::user_id)
-            .first::<Uuid>(&mut conn)
-            .await
-            .optional()
-            .map_err(db)?;
-        Ok(user.map(UserId::from_uuid))
     }
 }

@@ -15,14 +15,24 @@
 
 use std::time::Duration;
 
+use askgate_domain::conversation::ChatMessage;
+use askgate_domain::ledger::{CreditKind, CreditRequest, IdempotencyKey, ServiceType};
+use askgate_domain::ports::{
+    Charges, ExchangeTarget, Ledger, Reservation, Reserved, SettleOutcome, Settlement,
+    UserRepository,
+};
+use askgate_domain::user::{ExternalId, Role, SignIn};
+use askgate_domain::{ChargeId, ConversationId, Email, Tokens, UserId};
+use chrono::Utc;
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+use crate::audit::balance_violations;
 use crate::database::MIGRATIONS_HASH;
-use crate::{Database, PgConfig};
+use crate::{Database, PgCharges, PgConfig, PgLedger, PgUsers};
 
 /// Where tests find PostgreSQL when `TEST_DATABASE_URL` is not set.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -163,46 +173,89 @@ impl TestDatabase {
     }
 
     /// Panics, naming the users, unless for every user `tokens = Σ amount` of
-    /// their ledger rows and `tokens ≥ 0`.
+    /// their ledger rows and `tokens ≥ 0` (the audit's first rule).
     pub async fn assert_ledger_invariant(&self) {
-        #[derive(QueryableByName)]
-        struct Mismatch {
-            #[diesel(sql_type = Text)]
-            user_id: String,
-            #[diesel(sql_type = BigInt)]
-            tokens: i64,
-            #[diesel(sql_type = BigInt)]
-            ledger: i64,
-        }
-        let mut conn = AsyncPgConnection::establish(&self.url)
+        let broken = balance_violations(&self.database)
             .await
-            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.name));
-        let mismatches: Vec<Mismatch> = RunQueryDsl::load(
-            diesel::sql_query(
-                "SELECT u.id::text AS user_id, u.tokens::bigint AS tokens,
-                        COALESCE(SUM(t.amount), 0)::bigint AS ledger
-                 FROM users u LEFT JOIN transactions t ON t.user_id = u.id
-                 GROUP BY u.id, u.tokens
-                 HAVING u.tokens <> COALESCE(SUM(t.amount), 0) OR u.tokens < 0",
-            ),
-            &mut conn,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("cannot check the ledger invariant: {e}"));
-        let report: Vec<String> = mismatches
-            .iter()
-            .map(|m| {
-                format!(
-                    "user {}: tokens {} but ledger sums to {}",
-                    m.user_id, m.tokens, m.ledger
-                )
-            })
-            .collect();
+            .unwrap_or_else(|e| panic!("cannot check the ledger invariant of {}: {e}", self.name));
         assert!(
-            report.is_empty(),
+            broken.is_empty(),
             "ledger invariant broken:\n{}",
-            report.join("\n")
+            broken.join("\n")
         );
+    }
+}
+
+/// A new user, signed in once, holding `tokens` granted tokens.
+pub async fn user_with(db: &Database, tokens: i64) -> UserId {
+    let id = Uuid::now_v7().simple();
+    let user = PgUsers::new(db.clone())
+        .upsert_sign_in(&SignIn {
+            external_id: ExternalId::parse(&format!("oid-{id}")).unwrap_or_else(|e| panic!("{e}")),
+            email: Email::parse(&format!("user-{id}@example.com"))
+                .unwrap_or_else(|e| panic!("{e}")),
+            display_name: None,
+            role: Role::User,
+            at: Utc::now(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a test user: {e}"))
+        .id;
+    if tokens > 0 {
+        PgLedger::new(db.clone())
+            .credit(&CreditRequest {
+                user,
+                kind: CreditKind::Grant,
+                amount: Tokens::new(tokens).unwrap_or_else(|e| panic!("{e}")),
+                idempotency_key: IdempotencyKey::parse(&format!("seed-{id}"))
+                    .unwrap_or_else(|e| panic!("{e}")),
+                metadata: serde_json::json!({ "by": "test" }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("cannot grant test tokens: {e}"));
+    }
+    user
+}
+
+/// Spends `n` of the user's tokens as chats do: each one reserved, then
+/// settled with a question and answer in a new conversation.
+pub async fn spend(db: &Database, user: UserId, n: usize) {
+    let charges = PgCharges::new(db.clone());
+    let question = ChatMessage::parse("a question").unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..n {
+        let (charge, conversation) = (ChargeId::generate(), ConversationId::generate());
+        let reserved = charges
+            .reserve(
+                &Reservation {
+                    charge,
+                    user,
+                    service: ServiceType::AskAtt,
+                    domain: None,
+                    conversation,
+                    idempotency: None,
+                },
+                Duration::ZERO,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot spend a test token: {e}"));
+        assert!(
+            matches!(reserved, Reserved::Held { .. }),
+            "cannot spend a test token: {reserved:?}"
+        );
+        let settled = charges
+            .settle(&Settlement {
+                charge,
+                user,
+                service: ServiceType::AskAtt,
+                domain: None,
+                target: ExchangeTarget::New(conversation),
+                question: &question,
+                answer: "an answer",
+                idempotency: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("cannot settle a test charge: {e}"));
+        assert_eq!(settled.outcome, SettleOutcome::Charged);
     }
 }
 

@@ -3,23 +3,25 @@
 //! charges whose process died, the Idempotency-Key rules, the database's own
 //! guard of the ledger invariant and the whole-ledger audit.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askgate_domain::conversation::ChatMessage;
+use askgate_domain::domain::{DisplayName, DomainConfiguration, DomainSlug, NewDomain};
 use askgate_domain::ledger::{
-    CreditKind, CreditRequest, IdempotencyKey, PurchaseCredit, PurchaseReversal, ServiceType,
+    CreditKind, CreditRequest, EntryKind, IdempotencyKey, LedgerEntry, PurchaseCredit,
+    PurchaseReversal, ServiceType,
 };
+use askgate_domain::page::PageRequest;
 use askgate_domain::ports::{
-    Charges, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved, SettleOutcome,
-    Settlement, UserRepository,
+    Charges, DomainRepository, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved,
+    SettleOutcome, Settlement,
 };
-use askgate_domain::user::{ExternalId, Role, SignIn};
-use askgate_domain::{ChargeId, ConversationId, Email, Tokens, UserId};
+use askgate_domain::{ChargeId, ConversationId, Tokens, UserId};
 use askgate_postgres::audit::audit;
-use askgate_postgres::testing::TestDatabase;
-use askgate_postgres::{Database, PgCharges, PgLedger, PgUsers};
-use chrono::Utc;
+use askgate_postgres::testing::{TestDatabase, user_with};
+use askgate_postgres::{Database, PgCharges, PgDomains, PgLedger};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures::future::join_all;
 use serde_json::json;
@@ -30,25 +32,6 @@ const WINDOW: Duration = Duration::from_secs(60);
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", Uuid::now_v7().simple())
-}
-
-async fn user_with(db: &Database, tokens: i64) -> UserId {
-    let email = format!("{}@example.com", unique("user"));
-    let user = PgUsers::new(db.clone())
-        .upsert_sign_in(&SignIn {
-            external_id: ExternalId::parse(&unique("oid")).unwrap(),
-            email: Email::parse(&email).unwrap(),
-            display_name: None,
-            role: Role::User,
-            at: Utc::now(),
-        })
-        .await
-        .unwrap()
-        .id;
-    if tokens > 0 {
-        grant(db, user, tokens).await;
-    }
-    user
 }
 
 async fn grant(db: &Database, user: UserId, tokens: i64) {
@@ -66,6 +49,15 @@ async fn grant(db: &Database, user: UserId, tokens: i64) {
 
 async fn balance(db: &Database, user: UserId) -> i64 {
     i64::from(PgLedger::new(db.clone()).balance(user).await.unwrap().get())
+}
+
+/// The user's ledger rows, newest first.
+async fn entries(db: &Database, user: UserId) -> Vec<LedgerEntry> {
+    PgLedger::new(db.clone())
+        .history(user, PageRequest::parse(Some(100), None).unwrap())
+        .await
+        .unwrap()
+        .items
 }
 
 fn key(raw: &str) -> IdempotencyKey {
@@ -224,6 +216,7 @@ async fn no_tokens_means_no_charge_and_no_claim_left_behind() {
         charges.reserve(&r, NO_WAIT).await,
         Err(ReserveError::InsufficientTokens { balance }) if balance.is_zero()
     ));
+    assert!(entries(&db.database(), ann).await.is_empty());
     // After buying, the same key is free to use.
     grant(&db.database(), ann, 1).await;
     let r = reservation(ann, Some((&k, "body")));
@@ -239,30 +232,145 @@ async fn no_tokens_means_no_charge_and_no_claim_left_behind() {
     db.assert_ledger_invariant().await;
 }
 
-#[tokio::test]
-async fn concurrent_reservations_never_overspend() {
-    let db = TestDatabase::with_max_connections(10).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_reservations_against_fifty_tokens_hold_exactly_fifty() {
+    let db = TestDatabase::with_max_connections(20).await;
     let charges = Arc::new(PgCharges::new(db.database()));
-    let ann = user_with(&db.database(), 7).await;
-    let outcomes = join_all((0..30).map(|_| {
+    let ann = user_with(&db.database(), 50).await;
+    let outcomes = join_all((0..200).map(|_| {
         let charges = Arc::clone(&charges);
-        async move {
+        tokio::spawn(async move {
             let r = reservation(ann, None);
             charges.reserve(&r, NO_WAIT).await
-        }
+        })
     }))
-    .await;
-    let held = outcomes
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect::<Vec<_>>();
+    let balances_after: HashSet<i32> = outcomes
         .iter()
-        .filter(|o| matches!(o, Ok(Reserved::Held { .. })))
-        .count();
+        .filter_map(|o| match o {
+            Ok(Reserved::Held { balance_after }) => Some(balance_after.get()),
+            _ => None,
+        })
+        .collect();
     let refused = outcomes
         .iter()
-        .filter(|o| matches!(o, Err(ReserveError::InsufficientTokens { .. })))
+        .filter(
+            |o| matches!(o, Err(ReserveError::InsufficientTokens { balance }) if balance.is_zero()),
+        )
         .count();
-    assert_eq!((held, refused), (7, 23));
+    // Each token held once: every balance from 49 down to 0 seen exactly once.
+    assert_eq!(balances_after, (0..50).collect::<HashSet<_>>());
+    assert_eq!(refused, 150);
     assert_eq!(balance(&db.database(), ann).await, 0);
+    let consumed: Vec<_> = entries(&db.database(), ann)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::Consumption)
+        .collect();
+    assert_eq!(consumed.len(), 50);
+    assert!(
+        consumed
+            .iter()
+            .all(|e| e.amount == -1 && e.service_type == Some(ServiceType::AskAtt))
+    );
     db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_reservation_records_its_service_domain_conversation_and_charge() {
+    let db = TestDatabase::new().await;
+    let charges = PgCharges::new(db.database());
+    let ann = user_with(&db.database(), 2).await;
+    let domain = PgDomains::new(db.database())
+        .create(
+            &NewDomain {
+                name: DomainSlug::parse("hr-policies").unwrap(),
+                display_name: DisplayName::parse("HR policies").unwrap(),
+                description: None,
+                api_endpoint: None,
+                configuration: DomainConfiguration::empty(),
+                is_active: true,
+            },
+            ann,
+        )
+        .await
+        .unwrap();
+    let r = Reservation {
+        service: ServiceType::AskDocs,
+        domain: Some(domain.id),
+        ..reservation(ann, None)
+    };
+    charges.reserve(&r, NO_WAIT).await.unwrap();
+
+    let newest = entries(&db.database(), ann).await.remove(0);
+    assert_eq!(newest.kind, EntryKind::Consumption);
+    assert_eq!(newest.amount, -1);
+    assert_eq!(newest.balance_after, Tokens::ONE);
+    assert_eq!(newest.user_id, ann);
+    assert_eq!(newest.service_type, Some(ServiceType::AskDocs));
+    assert_eq!(newest.domain_id, Some(domain.id));
+    assert_eq!(
+        newest.metadata,
+        json!({ "conversation_id": r.conversation, "charge_id": r.charge })
+    );
+    db.assert_ledger_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_ten_concurrent_refunds_of_one_charge_exactly_one_gives_the_token_back() {
+    let db = TestDatabase::with_max_connections(10).await;
+    let charges = Arc::new(PgCharges::new(db.database()));
+    let ann = user_with(&db.database(), 3).await;
+    let r = Reservation {
+        service: ServiceType::AskDocs,
+        ..reservation(ann, None)
+    };
+    charges.reserve(&r, NO_WAIT).await.unwrap();
+
+    let charge = r.charge;
+    let results = join_all((0..10).map(|_| {
+        let charges = Arc::clone(&charges);
+        tokio::spawn(async move { charges.refund(charge, "upstream timed out").await })
+    }))
+    .await
+    .into_iter()
+    .map(|r| r.unwrap().unwrap())
+    .collect::<Vec<_>>();
+    assert_eq!(
+        results.iter().filter(|r| r.is_some()).collect::<Vec<_>>(),
+        [&Some(Tokens::new(3).unwrap())]
+    );
+    assert_eq!(balance(&db.database(), ann).await, 3);
+
+    let ledger = entries(&db.database(), ann).await;
+    let refunds: Vec<_> = ledger
+        .iter()
+        .filter(|e| e.kind == EntryKind::Refund)
+        .collect();
+    assert_eq!(refunds.len(), 1);
+    let refund = refunds[0];
+    assert_eq!(refund.amount, 1);
+    assert_eq!(refund.balance_after.get(), 3);
+    assert_eq!(refund.service_type, Some(ServiceType::AskDocs));
+    assert_eq!(refund.metadata["reason"], "upstream timed out");
+    assert_eq!(refund.metadata["charge_id"], json!(r.charge));
+
+    // Later, and for a charge that does not exist: nothing changes.
+    assert_eq!(charges.refund(r.charge, "again").await.unwrap(), None);
+    assert_eq!(
+        charges
+            .refund(ChargeId::generate(), "nothing")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(balance(&db.database(), ann).await, 3);
+    assert_eq!(entries(&db.database(), ann).await.len(), ledger.len());
+    db.assert_ledger_invariant().await;
+    assert_audit_clean(&db).await;
 }
 
 // --- Idempotency-Key --------------------------------------------------------

@@ -1,63 +1,92 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Conversations on a real PostgreSQL (idempotency keys: tests/charges.rs).
+//! Conversations on a real PostgreSQL, their exchanges recorded as chats
+//! record them: when a charge settles (idempotency keys: tests/charges.rs).
+
+use std::time::Duration;
 
 use askgate_domain::conversation::{Author, ChatMessage};
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::page::PageRequest;
-use askgate_domain::ports::{ConversationRepository, ConversationTarget, UserRepository};
-use askgate_domain::user::{ExternalId, Role, SignIn};
-use askgate_domain::{ConversationId, Email, UserId};
-use askgate_postgres::testing::TestDatabase;
-use askgate_postgres::{PgConversations, PgUsers};
-use chrono::Utc;
+use askgate_domain::ports::{
+    Charges, ConversationRepository, ExchangeTarget, Reservation, Reserved, SettleOutcome,
+    Settlement,
+};
+use askgate_domain::{ChargeId, ConversationId, UserId};
+use askgate_postgres::testing::{TestDatabase, user_with};
+use askgate_postgres::{PgCharges, PgConversations};
 
-async fn user(db: &TestDatabase, name: &str) -> UserId {
-    PgUsers::new(db.database())
-        .upsert_sign_in(&SignIn {
-            external_id: ExternalId::parse(&format!("oid-{name}")).unwrap(),
-            email: Email::parse(&format!("{name}@example.com")).unwrap(),
-            display_name: None,
-            role: Role::User,
-            at: Utc::now(),
-        })
-        .await
-        .unwrap()
-        .id
+async fn user(db: &TestDatabase) -> UserId {
+    user_with(&db.database(), 10).await
 }
 
 fn msg(text: &str) -> ChatMessage {
     ChatMessage::parse(text).unwrap()
 }
 
-fn new_askatt() -> ConversationTarget {
-    ConversationTarget::New {
-        service: ServiceType::AskAtt,
-        domain: None,
-    }
+/// A chat as the chat use case records it: a charge reserved, then settled
+/// with its exchange in `target`. Returns where the exchange went (`None`: an
+/// existing conversation that is not the user's).
+async fn chat(
+    charges: &PgCharges,
+    user: UserId,
+    target: Option<ConversationId>,
+    question: &str,
+    answer: &str,
+) -> Option<ConversationId> {
+    let (conversation, target) = match target {
+        Some(id) => (id, ExchangeTarget::Existing(id)),
+        None => {
+            let id = ConversationId::generate();
+            (id, ExchangeTarget::New(id))
+        }
+    };
+    let charge = ChargeId::generate();
+    let reserved = charges
+        .reserve(
+            &Reservation {
+                charge,
+                user,
+                service: ServiceType::AskAtt,
+                domain: None,
+                conversation,
+                idempotency: None,
+            },
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(reserved, Reserved::Held { .. }), "{reserved:?}");
+    let question = msg(question);
+    let settled = charges
+        .settle(&Settlement {
+            charge,
+            user,
+            service: ServiceType::AskAtt,
+            domain: None,
+            target,
+            question: &question,
+            answer,
+            idempotency: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(settled.outcome, SettleOutcome::Charged);
+    settled.conversation
 }
 
 // --- conversations -------------------------------------------------------------
 
 #[tokio::test]
-async fn append_creates_a_conversation_then_continues_it_in_order() {
+async fn a_settled_chat_creates_a_conversation_and_the_next_continues_it_in_order() {
     let db = TestDatabase::new().await;
     let repo = PgConversations::new(db.database());
-    let ann = user(&db, "ann").await;
+    let charges = PgCharges::new(db.database());
+    let ann = user(&db).await;
 
-    let id = repo
-        .append_exchange(ann, &new_askatt(), &msg("What is\n askgate?"), "A gateway.")
+    let id = chat(&charges, ann, None, "What is\n askgate?", "A gateway.")
         .await
-        .unwrap()
         .expect("a new conversation");
-    let same = repo
-        .append_exchange(
-            ann,
-            &ConversationTarget::Existing(id),
-            &msg("And tokens?"),
-            "One per question.",
-        )
-        .await
-        .unwrap();
+    let same = chat(&charges, ann, Some(id), "And tokens?", "One per question.").await;
     assert_eq!(same, Some(id));
 
     let (conversation, messages) = repo.get(ann, id).await.unwrap().unwrap();
@@ -85,18 +114,17 @@ async fn append_creates_a_conversation_then_continues_it_in_order() {
 }
 
 #[tokio::test]
-async fn history_skips_the_wal_flush_only_for_itself() {
-    // One pooled connection: whatever the append leaves on it, the next
+async fn settling_skips_the_wal_flush_only_for_itself() {
+    // One pooled connection: whatever the settlement leaves on it, the next
     // statement (a ledger write, say) would inherit.
     let db = TestDatabase::with_max_connections(1).await;
     let repo = PgConversations::new(db.database());
-    let ann = user(&db, "ann").await;
+    let charges = PgCharges::new(db.database());
+    let ann = user(&db).await;
     assert_eq!(db.pooled_setting("synchronous_commit").await, "on");
 
-    let id = repo
-        .append_exchange(ann, &new_askatt(), &msg("hi"), "hello")
+    let id = chat(&charges, ann, None, "hi", "hello")
         .await
-        .unwrap()
         .expect("a new conversation");
     assert!(repo.get(ann, id).await.unwrap().is_some());
     assert_eq!(db.pooled_setting("synchronous_commit").await, "on");
@@ -106,22 +134,14 @@ async fn history_skips_the_wal_flush_only_for_itself() {
 async fn another_users_conversation_does_not_exist_for_them() {
     let db = TestDatabase::new().await;
     let repo = PgConversations::new(db.database());
-    let ann = user(&db, "ann").await;
-    let bob = user(&db, "bob").await;
-    let id = repo
-        .append_exchange(ann, &new_askatt(), &msg("secret"), "answer")
-        .await
-        .unwrap()
-        .unwrap();
+    let charges = PgCharges::new(db.database());
+    let ann = user(&db).await;
+    let bob = user(&db).await;
+    let id = chat(&charges, ann, None, "secret", "answer").await.unwrap();
 
     assert_eq!(repo.get(bob, id).await.unwrap(), None);
     assert_eq!(repo.recent_turns(bob, id, 10).await.unwrap(), None);
-    assert_eq!(
-        repo.append_exchange(bob, &ConversationTarget::Existing(id), &msg("hi"), "x")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(chat(&charges, bob, Some(id), "hi", "x").await, None);
     assert!(!repo.delete(bob, id).await.unwrap());
     assert!(
         repo.list(bob, PageRequest::default())
@@ -139,25 +159,20 @@ async fn another_users_conversation_does_not_exist_for_them() {
 async fn list_is_most_recently_updated_first_with_a_cursor() {
     let db = TestDatabase::new().await;
     let repo = PgConversations::new(db.database());
-    let ann = user(&db, "ann").await;
+    let charges = PgCharges::new(db.database());
+    let ann = user(&db).await;
     let mut ids = Vec::new();
     for n in 0..3 {
         ids.push(
-            repo.append_exchange(ann, &new_askatt(), &msg(&format!("q{n}")), "a")
+            chat(&charges, ann, None, &format!("q{n}"), "a")
                 .await
-                .unwrap()
                 .unwrap(),
         );
     }
     // Continuing the oldest makes it the most recent.
-    repo.append_exchange(
-        ann,
-        &ConversationTarget::Existing(ids[0]),
-        &msg("more"),
-        "a",
-    )
-    .await
-    .unwrap();
+    chat(&charges, ann, Some(ids[0]), "more", "a")
+        .await
+        .unwrap();
 
     let first = repo
         .list(ann, PageRequest::parse(Some(2), None).unwrap())
@@ -179,12 +194,9 @@ async fn list_is_most_recently_updated_first_with_a_cursor() {
 async fn delete_removes_the_conversation_and_its_messages() {
     let db = TestDatabase::new().await;
     let repo = PgConversations::new(db.database());
-    let ann = user(&db, "ann").await;
-    let id = repo
-        .append_exchange(ann, &new_askatt(), &msg("q"), "a")
-        .await
-        .unwrap()
-        .unwrap();
+    let charges = PgCharges::new(db.database());
+    let ann = user(&db).await;
+    let id = chat(&charges, ann, None, "q", "a").await.unwrap();
     assert!(repo.delete(ann, id).await.unwrap());
     assert_eq!(repo.get(ann, id).await.unwrap(), None);
     assert!(!repo.delete(ann, id).await.unwrap());

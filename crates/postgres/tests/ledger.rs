@@ -1,22 +1,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The ledger on a real PostgreSQL: each test has a database of its own, and
 //! every scenario ends by checking `users.tokens = Σ transactions.amount`.
+//! Chats spend tokens through charges (tests/charges.rs); here they are spent
+//! with `testing::spend`.
 
 use std::collections::HashSet;
-use std::time::Instant;
+use std::time::Duration;
 
-use askgate_domain::domain::{DisplayName, DomainConfiguration, DomainSlug, NewDomain};
 use askgate_domain::ledger::{
-    CreditKind, CreditRequest, DebitRequest, EntryKind, IdempotencyKey, LedgerEntry,
-    PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ServiceType,
+    CreditKind, CreditRequest, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome,
+    PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ServiceType,
 };
 use askgate_domain::page::PageRequest;
-use askgate_domain::ports::{DomainRepository, Ledger, LedgerError, UserRepository};
-use askgate_domain::user::{ExternalId, Role, SignIn};
-use askgate_domain::{Email, Tokens, TransactionId, UserId};
-use askgate_postgres::testing::TestDatabase;
-use askgate_postgres::{Database, PgDomains, PgLedger, PgUsers};
-use chrono::Utc;
+use askgate_domain::ports::{Charges, Ledger, LedgerError, Reservation, Reserved};
+use askgate_domain::{ChargeId, ConversationId, Tokens, UserId};
+use askgate_postgres::audit::audit;
+use askgate_postgres::testing::{TestDatabase, spend, user_with};
+use askgate_postgres::{PgCharges, PgLedger};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures::future::join_all;
 use serde_json::json;
@@ -26,21 +26,6 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", Uuid::now_v7().simple())
 }
 
-async fn new_user(db: &Database) -> UserId {
-    let email = format!("{}@example.com", unique("user"));
-    PgUsers::new(db.clone())
-        .upsert_sign_in(&SignIn {
-            external_id: ExternalId::parse(&unique("oid")).unwrap(),
-            email: Email::parse(&email).unwrap(),
-            display_name: None,
-            role: Role::User,
-            at: Utc::now(),
-        })
-        .await
-        .unwrap()
-        .id
-}
-
 fn grant(user: UserId, tokens: i64, key: &str) -> CreditRequest {
     CreditRequest {
         user,
@@ -48,26 +33,6 @@ fn grant(user: UserId, tokens: i64, key: &str) -> CreditRequest {
         amount: Tokens::new(tokens).unwrap(),
         idempotency_key: IdempotencyKey::parse(key).unwrap(),
         metadata: json!({ "by": "test" }),
-    }
-}
-
-async fn user_with(db: &Database, tokens: i64) -> UserId {
-    let user = new_user(db).await;
-    if tokens > 0 {
-        PgLedger::new(db.clone())
-            .credit(&grant(user, tokens, &unique("seed")))
-            .await
-            .unwrap();
-    }
-    user
-}
-
-fn debit(user: UserId) -> DebitRequest {
-    DebitRequest {
-        user,
-        service: ServiceType::AskAtt,
-        domain: None,
-        metadata: json!({}),
     }
 }
 
@@ -121,113 +86,6 @@ fn count(entries: &[LedgerEntry], kind: EntryKind) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_concurrent_debits_against_fifty_tokens_spend_exactly_fifty() {
-    let test_db = TestDatabase::with_max_connections(20).await;
-    let db = test_db.database();
-    let ledger = PgLedger::new(db.clone());
-    let user = user_with(&db, 50).await;
-
-    let started = Instant::now();
-    let tasks = (0..200).map(|_| {
-        let ledger = ledger.clone();
-        tokio::spawn(async move { ledger.debit(&debit(user)).await })
-    });
-    let results: Vec<_> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let elapsed = started.elapsed();
-    eprintln!("200 concurrent debits over 20 connections took {elapsed:?}");
-
-    let spent: Vec<&LedgerEntry> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let refused = results
-        .iter()
-        .filter(
-            |r| matches!(r, Err(LedgerError::InsufficientTokens { balance }) if balance.is_zero()),
-        )
-        .count();
-    assert_eq!(spent.len(), 50);
-    assert_eq!(refused, 150);
-    let balances_after: HashSet<i32> = spent.iter().map(|e| e.balance_after.get()).collect();
-    assert_eq!(balances_after, (0..50).collect::<HashSet<_>>());
-    assert_eq!(ledger.balance(user).await.unwrap(), Tokens::ZERO);
-    let entries = all_entries(&ledger, user).await;
-    assert_eq!(count(&entries, EntryKind::Consumption), 50);
-    assert!(
-        entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::Consumption)
-            .all(|e| e.amount == -1 && e.service_type == Some(ServiceType::AskAtt))
-    );
-    test_db.assert_ledger_invariant().await;
-}
-
-#[tokio::test]
-async fn debit_fails_with_insufficient_tokens_at_zero_and_for_unknown_users() {
-    let test_db = TestDatabase::new().await;
-    let db = test_db.database();
-    let ledger = PgLedger::new(db.clone());
-    let user = user_with(&db, 0).await;
-
-    assert!(matches!(
-        ledger.debit(&debit(user)).await,
-        Err(LedgerError::InsufficientTokens { balance }) if balance.is_zero()
-    ));
-    assert!(all_entries(&ledger, user).await.is_empty());
-    assert!(matches!(
-        ledger.debit(&debit(UserId::generate())).await,
-        Err(LedgerError::UserNotFound)
-    ));
-    assert!(matches!(
-        ledger.balance(UserId::generate()).await,
-        Err(LedgerError::UserNotFound)
-    ));
-    test_db.assert_ledger_invariant().await;
-}
-
-#[tokio::test]
-async fn debit_records_the_service_domain_and_metadata() {
-    let test_db = TestDatabase::new().await;
-    let db = test_db.database();
-    let ledger = PgLedger::new(db.clone());
-    let user = user_with(&db, 2).await;
-    let domain = PgDomains::new(db.clone())
-        .create(
-            &NewDomain {
-                name: DomainSlug::parse("hr-policies").unwrap(),
-                display_name: DisplayName::parse("HR policies").unwrap(),
-                description: None,
-                api_endpoint: None,
-                configuration: DomainConfiguration::empty(),
-                is_active: true,
-            },
-            user,
-        )
-        .await
-        .unwrap();
-
-    let entry = ledger
-        .debit(&DebitRequest {
-            user,
-            service: ServiceType::AskDocs,
-            domain: Some(domain.id),
-            metadata: json!({ "conversation": "c1" }),
-        })
-        .await
-        .unwrap();
-
-    assert_eq!(entry.kind, EntryKind::Consumption);
-    assert_eq!(entry.amount, -1);
-    assert_eq!(entry.balance_after, Tokens::ONE);
-    assert_eq!(entry.service_type, Some(ServiceType::AskDocs));
-    assert_eq!(entry.domain_id, Some(domain.id));
-    assert_eq!(entry.metadata, json!({ "conversation": "c1" }));
-    assert_eq!(entry.user_id, user);
-    test_db.assert_ledger_invariant().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_credits_with_one_key_credit_once() {
     let test_db = TestDatabase::with_max_connections(20).await;
     let db = test_db.database();
@@ -261,7 +119,7 @@ async fn twenty_concurrent_credits_with_one_key_credit_once() {
 }
 
 #[tokio::test]
-async fn credit_refuses_nothing_unknown_users_and_overflow() {
+async fn credit_and_balance_refuse_nothing_unknown_users_and_overflow() {
     let test_db = TestDatabase::new().await;
     let db = test_db.database();
     let ledger = PgLedger::new(db.clone());
@@ -279,6 +137,10 @@ async fn credit_refuses_nothing_unknown_users_and_overflow() {
             .await,
         Err(LedgerError::UserNotFound)
     ));
+    assert!(matches!(
+        ledger.balance(UserId::generate()).await,
+        Err(LedgerError::UserNotFound)
+    ));
     ledger
         .credit(&grant(user, i64::from(i32::MAX), &unique("k")))
         .await
@@ -289,7 +151,7 @@ async fn credit_refuses_nothing_unknown_users_and_overflow() {
         Err(LedgerError::Overflow)
     ));
     // The refused key was not used up.
-    assert!(ledger.debit(&debit(user)).await.is_ok());
+    spend(&db, user, 1).await;
     assert!(
         ledger
             .credit(&grant(user, 1, &key))
@@ -297,59 +159,6 @@ async fn credit_refuses_nothing_unknown_users_and_overflow() {
             .unwrap()
             .was_applied()
     );
-    test_db.assert_ledger_invariant().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_consumption_is_refunded_at_most_once_even_concurrently() {
-    let test_db = TestDatabase::with_max_connections(10).await;
-    let db = test_db.database();
-    let ledger = PgLedger::new(db.clone());
-    let user = user_with(&db, 3).await;
-    let spent = ledger
-        .debit(&DebitRequest {
-            user,
-            service: ServiceType::AskDocs,
-            domain: None,
-            metadata: json!({}),
-        })
-        .await
-        .unwrap();
-
-    let tasks = (0..10).map(|_| {
-        let ledger = ledger.clone();
-        tokio::spawn(async move { ledger.refund(spent.id, "upstream timed out").await })
-    });
-    let results: Vec<Recorded> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().unwrap())
-        .collect();
-
-    let applied: Vec<_> = results.iter().filter(|r| r.was_applied()).collect();
-    assert_eq!(applied.len(), 1);
-    let refund = applied[0].entry();
-    assert!(results.iter().all(|r| r.entry().id == refund.id));
-    assert_eq!(refund.kind, EntryKind::Refund);
-    assert_eq!(refund.amount, 1);
-    assert_eq!(refund.balance_after.get(), 3);
-    assert_eq!(refund.service_type, Some(ServiceType::AskDocs));
-    assert_eq!(refund.metadata["reason"], "upstream timed out");
-    assert_eq!(ledger.balance(user).await.unwrap().get(), 3);
-
-    let again = ledger.refund(spent.id, "again").await.unwrap();
-    assert!(matches!(again, Recorded::Duplicate(e) if e.id == refund.id));
-    assert_eq!(ledger.balance(user).await.unwrap().get(), 3);
-
-    // Only consumptions can be refunded.
-    assert!(matches!(
-        ledger.refund(refund.id, "refund of a refund").await,
-        Err(LedgerError::ConsumptionNotFound)
-    ));
-    assert!(matches!(
-        ledger.refund(TransactionId::generate(), "nothing").await,
-        Err(LedgerError::ConsumptionNotFound)
-    ));
     test_db.assert_ledger_invariant().await;
 }
 
@@ -399,12 +208,8 @@ async fn the_same_purchase_event_delivered_ten_times_at_once_credits_once() {
         credited.idempotency_key.as_deref(),
         Some(IdempotencyKey::for_payment(&pi).as_str())
     );
+    assert_eq!(credited.user_id, user);
     assert_eq!(ledger.balance(user).await.unwrap().get(), 100);
-    assert_eq!(ledger.purchase_credited(&pi).await.unwrap(), Some(user));
-    assert_eq!(
-        ledger.purchase_credited("pi_never_paid").await.unwrap(),
-        None
-    );
     test_db.assert_ledger_invariant().await;
 }
 
@@ -513,7 +318,7 @@ async fn a_purchase_for_a_deleted_user_is_recorded_once_as_orphaned_and_credits_
     let test_db = TestDatabase::new().await;
     let db = test_db.database();
     let ledger = PgLedger::new(db.clone());
-    let user = new_user(&db).await;
+    let user = user_with(&db, 0).await;
     let mut conn = AsyncPgConnection::establish(test_db.url()).await.unwrap();
     conn.batch_execute(&format!("DELETE FROM users WHERE id = '{user}'"))
         .await
@@ -548,7 +353,10 @@ async fn a_purchase_for_a_deleted_user_is_recorded_once_as_orphaned_and_credits_
         orphaned(&test_db).await,
         vec![(pi.clone(), user.as_uuid(), 100)]
     );
-    assert_eq!(ledger.purchase_credited(&pi).await.unwrap(), None);
+    // No purchase was recorded anywhere.
+    let report = audit(&db, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(report.totals.sold, 0);
+    assert!(report.is_clean(), "{report}");
     test_db.assert_ledger_invariant().await;
 }
 
@@ -597,9 +405,7 @@ async fn partial_refunds_take_their_pro_rata_share_cumulatively_and_a_full_refun
     assert_eq!(ledger.balance(user).await.unwrap().get(), 600 - 233);
 
     // Spend some, then the rest is refunded: what is unspent of the 367 due.
-    for _ in 0..30 {
-        ledger.debit(&debit(user)).await.unwrap();
-    }
+    spend(&db, user, 30).await;
     let full = ledger
         .reverse_purchase(&reversal(&pi, &unique("evt")))
         .await
@@ -678,9 +484,7 @@ async fn reversal_after_partial_spending_takes_only_the_unspent_tokens() {
         .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
         .await
         .unwrap();
-    for _ in 0..30 {
-        ledger.debit(&debit(user)).await.unwrap();
-    }
+    spend(&db, user, 30).await;
 
     let refund_event = unique("evt");
     let outcome = ledger
@@ -738,9 +542,7 @@ async fn a_reversal_with_every_token_spent_is_remembered_and_never_takes_later_p
         .credit_purchase(&purchase(user, &first_pi, 10, Some(&unique("evt"))))
         .await
         .unwrap();
-    for _ in 0..10 {
-        ledger.debit(&debit(user)).await.unwrap();
-    }
+    spend(&db, user, 10).await;
 
     // Nothing can be taken: no row is written, but the reversal is remembered.
     assert_eq!(
@@ -999,10 +801,11 @@ async fn purchase_partial_refund_and_dispute_in_every_order_with_duplicates_end_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_reversals_and_debits_never_go_below_zero() {
+async fn concurrent_reversals_and_chat_reservations_never_go_below_zero() {
     let test_db = TestDatabase::with_max_connections(20).await;
     let db = test_db.database();
     let ledger = PgLedger::new(db.clone());
+    let charges = std::sync::Arc::new(PgCharges::new(db.clone()));
     let user = user_with(&db, 0).await;
     let pi = unique("pi");
     ledger
@@ -1011,8 +814,21 @@ async fn concurrent_reversals_and_debits_never_go_below_zero() {
         .unwrap();
 
     let debits = (0..40).map(|_| {
-        let ledger = ledger.clone();
-        tokio::spawn(async move { ledger.debit(&debit(user)).await.is_ok() })
+        let charges = std::sync::Arc::clone(&charges);
+        tokio::spawn(async move {
+            let reservation = Reservation {
+                charge: ChargeId::generate(),
+                user,
+                service: ServiceType::AskAtt,
+                domain: None,
+                conversation: ConversationId::generate(),
+                idempotency: None,
+            };
+            matches!(
+                charges.reserve(&reservation, Duration::ZERO).await,
+                Ok(Reserved::Held { .. })
+            )
+        })
     });
     let reversals = (0..5).map(|_| {
         let ledger = ledger.clone();
@@ -1070,9 +886,7 @@ async fn history_is_newest_first_with_a_cursor_and_a_bounded_page() {
     let ledger = PgLedger::new(db.clone());
     let user = user_with(&db, 24).await;
     let other = user_with(&db, 3).await;
-    for _ in 0..24 {
-        ledger.debit(&debit(user)).await.unwrap();
-    }
+    spend(&db, user, 24).await;
 
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
@@ -1094,7 +908,7 @@ async fn history_is_newest_first_with_a_cursor_and_a_bounded_page() {
 
     let everything = all_entries(&ledger, user).await;
     assert_eq!(everything.len(), 25);
-    assert_eq!(everything[0].balance_after, Tokens::ZERO); // the newest debit
+    assert_eq!(everything[0].balance_after, Tokens::ZERO); // the newest chat's
     assert_eq!(everything[24].kind, EntryKind::Grant); // the oldest row
     assert!(everything.iter().all(|e| e.user_id == user));
     let unique_ids: HashSet<_> = everything.iter().map(|e| e.id).collect();

@@ -6,13 +6,16 @@ use std::time::Duration;
 use askgate_domain::domain::{
     ApiEndpoint, DisplayName, DomainConfiguration, DomainDeletion, DomainSlug, NewDomain,
 };
-use askgate_domain::ledger::{DebitRequest, ServiceType};
-use askgate_domain::ports::{DomainRepository, HealthCheck, Ledger, LedgerError, UserRepository};
+use askgate_domain::ledger::ServiceType;
+use askgate_domain::ports::{
+    Charges, DomainRepository, HealthCheck, Ledger, LedgerError, Reservation, ReserveError,
+    UserRepository,
+};
 use askgate_domain::user::{ExternalId, Role, SignIn};
-use askgate_domain::{DomainId, Email, StoreError, Tokens, UserId};
+use askgate_domain::{ChargeId, ConversationId, DomainId, Email, StoreError, Tokens, UserId};
 use askgate_postgres::testing::TestDatabase;
 use askgate_postgres::{
-    Database, MIGRATIONS, PgConfig, PgDomains, PgError, PgHealth, PgLedger, PgUsers,
+    Database, MIGRATIONS, PgCharges, PgConfig, PgDomains, PgError, PgHealth, PgLedger, PgUsers,
 };
 use chrono::{Duration as ChronoDuration, SubsecRound, Utc};
 use diesel::QueryableByName;
@@ -40,6 +43,18 @@ fn sign_in(external_id: &str, email: &str) -> SignIn {
         display_name: Some("Ann".to_owned()),
         role: Role::User,
         at: Utc::now().trunc_subsecs(6),
+    }
+}
+
+/// A chat's reservation of one token.
+fn chat(user: UserId) -> Reservation<'static> {
+    Reservation {
+        charge: ChargeId::generate(),
+        user,
+        service: ServiceType::AskDocs,
+        domain: None,
+        conversation: ConversationId::generate(),
+        idempotency: None,
     }
 }
 
@@ -236,19 +251,22 @@ async fn deleting_a_domain_with_history_deactivates_it() {
         })
         .await
         .unwrap();
+    let charges = PgCharges::new(db.clone());
     let domains = PgDomains::new(db);
     let unused = domains
         .create(&new_domain("unused"), admin.id)
         .await
         .unwrap();
     let used = domains.create(&new_domain("used"), admin.id).await.unwrap();
-    ledger
-        .debit(&DebitRequest {
-            user: admin.id,
-            service: ServiceType::AskDocs,
-            domain: Some(used.id),
-            metadata: json!({}),
-        })
+    // A chat asked `used`: its consumption row names the domain.
+    charges
+        .reserve(
+            &Reservation {
+                domain: Some(used.id),
+                ..chat(admin.id)
+            },
+            Duration::ZERO,
+        )
         .await
         .unwrap();
 
@@ -341,6 +359,7 @@ async fn pool_connections_carry_the_application_name_and_statement_timeout() {
     cfg.statement_timeout = Duration::from_millis(300);
     let db = Database::connect(&cfg).await.unwrap();
     let ledger = PgLedger::new(db.clone());
+    let charges = PgCharges::new(db.clone());
     let user = PgUsers::new(db.clone())
         .upsert_sign_in(&sign_in("oid-slow", "slow@example.com"))
         .await
@@ -372,8 +391,8 @@ async fn pool_connections_carry_the_application_name_and_statement_timeout() {
     names.sort_unstable();
     assert_eq!(names, ["askgate-store-test", "askgate-test"]);
 
-    // Another session holds the user's row: the debit waits, and the
-    // statement timeout turns the wait into `Unavailable` rather than a hang.
+    // Another session holds the user's row: a chat's reservation waits, and
+    // the statement timeout turns the wait into `Unavailable` rather than a hang.
     other
         .batch_execute(&format!(
             "BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR UPDATE;",
@@ -382,16 +401,9 @@ async fn pool_connections_carry_the_application_name_and_statement_timeout() {
         .await
         .unwrap();
     let started = std::time::Instant::now();
-    let blocked = ledger
-        .debit(&DebitRequest {
-            user: user.id,
-            service: ServiceType::AskAtt,
-            domain: None,
-            metadata: json!({}),
-        })
-        .await;
+    let blocked = charges.reserve(&chat(user.id), Duration::ZERO).await;
     assert!(
-        matches!(blocked, Err(LedgerError::Unavailable(_))),
+        matches!(blocked, Err(ReserveError::Unavailable(_))),
         "{blocked:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(3));

@@ -1,6 +1,7 @@
-//! The command line: `askgate-server [serve | migrate | grant ...]`.
+//! The command line: `askgate-server [serve | migrate | grant … | reconcile … | audit]`
+//! (see [`USAGE`]).
 //!
-//! Three commands with a handful of flags do not need an argument-parsing crate.
+//! Five commands with a handful of flags do not need an argument-parsing crate.
 
 use askgate_domain::Email;
 use askgate_domain::Tokens;
@@ -34,7 +35,7 @@ pub struct ReconcileArgs {
 /// webhook for up to three days.
 pub const DEFAULT_RECONCILE_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
-/// The longest `--since` accepted (Stripe keeps events for 30 days).
+/// The longest `--since` accepted: 90 days.
 const MAX_RECONCILE_HOURS: u64 = 90 * 24;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,9 @@
 //! - `askgate_upstream_duration_seconds{service, domain, outcome}`: each AI
 //!   upstream call ([`MeteredUpstream`]);
 //! - `askgate_tokens_debited_total`, `askgate_tokens_refunded_total`,
-//!   `askgate_tokens_credited_total{kind}`: tokens moved by the ledger
+//!   `askgate_charges_recovered_total`: tokens chats held and gave back
+//!   ([`MeteredCharges`]);
+//! - `askgate_tokens_credited_total{kind}`: tokens credited by the ledger
 //!   ([`MeteredLedger`]; repeats that changed nothing are not counted);
 //! - `askgate_payments_orphaned_total`: paid purchases whose user no longer
 //!   exists, each counted once (the operator refunds them at Stripe);
@@ -19,15 +21,14 @@ use std::time::Instant;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askgate_domain::ledger::{
-    CreditRequest, DebitRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
-    Recorded,
+    CreditRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded,
 };
 use askgate_domain::page::{Page, PageRequest};
 use askgate_domain::ports::{
     AiUpstream, Charges, Ledger, LedgerError, RecoveredCharge, Reservation, ReserveError, Reserved,
     Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
-use askgate_domain::{ChargeId, StoreError, Tokens, TransactionId, UserId};
+use askgate_domain::{ChargeId, StoreError, Tokens, UserId};
 use askgate_http::ApiError;
 use askgate_postgres::Database;
 use askgate_ratelimit::RedisLimiter;
@@ -188,7 +189,7 @@ impl AiUpstream for MeteredUpstream {
     }
 }
 
-/// Counts the tokens the ledger actually moved.
+/// Counts the tokens the ledger actually credited, and orphaned payments.
 pub struct MeteredLedger {
     inner: Arc<dyn Ledger>,
 }
@@ -207,25 +208,6 @@ fn count_credit(kind: &'static str, entry: &LedgerEntry) {
 
 #[async_trait]
 impl Ledger for MeteredLedger {
-    async fn debit(&self, request: &DebitRequest) -> Result<LedgerEntry, LedgerError> {
-        let entry = self.inner.debit(request).await?;
-        metrics::counter!("askgate_tokens_debited_total").increment(1);
-        Ok(entry)
-    }
-
-    async fn refund(
-        &self,
-        consumption: TransactionId,
-        reason: &str,
-    ) -> Result<Recorded, LedgerError> {
-        let recorded = self.inner.refund(consumption, reason).await?;
-        if let Recorded::Applied(entry) = &recorded {
-            metrics::counter!("askgate_tokens_refunded_total")
-                .increment(u64::try_from(entry.amount).unwrap_or(0));
-        }
-        Ok(recorded)
-    }
-
     async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError> {
         let recorded = self.inner.credit(request).await?;
         if let Recorded::Applied(entry) = &recorded {
@@ -272,13 +254,6 @@ impl Ledger for MeteredLedger {
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>, LedgerError> {
         self.inner.history(user, page).await
-    }
-
-    async fn purchase_credited(
-        &self,
-        payment_intent_id: &str,
-    ) -> Result<Option<UserId>, LedgerError> {
-        self.inner.purchase_credited(payment_intent_id).await
     }
 }
 

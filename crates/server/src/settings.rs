@@ -1,7 +1,8 @@
-//! Typed configuration, read once from the environment (DESIGN §5).
+//! Typed configuration, read once from the environment in `main` and passed
+//! down explicitly (no global settings).
 //!
-//! One section per concern; later sections (Azure AD, Stripe, upstreams, Redis,
-//! rate limits) slot in as further fields of [`Settings`] read by their own
+//! One section per concern (HTTP, database, auth, Azure AD, Stripe, upstreams,
+//! rate limits, telemetry), each a field of [`Settings`] read by its own
 //! `*Settings::read`. A bad or missing required value is a [`ConfigError`]
 //! naming the variable and what is wrong.
 

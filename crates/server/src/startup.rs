@@ -358,13 +358,9 @@ fn redirect_origins(settings: &Settings) -> Vec<String> {
     origins
 }
 
-/// The per-user chat limiter: shared through Redis when `REDIS_URL` is set,
-/// counted in this process otherwise.
-pub async fn rate_limiter(settings: &Settings) -> Result<Arc<dyn RateLimiter>, StartupError> {
-    Ok(rate_limiter_parts(settings).await?.limiter)
-}
-
-/// The limiter, and the Redis one again for its failure count (metrics).
+/// The per-user chat limiter (shared through Redis when `REDIS_URL` is set,
+/// counted in this process otherwise), and the Redis one again for its failure
+/// count (metrics).
 struct Limiter {
     limiter: Arc<dyn RateLimiter>,
     redis: Option<Arc<RedisLimiter>>,
@@ -396,18 +392,8 @@ async fn rate_limiter_parts(settings: &Settings) -> Result<Limiter, StartupError
     })
 }
 
-/// The chat use case on the Postgres adapters, the upstreams and the limiter.
-pub async fn chat_service(
-    settings: &Settings,
-    db: &Database,
-    domains: Arc<dyn DomainRepository>,
-    service_tokens: Option<Arc<dyn ServiceTokenProvider>>,
-) -> Result<ChatService, StartupError> {
-    let limiter = rate_limiter(settings).await?;
-    chat_service_with_limiter(settings, db, domains, service_tokens, limiter)
-}
-
-/// [`chat_service`] on a given limiter; the upstreams and the ledger metered.
+/// The chat use case on the Postgres adapters, the upstreams and the limiter;
+/// the upstreams and the charges metered.
 fn chat_service_with_limiter(
     settings: &Settings,
     db: &Database,

@@ -11,10 +11,7 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use askgate_domain::UserId;
-use askgate_domain::ledger::{DebitRequest, ServiceType};
-use askgate_domain::ports::Ledger;
-use askgate_postgres::PgLedger;
-use askgate_postgres::testing::TestDatabase;
+use askgate_postgres::testing::{TestDatabase, spend};
 use askgate_server::cli::ReconcileArgs;
 use askgate_server::commands;
 use common::Running;
@@ -158,18 +155,7 @@ impl TestApp {
 
     /// Spends `n` tokens of `user` as chat requests would.
     async fn spend(&self, user: UserId, n: usize) {
-        let ledger = PgLedger::new(self.db.database());
-        for _ in 0..n {
-            ledger
-                .debit(&DebitRequest {
-                    user,
-                    service: ServiceType::AskAtt,
-                    domain: None,
-                    metadata: json!({}),
-                })
-                .await
-                .unwrap();
-        }
+        spend(&self.db.database(), user, n).await;
     }
 
     /// The form fields of every request Stripe's fake received at `path`.

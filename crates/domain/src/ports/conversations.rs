@@ -1,22 +1,12 @@
 use async_trait::async_trait;
 
-use crate::conversation::{ChatMessage, Conversation, Message, Turn};
-use crate::ledger::ServiceType;
+use crate::conversation::{Conversation, Message, Turn};
 use crate::page::{Page, PageRequest};
-use crate::{ConversationId, DomainId, StoreError, UserId};
+use crate::{ConversationId, StoreError, UserId};
 
-/// Where a chat's messages go.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConversationTarget {
-    /// Start a new conversation titled after the first message.
-    New {
-        service: ServiceType,
-        domain: Option<DomainId>,
-    },
-    /// Continue one the user owns.
-    Existing(ConversationId),
-}
-
+/// Conversations and their messages, as their owner reads and deletes them.
+/// A chat's exchange is recorded when its charge settles
+/// ([`Charges::settle`](super::Charges::settle)).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ConversationRepository: Send + Sync {
@@ -28,17 +18,6 @@ pub trait ConversationRepository: Send + Sync {
         id: ConversationId,
         limit: u16,
     ) -> Result<Option<Vec<Turn>>, StoreError>;
-
-    /// Appends the question and its answer (creating the conversation when
-    /// `target` is `New`) and returns the conversation id. `Ok(None)` when an
-    /// `Existing` conversation is not the user's.
-    async fn append_exchange(
-        &self,
-        user: UserId,
-        target: &ConversationTarget,
-        question: &ChatMessage,
-        answer: &str,
-    ) -> Result<Option<ConversationId>, StoreError>;
 
     /// The user's conversations, most recently updated first.
     async fn list(&self, user: UserId, page: PageRequest)

@@ -1,21 +1,16 @@
 use async_trait::async_trait;
 
 use crate::ledger::{
-    CreditRequest, DebitRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
-    Recorded,
+    CreditRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded,
 };
 use crate::page::{Page, PageRequest};
-use crate::{BoxError, Tokens, TransactionId, UserId};
+use crate::{BoxError, Tokens, UserId};
 
 /// Why a ledger operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("insufficient tokens (balance {balance})")]
-    InsufficientTokens { balance: Tokens },
     #[error("user not found")]
     UserNotFound,
-    #[error("consumption not found")]
-    ConsumptionNotFound,
     #[error("a credit must be at least one token")]
     EmptyCredit,
     #[error("the balance would exceed the maximum")]
@@ -28,25 +23,10 @@ pub enum LedgerError {
 
 /// The token ledger. Every balance change and its ledger row happen in one
 /// database transaction, and `balance = Σ amount`, `balance ≥ 0` always hold.
+/// Chats spend and give back tokens through [`Charges`](super::Charges).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Ledger: Send + Sync {
-    /// Spends one token and writes a `consumption` row (amount −1).
-    /// One conditional statement: no number of concurrent calls can overspend.
-    /// MUST return `InsufficientTokens { balance }` when the balance is 0, and
-    /// `UserNotFound` when the user does not exist.
-    async fn debit(&self, request: &DebitRequest) -> Result<LedgerEntry, LedgerError>;
-
-    /// Gives back the token of `consumption` with a `refund` row that names it.
-    /// At most once: a repeat MUST return `Recorded::Duplicate` with the first
-    /// refund. MUST return `ConsumptionNotFound` when `consumption` is not a
-    /// consumption row.
-    async fn refund(
-        &self,
-        consumption: TransactionId,
-        reason: &str,
-    ) -> Result<Recorded, LedgerError>;
-
     /// Adds tokens exactly once per idempotency key. A repeat with the same key
     /// MUST return `Recorded::Duplicate` with the original row and change nothing.
     /// MUST return `EmptyCredit` for an amount of 0 and `UserNotFound` for an
@@ -78,10 +58,4 @@ pub trait Ledger: Send + Sync {
         user: UserId,
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>, LedgerError>;
-
-    /// Whether the payment intent has been credited, and to whom.
-    async fn purchase_credited(
-        &self,
-        payment_intent_id: &str,
-    ) -> Result<Option<UserId>, LedgerError>;
 }

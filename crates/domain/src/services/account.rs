@@ -46,10 +46,9 @@ impl From<LedgerError> for AccountError {
             LedgerError::UserNotFound => Self::UserNotFound,
             LedgerError::EmptyCredit => Self::EmptyGrant,
             LedgerError::Unavailable(src) => Self::Unavailable(src),
-            other @ (LedgerError::InsufficientTokens { .. }
-            | LedgerError::ConsumptionNotFound
-            | LedgerError::Overflow
-            | LedgerError::Unexpected(_)) => Self::Unexpected(Box::new(other)),
+            other @ (LedgerError::Overflow | LedgerError::Unexpected(_)) => {
+                Self::Unexpected(Box::new(other))
+            }
         }
     }
 }

@@ -124,14 +124,6 @@ impl DomainService {
         Ok(self.repo.list(include_inactive).await?)
     }
 
-    /// A domain users may ask: it exists and is active, else `NotFound`.
-    pub async fn active(&self, id: DomainId) -> Result<Domain, DomainError> {
-        match self.repo.get(id).await? {
-            Some(d) if d.is_active => Ok(d),
-            _ => Err(DomainError::NotFound),
-        }
-    }
-
     #[instrument(skip_all, fields(admin = %actor.user))]
     pub async fn create(&self, actor: &Actor, input: DomainInput) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
@@ -306,33 +298,5 @@ mod tests {
                 other => panic!("expected a validation error on {field}, got {other:?}"),
             }
         }
-    }
-
-    #[tokio::test]
-    async fn inactive_domains_cannot_be_asked() {
-        let mut repo = MockDomainRepository::new();
-        repo.expect_get().returning(|id| {
-            let mut d = input().validate().map(|n| Domain {
-                id,
-                name: n.name,
-                display_name: n.display_name,
-                description: None,
-                api_endpoint: n.api_endpoint,
-                configuration: n.configuration,
-                is_active: false,
-                created_by: None,
-                created_at: chrono::Utc::now(),
-                updated_at: chrono::Utc::now(),
-            });
-            if let Ok(d) = d.as_mut() {
-                d.is_active = false;
-            }
-            Ok(d.ok())
-        });
-        let svc = service(repo);
-        assert!(matches!(
-            svc.active(DomainId::generate()).await,
-            Err(DomainError::NotFound)
-        ));
     }
 }

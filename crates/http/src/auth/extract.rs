@@ -40,11 +40,6 @@ pub struct AdminUser(AuthenticatedUser);
 
 impl AdminUser {
     #[must_use]
-    pub const fn user(&self) -> &AuthenticatedUser {
-        &self.0
-    }
-
-    #[must_use]
     pub const fn actor(&self) -> Actor {
         self.0.actor()
     }

@@ -172,11 +172,6 @@ impl Sessions {
         }
     }
 
-    #[must_use]
-    pub fn policy(&self) -> &SessionPolicy {
-        &self.policy
-    }
-
     fn refresh_expiry(&self) -> chrono::DateTime<Utc> {
         let ttl = chrono::Duration::from_std(self.policy.refresh_ttl)
             .unwrap_or_else(|_| chrono::Duration::days(14));

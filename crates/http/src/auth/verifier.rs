@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use super::AuthenticatedUser;
 
 /// Why a bearer token was refused. The client only ever learns "invalid token";
-/// the reason is logged at debug level.
+/// the reason is logged (at info level, by the extractor that refused it).
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// Bad signature, wrong algorithm, expired, wrong audience, malformed…

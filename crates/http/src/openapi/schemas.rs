@@ -1,8 +1,9 @@
-//! Schemas for the shapes the API returns straight from the domain crate.
+//! Schemas for the problem body and for the shapes the API takes and returns
+//! straight from the domain crate.
 //!
-//! The domain crate knows no HTTP or OpenAPI, so its response types are
-//! described here, field for field as they serialise. The schemathesis run
-//! (`e2e/schemathesis.sh`) checks every live response against these.
+//! The domain crate knows no HTTP or OpenAPI, so its request and response types
+//! are described here, field for field as they serialise. The schemathesis run
+//! (`e2e/schemathesis/run.sh`) checks every live response against these.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -16,6 +16,13 @@ use crate::state::AppState;
 #[schema(as = DevLoginRequest)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
+    /// An address: up to 64 characters before the `@`, a host that neither
+    /// starts nor ends with a dot, no spaces or control characters.
+    #[schema(
+        max_length = 254,
+        pattern = "^[\\x21-\\x3F\\x41-\\x7E]{1,64}@[\\x21-\\x2D\\x2F-\\x3F\\x41-\\x7E]([\\x21-\\x3F\\x41-\\x7E]{0,187}[\\x21-\\x2D\\x2F-\\x3F\\x41-\\x7E])?$",
+        example = "ann@example.com"
+    )]
     email: String,
     #[serde(default)]
     display_name: Option<String>,

@@ -25,9 +25,10 @@ pub struct Body {
         pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
     )]
     message: String,
-    /// Missing: 422 naming `domain_id` (from the use case).
+    /// An active domain (`GET /api/domains`). Missing or `null`: 422 naming
+    /// `domain_id` (from the use case).
     #[serde(default)]
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(value_type = uuid::Uuid, required = true)]
     domain_id: Option<DomainId>,
     #[serde(default)]
     #[schema(value_type = Option<uuid::Uuid>)]

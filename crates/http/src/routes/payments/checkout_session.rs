@@ -14,7 +14,7 @@ use crate::state::AppState;
     path = "/api/checkout-session",
     tag = "payments",
     request_body = super::PackageBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request create one payment at Stripe, not two (1 to 200 visible ASCII characters)", min_length = 1, max_length = 200, pattern = "^[\\x21-\\x7E]+$")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request create one payment at Stripe, not two (1 to 191 visible ASCII characters)", min_length = 1, max_length = 191, pattern = "^[\\x21-\\x7E]+$")),
     responses(
         (status = 200, description = "A hosted checkout page", body = crate::openapi::schemas::CheckoutCreated),
         (status = 502, description = "Stripe refused to start the checkout", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),

@@ -17,9 +17,14 @@ pub mod token_packages;
 /// one payment at Stripe, not two.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
-/// Longest client key accepted; with askgate's prefix it stays within
-/// Stripe's 255 characters.
-const MAX_CLIENT_KEY_LEN: usize = 200;
+/// Longest key Stripe accepts.
+const STRIPE_MAX_KEY_LEN: usize = 255;
+
+/// Longest client key accepted: with askgate's longest prefix
+/// (`askgate:payment_intent:<user uuid>:<package>:`) it stays within Stripe's
+/// 255 characters.
+const MAX_CLIENT_KEY_LEN: usize =
+    STRIPE_MAX_KEY_LEN - "askgate:payment_intent:".len() - 36 - ":600:".len();
 
 /// The body every purchase request carries.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -27,6 +32,7 @@ const MAX_CLIENT_KEY_LEN: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct PackageBody {
     /// `"100"`, `"250"` or `"600"` (see `GET /api/token-packages`).
+    #[schema(pattern = "^(100|250|600)$", example = "100")]
     package: String,
 }
 
@@ -67,4 +73,30 @@ fn stripe_idempotency_key(
             .to_owned(),
     };
     Ok(format!("askgate:{kind}:{user}:{package}:{client_key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn the_longest_client_key_still_makes_a_key_stripe_accepts() {
+        let user = UserId::generate();
+        let longest = "k".repeat(MAX_CLIENT_KEY_LEN);
+        for kind in ["checkout", "payment_intent"] {
+            let req = TestRequest::default()
+                .insert_header((IDEMPOTENCY_KEY_HEADER, longest.as_str()))
+                .to_http_request();
+            let key = stripe_idempotency_key(&req, user, kind, "600").unwrap();
+            assert!(key.len() <= STRIPE_MAX_KEY_LEN, "{kind}: {}", key.len());
+        }
+        let too_long = TestRequest::default()
+            .insert_header((IDEMPOTENCY_KEY_HEADER, format!("{longest}k")))
+            .to_http_request();
+        assert!(stripe_idempotency_key(&too_long, user, "payment_intent", "600").is_err());
+    }
 }
