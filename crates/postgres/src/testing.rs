@@ -122,6 +122,7 @@ impl TestDatabase {
             application_name: "askgate-test".to_owned(),
             statement_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            tls: Default::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -235,6 +236,22 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Whether the pooled connection `database` hands out is encrypted (TLS), as
+/// the server sees it.
+pub async fn connection_is_encrypted(database: &Database) -> bool {
+    #[derive(QueryableByName)]
+    struct Ssl {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+    }
+    let mut conn = database.conn().await.unwrap_or_else(|e| panic!("{e}"));
+    diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .get_result::<Ssl>(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("cannot read pg_stat_ssl: {e}"))
+        .ssl
+}
+
 async fn connect_server(server_url: &str) -> Result<AsyncPgConnection, String> {
     AsyncPgConnection::establish(server_url).await.map_err(|e| {
         format!("cannot connect to the test PostgreSQL server (TEST_DATABASE_URL): {e}")
@@ -318,6 +335,7 @@ async fn prepare_template(
         application_name: "askgate-test-template".to_owned(),
         statement_timeout: Duration::ZERO,
         connect_timeout: Duration::from_secs(10),
+        tls: Default::default(),
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use askgate_domain::Email;
-use askgate_postgres::PgConfig;
+use askgate_postgres::{PgConfig, PgTls, SslMode};
 use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -107,6 +107,11 @@ pub struct DatabaseSettings {
     pub max_connections: usize,
     pub statement_timeout: Duration,
     pub connect_timeout: Duration,
+    /// The `sslmode` when `DATABASE_URL` names none: libpq's `prefer` in
+    /// development, `require` in production.
+    pub default_ssl_mode: SslMode,
+    /// `DATABASE_CA_CERT`: PEM file of the CA certificates to trust.
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl DatabaseSettings {
@@ -119,6 +124,10 @@ impl DatabaseSettings {
             application_name: "askgate".to_owned(),
             statement_timeout: self.statement_timeout,
             connect_timeout: self.connect_timeout,
+            tls: PgTls {
+                default_mode: self.default_ssl_mode,
+                ca_cert: self.ca_cert.clone(),
+            },
         }
     }
 }
@@ -331,7 +340,7 @@ impl Settings {
             app_env,
             telemetry,
             http,
-            database: DatabaseSettings::read(&env)?,
+            database: DatabaseSettings::read(&env, app_env)?,
             auth,
             stripe,
             upstream: UpstreamSettings::read(&env)?,
@@ -490,25 +499,54 @@ fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
 }
 
 impl DatabaseSettings {
-    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+    fn read(env: &Env<'_>, app_env: AppEnv) -> Result<Self, ConfigError> {
         let url = env
             .get("DATABASE_URL")
             .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/askgate".to_owned());
         // The value may hold a password: never repeat it in the message.
-        let valid = Url::parse(&url)
-            .is_ok_and(|u| matches!(u.scheme(), "postgres" | "postgresql") && u.has_host());
-        if !valid {
+        let parsed = Url::parse(&url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "postgres" | "postgresql") && u.has_host())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DATABASE_URL",
+                    "must be a postgres:// URL, e.g. postgres://user:password@127.0.0.1:5432/askgate",
+                )
+            })?;
+        let ssl_mode = askgate_postgres::ssl_mode_of(&url)
+            .map_err(|e| ConfigError::new("DATABASE_URL", format!("is not valid: {e}")))?;
+        // In production the connection is encrypted unless the server is on
+        // this machine and plain text is asked for by name.
+        if app_env.is_production()
+            && let Some(weak @ (SslMode::Disable | SslMode::Prefer)) = ssl_mode
+            && !is_loopback_url(&parsed)
+        {
             return Err(ConfigError::new(
                 "DATABASE_URL",
-                "must be a postgres:// URL, e.g. postgres://user:password@127.0.0.1:5432/askgate",
+                format!(
+                    "must not use sslmode={weak} when APP_ENV=production unless PostgreSQL is on this machine (127.0.0.1, ::1, localhost); use sslmode=require or verify-full"
+                ),
             ));
         }
+        let ca_cert = env.get("DATABASE_CA_CERT").map(std::path::PathBuf::from);
+        if let Some(path) = &ca_cert {
+            askgate_postgres::check_ca_file(path).map_err(|reason| {
+                ConfigError::new("DATABASE_CA_CERT", format!("is not usable: {reason}"))
+            })?;
+        }
+        let default_ssl_mode = if app_env.is_production() {
+            SslMode::Require
+        } else {
+            SslMode::Prefer
+        };
         let max_connections = env.integer("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?;
         Ok(Self {
             url: SecretString::from(url),
             max_connections: usize::try_from(max_connections).unwrap_or(10),
             statement_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            default_ssl_mode,
+            ca_cert,
         })
     }
 }
