@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use askgate_postgres::testing::connection_is_encrypted;
 use askgate_postgres::{Database, PgConfig, PgTls, SslMode, create_database_if_missing};
-use support::{Daemon, Scratch, free_port, postgres_bin, run};
+use support::{Certificates, Daemon, Scratch, free_port, postgres_bin, run};
 
 const PASSWORD: &str = "tls-test-secret";
 
@@ -29,90 +29,10 @@ fn cluster() -> &'static TlsCluster {
     CLUSTER.get_or_init(start_cluster)
 }
 
-fn openssl(scratch: &Scratch, args: &[&str]) {
-    let mut command = std::process::Command::new("openssl");
-    command.current_dir(&scratch.dir).args(args);
-    run(command, &format!("openssl {}", args.join(" ")));
-}
-
-/// A CA (`<name>.pem`, `<name>.key`), self-signed, P-256.
-fn make_ca(scratch: &Scratch, name: &str) -> PathBuf {
-    openssl(
-        scratch,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=askgate test {name}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-        ],
-    );
-    scratch.path(&format!("{name}.pem"))
-}
-
 fn start_cluster() -> TlsCluster {
     let bin = postgres_bin();
     let scratch = Scratch::new("askgate-tls");
-    let ca = make_ca(&scratch, "ca");
-    let other_ca = make_ca(&scratch, "other-ca");
-    // The server's certificate names localhost only, so 127.0.0.1 is "another host".
-    scratch.write(
-        "server.ext",
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-    );
-    openssl(
-        &scratch,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    openssl(
-        &scratch,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-    std::fs::set_permissions(
-        scratch.path("server.key"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    let certificates = Certificates::make(&scratch);
     let password_file = scratch.write("password", PASSWORD);
     support::give_to_server_user(&scratch.dir);
 
@@ -149,8 +69,8 @@ fn start_cluster() -> TlsCluster {
         "listen_addresses=127.0.0.1".to_owned(),
         format!("unix_socket_directories={}", scratch.dir.display()),
         "ssl=on".to_owned(),
-        format!("ssl_cert_file={}", scratch.path("server.pem").display()),
-        format!("ssl_key_file={}", scratch.path("server.key").display()),
+        format!("ssl_cert_file={}", certificates.server_cert.display()),
+        format!("ssl_key_file={}", certificates.server_key.display()),
         "fsync=off".to_owned(),
         "max_connections=40".to_owned(),
     ];
@@ -178,8 +98,8 @@ fn start_cluster() -> TlsCluster {
     );
     TlsCluster {
         port,
-        ca,
-        other_ca,
+        ca: certificates.ca,
+        other_ca: certificates.other_ca,
         _server: server,
         _scratch: scratch,
     }

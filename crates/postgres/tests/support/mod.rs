@@ -92,6 +92,80 @@ pub fn run(mut command: Command, what: &str) {
     );
 }
 
+/// A CA, a certificate for `localhost` (only: 127.0.0.1 is "another host")
+/// signed by it with its key, and a second, unrelated CA; P-256, made with
+/// the `openssl` command, valid for two days.
+pub struct Certificates {
+    pub ca: PathBuf,
+    pub other_ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+impl Certificates {
+    pub fn make(scratch: &Scratch) -> Self {
+        let openssl = |args: &[&str]| {
+            let mut command = Command::new("openssl");
+            command.current_dir(&scratch.dir).args(args);
+            run(command, &format!("openssl {}", args.join(" ")));
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for name in ["ca", "other-ca"] {
+            let subject = format!("/CN=askgate test {name}");
+            let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+            let mut args = vec!["req", "-x509", "-days", "2", "-subj", &subject];
+            args.extend_from_slice(&ec);
+            args.extend_from_slice(&["-keyout", &key, "-out", &pem]);
+            openssl(&args);
+        }
+        scratch.write(
+            "server.ext",
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        );
+        let mut args = vec!["req", "-new", "-subj", "/CN=localhost"];
+        args.extend_from_slice(&ec);
+        args.extend_from_slice(&["-keyout", "server.key", "-out", "server.csr"]);
+        openssl(&args);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ]);
+        // Servers refuse a private key others can read.
+        let server_key = scratch.path("server.key");
+        std::fs::set_permissions(
+            &server_key,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        give_to_server_user(&scratch.dir);
+        Self {
+            ca: scratch.path("ca.pem"),
+            other_ca: scratch.path("other-ca.pem"),
+            server_cert: scratch.path("server.pem"),
+            server_key,
+        }
+    }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -209,9 +283,12 @@ pub fn pgbouncer_bin() -> PathBuf {
 }
 
 /// PgBouncer on a free port of 127.0.0.1 in front of `server_url`'s server,
-/// every database name passed through, in `pool_mode` (`session`, `transaction`).
+/// every database name passed through, in `pool_mode` (`session`,
+/// `transaction`), accepting TLS clients only (as managed poolers do) with a
+/// certificate for `localhost` signed by [`Pgbouncer::ca`].
 pub struct Pgbouncer {
     pub port: u16,
+    pub ca: PathBuf,
     _daemon: Daemon,
     _scratch: Scratch,
 }
@@ -231,6 +308,7 @@ impl Pgbouncer {
             .map(|p| format!(" password={p}"))
             .unwrap_or_default();
         let scratch = Scratch::new("askgate-pgbouncer");
+        let certificates = Certificates::make(&scratch);
         let port = free_port();
         let config = scratch.write(
             "pgbouncer.ini",
@@ -246,8 +324,13 @@ impl Pgbouncer {
                  max_client_conn = 200\n\
                  default_pool_size = 20\n\
                  server_tls_sslmode = prefer\n\
+                 client_tls_sslmode = require\n\
+                 client_tls_cert_file = {cert}\n\
+                 client_tls_key_file = {key}\n\
                  pidfile = {dir}/pgbouncer.pid\n",
                 dir = scratch.dir.display(),
+                cert = certificates.server_cert.display(),
+                key = certificates.server_key.display(),
             ),
         );
         let daemon = Daemon::start(
@@ -259,13 +342,18 @@ impl Pgbouncer {
         );
         Self {
             port,
+            ca: certificates.ca,
             _daemon: daemon,
             _scratch: scratch,
         }
     }
 
-    /// `postgres://…` to `database` through this PgBouncer.
+    /// `postgres://…` to `database` through this PgBouncer, checking its
+    /// certificate (`verify-full`; pass [`Pgbouncer::ca`] as the CA file).
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://postgres@localhost:{}/{database}?sslmode=verify-full",
+            self.port
+        )
     }
 }
