@@ -353,7 +353,14 @@ impl Settings {
 /// True for `localhost` and loopback IP addresses.
 fn is_loopback_url(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        // URLs of other schemes than http(s), such as postgres://, keep IPv4
+        // addresses as names.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
@@ -1086,6 +1093,111 @@ mod tests {
             s.http.allowed_origins,
             ["https://app.example.com", "http://localhost:3000"]
         );
+    }
+
+    /// A CA certificate (its key thrown away), for `DATABASE_CA_CERT`.
+    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBmzCCAUGgAwIBAgIUDFqRfpeqUc/JyySUzMn5x58YszMwCgYIKoZIzj0EAwIw\nIzEhMB8GA1UEAwwYYXNrZ2F0ZSBzZXR0aW5ncyB0ZXN0IENBMB4XDTI2MTIwMjA3\nMDUyMloXDTM2MTEyOTA3MDUyMlowIzEhMB8GA1UEAwwYYXNrZ2F0ZSBzZXR0aW5n\ncyB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEvyBURfDiROwH6E5h\ngqoQssvmqBk2eqVq6KgHNcRpCsSlAuwK/Zsij5bKP918QIR++kA38Xg7jncK/QpK\nwMEU1KNTMFEwHQYDVR0OBBYEFBAByQAKG2V6WiEaunD3+Ec7nmpwMB8GA1UdIwQY\nMBaAFBAByQAKG2V6WiEaunD3+Ec7nmpwMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZI\nzj0EAwIDSAAwRQIhALCzqYWMHzCIwiL6atBfZRgIa0reNjUsju/LsOj0XRM/AiBA\n8c4GgZJB8Fz3l/SdtQtzK4zdlUEXDN3vWkQaagQDdQ==\n-----END CERTIFICATE-----\n";
+
+    fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("askgate-{}-{name}", Uuid::new_v4().simple()));
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[test]
+    fn production_encrypts_database_connections_when_the_url_names_no_sslmode() {
+        let s = Settings::from_pairs(&[("APP_ENV", "production"), ("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(s.database.default_ssl_mode, SslMode::Require);
+        assert_eq!(s.database.pg_config().tls.default_mode, SslMode::Require);
+        // Development keeps libpq's default: TLS when the server offers it.
+        let s = Settings::from_pairs(&[]).unwrap();
+        assert_eq!(s.database.default_ssl_mode, SslMode::Prefer);
+    }
+
+    #[test]
+    fn production_refuses_plain_text_to_a_database_on_another_machine_naming_database_url() {
+        for mode in ["disable", "prefer"] {
+            let err = Settings::from_pairs(&[
+                ("APP_ENV", "production"),
+                ("JWT_SECRET", SECRET),
+                (
+                    "DATABASE_URL",
+                    &format!(
+                        "postgres://askgate:hunter2@db.example.com:5432/askgate?sslmode={mode}"
+                    ),
+                ),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable, "DATABASE_URL");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "DATABASE_URL must not use sslmode={mode} when APP_ENV=production unless PostgreSQL is on this machine (127.0.0.1, ::1, localhost); use sslmode=require or verify-full"
+                )
+            );
+        }
+        // On this machine (a sidecar pooler, a proxy) plain text may be asked for.
+        for host in ["127.0.0.1", "localhost", "[::1]"] {
+            let s = Settings::from_pairs(&[
+                ("APP_ENV", "production"),
+                ("JWT_SECRET", SECRET),
+                (
+                    "DATABASE_URL",
+                    &format!("postgres://u@{host}:6432/askgate?sslmode=disable"),
+                ),
+            ])
+            .unwrap();
+            assert!(s.database.url.expose_secret().ends_with("sslmode=disable"));
+        }
+        // Development may, anywhere.
+        Settings::from_pairs(&[(
+            "DATABASE_URL",
+            "postgres://u@db.example.com/askgate?sslmode=disable",
+        )])
+        .unwrap();
+        // Verified modes are fine everywhere.
+        Settings::from_pairs(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", SECRET),
+            (
+                "DATABASE_URL",
+                "postgres://u@db.example.com/askgate?sslmode=verify-full",
+            ),
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn an_unknown_sslmode_is_refused_naming_database_url_without_echoing_the_url() {
+        let err = Settings::from_pairs(&[(
+            "DATABASE_URL",
+            "postgres://u:hunter2@db.example.com/askgate?sslmode=allow",
+        )])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DATABASE_URL is not valid: sslmode 'allow' is not one of disable, prefer, require, verify-ca, verify-full"
+        );
+    }
+
+    #[test]
+    fn database_ca_cert_must_be_a_readable_pem_file() {
+        let good = temp_file("ca.pem", CA_PEM);
+        let s = Settings::from_pairs(&[("DATABASE_CA_CERT", good.to_str().unwrap())]).unwrap();
+        assert_eq!(
+            s.database.pg_config().tls.ca_cert.as_deref(),
+            Some(good.as_path())
+        );
+        let not_pem = temp_file("ca.pem", "not a certificate");
+        for path in [not_pem.to_str().unwrap(), "/nonexistent/askgate-ca.pem"] {
+            let err = Settings::from_pairs(&[("DATABASE_CA_CERT", path)]).unwrap_err();
+            assert_eq!(err.variable, "DATABASE_CA_CERT", "{err}");
+            assert!(err.to_string().contains(path), "{err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+        for path in [good, not_pem] {
+            std::fs::remove_file(path).unwrap();
+        }
     }
 
     #[test]
