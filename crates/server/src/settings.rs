@@ -1116,15 +1116,17 @@ mod tests {
 
     #[test]
     fn production_refuses_plain_text_to_a_database_on_another_machine_naming_database_url() {
-        for mode in ["disable", "prefer"] {
+        for (host, mode) in [
+            ("db.example.com", "disable"),
+            ("db.example.com", "prefer"),
+            ("10.0.0.5", "disable"),
+        ] {
             let err = Settings::from_pairs(&[
                 ("APP_ENV", "production"),
                 ("JWT_SECRET", SECRET),
                 (
                     "DATABASE_URL",
-                    &format!(
-                        "postgres://askgate:hunter2@db.example.com:5432/askgate?sslmode={mode}"
-                    ),
+                    &format!("postgres://askgate:hunter2@{host}:5432/askgate?sslmode={mode}"),
                 ),
             ])
             .unwrap_err();
