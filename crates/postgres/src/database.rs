@@ -349,6 +349,24 @@ async fn establish(
     Ok(conn)
 }
 
+/// One connection to `url` outside any pool, encrypted as its `sslmode` says
+/// (libpq's default `prefer` without one), for test set-up.
+#[cfg(feature = "test-support")]
+pub(crate) async fn connect_once(url: &str) -> Result<AsyncPgConnection, String> {
+    let settings = Settings::from_config(&PgConfig {
+        url: url.to_owned(),
+        max_connections: 1,
+        application_name: "askgate-test".to_owned(),
+        statement_timeout: Duration::ZERO,
+        connect_timeout: Duration::from_secs(10),
+        tls: PgTls::default(),
+    })
+    .map_err(|e| e.to_string())?;
+    establish(&settings, Duration::ZERO)
+        .await
+        .map_err(|e| settings.target.clone() + ": " + &connection_error_reason(&e))
+}
+
 fn run_migrations(conn: AsyncPgConnection) -> Result<Vec<String>, String> {
     use diesel::connection::SimpleConnection;
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -175,7 +175,7 @@ impl TestDatabase {
             #[diesel(sql_type = BigInt)]
             ledger: i64,
         }
-        let mut conn = AsyncPgConnection::establish(&self.url)
+        let mut conn = crate::database::connect_once(&self.url)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.name));
         let mismatches: Vec<Mismatch> = RunQueryDsl::load(
@@ -253,9 +253,11 @@ pub async fn connection_is_encrypted(database: &Database) -> bool {
 }
 
 async fn connect_server(server_url: &str) -> Result<AsyncPgConnection, String> {
-    AsyncPgConnection::establish(server_url).await.map_err(|e| {
-        format!("cannot connect to the test PostgreSQL server (TEST_DATABASE_URL): {e}")
-    })
+    crate::database::connect_once(server_url)
+        .await
+        .map_err(|e| {
+            format!("cannot connect to the test PostgreSQL server (TEST_DATABASE_URL): {e}")
+        })
 }
 
 async fn drop_database(server: &mut AsyncPgConnection, name: &str) -> Result<(), String> {
