@@ -33,6 +33,8 @@ pub struct PgConfig {
     /// form). Parts left out default as libpq's do: host from `PGHOST` or
     /// `localhost`, port from `PGPORT` or 5432, user from `PGUSER` or the OS user,
     /// password from `PGPASSWORD`, database from `PGDATABASE` or the user name.
+    /// `sslmode` may be `disable`, `prefer`, `require`, `verify-ca` or
+    /// `verify-full`, with libpq's meaning (see [`SslMode`]).
     pub url: String,
     /// Largest number of open connections.
     pub max_connections: usize,
@@ -236,6 +238,11 @@ impl Settings {
                 .iter()
                 .all(|h| matches!(h, Host::Unix(_)))
         {
+            ssl_mode = SslMode::Disable;
+        }
+        // Only `hostaddr=` given: the driver has no name for the TLS handshake
+        // and would fail even where `prefer` allows plain text.
+        if connect.get_hosts().is_empty() && ssl_mode == SslMode::Prefer {
             ssl_mode = SslMode::Disable;
         }
         connect.ssl_mode(ssl_mode.driver_mode());
