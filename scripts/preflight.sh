@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Checks, in a few seconds, that everything scripts/test.sh needs is there:
-# PostgreSQL and Redis reachable, and (unless SKIP_E2E=1) Node, npm, Python's
+# PostgreSQL (with TLS on) and Redis reachable, the programs the database TLS
+# and pooler tests start (initdb/postgres, openssl, pgbouncer), and (unless
+# SKIP_E2E=1) Node, npm, Python's
 # venv, Chromium, curl and psql for the end-to-end tests. Each missing piece
 # prints one line saying how to start or install it; exits 1 if any is missing.
 #
@@ -47,13 +49,32 @@ check_postgres() {
         return
     fi
     local out
-    if ! out=$(PGCONNECT_TIMEOUT=5 psql "$url" -XqAt -c 'SELECT 1' 2>&1); then
+    if ! out=$(PGCONNECT_TIMEOUT=5 psql "$url" -XqAt -c 'SHOW ssl' 2>&1); then
         case $out in
             *password*|*authentication*)
                 say "PostgreSQL on $host:$port refused the login: set PGPASSWORD (or a password in TEST_DATABASE_URL), or trust 127.0.0.1 in pg_hba.conf (see README, PostgreSQL)" ;;
             *)
                 say "PostgreSQL on $host:$port cannot be used (TEST_DATABASE_URL): ${out//$'\n'/ }" ;;
         esac
+    elif [[ $out != on ]]; then
+        say "PostgreSQL on $host:$port has TLS off (a test connects with sslmode=require): set ssl = on with a certificate in postgresql.conf (Debian's packages do, with the snakeoil certificate of ssl-cert) and restart it"
+    fi
+}
+
+# The TLS tests start a private cluster with certificates made by openssl; the
+# pooler test starts PgBouncer. Both run as the postgres user when run as root.
+check_test_servers() {
+    local bindir=${PG_BIN:-}
+    if [[ -z $bindir ]] && have pg_config; then bindir=$(pg_config --bindir); fi
+    [[ -n $bindir && -x $bindir/initdb ]] || bindir=/usr/lib/postgresql/15/bin
+    if [[ ! -x $bindir/initdb || ! -x $bindir/postgres ]]; then
+        say "PostgreSQL's server programs (initdb, postgres) are not in $bindir (the TLS tests start a cluster of their own): apt-get install postgresql-15, or set PG_BIN"
+    fi
+    have openssl || say "openssl is missing (the TLS tests make their certificates with it): apt-get install openssl"
+    if [[ -n ${PGBOUNCER:-} ]]; then
+        [[ -x $PGBOUNCER ]] || say "PGBOUNCER=$PGBOUNCER is not an executable (a test runs askgate behind PgBouncer): apt-get install pgbouncer, or fix PGBOUNCER"
+    elif ! have pgbouncer && [[ ! -x /usr/sbin/pgbouncer ]]; then
+        say "pgbouncer is missing (a test runs askgate behind it): apt-get install pgbouncer, or set PGBOUNCER"
     fi
 }
 
@@ -88,6 +109,7 @@ check_e2e() {
 }
 
 check_postgres
+check_test_servers
 check_redis
 [[ "${SKIP_E2E:-0}" == "1" ]] || check_e2e
 exit "$missing"

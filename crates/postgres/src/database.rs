@@ -13,6 +13,8 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio_postgres::config::Host;
 
+use crate::tls::{PgTls, SslMode, Tls, take_ssl_mode};
+
 /// Every migration under `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
@@ -31,6 +33,8 @@ pub struct PgConfig {
     /// form). Parts left out default as libpq's do: host from `PGHOST` or
     /// `localhost`, port from `PGPORT` or 5432, user from `PGUSER` or the OS user,
     /// password from `PGPASSWORD`, database from `PGDATABASE` or the user name.
+    /// `sslmode` may be `disable`, `prefer`, `require`, `verify-ca` or
+    /// `verify-full`, with libpq's meaning (see [`SslMode`]).
     pub url: String,
     /// Largest number of open connections.
     pub max_connections: usize,
@@ -40,6 +44,8 @@ pub struct PgConfig {
     pub statement_timeout: std::time::Duration,
     /// Longest to wait for a new connection, and for a free one from the pool.
     pub connect_timeout: std::time::Duration,
+    /// Encryption: the `sslmode` when the URL names none, and the CA file.
+    pub tls: PgTls,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -50,6 +56,7 @@ impl std::fmt::Debug for PgConfig {
             .field("application_name", &self.application_name)
             .field("statement_timeout", &self.statement_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -66,11 +73,16 @@ pub enum PgError {
     Migration { target: String, reason: String },
     #[error("cannot create the PostgreSQL connection pool: {reason}")]
     Pool { reason: String },
+    #[error("cannot set up TLS to PostgreSQL: {reason}")]
+    Tls { reason: String },
 }
 
 /// What every new connection is set up with.
 struct Settings {
     connect: tokio_postgres::Config,
+    /// The `sslmode` in force (the driver knows only disable/prefer/require).
+    ssl_mode: SslMode,
+    tls: Tls,
     statement_timeout: Duration,
     /// `host:port/database`, for messages.
     target: String,
@@ -109,7 +121,7 @@ impl Database {
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
         manager_config.custom_setup = Box::new(move |_url| {
             let setup = Arc::clone(&setup);
-            Box::pin(async move { establish(&setup.connect, setup.statement_timeout).await })
+            Box::pin(async move { establish(&setup, setup.statement_timeout).await })
         });
         // A checked-out connection is reused when its socket is open and no
         // transaction is left on it, without the default `SELECT 1` first: that
@@ -151,7 +163,7 @@ impl Database {
         };
         // A connection of its own, without a statement timeout: waiting for the
         // lock or running a long migration must not be cancelled.
-        let conn = establish(&self.settings.connect, Duration::ZERO)
+        let conn = establish(&self.settings, Duration::ZERO)
             .await
             .map_err(|e| PgError::Connect {
                 target: target.clone(),
@@ -206,23 +218,73 @@ impl Database {
 
 impl Settings {
     fn from_config(config: &PgConfig) -> Result<Self, PgError> {
+        let (url, ssl_mode) = take_ssl_mode(&config.url).map_err(|e| PgError::InvalidUrl {
+            reason: e.to_string(),
+        })?;
         let mut connect: tokio_postgres::Config =
-            config
-                .url
-                .parse()
+            url.parse()
                 .map_err(|e: tokio_postgres::Error| PgError::InvalidUrl {
                     reason: e.to_string(),
                 })?;
         apply_libpq_defaults(&mut connect);
         connect.application_name(config.application_name.as_str());
         connect.connect_timeout(config.connect_timeout);
+        let mut ssl_mode = ssl_mode.unwrap_or(config.tls.default_mode);
+        // As libpq: no TLS over a Unix socket (the server offers none there).
+        #[cfg(unix)]
+        if !connect.get_hosts().is_empty()
+            && connect
+                .get_hosts()
+                .iter()
+                .all(|h| matches!(h, Host::Unix(_)))
+        {
+            ssl_mode = SslMode::Disable;
+        }
+        // Only `hostaddr=` given: the driver has no name for the TLS handshake
+        // and would fail even where `prefer` allows plain text.
+        if connect.get_hosts().is_empty() && ssl_mode == SslMode::Prefer {
+            ssl_mode = SslMode::Disable;
+        }
+        connect.ssl_mode(ssl_mode.driver_mode());
+        let tls = Tls::new(ssl_mode, config.tls.ca_cert.as_deref())
+            .map_err(|reason| PgError::Tls { reason })?;
         let target = describe_target(&connect);
         Ok(Self {
             connect,
+            ssl_mode,
+            tls,
             statement_timeout: config.statement_timeout,
             target,
             wait_timeout: config.connect_timeout,
         })
+    }
+}
+
+impl Settings {
+    /// A raw driver connection, encrypted as `sslmode` says.
+    async fn open(
+        &self,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio_postgres::Connection<tokio_postgres::Socket, crate::tls::TlsStream>,
+        ),
+        tokio_postgres::Error,
+    > {
+        self.connect.connect(self.tls.clone()).await
+    }
+
+    /// [`postgres_error_reason`], with a hint when the server wants TLS that
+    /// `sslmode=disable` turned off.
+    fn connect_error_reason(&self, error: &tokio_postgres::Error) -> String {
+        let reason = postgres_error_reason(error);
+        if self.ssl_mode == SslMode::Disable && reason.contains("no encryption") {
+            format!(
+                "{reason} (the server requires TLS: remove sslmode=disable or use sslmode=require)"
+            )
+        } else {
+            reason
+        }
     }
 }
 
@@ -275,13 +337,13 @@ fn describe_target(config: &tokio_postgres::Config) -> String {
 
 /// Opens one connection with askgate's session settings.
 async fn establish(
-    config: &tokio_postgres::Config,
+    settings: &Settings,
     statement_timeout: Duration,
 ) -> diesel::ConnectionResult<AsyncPgConnection> {
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
+    let (client, connection) = settings
+        .open()
         .await
-        .map_err(|e| ConnectionError::BadConnection(postgres_error_reason(&e)))?;
+        .map_err(|e| ConnectionError::BadConnection(settings.connect_error_reason(&e)))?;
     let mut conn = AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
     // Sent as a statement rather than a start-up option, which poolers such as
     // PgBouncer refuse.
@@ -292,6 +354,24 @@ async fn establish(
     .await
     .map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
+}
+
+/// One connection to `url` outside any pool, encrypted as its `sslmode` says
+/// (libpq's default `prefer` without one), for test set-up.
+#[cfg(feature = "test-support")]
+pub(crate) async fn connect_once(url: &str) -> Result<AsyncPgConnection, String> {
+    let settings = Settings::from_config(&PgConfig {
+        url: url.to_owned(),
+        max_connections: 1,
+        application_name: "askgate-test".to_owned(),
+        statement_timeout: Duration::ZERO,
+        connect_timeout: Duration::from_secs(10),
+        tls: PgTls::default(),
+    })
+    .map_err(|e| e.to_string())?;
+    establish(&settings, Duration::ZERO)
+        .await
+        .map_err(|e| settings.target.clone() + ": " + &connection_error_reason(&e))
 }
 
 fn run_migrations(conn: AsyncPgConnection) -> Result<Vec<String>, String> {
@@ -368,12 +448,12 @@ pub async fn create_database_if_missing(config: &PgConfig) -> Result<bool, PgErr
     let settings = Settings::from_config(config)?;
     let connect_failed = |e: &tokio_postgres::Error| PgError::Connect {
         target: settings.target.clone(),
-        reason: postgres_error_reason(e),
+        reason: settings.connect_error_reason(e),
     };
     let Some(dbname) = settings.connect.get_dbname().map(str::to_owned) else {
         return Ok(false);
     };
-    match settings.connect.connect(tokio_postgres::NoTls).await {
+    match settings.open().await {
         Ok(_) => return Ok(false),
         Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
         Err(e) => return Err(connect_failed(&e)),
@@ -381,7 +461,7 @@ pub async fn create_database_if_missing(config: &PgConfig) -> Result<bool, PgErr
     let mut server = settings.connect.clone();
     server.dbname("postgres");
     let (client, connection) = server
-        .connect(tokio_postgres::NoTls)
+        .connect(settings.tls.clone())
         .await
         .map_err(|e| connect_failed(&e))?;
     let driver = tokio::spawn(connection);

@@ -12,6 +12,7 @@
 //!     application_name: "askgate".into(),
 //!     statement_timeout: Duration::from_secs(5),
 //!     connect_timeout: Duration::from_secs(5),
+//!     tls: Default::default(),
 //! })
 //! .await?;
 //! db.migrate().await?;
@@ -35,6 +36,7 @@ pub mod schema;
 mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod tls;
 mod users;
 
 pub use charges::{KEY_LIFETIME_HOURS, PgCharges};
@@ -45,4 +47,5 @@ pub use health::PgHealth;
 pub use ledger::PgLedger;
 pub use purchases::PgPurchases;
 pub use sessions::PgSessions;
+pub use tls::{PgTls, SslMode, UnknownSslMode, check_ca_file, ssl_mode_of};
 pub use users::PgUsers;

@@ -26,7 +26,7 @@ use askgate_domain::{ChargeId, ConversationId, Email, Tokens, UserId};
 use chrono::Utc;
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -132,6 +132,7 @@ impl TestDatabase {
             application_name: "askgate-test".to_owned(),
             statement_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            tls: Default::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -288,10 +289,28 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Whether the pooled connection `database` hands out is encrypted (TLS), as
+/// the server sees it.
+pub async fn connection_is_encrypted(database: &Database) -> bool {
+    #[derive(QueryableByName)]
+    struct Ssl {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+    }
+    let mut conn = database.conn().await.unwrap_or_else(|e| panic!("{e}"));
+    diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .get_result::<Ssl>(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("cannot read pg_stat_ssl: {e}"))
+        .ssl
+}
+
 async fn connect_server(server_url: &str) -> Result<AsyncPgConnection, String> {
-    AsyncPgConnection::establish(server_url).await.map_err(|e| {
-        format!("cannot connect to the test PostgreSQL server (TEST_DATABASE_URL): {e}")
-    })
+    crate::database::connect_once(server_url)
+        .await
+        .map_err(|e| {
+            format!("cannot connect to the test PostgreSQL server (TEST_DATABASE_URL): {e}")
+        })
 }
 
 async fn drop_database(server: &mut AsyncPgConnection, name: &str) -> Result<(), String> {
@@ -371,6 +390,7 @@ async fn prepare_template(
         application_name: "askgate-test-template".to_owned(),
         statement_timeout: Duration::ZERO,
         connect_timeout: Duration::from_secs(10),
+        tls: Default::default(),
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -33,6 +33,7 @@ fn config(url: &str) -> PgConfig {
         application_name: "askgate-store-test".to_owned(),
         statement_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
+        tls: Default::default(),
     }
 }
 
@@ -528,6 +529,7 @@ async fn a_missing_database_is_created_once_and_then_left_alone() {
         application_name: "askgate-test".into(),
         statement_timeout: std::time::Duration::from_secs(5),
         connect_timeout: std::time::Duration::from_secs(5),
+        tls: Default::default(),
     };
     assert!(create_database_if_missing(&config).await.unwrap());
     assert!(!create_database_if_missing(&config).await.unwrap());

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use askgate_domain::Email;
-use askgate_postgres::PgConfig;
+use askgate_postgres::{PgConfig, PgTls, SslMode};
 use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -108,6 +108,11 @@ pub struct DatabaseSettings {
     pub max_connections: usize,
     pub statement_timeout: Duration,
     pub connect_timeout: Duration,
+    /// The `sslmode` when `DATABASE_URL` names none: libpq's `prefer` in
+    /// development, `require` in production.
+    pub default_ssl_mode: SslMode,
+    /// `DATABASE_CA_CERT`: PEM file of the CA certificates to trust.
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl DatabaseSettings {
@@ -120,6 +125,10 @@ impl DatabaseSettings {
             application_name: "askgate".to_owned(),
             statement_timeout: self.statement_timeout,
             connect_timeout: self.connect_timeout,
+            tls: PgTls {
+                default_mode: self.default_ssl_mode,
+                ca_cert: self.ca_cert.clone(),
+            },
         }
     }
 }
@@ -332,7 +341,7 @@ impl Settings {
             app_env,
             telemetry,
             http,
-            database: DatabaseSettings::read(&env)?,
+            database: DatabaseSettings::read(&env, app_env)?,
             auth,
             stripe,
             upstream: UpstreamSettings::read(&env, app_env)?,
@@ -345,7 +354,14 @@ impl Settings {
 /// True for `localhost` and loopback IP addresses.
 fn is_loopback_url(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        // URLs of other schemes than http(s), such as postgres://, keep IPv4
+        // addresses as names.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
@@ -491,25 +507,54 @@ fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
 }
 
 impl DatabaseSettings {
-    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+    fn read(env: &Env<'_>, app_env: AppEnv) -> Result<Self, ConfigError> {
         let url = env
             .get("DATABASE_URL")
             .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/askgate".to_owned());
         // The value may hold a password: never repeat it in the message.
-        let valid = Url::parse(&url)
-            .is_ok_and(|u| matches!(u.scheme(), "postgres" | "postgresql") && u.has_host());
-        if !valid {
+        let parsed = Url::parse(&url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "postgres" | "postgresql") && u.has_host())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DATABASE_URL",
+                    "must be a postgres:// URL, e.g. postgres://user:password@127.0.0.1:5432/askgate",
+                )
+            })?;
+        let ssl_mode = askgate_postgres::ssl_mode_of(&url)
+            .map_err(|e| ConfigError::new("DATABASE_URL", format!("is not valid: {e}")))?;
+        // In production the connection is encrypted unless the server is on
+        // this machine and plain text is asked for by name.
+        if app_env.is_production()
+            && let Some(weak @ (SslMode::Disable | SslMode::Prefer)) = ssl_mode
+            && !is_loopback_url(&parsed)
+        {
             return Err(ConfigError::new(
                 "DATABASE_URL",
-                "must be a postgres:// URL, e.g. postgres://user:password@127.0.0.1:5432/askgate",
+                format!(
+                    "must not use sslmode={weak} when APP_ENV=production unless PostgreSQL is on this machine (127.0.0.1, ::1, localhost); use sslmode=require or verify-full"
+                ),
             ));
         }
+        let ca_cert = env.get("DATABASE_CA_CERT").map(std::path::PathBuf::from);
+        if let Some(path) = &ca_cert {
+            askgate_postgres::check_ca_file(path).map_err(|reason| {
+                ConfigError::new("DATABASE_CA_CERT", format!("is not usable: {reason}"))
+            })?;
+        }
+        let default_ssl_mode = if app_env.is_production() {
+            SslMode::Require
+        } else {
+            SslMode::Prefer
+        };
         let max_connections = env.integer("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?;
         Ok(Self {
             url: SecretString::from(url),
             max_connections: usize::try_from(max_connections).unwrap_or(10),
             statement_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            default_ssl_mode,
+            ca_cert,
         })
     }
 }
@@ -1049,6 +1094,113 @@ mod tests {
             s.http.allowed_origins,
             ["https://app.example.com", "http://localhost:3000"]
         );
+    }
+
+    /// A CA certificate (its key thrown away), for `DATABASE_CA_CERT`.
+    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBmzCCAUGgAwIBAgIUDFqRfpeqUc/JyySUzMn5x58YszMwCgYIKoZIzj0EAwIw\nIzEhMB8GA1UEAwwYYXNrZ2F0ZSBzZXR0aW5ncyB0ZXN0IENBMB4XDTI2MTIwMjA3\nMDUyMloXDTM2MTEyOTA3MDUyMlowIzEhMB8GA1UEAwwYYXNrZ2F0ZSBzZXR0aW5n\ncyB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEvyBURfDiROwH6E5h\ngqoQssvmqBk2eqVq6KgHNcRpCsSlAuwK/Zsij5bKP918QIR++kA38Xg7jncK/QpK\nwMEU1KNTMFEwHQYDVR0OBBYEFBAByQAKG2V6WiEaunD3+Ec7nmpwMB8GA1UdIwQY\nMBaAFBAByQAKG2V6WiEaunD3+Ec7nmpwMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZI\nzj0EAwIDSAAwRQIhALCzqYWMHzCIwiL6atBfZRgIa0reNjUsju/LsOj0XRM/AiBA\n8c4GgZJB8Fz3l/SdtQtzK4zdlUEXDN3vWkQaagQDdQ==\n-----END CERTIFICATE-----\n";
+
+    fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("askgate-{}-{name}", Uuid::new_v4().simple()));
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[test]
+    fn production_encrypts_database_connections_when_the_url_names_no_sslmode() {
+        let s = Settings::from_pairs(&[("APP_ENV", "production"), ("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(s.database.default_ssl_mode, SslMode::Require);
+        assert_eq!(s.database.pg_config().tls.default_mode, SslMode::Require);
+        // Development keeps libpq's default: TLS when the server offers it.
+        let s = Settings::from_pairs(&[]).unwrap();
+        assert_eq!(s.database.default_ssl_mode, SslMode::Prefer);
+    }
+
+    #[test]
+    fn production_refuses_plain_text_to_a_database_on_another_machine_naming_database_url() {
+        for (host, mode) in [
+            ("db.example.com", "disable"),
+            ("db.example.com", "prefer"),
+            ("10.0.0.5", "disable"),
+        ] {
+            let err = Settings::from_pairs(&[
+                ("APP_ENV", "production"),
+                ("JWT_SECRET", SECRET),
+                (
+                    "DATABASE_URL",
+                    &format!("postgres://askgate:hunter2@{host}:5432/askgate?sslmode={mode}"),
+                ),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable, "DATABASE_URL");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "DATABASE_URL must not use sslmode={mode} when APP_ENV=production unless PostgreSQL is on this machine (127.0.0.1, ::1, localhost); use sslmode=require or verify-full"
+                )
+            );
+        }
+        // On this machine (a sidecar pooler, a proxy) plain text may be asked for.
+        for host in ["127.0.0.1", "localhost", "[::1]"] {
+            let s = Settings::from_pairs(&[
+                ("APP_ENV", "production"),
+                ("JWT_SECRET", SECRET),
+                (
+                    "DATABASE_URL",
+                    &format!("postgres://u@{host}:6432/askgate?sslmode=disable"),
+                ),
+            ])
+            .unwrap();
+            assert!(s.database.url.expose_secret().ends_with("sslmode=disable"));
+        }
+        // Development may, anywhere.
+        Settings::from_pairs(&[(
+            "DATABASE_URL",
+            "postgres://u@db.example.com/askgate?sslmode=disable",
+        )])
+        .unwrap();
+        // Verified modes are fine everywhere.
+        Settings::from_pairs(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", SECRET),
+            (
+                "DATABASE_URL",
+                "postgres://u@db.example.com/askgate?sslmode=verify-full",
+            ),
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn an_unknown_sslmode_is_refused_naming_database_url_without_echoing_the_url() {
+        let err = Settings::from_pairs(&[(
+            "DATABASE_URL",
+            "postgres://u:hunter2@db.example.com/askgate?sslmode=allow",
+        )])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DATABASE_URL is not valid: sslmode 'allow' is not one of disable, prefer, require, verify-ca, verify-full"
+        );
+    }
+
+    #[test]
+    fn database_ca_cert_must_be_a_readable_pem_file() {
+        let good = temp_file("ca.pem", CA_PEM);
+        let s = Settings::from_pairs(&[("DATABASE_CA_CERT", good.to_str().unwrap())]).unwrap();
+        assert_eq!(
+            s.database.pg_config().tls.ca_cert.as_deref(),
+            Some(good.as_path())
+        );
+        let not_pem = temp_file("ca.pem", "not a certificate");
+        for path in [not_pem.to_str().unwrap(), "/nonexistent/askgate-ca.pem"] {
+            let err = Settings::from_pairs(&[("DATABASE_CA_CERT", path)]).unwrap_err();
+            assert_eq!(err.variable, "DATABASE_CA_CERT", "{err}");
+            assert!(err.to_string().contains(path), "{err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+        for path in [good, not_pem] {
+            std::fs::remove_file(path).unwrap();
+        }
     }
 
     #[test]

@@ -85,6 +85,73 @@ fn a_short_jwt_secret_is_refused_at_start_naming_jwt_secret() {
 }
 
 #[test]
+fn production_refuses_plain_text_to_a_remote_database_at_start_naming_database_url() {
+    let out = run(
+        &[],
+        &[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", SECRET),
+            (
+                "DATABASE_URL",
+                "postgres://askgate:hunter2@db.example.com:5432/askgate?sslmode=disable",
+            ),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&out),
+        [
+            "askgate: configuration error: DATABASE_URL must not use sslmode=disable when APP_ENV=production unless PostgreSQL is on this machine (127.0.0.1, ::1, localhost); use sslmode=require or verify-full"
+        ]
+    );
+}
+
+/// A CA that signed nothing the test server shows.
+const UNRELATED_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBmzCCAUGgAwIBAgIUDFqRfpeqUc/JyySUzMn5x58YszMwCgYIKoZIzj0EAwIw\nIzEhMB8GA1UEAwwYYXNrZ2F0ZSBzZXR0aW5ncyB0ZXN0IENBMB4XDTI2MTIwMjA3\nMDUyMloXDTM2MTEyOTA3MDUyMlowIzEhMB8GA1UEAwwYYXNrZ2F0ZSBzZXR0aW5n\ncyB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEvyBURfDiROwH6E5h\ngqoQssvmqBk2eqVq6KgHNcRpCsSlAuwK/Zsij5bKP918QIR++kA38Xg7jncK/QpK\nwMEU1KNTMFEwHQYDVR0OBBYEFBAByQAKG2V6WiEaunD3+Ec7nmpwMB8GA1UdIwQY\nMBaAFBAByQAKG2V6WiEaunD3+Ec7nmpwMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZI\nzj0EAwIDSAAwRQIhALCzqYWMHzCIwiL6atBfZRgIa0reNjUsju/LsOj0XRM/AiBA\n8c4GgZJB8Fz3l/SdtQtzK4zdlUEXDN3vWkQaagQDdQ==\n-----END CERTIFICATE-----\n";
+
+#[tokio::test]
+async fn migrate_over_tls_checks_the_server_certificate_against_database_ca_cert() {
+    let db = TestDatabase::new().await;
+    let ca = std::env::temp_dir().join(format!("askgate-ca-{}.pem", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&ca, UNRELATED_CA).unwrap();
+    let with_mode = |mode: &str| format!("{}?sslmode={mode}", db.url());
+    let (verify_full, require) = (with_mode("verify-full"), with_mode("require"));
+    let ca_path = ca.to_str().unwrap().to_owned();
+    let (refused, accepted) = tokio::task::spawn_blocking(move || {
+        let migrate = |url: &str, ca: Option<&str>| {
+            let mut env = vec![("DATABASE_URL", url), ("JWT_SECRET", SECRET)];
+            env.extend(ca.map(|ca| ("DATABASE_CA_CERT", ca)));
+            run(&["migrate"], &env)
+        };
+        (
+            migrate(&verify_full, Some(&ca_path)),
+            // The local test server has TLS on (Debian's snakeoil certificate).
+            migrate(&require, None),
+        )
+    })
+    .await
+    .unwrap();
+    std::fs::remove_file(&ca).unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let lines = stderr_lines(&refused);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].ends_with(&format!(
+            "the server's TLS certificate is not signed by a trusted CA (trusted: the CA certificates in {}) (check DATABASE_URL)",
+            ca.display()
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert!(stdout(&accepted).contains("migrations applied"));
+}
+
+#[test]
 fn an_unknown_command_prints_the_usage_and_exits_2() {
     let out = run(&["launch"], &[]);
     assert_eq!(out.status.code(), Some(2));
