@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use askgate_domain::conversation::ChatMessage;
 use askgate_domain::ledger::{
-    CreditKind, CreditRequest, IdempotencyKey, PurchaseCredit, PurchaseReversal, ServiceType,
+    CreditKind, CreditRequest, IdempotencyKey, PurchaseCredit, PurchaseReversal, ReversalCause,
+    ServiceType,
 };
 use askgate_domain::ports::{
     Charges, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved, SettleOutcome,
@@ -815,6 +816,7 @@ mod model {
             payment_intent_id: pi.to_owned(),
             reason: "refund".to_owned(),
             event_id: Some(unique("evt")),
+            cause: ReversalCause::Refund,
             share: None,
         }
     }

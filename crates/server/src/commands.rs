@@ -79,7 +79,15 @@ fn describe(outcome: &EventOutcome) -> String {
             "already credited; nothing changed".to_owned()
         }
         EventOutcome::Mismatch { reason } => format!("not credited: {reason}"),
-        EventOutcome::Reversed { tokens } => format!("reversed {tokens} tokens"),
+        EventOutcome::Reversed { tokens } => {
+            format!(
+                "refunded or disputed at Stripe: {tokens} tokens taken back (it had been missed)"
+            )
+        }
+        EventOutcome::Restored { tokens } => {
+            format!("dispute won at Stripe: {tokens} tokens given back (it had been missed)")
+        }
+        EventOutcome::NothingToRestore => "dispute won; nothing to give back".to_owned(),
         EventOutcome::CreditedThenReversed { tokens } => {
             format!(
                 "refunded or disputed before its credit: credited and {tokens} tokens taken back at once"
