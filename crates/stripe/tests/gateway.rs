@@ -439,6 +439,10 @@ fn charge_of(intent: &str, amount: i64, refunded_cents: i64, disputed: bool) -> 
     charge["amount_refunded"] = json!(refunded_cents);
     charge["refunded"] = json!(refunded_cents >= amount);
     charge["disputed"] = json!(disputed);
+    // Nested objects askgate does not read, left out as Stripe may.
+    for field in ["payment_method_details", "outcome", "fraud_details"] {
+        charge[field] = Value::Null;
+    }
     charge
 }
 
@@ -448,6 +452,9 @@ fn dispute_of(intent: &str, status: &str) -> Value {
     dispute["charge"] = json!(format!("ch_{intent}"));
     dispute["payment_intent"] = json!(intent);
     dispute["status"] = json!(status);
+    // What the API's dispute object has beyond the webhook fixture.
+    dispute["evidence"]["enhanced_evidence"] = json!({});
+    dispute["payment_method_details"]["card"]["network"] = json!("visa");
     dispute
 }
 
