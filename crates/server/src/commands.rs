@@ -40,7 +40,9 @@ pub async fn audit(settings: &Settings) -> Result<AuditReport, CommandError> {
 /// Lists the payments that succeeded at Stripe within `args.since` and credits
 /// any that no webhook credited, through the same exactly-once path as the
 /// webhook: running it again, or while webhooks arrive, credits nothing twice.
-/// Says, one line per payment, what happened.
+/// A refund or dispute Stripe shows for a payment is applied first, so a
+/// refunded or disputed payment is never left spendable. Says, one line per
+/// payment, what happened.
 pub async fn reconcile(settings: &Settings, args: ReconcileArgs) -> Result<String, CommandError> {
     if !settings.stripe.payments_enabled() {
         return Err(CommandError::PaymentsNotConfigured);
