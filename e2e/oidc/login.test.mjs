@@ -222,6 +222,7 @@ test('a client that runs the flow itself posts the code to /api/auth/login', asy
   const verifier = randomBytes(32).toString('base64url');
   const redirectUri = `${base}/spa/signed-in`;
   const state = randomUUID();
+  const nonce = randomUUID();
   const authorize = new URL(`${provider.issuer}/auth`);
   authorize.search = new URLSearchParams({
     client_id: CLIENT_ID,
@@ -229,7 +230,7 @@ test('a client that runs the flow itself posts the code to /api/auth/login', asy
     scope: 'openid profile email',
     redirect_uri: redirectUri,
     state,
-    nonce: randomUUID(),
+    nonce,
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
@@ -241,7 +242,7 @@ test('a client that runs the flow itself posts the code to /api/auth/login', asy
 
   const login = await browser.request(`${base}/api/auth/login`, {
     method: 'POST',
-    json: { code, code_verifier: verifier, redirect_uri: redirectUri },
+    json: { code, code_verifier: verifier, nonce, redirect_uri: redirectUri },
   });
   assert.equal(login.status, 200);
   const signedIn = await login.json();
@@ -255,9 +256,65 @@ test('a client that runs the flow itself posts the code to /api/auth/login', asy
   const again = await fetch(`${base}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ code, code_verifier: verifier, redirect_uri: redirectUri }),
+    body: JSON.stringify({ code, code_verifier: verifier, nonce, redirect_uri: redirectUri }),
   });
   assert.equal(again.status, 401);
+});
+
+/** Signs bob in at the provider for a client-run flow; the code and what the client kept. */
+async function clientFlow() {
+  const browser = new Browser();
+  const verifier = randomBytes(32).toString('base64url');
+  const nonce = randomUUID();
+  const redirectUri = `${base}/spa/signed-in`;
+  const authorize = new URL(`${provider.issuer}/auth`);
+  authorize.search = new URLSearchParams({
+    client_id: CLIENT_ID,
+    response_type: 'code',
+    scope: 'openid profile email',
+    redirect_uri: redirectUri,
+    state: randomUUID(),
+    nonce,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  const landed = new URL(await browser.signIn(authorize.href, 'bob', redirectUri));
+  return { code: landed.searchParams.get('code'), verifier, nonce, redirectUri };
+}
+
+async function postLogin(body) {
+  const res = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, type: res.headers.get('content-type'), cookie: res.headers.get('set-cookie'), body: await res.json() };
+}
+
+test('a login without the PKCE verifier or the nonce is refused before the code is redeemed', async () => {
+  const flow = await clientFlow();
+  const { code, verifier, nonce, redirectUri } = flow;
+  for (const [body, field] of [
+    [{ code, nonce, redirect_uri: redirectUri }, 'code_verifier'],
+    [{ code, code_verifier: verifier, redirect_uri: redirectUri }, 'nonce'],
+  ]) {
+    const refused = await postLogin(body);
+    assert.equal(refused.status, 422);
+    assert.equal(refused.type, 'application/problem+json');
+    assert.equal(refused.body.field, field);
+    assert.equal(refused.cookie, null);
+  }
+  // Nothing above spent the code.
+  const ok = await postLogin({ code, code_verifier: verifier, nonce, redirect_uri: redirectUri });
+  assert.equal(ok.status, 200);
+});
+
+test('a login whose nonce is not the ID token\'s signs nobody in', async () => {
+  const { code, verifier, redirectUri } = await clientFlow();
+  const refused = await postLogin({ code, code_verifier: verifier, nonce: randomUUID(), redirect_uri: redirectUri });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.type, 'application/problem+json');
+  assert.equal(refused.cookie, null);
 });
 
 test('a code exchanged with the wrong PKCE verifier signs nobody in', async () => {
@@ -271,6 +328,7 @@ test('a code exchanged with the wrong PKCE verifier signs nobody in', async () =
     scope: 'openid profile email',
     redirect_uri: redirectUri,
     state: randomUUID(),
+    nonce: 'wrong-verifier-nonce',
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
@@ -281,6 +339,7 @@ test('a code exchanged with the wrong PKCE verifier signs nobody in', async () =
     body: JSON.stringify({
       code: landed.searchParams.get('code'),
       code_verifier: randomBytes(32).toString('base64url'),
+      nonce: 'wrong-verifier-nonce',
       redirect_uri: redirectUri,
     }),
   });

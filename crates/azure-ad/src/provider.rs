@@ -259,14 +259,11 @@ impl AzureAd {
     async fn exchange_code(&self, exchange: &CodeExchange) -> Result<ExternalIdentity, Rejection> {
         let redirect_uri = RedirectUrl::new(exchange.redirect_uri.clone())
             .map_err(|_| invalid("redirect_uri is not a URL"))?;
-        let mut request = self
+        let response = self
             .client
             .exchange_code(AuthorizationCode::new(exchange.code.clone()))
-            .set_redirect_uri(Cow::Owned(redirect_uri));
-        if let Some(verifier) = &exchange.pkce_verifier {
-            request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier.clone()));
-        }
-        let response = request
+            .set_redirect_uri(Cow::Owned(redirect_uri))
+            .set_pkce_verifier(PkceCodeVerifier::new(exchange.pkce_verifier.clone()))
             .request_async(&self.http)
             .await
             .map_err(token_request_rejection)?;
@@ -274,14 +271,13 @@ impl AzureAd {
             .extra_fields()
             .id_token()
             .ok_or_else(|| invalid("token response carries no ID token"))?;
-        self.verify_id_token(id_token, exchange.nonce.as_deref())
-            .await
+        self.verify_id_token(id_token, &exchange.nonce).await
     }
 
     async fn verify_id_token(
         &self,
         id_token: &AzureIdToken,
-        expected_nonce: Option<&str>,
+        expected_nonce: &str,
     ) -> Result<ExternalIdentity, Rejection> {
         let key = self.signing_key(&id_token.to_string()).await?;
         let leeway = chrono::Duration::seconds(self.leeway_secs());
@@ -300,12 +296,11 @@ impl AzureAd {
                 Ok(())
             }
         });
-        let claims = match expected_nonce {
-            Some(nonce) => id_token.claims(&verifier, &Nonce::new(nonce.to_owned())),
-            // The client started the flow and keeps its nonce itself.
-            None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
-        }
-        .map_err(|err| invalid(format!("ID token rejected: {err}")))?;
+        // The ID token must carry the authorization request's nonce: one
+        // issued for another sign-in cannot be replayed into this one.
+        let claims = id_token
+            .claims(&verifier, &Nonce::new(expected_nonce.to_owned()))
+            .map_err(|err| invalid(format!("ID token rejected: {err}")))?;
 
         let azure = claims.additional_claims();
         if azure

@@ -24,7 +24,8 @@ pub enum EntryKind {
     Refund,
     /// Tokens given by an operator (+).
     Grant,
-    /// An operator's correction (+).
+    /// An operator's correction, or the tokens a dispute took given back
+    /// when the merchant won it (+).
     Adjustment,
     /// Purchased tokens taken back after a Stripe refund or dispute (−).
     Reversal,
@@ -156,6 +157,21 @@ impl IdempotencyKey {
         Self(format!("reversal:{payment_intent_id}:{due}"))
     }
 
+    /// The ledger key of a reversal of the same payment after its dispute was
+    /// won and given back (the keys before it are taken).
+    #[must_use]
+    pub fn for_reversal_after_dispute_won(payment_intent_id: &str, due: i32) -> Self {
+        Self(format!(
+            "reversal:{payment_intent_id}:{due}:after-dispute-won"
+        ))
+    }
+
+    /// The ledger key of what a won dispute gives back: at most once per payment.
+    #[must_use]
+    pub fn for_dispute_won(payment_intent_id: &str) -> Self {
+        Self(format!("dispute-won:{payment_intent_id}"))
+    }
+
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
@@ -240,8 +256,29 @@ pub struct PurchaseReversal {
     pub payment_intent_id: String,
     pub event_id: Option<String>,
     pub reason: String,
+    /// A refund (which stands) or a dispute (which a won outcome undoes).
+    pub cause: ReversalCause,
     /// `None`: the whole purchase (a full refund, a dispute).
     pub share: Option<RefundShare>,
+}
+
+/// Why a purchase is taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReversalCause {
+    /// The merchant refunded the payment, fully or partly: final.
+    Refund,
+    /// The buyer disputed the payment (opened, or closed lost). If the merchant
+    /// wins it later, what the dispute took is given back.
+    Dispute,
+}
+
+/// A dispute of a payment closed in the merchant's favour: what the dispute
+/// took is given back (once), whenever it arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeWon {
+    pub payment_intent_id: String,
+    /// The Stripe event that said so; `None` when found by reconciliation.
+    pub event_id: Option<String>,
 }
 
 /// How much of a charge has been refunded so far (Stripe's `amount_refunded`,

@@ -59,8 +59,13 @@ pub enum PaymentEvent {
         /// for a full refund.
         share: Option<RefundShare>,
     },
-    /// A dispute (chargeback) was opened.
+    /// A dispute (chargeback) was opened, or closed lost.
     Disputed {
+        event_id: String,
+        payment_intent_id: String,
+    },
+    /// A dispute was closed in the merchant's favour (won, funds reinstated).
+    DisputeWon {
         event_id: String,
         payment_intent_id: String,
     },
@@ -85,6 +90,29 @@ pub struct PaidPayment {
     pub amount_cents: i64,
     pub currency: String,
     pub created_at: Option<DateTime<Utc>>,
+    /// What the provider shows of the payment's refunds and dispute when it
+    /// is listed (reconciliation); nothing for a payment event.
+    pub standing: PaymentStanding,
+}
+
+/// A listed payment's refunds and dispute as the provider shows them now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaymentStanding {
+    /// Refunded so far out of the charge's amount; `None` when nothing is.
+    pub refunded: Option<RefundShare>,
+    /// The charge's dispute, if it has one.
+    pub dispute: Option<DisputeStatus>,
+}
+
+/// Where a dispute stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeStatus {
+    /// Opened, not decided yet: the money is held back from the merchant.
+    Open,
+    /// Decided for the merchant (or an inquiry closed without a chargeback).
+    Won,
+    /// Decided for the buyer.
+    Lost,
 }
 
 /// State of a checkout as the success page sees it.

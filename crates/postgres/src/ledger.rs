@@ -11,8 +11,8 @@
 //! bought).
 
 use askgate_domain::ledger::{
-    CreditRequest, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome, PurchaseCredit,
-    PurchaseReversal, Recorded, RefundShare, tokens_due,
+    CreditRequest, DisputeWon, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome,
+    PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ReversalCause, tokens_due,
 };
 use askgate_domain::page::{Cursor, Page, PageRequest};
 use askgate_domain::ports::{Ledger, LedgerError};
@@ -29,13 +29,20 @@ use crate::Database;
 use crate::errors::DbError;
 use crate::models::{NewTransactionRow, TransactionRow};
 use crate::schema::{
-    orphaned_payments, pending_reversals, purchase_reversals, stripe_events, transactions, users,
+    orphaned_payments, payment_disputes, pending_reversals, purchase_reversals, stripe_events,
+    transactions, users,
 };
 
 /// `stripe_events.event_type` for events handled here. The port does not carry
 /// Stripe's own event type, so the row records what the ledger did with it.
 const EVENT_CREDITED: &str = "ledger.credit_purchase";
 const EVENT_REVERSED: &str = "ledger.reverse_purchase";
+const EVENT_RESTORED: &str = "ledger.restore_disputed";
+
+/// `payment_disputes.status`: taking the payment back (opened, or closed lost).
+const DISPUTE_OPEN: &str = "open";
+/// `payment_disputes.status`: decided for the merchant.
+const DISPUTE_WON: &str = "won";
 
 /// The ledger of every user.
 #[derive(Debug, Clone)]
@@ -179,35 +186,56 @@ enum Taken {
     Row(TransactionRow),
 }
 
-/// Takes back what `share` makes due of `purchase` on top of what earlier
+/// What one reversal made due on top of earlier ones: `taken` from the
+/// balance, `shortfall` already spent.
+#[derive(Debug, Clone, Copy, Default)]
+struct Took {
+    taken: i32,
+    shortfall: i32,
+}
+
+/// Takes back what makes `due` tokens due of `purchase` on top of what earlier
 /// reversals of this payment made due, at most the user's balance, with a
 /// `reversal` row, and remembers the running total in `purchase_reversals`
-/// (one row per payment). Runs inside the caller's transaction, under the
+/// (one row per payment). `refunded_due` is how many of those the payment's
+/// refunds alone make due (kept as the largest seen: a won dispute leaves
+/// that much taken). Runs inside the caller's transaction, under the
 /// payment's lock.
 async fn take_back(
     tx: &mut AsyncPgConnection,
     purchase: &TransactionRow,
     pi: &str,
     reason: &str,
+    due: i32,
+    refunded_due: i32,
     share: Option<RefundShare>,
-) -> Result<Taken, Stop> {
+) -> Result<(Taken, Took), Stop> {
     let purchased = purchase.amount;
-    let due = tokens_due(share, purchased);
+    let due = due.clamp(0, purchased);
     let before = purchase_reversals::table
         .find(pi)
         .select((
             purchase_reversals::due,
             purchase_reversals::reversed,
             purchase_reversals::shortfall,
+            purchase_reversals::refunded_due,
         ))
         .for_update()
-        .first::<(i32, i32, i32)>(tx)
+        .first::<(i32, i32, i32, i32)>(tx)
         .await
         .optional()?;
-    let (due_before, reversed_before, shortfall_before) = before.unwrap_or((0, 0, 0));
+    let (due_before, reversed_before, shortfall_before, refunded_before) =
+        before.unwrap_or((0, 0, 0, 0));
+    let refunded_due = refunded_due.clamp(refunded_before, purchased);
     if before.is_some() && due <= due_before {
         // An earlier reversal made as much due or more: nothing more to take.
-        return Ok(Taken::Before);
+        if refunded_due > refunded_before {
+            diesel::update(purchase_reversals::table.find(pi))
+                .set(purchase_reversals::refunded_due.eq(refunded_due.min(due_before)))
+                .execute(tx)
+                .await?;
+        }
+        return Ok((Taken::Before, Took::default()));
     }
     let owed = due - due_before;
     // Locks the user's row: debits and other reversals wait for us.
@@ -219,6 +247,7 @@ async fn take_back(
         .await?;
     let taken = balance.clamp(0, owed);
     let shortfall = owed - taken;
+    let refunded_due = refunded_due.min(due);
     diesel::insert_into(purchase_reversals::table)
         .values((
             purchase_reversals::payment_intent_id.eq(pi),
@@ -227,6 +256,7 @@ async fn take_back(
             purchase_reversals::due.eq(due),
             purchase_reversals::reversed.eq(reversed_before + taken),
             purchase_reversals::shortfall.eq(shortfall_before + shortfall),
+            purchase_reversals::refunded_due.eq(refunded_due),
             purchase_reversals::reason.eq(reason),
         ))
         .on_conflict(purchase_reversals::payment_intent_id)
@@ -235,13 +265,17 @@ async fn take_back(
             purchase_reversals::due.eq(due),
             purchase_reversals::reversed.eq(reversed_before + taken),
             purchase_reversals::shortfall.eq(shortfall_before + shortfall),
+            purchase_reversals::refunded_due.eq(refunded_due),
         ))
         .execute(tx)
         .await?;
+    let took = Took { taken, shortfall };
     if taken == 0 {
-        return Ok(Taken::Nothing);
+        return Ok((Taken::Nothing, took));
     }
-    let reversal_key = if due_before == 0 {
+    let reversal_key = if dispute_given_back(tx, pi).await? {
+        IdempotencyKey::for_reversal_after_dispute_won(pi, due)
+    } else if due_before == 0 {
         IdempotencyKey::for_reversal(pi)
     } else {
         IdempotencyKey::for_reversal_up_to(pi, due)
@@ -283,7 +317,164 @@ async fn take_back(
         .set(purchase_reversals::transaction_id.eq(row.id))
         .execute(tx)
         .await?;
-    Ok(Taken::Row(row))
+    Ok((Taken::Row(row), took))
+}
+
+/// The payment's dispute: its status, reason and what it took (`None` while
+/// it has not been applied).
+async fn dispute_of(
+    tx: &mut AsyncPgConnection,
+    pi: &str,
+) -> Result<Option<(String, String, Option<Took>)>, DieselError> {
+    let row = payment_disputes::table
+        .find(pi)
+        .select((
+            payment_disputes::status,
+            payment_disputes::reason,
+            payment_disputes::taken,
+            payment_disputes::shortfall,
+        ))
+        .for_update()
+        .first::<(String, String, Option<i32>, Option<i32>)>(tx)
+        .await
+        .optional()?;
+    Ok(row.map(|(status, reason, taken, shortfall)| {
+        let took = taken
+            .zip(shortfall)
+            .map(|(taken, shortfall)| Took { taken, shortfall });
+        (status, reason, took)
+    }))
+}
+
+/// Whether the payment's dispute was won after it had been applied (so the
+/// reversal keys it used are taken).
+async fn dispute_given_back(tx: &mut AsyncPgConnection, pi: &str) -> Result<bool, DieselError> {
+    diesel::select(diesel::dsl::exists(
+        payment_disputes::table
+            .find(pi)
+            .filter(payment_disputes::status.eq(DISPUTE_WON))
+            .filter(payment_disputes::restored.is_not_null()),
+    ))
+    .get_result(tx)
+    .await
+}
+
+/// Applies the payment's open dispute to `purchase`: everything due, of which
+/// the refunds' share (`refunded_due`) is theirs; records what the dispute's
+/// own part took, for a won outcome to give back.
+async fn apply_dispute(
+    tx: &mut AsyncPgConnection,
+    purchase: &TransactionRow,
+    pi: &str,
+    reason: &str,
+    refunded_due: i32,
+) -> Result<Taken, Stop> {
+    let purchased = purchase.amount;
+    let due_before = purchase_reversals::table
+        .find(pi)
+        .select(purchase_reversals::due)
+        .first::<i32>(tx)
+        .await
+        .optional()?
+        .unwrap_or(0);
+    let (taken, took) = take_back(tx, purchase, pi, reason, purchased, refunded_due, None).await?;
+    // Of what this reversal made due, the refunds' share (not yet due before
+    // it) comes first; the rest is the dispute's.
+    let refunds_part = (refunded_due - due_before).max(0);
+    let owed = took.taken + took.shortfall;
+    let dispute_owed = (owed - refunds_part).max(0);
+    let shortfall = took.shortfall.min(dispute_owed);
+    let own = Took {
+        taken: dispute_owed - shortfall,
+        shortfall,
+    };
+    diesel::insert_into(payment_disputes::table)
+        .values((
+            payment_disputes::payment_intent_id.eq(pi),
+            payment_disputes::status.eq(DISPUTE_OPEN),
+            payment_disputes::reason.eq(reason),
+            payment_disputes::taken.eq(own.taken),
+            payment_disputes::shortfall.eq(own.shortfall),
+        ))
+        .on_conflict(payment_disputes::payment_intent_id)
+        .do_update()
+        .set((
+            payment_disputes::taken.eq(own.taken),
+            payment_disputes::shortfall.eq(own.shortfall),
+            payment_disputes::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(tx)
+        .await?;
+    Ok(taken)
+}
+
+/// Gives back what the applied dispute of `pi` took, leaving taken what the
+/// payment's refunds make due: the due total drops to `refunded_due`, first
+/// out of the dispute's shortfall (tokens spent, nothing to give back), then
+/// out of what it took, which comes back with an `adjustment` row.
+async fn give_back(
+    tx: &mut AsyncPgConnection,
+    pi: &str,
+    dispute: Took,
+) -> Result<Option<TransactionRow>, Stop> {
+    let state = purchase_reversals::table
+        .find(pi)
+        .select((
+            purchase_reversals::user_id,
+            purchase_reversals::due,
+            purchase_reversals::reversed,
+            purchase_reversals::shortfall,
+            purchase_reversals::refunded_due,
+        ))
+        .for_update()
+        .first::<(Uuid, i32, i32, i32, i32)>(tx)
+        .await
+        .optional()?;
+    let Some((user, due, reversed, shortfall, refunded_due)) = state else {
+        return Ok(None);
+    };
+    let drop = (due - refunded_due).clamp(0, dispute.taken + dispute.shortfall);
+    let from_shortfall = drop.min(dispute.shortfall).min(shortfall);
+    let restored = (drop - from_shortfall).min(reversed);
+    let drop = from_shortfall + restored;
+    diesel::update(purchase_reversals::table.find(pi))
+        .set((
+            purchase_reversals::due.eq(due - drop),
+            purchase_reversals::reversed.eq(reversed - restored),
+            purchase_reversals::shortfall.eq(shortfall - from_shortfall),
+        ))
+        .execute(tx)
+        .await?;
+    if restored == 0 {
+        return Ok(None);
+    }
+    let after = add_tokens(tx, user, restored).await?;
+    let key = IdempotencyKey::for_dispute_won(pi);
+    let metadata = json!({
+        "reason": "dispute_won",
+        "restored": restored,
+        "dispute_taken": dispute.taken,
+        "dispute_shortfall": dispute.shortfall,
+        "still_due": due - drop,
+    });
+    let row = insert_once(
+        tx,
+        &NewTransactionRow {
+            id: Uuid::now_v7(),
+            user_id: user,
+            transaction_type: EntryKind::Adjustment.as_str(),
+            amount: restored,
+            balance_after: after,
+            stripe_payment_intent_id: Some(pi),
+            idempotency_key: Some(key.as_str()),
+            service_type: None,
+            domain_id: None,
+            refunds_transaction_id: None,
+            metadata: &metadata,
+        },
+    )
+    .await?;
+    Ok(Some(row))
 }
 
 /// A refund or dispute that arrived before this payment's credit: its reason
@@ -378,6 +569,45 @@ async fn record_orphan(
         .execute(tx)
         .await?;
     Ok(inserted == 1)
+}
+
+/// What a reversal did, as the port says it.
+fn outcome_of(taken: Taken) -> Result<PaymentOutcome, Stop> {
+    Ok(match taken {
+        Taken::Before => PaymentOutcome::AlreadyApplied,
+        Taken::Nothing => PaymentOutcome::NothingToDo,
+        Taken::Row(row) => PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?),
+    })
+}
+
+/// A dispute of `pi` (opened, or closed lost): applied once to the credited
+/// `purchase`, remembered when there is none yet, nothing when the dispute
+/// was won already.
+async fn dispute(
+    tx: &mut AsyncPgConnection,
+    purchase: Option<&TransactionRow>,
+    pi: &str,
+    reason: &str,
+) -> Result<PaymentOutcome, Stop> {
+    match dispute_of(tx, pi).await? {
+        Some((status, _, _)) if status == DISPUTE_WON => return Ok(PaymentOutcome::NothingToDo),
+        Some((_, _, Some(_))) => return Ok(PaymentOutcome::AlreadyApplied),
+        Some((_, _, None)) | None => {}
+    }
+    let Some(purchase) = purchase else {
+        // Stripe may deliver the dispute first: remembered for the credit.
+        diesel::insert_into(payment_disputes::table)
+            .values((
+                payment_disputes::payment_intent_id.eq(pi),
+                payment_disputes::status.eq(DISPUTE_OPEN),
+                payment_disputes::reason.eq(reason),
+            ))
+            .on_conflict_do_nothing()
+            .execute(tx)
+            .await?;
+        return Ok(PaymentOutcome::NothingToDo);
+    };
+    outcome_of(apply_dispute(tx, purchase, pi, reason, 0).await?)
 }
 
 /// The row another call wrote first, as `Recorded::Duplicate`.
@@ -489,15 +719,31 @@ impl Ledger for PgLedger {
                 };
                 // A refund or dispute came first: the credit is taken back in
                 // this same transaction, so the tokens are never spendable.
-                let Some((reason, share)) = pending_reversal(tx, &credit.payment_intent_id).await?
-                else {
-                    return Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?));
+                let pi = credit.payment_intent_id.as_str();
+                let refund = pending_reversal(tx, pi).await?;
+                let refunded_due = refund
+                    .as_ref()
+                    .map_or(0, |(_, share)| tokens_due(*share, row.amount));
+                let dispute = dispute_of(tx, pi).await?;
+                let taken = match (&dispute, &refund) {
+                    // Open and not applied yet (no credit until now).
+                    (Some((status, reason, None)), _) if status == DISPUTE_OPEN => {
+                        apply_dispute(tx, &row, pi, reason, refunded_due).await?
+                    }
+                    (_, Some((reason, share))) => {
+                        take_back(tx, &row, pi, reason, refunded_due, refunded_due, *share)
+                            .await?
+                            .0
+                    }
+                    // No refund, and no dispute or one won already.
+                    (_, None) => {
+                        return Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?));
+                    }
                 };
-                let reversal =
-                    match take_back(tx, &row, &credit.payment_intent_id, &reason, share).await? {
-                        Taken::Row(reversal) => Some(entry(reversal).map_err(Stop::Refused)?),
-                        Taken::Before | Taken::Nothing => None,
-                    };
+                let reversal = match taken {
+                    Taken::Row(reversal) => Some(entry(reversal).map_err(Stop::Refused)?),
+                    Taken::Before | Taken::Nothing => None,
+                };
                 Ok(PaymentOutcome::AppliedThenReversed {
                     credit: entry(row).map_err(Stop::Refused)?,
                     reversal,
@@ -521,6 +767,8 @@ impl Ledger for PgLedger {
     ///   and the event recorded, so a later refund or dispute of the same
     ///   payment takes only what is due on top instead of taking tokens the
     ///   user bought afterwards.
+    /// - A dispute is applied once (`payment_disputes`), remembered for the
+    ///   credit like a refund, and takes nothing once the dispute was won.
     #[tracing::instrument(skip_all, fields(payment_intent = reversal.payment_intent_id))]
     async fn reverse_purchase(
         &self,
@@ -537,21 +785,79 @@ impl Ledger for PgLedger {
                 {
                     return Ok(PaymentOutcome::DuplicateEvent);
                 }
-                let Some(purchase) = find_by_key(tx, purchase_key.as_str()).await? else {
-                    // Stripe may deliver the refund or dispute first: remember it
-                    // for the credit (the first reason wins).
+                let purchase = find_by_key(tx, purchase_key.as_str()).await?;
+                if reversal.cause == ReversalCause::Dispute {
+                    return dispute(tx, purchase.as_ref(), pi, &reversal.reason).await;
+                }
+                let Some(purchase) = purchase else {
+                    // Stripe may deliver the refund first: remember it for the
+                    // credit (the largest share wins).
                     remember_reversal(tx, reversal).await?;
                     return Ok(PaymentOutcome::NothingToDo);
                 };
-                Ok(
-                    match take_back(tx, &purchase, pi, &reversal.reason, reversal.share).await? {
-                        Taken::Before => PaymentOutcome::AlreadyApplied,
-                        Taken::Nothing => PaymentOutcome::NothingToDo,
-                        Taken::Row(row) => {
-                            PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?)
-                        }
-                    },
+                let due = tokens_due(reversal.share, purchase.amount);
+                let (taken, _) = take_back(
+                    tx,
+                    &purchase,
+                    pi,
+                    &reversal.reason,
+                    due,
+                    due,
+                    reversal.share,
                 )
+                .await?;
+                outcome_of(taken)
+            })
+            .await;
+        outcome.map_err(LedgerError::from)
+    }
+
+    /// Gives back what the payment's dispute took (see [`give_back`]), once.
+    /// A won outcome that arrives before the dispute or before the credit is
+    /// remembered: the dispute then takes nothing.
+    #[tracing::instrument(skip_all, fields(payment_intent = won.payment_intent_id))]
+    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, LedgerError> {
+        let mut conn = self.db.conn().await.map_err(db)?;
+        let pi = won.payment_intent_id.as_str();
+        let outcome = conn
+            .transaction::<_, Stop, _>(async |tx| {
+                lock_payment(tx, pi).await?;
+                if let Some(event_id) = &won.event_id
+                    && !record_event(tx, event_id, EVENT_RESTORED).await?
+                {
+                    return Ok(PaymentOutcome::DuplicateEvent);
+                }
+                let applied = match dispute_of(tx, pi).await? {
+                    Some((status, _, _)) if status == DISPUTE_WON => {
+                        return Ok(PaymentOutcome::AlreadyApplied);
+                    }
+                    Some((_, _, applied)) => applied,
+                    None => None,
+                };
+                let row = match applied {
+                    Some(took) => give_back(tx, pi, took).await?,
+                    None => None,
+                };
+                diesel::insert_into(payment_disputes::table)
+                    .values((
+                        payment_disputes::payment_intent_id.eq(pi),
+                        payment_disputes::status.eq(DISPUTE_WON),
+                    ))
+                    .on_conflict(payment_disputes::payment_intent_id)
+                    .do_update()
+                    .set((
+                        payment_disputes::status.eq(DISPUTE_WON),
+                        payment_disputes::restored
+                            .eq(applied.map(|_| row.as_ref().map_or(0, |r| r.amount))),
+                        payment_disputes::transaction_id.eq(row.as_ref().map(|r| r.id)),
+                        payment_disputes::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(tx)
+                    .await?;
+                Ok(match row {
+                    Some(row) => PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?),
+                    None => PaymentOutcome::NothingToDo,
+                })
             })
             .await;
         outcome.map_err(LedgerError::from)

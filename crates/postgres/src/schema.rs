@@ -78,6 +78,21 @@ diesel::table! {
         transaction_id -> Nullable<Uuid>,
         due -> Int4,
         created_at -> Timestamptz,
+        refunded_due -> Int4,
+    }
+}
+
+diesel::table! {
+    payment_disputes (payment_intent_id) {
+        payment_intent_id -> Text,
+        status -> Text,
+        reason -> Text,
+        taken -> Nullable<Int4>,
+        shortfall -> Nullable<Int4>,
+        restored -> Nullable<Int4>,
+        transaction_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -186,6 +201,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_events,
     purchase_reversals,
     pending_reversals,
+    payment_disputes,
     purchases,
     charges,
     orphaned_payments,

@@ -11,7 +11,7 @@ use askgate_domain::conversation::ChatMessage;
 use askgate_domain::domain::{DisplayName, DomainConfiguration, DomainSlug, NewDomain};
 use askgate_domain::ledger::{
     CreditKind, CreditRequest, EntryKind, IdempotencyKey, LedgerEntry, PurchaseCredit,
-    PurchaseReversal, ServiceType,
+    PurchaseReversal, ReversalCause, ServiceType,
 };
 use askgate_domain::page::PageRequest;
 use askgate_domain::ports::{
@@ -923,6 +923,7 @@ mod model {
             payment_intent_id: pi.to_owned(),
             reason: "refund".to_owned(),
             event_id: Some(unique("evt")),
+            cause: ReversalCause::Refund,
             share: None,
         }
     }

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use askgate_domain::ledger::{
-    CreditKind, CreditRequest, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome,
-    PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ServiceType,
+    CreditKind, CreditRequest, DisputeWon, EntryKind, IdempotencyKey, LedgerEntry, PaymentOutcome,
+    PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ReversalCause, ServiceType,
 };
 use askgate_domain::page::PageRequest;
 use askgate_domain::ports::{Charges, Ledger, LedgerError, Reservation, Reserved};
@@ -51,7 +51,23 @@ fn reversal(pi: &str, event: &str) -> PurchaseReversal {
         payment_intent_id: pi.to_owned(),
         event_id: Some(event.to_owned()),
         reason: "charge.refunded".to_owned(),
+        cause: ReversalCause::Refund,
         share: None,
+    }
+}
+
+fn dispute(pi: &str, event: &str) -> PurchaseReversal {
+    PurchaseReversal {
+        reason: "dispute".to_owned(),
+        cause: ReversalCause::Dispute,
+        ..reversal(pi, event)
+    }
+}
+
+fn won(pi: &str, event: Option<&str>) -> DisputeWon {
+    DisputeWon {
+        payment_intent_id: pi.to_owned(),
+        event_id: event.map(str::to_owned),
     }
 }
 
@@ -421,6 +437,7 @@ async fn partial_refunds_take_their_pro_rata_share_cumulatively_and_a_full_refun
         ledger
             .reverse_purchase(&PurchaseReversal {
                 reason: "charge.dispute.created".to_owned(),
+                cause: ReversalCause::Dispute,
                 ..reversal(&pi, &unique("evt"))
             })
             .await
@@ -627,6 +644,7 @@ async fn a_dispute_before_the_credit_is_remembered_and_a_credit_without_event_id
     let pi = unique("pi");
     let dispute = PurchaseReversal {
         reason: "charge.dispute.created".to_owned(),
+        cause: ReversalCause::Dispute,
         ..reversal(&pi, &unique("evt"))
     };
     assert_eq!(
@@ -690,7 +708,10 @@ fn orders_with_duplicates(events: &[(char, String)]) -> Vec<Vec<(char, String)>>
 /// `p` = the payment's event, `c` = reconciliation (a credit with no event
 /// id), `r` = a refund or dispute of the whole payment with `reason`, `q` and
 /// `h` = partial refunds bringing the refunded amount to a quarter and a half
-/// of the charge. Every order ends at `start + tokens − taken`.
+/// of the charge, `d` = a dispute opened, `l` = the dispute closed lost (a
+/// dispute event of its own), `w` = the dispute won. Every order ends at
+/// `start + tokens − taken`, `taken` being what reversals took minus what won
+/// disputes gave back.
 async fn deliver_in_every_order(
     reason: &str,
     events: &[(char, String)],
@@ -727,6 +748,11 @@ async fn deliver_in_every_order(
                     ledger
                         .reverse_purchase(&PurchaseReversal {
                             reason: reason.to_owned(),
+                            cause: if reason.contains("dispute") {
+                                ReversalCause::Dispute
+                            } else {
+                                ReversalCause::Refund
+                            },
                             ..reversal(&pi, &event)
                         })
                         .await
@@ -736,6 +762,21 @@ async fn deliver_in_every_order(
                     let refunded = if *kind == 'q' { 500 } else { 1000 };
                     ledger
                         .reverse_purchase(&partial(&pi, &event, refunded, 2000))
+                        .await
+                        .unwrap();
+                }
+                'd' | 'l' => {
+                    ledger
+                        .reverse_purchase(&dispute(&pi, &event))
+                        .await
+                        .unwrap();
+                }
+                'w' => {
+                    ledger
+                        .restore_disputed(&DisputeWon {
+                            payment_intent_id: pi.clone(),
+                            event_id: Some(event),
+                        })
                         .await
                         .unwrap();
                 }
@@ -755,7 +796,16 @@ async fn deliver_in_every_order(
             .filter(|e| e.kind == EntryKind::Reversal)
             .map(|e| -i64::from(e.amount))
             .sum();
-        assert_eq!(reversed, taken, "order {order:?}");
+        let restored: i64 = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Adjustment)
+            .map(|e| i64::from(e.amount))
+            .sum();
+        assert!(
+            count(&entries, EntryKind::Adjustment) <= 1,
+            "order {order:?}"
+        );
+        assert_eq!(reversed - restored, taken, "order {order:?}");
         let sum: i64 = entries.iter().map(|e| i64::from(e.amount)).sum();
         assert_eq!(sum, end, "order {order:?}");
     }
@@ -798,6 +848,205 @@ async fn purchase_partial_refund_and_dispute_in_every_order_with_duplicates_end_
         ('r', "evt_dispute".to_owned()),
     ];
     deliver_in_every_order("charge.dispute.created", &events, 5, 600, 600).await;
+}
+
+#[tokio::test]
+async fn purchase_dispute_and_its_win_in_every_order_with_duplicates_end_where_they_began() {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('d', "evt_dispute".to_owned()),
+        ('w', "evt_won".to_owned()),
+    ];
+    // Won: the buyer keeps the 250 tokens, however the events arrive.
+    deliver_in_every_order("dispute", &events, 3, 250, 0).await;
+}
+
+#[tokio::test]
+async fn a_won_dispute_closed_twice_and_reconciled_in_every_order_gives_back_once() {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('d', "evt_dispute".to_owned()),
+        ('w', "evt_closed_won".to_owned()),
+        ('w', "evt_funds_reinstated".to_owned()),
+    ];
+    deliver_in_every_order("dispute", &events, 3, 250, 0).await;
+}
+
+#[tokio::test]
+async fn purchase_dispute_and_its_loss_in_every_order_with_duplicates_take_everything() {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('d', "evt_dispute".to_owned()),
+        ('l', "evt_closed_lost".to_owned()),
+    ];
+    deliver_in_every_order("dispute", &events, 3, 250, 250).await;
+}
+
+#[tokio::test]
+async fn a_partial_refund_and_a_won_dispute_in_every_order_leave_the_refunds_share_taken() {
+    let events = [
+        ('p', "evt_paid".to_owned()),
+        ('q', "evt_quarter".to_owned()),
+        ('d', "evt_dispute".to_owned()),
+        ('w', "evt_won".to_owned()),
+    ];
+    // A quarter of 600 tokens was refunded; the dispute's part comes back.
+    deliver_in_every_order("dispute", &events, 5, 600, 150).await;
+}
+
+#[tokio::test]
+async fn a_won_dispute_then_a_full_refund_in_every_order_take_everything_once() {
+    let events = [
+        ('c', "reconcile".to_owned()),
+        ('d', "evt_dispute".to_owned()),
+        ('w', "evt_won".to_owned()),
+        ('r', "evt_refund".to_owned()),
+    ];
+    deliver_in_every_order("refund", &events, 5, 600, 600).await;
+}
+
+#[tokio::test]
+async fn a_won_dispute_gives_back_what_it_took_and_not_what_was_spent() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    spend(&db, user, 30).await;
+    let taken = ledger
+        .reverse_purchase(&dispute(&pi, &unique("evt")))
+        .await
+        .unwrap();
+    assert_eq!(took(&taken), 70);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 0);
+
+    let outcome = ledger
+        .restore_disputed(&won(&pi, Some(&unique("evt"))))
+        .await
+        .unwrap();
+
+    let PaymentOutcome::Applied(restored) = outcome else {
+        panic!("expected the dispute's tokens back, got {outcome:?}");
+    };
+    assert_eq!(restored.kind, EntryKind::Adjustment);
+    assert_eq!(restored.amount, 70);
+    assert_eq!(restored.balance_after.get(), 70);
+    assert_eq!(
+        restored.stripe_payment_intent_id.as_deref(),
+        Some(pi.as_str())
+    );
+    assert_eq!(restored.metadata["reason"], "dispute_won");
+    // Another won event (funds reinstated), or reconciliation, gives nothing more.
+    assert_eq!(
+        ledger
+            .restore_disputed(&won(&pi, Some(&unique("evt"))))
+            .await
+            .unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    assert_eq!(
+        ledger.restore_disputed(&won(&pi, None)).await.unwrap(),
+        PaymentOutcome::AlreadyApplied
+    );
+    // A late redelivery of the dispute takes nothing either.
+    assert_eq!(
+        ledger
+            .reverse_purchase(&dispute(&pi, &unique("evt")))
+            .await
+            .unwrap(),
+        PaymentOutcome::NothingToDo
+    );
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 70);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_won_dispute_gives_back_only_the_disputes_part_after_a_partial_refund() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &pi, 600, Some(&unique("evt"))))
+        .await
+        .unwrap();
+    // Spend all but 100, then a quarter refund is due 150: 100 taken, 50 short.
+    spend(&db, user, 500).await;
+    let quarter = ledger
+        .reverse_purchase(&partial(&pi, &unique("evt"), 500, 2000))
+        .await
+        .unwrap();
+    assert_eq!(took(&quarter), 100);
+    // Tokens bought later, then the dispute takes the remaining 450.
+    ledger
+        .credit(&grant(user, 1000, &unique("grant")))
+        .await
+        .unwrap();
+    let disputed = ledger
+        .reverse_purchase(&dispute(&pi, &unique("evt")))
+        .await
+        .unwrap();
+    assert_eq!(took(&disputed), 450);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 550);
+
+    let outcome = ledger
+        .restore_disputed(&won(&pi, Some(&unique("evt"))))
+        .await
+        .unwrap();
+
+    // Exactly what the dispute took; the refund's share stays taken.
+    let PaymentOutcome::Applied(restored) = outcome else {
+        panic!("expected the dispute's tokens back, got {outcome:?}");
+    };
+    assert_eq!(restored.amount, 450);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 1000);
+    // The rest of the payment refunded later: taken back as any refund.
+    let rest = ledger
+        .reverse_purchase(&reversal(&pi, &unique("evt")))
+        .await
+        .unwrap();
+    assert_eq!(took(&rest), 450);
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 550);
+    test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_dispute_won_before_it_was_seen_takes_nothing_when_it_arrives() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let ledger = PgLedger::new(db.clone());
+    let user = user_with(&db, 0).await;
+    let pi = unique("pi");
+    ledger
+        .credit_purchase(&purchase(user, &pi, 100, Some(&unique("evt"))))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        ledger
+            .restore_disputed(&won(&pi, Some(&unique("evt"))))
+            .await
+            .unwrap(),
+        PaymentOutcome::NothingToDo
+    );
+    assert_eq!(
+        ledger
+            .reverse_purchase(&dispute(&pi, &unique("evt")))
+            .await
+            .unwrap(),
+        PaymentOutcome::NothingToDo
+    );
+
+    assert_eq!(ledger.balance(user).await.unwrap().get(), 100);
+    let entries = all_entries(&ledger, user).await;
+    assert_eq!(count(&entries, EntryKind::Reversal), 0);
+    assert_eq!(count(&entries, EntryKind::Adjustment), 0);
+    test_db.assert_ledger_invariant().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -40,7 +40,9 @@ pub async fn audit(settings: &Settings) -> Result<AuditReport, CommandError> {
 /// Lists the payments that succeeded at Stripe within `args.since` and credits
 /// any that no webhook credited, through the same exactly-once path as the
 /// webhook: running it again, or while webhooks arrive, credits nothing twice.
-/// Says, one line per payment, what happened.
+/// A refund or dispute Stripe shows for a payment is applied first, so a
+/// refunded or disputed payment is never left spendable. Says, one line per
+/// payment, what happened.
 pub async fn reconcile(settings: &Settings, args: ReconcileArgs) -> Result<String, CommandError> {
     if !settings.stripe.payments_enabled() {
         return Err(CommandError::PaymentsNotConfigured);
@@ -79,7 +81,15 @@ fn describe(outcome: &EventOutcome) -> String {
             "already credited; nothing changed".to_owned()
         }
         EventOutcome::Mismatch { reason } => format!("not credited: {reason}"),
-        EventOutcome::Reversed { tokens } => format!("reversed {tokens} tokens"),
+        EventOutcome::Reversed { tokens } => {
+            format!(
+                "refunded or disputed at Stripe: {tokens} tokens taken back (it had been missed)"
+            )
+        }
+        EventOutcome::Restored { tokens } => {
+            format!("dispute won at Stripe: {tokens} tokens given back (it had been missed)")
+        }
+        EventOutcome::NothingToRestore => "dispute won; nothing to give back".to_owned(),
         EventOutcome::CreditedThenReversed { tokens } => {
             format!(
                 "refunded or disputed before its credit: credited and {tokens} tokens taken back at once"

@@ -21,7 +21,8 @@ use std::time::Instant;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askgate_domain::ledger::{
-    CreditRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded,
+    CreditRequest, DisputeWon, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
+    Recorded,
 };
 use askgate_domain::page::{Page, PageRequest};
 use askgate_domain::ports::{
@@ -242,6 +243,14 @@ impl Ledger for MeteredLedger {
         reversal: &PurchaseReversal,
     ) -> Result<PaymentOutcome, LedgerError> {
         self.inner.reverse_purchase(reversal).await
+    }
+
+    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, LedgerError> {
+        let outcome = self.inner.restore_disputed(won).await?;
+        if let PaymentOutcome::Applied(entry) = &outcome {
+            count_credit("dispute_won", entry);
+        }
+        Ok(outcome)
     }
 
     async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError> {

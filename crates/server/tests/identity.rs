@@ -132,6 +132,16 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
     claims
 }
 
+/// The PKCE verifier and nonce a separately hosted frontend kept for its
+/// sign-in (RFC 7636 verifiers are 43 to 128 unreserved characters).
+const CLIENT_VERIFIER: &str = "client-kept-pkce-verifier-0123456789-abcdefghij";
+const CLIENT_NONCE: &str = "client-kept-nonce-8f2c1d";
+
+/// What a frontend posts to `/api/auth/login` after its redirect came back.
+fn login_body(code: &str) -> Value {
+    json!({ "code": code, "code_verifier": CLIENT_VERIFIER, "nonce": CLIENT_NONCE })
+}
+
 // ---- the identity provider ------------------------------------------------------------
 
 struct Idp {
@@ -201,15 +211,44 @@ impl Idp {
             .await;
     }
 
-    /// A fresh code that signs `who` in (any nonce: the client kept it).
+    /// A fresh code that signs `who` in for a client that sent the
+    /// challenge of [`CLIENT_VERIFIER`] and the nonce [`CLIENT_NONCE`]: the
+    /// token endpoint redeems it only with that verifier.
     async fn code_for(&self, who: &Person) -> String {
+        self.code_with_nonce(who, Some(CLIENT_NONCE)).await
+    }
+
+    /// As [`Self::code_for`], the ID token carrying `nonce`.
+    async fn code_with_nonce(&self, who: &Person, nonce: Option<&str>) -> String {
         let code = format!("code-{}", uuid::Uuid::new_v4().simple());
-        self.answer_code(
-            &code,
-            &PUBLISHED.sign(&id_token_claims(&self.issuer(), who, None)),
-        )
-        .await;
+        let id_token = PUBLISHED.sign(&id_token_claims(&self.issuer(), who, nonce));
+        Mock::given(method("POST"))
+            .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+            .and(body_string_contains(format!("code={code}&")))
+            .and(body_string_contains(format!(
+                "code_verifier={CLIENT_VERIFIER}"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "scope": "openid profile email offline_access",
+                "expires_in": 3599, "access_token": "opaque-access-token",
+                "refresh_token": "opaque-refresh-token", "id_token": id_token,
+            })))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
         code
+    }
+
+    /// How many codes askgate tried to redeem.
+    async fn token_requests(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count()
     }
 }
 
@@ -320,11 +359,7 @@ impl TestApp {
 
     async fn login(&self, who: &Person) -> Answer {
         let code = self.idp.code_for(who).await;
-        self.post(
-            "/api/auth/login",
-            &json!({ "code": code, "code_verifier": "v".repeat(43) }),
-        )
-        .await
+        self.post("/api/auth/login", &login_body(&code)).await
     }
 
     async fn refresh_with_cookie(&self, refresh: &str) -> Answer {
@@ -531,7 +566,11 @@ async fn login_refuses_a_redirect_uri_on_another_origin() {
     let refused = app
         .post(
             "/api/auth/login",
-            &json!({ "code": code, "redirect_uri": "https://evil.example/api/auth/callback" }),
+            &with(
+                login_body(&code),
+                "redirect_uri",
+                json!("https://evil.example/api/auth/callback"),
+            ),
         )
         .await;
     assert_eq!(
@@ -545,7 +584,11 @@ async fn login_refuses_a_redirect_uri_on_another_origin() {
     let allowed = app
         .post(
             "/api/auth/login",
-            &json!({ "code": code, "redirect_uri": "http://localhost:3000/auth/done" }),
+            &with(
+                login_body(&code),
+                "redirect_uri",
+                json!("http://localhost:3000/auth/done"),
+            ),
         )
         .await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
@@ -718,13 +761,106 @@ async fn an_id_token_with_another_nonce_signs_nobody_in() {
 async fn an_authorization_code_signs_in_only_once() {
     let app = TestApp::spawn().await;
     let code = app.idp.code_for(&Person::new(11, "ada@example.com")).await;
-    let first = app.post("/api/auth/login", &json!({ "code": code })).await;
+    let first = app.post("/api/auth/login", &login_body(&code)).await;
     assert_eq!(first.status, StatusCode::OK);
-    let again = app.post("/api/auth/login", &json!({ "code": code })).await;
+    let again = app.post("/api/auth/login", &login_body(&code)).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
     assert_eq!(again.body["code"], "unauthenticated");
     assert!(again.set_cookie("askgate_refresh").is_none());
     assert_eq!(app.user_count().await, 1);
+}
+
+#[tokio::test]
+async fn login_without_a_pkce_verifier_or_a_nonce_is_refused_before_the_code_is_redeemed() {
+    let app = TestApp::spawn().await;
+    let code = app.idp.code_for(&Person::new(30, "ada@example.com")).await;
+    let without = |field: &str| {
+        let mut body = login_body(&code);
+        body.as_object_mut().unwrap().remove(field);
+        body
+    };
+    for (body, field) in [
+        (without("code_verifier"), "code_verifier"),
+        (
+            with(login_body(&code), "code_verifier", Value::Null),
+            "code_verifier",
+        ),
+        (
+            with(login_body(&code), "code_verifier", json!("too-short")),
+            "code_verifier",
+        ),
+        (
+            with(
+                login_body(&code),
+                "code_verifier",
+                json!(format!("{CLIENT_VERIFIER}+/=")),
+            ),
+            "code_verifier",
+        ),
+        (without("nonce"), "nonce"),
+        (with(login_body(&code), "nonce", json!("")), "nonce"),
+    ] {
+        let refused = app.post("/api/auth/login", &body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            refused.body
+        );
+        assert_eq!(
+            refused.headers[CONTENT_TYPE], "application/problem+json",
+            "{body}"
+        );
+        assert_eq!(refused.body["field"], field, "{body}");
+        assert!(refused.set_cookie("askgate_refresh").is_none(), "{body}");
+    }
+    assert_eq!(app.idp.token_requests().await, 0);
+    assert_eq!(app.user_count().await, 0);
+    // The same code with both still signs in: nothing above spent it.
+    let signed_in = app.post("/api/auth/login", &login_body(&code)).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+}
+
+#[tokio::test]
+async fn login_with_another_pkce_verifier_signs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let code = app.idp.code_for(&Person::new(31, "ada@example.com")).await;
+
+    let refused = app
+        .post(
+            "/api/auth/login",
+            &with(
+                login_body(&code),
+                "code_verifier",
+                json!("a-verifier-of-someone-who-intercepted-the-code-0123"),
+            ),
+        )
+        .await;
+
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!(refused.headers[CONTENT_TYPE], "application/problem+json");
+    assert!(refused.set_cookie("askgate_refresh").is_none());
+    assert_eq!(app.user_count().await, 0);
+}
+
+#[tokio::test]
+async fn login_with_an_id_token_for_another_nonce_or_none_signs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let ada = Person::new(32, "ada@example.com");
+    let replayed = app
+        .idp
+        .code_with_nonce(&ada, Some("nonce-of-another-sign-in"))
+        .await;
+    let without = app.idp.code_with_nonce(&ada, None).await;
+
+    for code in [replayed, without] {
+        let refused = app.post("/api/auth/login", &login_body(&code)).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+        assert_eq!(refused.headers[CONTENT_TYPE], "application/problem+json");
+        assert_eq!(refused.body["code"], "unauthenticated");
+        assert!(refused.set_cookie("askgate_refresh").is_none());
+    }
+    assert_eq!(app.user_count().await, 0);
 }
 
 // ---- sessions ------------------------------------------------------------------------------

@@ -267,6 +267,53 @@ impl Payment {
         event
     }
 
+    /// `charge.dispute.closed` with the dispute's final `status`.
+    fn dispute_closed(&self, status: &str) -> Value {
+        let mut event = self.disputed();
+        event["type"] = json!("charge.dispute.closed");
+        event["data"]["object"]["status"] = json!(status);
+        event
+    }
+
+    fn funds_reinstated(&self) -> Value {
+        let mut event = self.dispute_closed("won");
+        event["type"] = json!("charge.dispute.funds_reinstated");
+        event
+    }
+
+    /// The payment's charge as Stripe lists it, `refunded_cents` refunded so
+    /// far, disputed or not.
+    fn charge(&self, refunded_cents: i64, disputed: bool) -> Value {
+        let mut charge = fixture(EVENT_CHARGE_REFUNDED)["data"]["object"].clone();
+        charge["id"] = json!(format!("ch_{}", self.intent));
+        charge["payment_intent"] = json!(self.intent);
+        charge["amount"] = json!(self.amount_cents);
+        charge["amount_captured"] = json!(self.amount_cents);
+        charge["amount_refunded"] = json!(refunded_cents);
+        charge["refunded"] = json!(refunded_cents >= self.amount_cents);
+        charge["disputed"] = json!(disputed);
+        charge["metadata"] = self.metadata();
+        charge
+    }
+
+    /// The payment's dispute as Stripe's dispute list returns it.
+    fn dispute(&self, status: &str) -> Value {
+        let mut dispute = self.disputed()["data"]["object"].clone();
+        dispute["id"] = json!(format!("du_{}", self.intent));
+        dispute["charge"] = json!(format!("ch_{}", self.intent));
+        dispute["status"] = json!(status);
+        dispute["evidence"]["enhanced_evidence"] = json!({});
+        dispute["payment_method_details"]["card"]["network"] = json!("visa");
+        dispute
+    }
+
+    /// The PaymentIntent as listed with its charge expanded.
+    fn listed_with_charge(&self, refunded_cents: i64, disputed: bool) -> Value {
+        let mut intent = self.succeeded_intent();
+        intent["latest_charge"] = self.charge(refunded_cents, disputed);
+        intent
+    }
+
     /// The PaymentIntent as Stripe's list endpoint returns it once paid.
     fn succeeded_intent(&self) -> Value {
         let mut intent = fixture(INTENT_FIXTURE);
@@ -582,6 +629,108 @@ async fn a_dispute_delivered_before_the_payment_takes_the_later_credit_back_at_o
     let history = app.history(&token).await;
     let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
     assert_eq!(reversal["metadata"]["reason"], "dispute");
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_dispute_won_by_the_merchant_gives_back_what_it_took_once() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("dispute-won@example.com").await;
+    let payment = Payment::new(user, "250", 1000);
+    app.deliver_signed(&payment.intent_succeeded()).await;
+    app.spend(user, 50).await;
+    let won = payment.dispute_closed("won");
+
+    let replies = [
+        app.deliver_signed(&payment.disputed()).await,
+        app.deliver_signed(&won).await,
+        // Stripe redelivers, and says the funds came back.
+        app.deliver_signed(&won).await,
+        app.deliver_signed(&payment.funds_reinstated()).await,
+        // A late copy of the dispute itself.
+        app.deliver_signed(&payment.disputed()).await,
+    ];
+
+    assert_eq!(
+        outcomes(&replies),
+        [
+            "reversed",
+            "restored",
+            "duplicate_event",
+            "nothing_to_restore",
+            "nothing_to_reverse"
+        ]
+    );
+    assert_eq!(replies[0].1["tokens"], 200);
+    assert_eq!(replies[1].1["tokens"], 200);
+    assert_eq!(app.balance(&token).await, 200);
+    let history = app.history(&token).await;
+    let restored: Vec<_> = history
+        .iter()
+        .filter(|t| t["type"] == "adjustment")
+        .collect();
+    assert_eq!(restored.len(), 1);
+    assert_eq!(restored[0]["amount"], 200);
+    assert_eq!(restored[0]["stripe_payment_intent_id"], payment.intent);
+    assert_eq!(restored[0]["metadata"]["reason"], "dispute_won");
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_dispute_won_before_the_dispute_and_the_credit_arrive_leaves_the_tokens() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("won-first@example.com").await;
+    let payment = Payment::new(user, "100", 500);
+
+    let replies = [
+        app.deliver_signed(&payment.dispute_closed("won")).await,
+        app.deliver_signed(&payment.disputed()).await,
+        app.deliver_signed(&payment.checkout_completed()).await,
+    ];
+
+    assert_eq!(
+        outcomes(&replies),
+        ["nothing_to_restore", "nothing_to_reverse", "credited"]
+    );
+    assert_eq!(app.balance(&token).await, 100);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_dispute_won_after_it_came_before_the_credit_gives_the_tokens_back() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("won-late@example.com").await;
+    let payment = Payment::new(user, "600", 2000);
+
+    let replies = [
+        app.deliver_signed(&payment.disputed()).await,
+        app.deliver_signed(&payment.intent_succeeded()).await,
+        app.deliver_signed(&payment.dispute_closed("won")).await,
+    ];
+
+    assert_eq!(
+        outcomes(&replies),
+        ["nothing_to_reverse", "credited_then_reversed", "restored"]
+    );
+    assert_eq!(replies[2].1["tokens"], 600);
+    assert_eq!(app.balance(&token).await, 600);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn a_lost_dispute_changes_nothing_further() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("dispute-lost@example.com").await;
+    let payment = Payment::new(user, "100", 500);
+    app.deliver_signed(&payment.checkout_completed()).await;
+
+    let replies = [
+        app.deliver_signed(&payment.disputed()).await,
+        app.deliver_signed(&payment.dispute_closed("lost")).await,
+    ];
+
+    assert_eq!(outcomes(&replies), ["reversed", "nothing_to_reverse"]);
+    assert_eq!(app.balance(&token).await, 0);
     app.db.assert_ledger_invariant().await;
 }
 
@@ -1189,6 +1338,159 @@ async fn reconcile_after_a_refund_that_came_before_the_credit_leaves_nothing_spe
         "{second}"
     );
     assert_eq!(app.balance(&token).await, 0);
+    app.db.assert_ledger_invariant().await;
+}
+
+/// Stripe's list endpoints for reconciliation: the payments (charges
+/// expanded) and, per disputed payment, its disputes.
+async fn stripe_lists(app: &TestApp, intents: Vec<Value>, disputes: Vec<(&str, Value)>) {
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "url": "/v1/payment_intents",
+            "has_more": false,
+            "data": intents,
+        })))
+        .mount(&app.stripe)
+        .await;
+    for (intent, dispute) in disputes {
+        Mock::given(method("GET"))
+            .and(path("/v1/disputes"))
+            .and(wiremock::matchers::query_param("payment_intent", intent))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "object": "list",
+                "url": "/v1/disputes",
+                "has_more": false,
+                "data": [dispute],
+            })))
+            .mount(&app.stripe)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn reconcile_never_credits_a_payment_stripe_shows_refunded_or_disputed() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("reconcile-reversed@example.com").await;
+    // No webhook of any of these ever arrived.
+    let refunded = Payment::new(user, "250", 1000);
+    let quarter = Payment::new(user, "600", 2000);
+    let disputed = Payment::new(user, "100", 500);
+    let lost = Payment::new(user, "100", 500);
+    let won = Payment::new(user, "100", 500);
+    stripe_lists(
+        &app,
+        vec![
+            refunded.listed_with_charge(1000, false),
+            quarter.listed_with_charge(500, false),
+            disputed.listed_with_charge(0, true),
+            lost.listed_with_charge(0, true),
+            won.listed_with_charge(0, true),
+        ],
+        vec![
+            (disputed.intent.as_str(), disputed.dispute("needs_response")),
+            (lost.intent.as_str(), lost.dispute("lost")),
+            (won.intent.as_str(), won.dispute("won")),
+        ],
+    )
+    .await;
+    let args = ReconcileArgs {
+        since: Duration::from_secs(72 * 3600),
+    };
+
+    let first = commands::reconcile(&app.settings, args.clone())
+        .await
+        .unwrap();
+    let second = commands::reconcile(&app.settings, args).await.unwrap();
+
+    for payment in [&refunded, &quarter, &disputed, &lost] {
+        assert!(
+            first.contains(&format!(
+                "{}: refunded or disputed before its credit",
+                payment.intent
+            )),
+            "{first}"
+        );
+    }
+    assert!(
+        first.contains(&format!("{}: credited 100 tokens", won.intent)),
+        "{first}"
+    );
+    // The refunded quarter of 600 tokens is taken; the rest stays, as does
+    // the payment whose dispute the merchant won.
+    assert_eq!(app.balance(&token).await, 450 + 100);
+    assert!(!second.contains("credited 100 tokens"), "{second}");
+    assert!(!second.contains("taken back"), "{second}");
+    assert_eq!(app.balance(&token).await, 550);
+    // The webhooks arriving late change nothing.
+    let late = [
+        app.deliver_signed(&refunded.refunded()).await,
+        app.deliver_signed(&refunded.intent_succeeded()).await,
+        app.deliver_signed(&disputed.disputed()).await,
+        app.deliver_signed(&won.disputed()).await,
+    ];
+    assert_eq!(
+        outcomes(&late),
+        [
+            "nothing_to_reverse",
+            "already_credited",
+            "nothing_to_reverse",
+            "nothing_to_reverse"
+        ]
+    );
+    assert_eq!(app.balance(&token).await, 550);
+    app.db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn reconcile_takes_back_a_credited_payment_whose_refund_webhook_never_came() {
+    let app = TestApp::spawn().await;
+    let (token, user) = app.sign_in("reconcile-missed-refund@example.com").await;
+    let payment = Payment::new(user, "600", 2000);
+    let won = Payment::new(user, "250", 1000);
+    app.deliver_signed(&payment.checkout_completed()).await;
+    app.deliver_signed(&won.checkout_completed()).await;
+    // The dispute of `won` reached askgate, its happy ending did not.
+    app.deliver_signed(&won.disputed()).await;
+    assert_eq!(app.balance(&token).await, 600);
+    stripe_lists(
+        &app,
+        vec![
+            payment.listed_with_charge(1000, false),
+            won.listed_with_charge(0, true),
+        ],
+        vec![(won.intent.as_str(), won.dispute("won"))],
+    )
+    .await;
+    let args = ReconcileArgs {
+        since: Duration::from_secs(72 * 3600),
+    };
+
+    let first = commands::reconcile(&app.settings, args.clone())
+        .await
+        .unwrap();
+    let second = commands::reconcile(&app.settings, args).await.unwrap();
+
+    assert!(
+        first.contains(&format!(
+            "{}: refunded or disputed at Stripe: 300 tokens taken back",
+            payment.intent
+        )),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!(
+            "{}: dispute won at Stripe: 250 tokens given back",
+            won.intent
+        )),
+        "{first}"
+    );
+    assert!(
+        second.contains(&format!("{}: already credited", payment.intent)),
+        "{second}"
+    );
+    assert_eq!(app.balance(&token).await, 300 + 250);
     app.db.assert_ledger_invariant().await;
 }
 

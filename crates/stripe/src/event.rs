@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use askgate_domain::UserId;
 use askgate_domain::ledger::RefundShare;
-use askgate_domain::payment::{PaidPayment, PaymentEvent};
+use askgate_domain::payment::{PaidPayment, PaymentEvent, PaymentStanding};
 use askgate_domain::ports::WebhookError;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -76,6 +76,8 @@ struct PaymentIntentChild {
     /// A charge's amount, and how much of it is refunded so far (cumulative).
     amount: Option<i64>,
     amount_refunded: Option<i64>,
+    /// A dispute's status (`won`, `lost`, `warning_closed`, …).
+    status: Option<String>,
 }
 
 impl PaymentIntentChild {
@@ -148,6 +150,34 @@ pub(crate) fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> 
                     .into_id(),
             })
         }
+        "charge.dispute.closed" | "charge.dispute.funds_reinstated" => {
+            let dispute: PaymentIntentChild = object_of(envelope.data)?;
+            let status = dispute.status.as_deref();
+            let payment_intent_id = || {
+                required(dispute.payment_intent, "dispute.payment_intent").map(IdOrObject::into_id)
+            };
+            // Funds are reinstated only to a merchant who won; an inquiry
+            // closed without a chargeback (`warning_closed`) took no money.
+            if envelope.kind == "charge.dispute.funds_reinstated"
+                || matches!(status, Some("won" | "warning_closed"))
+            {
+                Ok(PaymentEvent::DisputeWon {
+                    event_id,
+                    payment_intent_id: payment_intent_id()?,
+                })
+            } else if status == Some("lost") {
+                // The same as the dispute itself: the money is gone for good.
+                Ok(PaymentEvent::Disputed {
+                    event_id,
+                    payment_intent_id: payment_intent_id()?,
+                })
+            } else {
+                Ok(PaymentEvent::Ignored {
+                    event_id,
+                    event_type: envelope.kind,
+                })
+            }
+        }
         _ => Ok(PaymentEvent::Ignored {
             event_id,
             event_type: envelope.kind,
@@ -179,6 +209,7 @@ fn paid_from_session(
         amount_cents: required(session.amount_total, "checkout.session.amount_total")?,
         currency: required(session.currency, "checkout.session.currency")?,
         created_at: timestamp(session.created.or(event_created)),
+        standing: PaymentStanding::default(),
     }))
 }
 
@@ -197,6 +228,7 @@ fn paid_from_intent(
         amount_cents: required(intent.amount_received, "payment_intent.amount_received")?,
         currency: required(intent.currency, "payment_intent.currency")?,
         created_at: timestamp(intent.created.or(event_created)),
+        standing: PaymentStanding::default(),
     }))
 }
 
@@ -252,6 +284,44 @@ mod tests {
                 share: None,
             }
         );
+    }
+
+    fn dispute_closed(kind: &str, status: &str) -> Vec<u8> {
+        format!(
+            r#"{{"id":"evt_2","type":"{kind}","data":{{"object":
+            {{"id":"du_1","object":"dispute","payment_intent":"pi_1","status":"{status}"}}}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_dispute_closed_won_gives_back_and_closed_lost_stays_a_dispute() {
+        let won = PaymentEvent::DisputeWon {
+            event_id: "evt_2".to_owned(),
+            payment_intent_id: "pi_1".to_owned(),
+        };
+        for (kind, status) in [
+            ("charge.dispute.closed", "won"),
+            ("charge.dispute.closed", "warning_closed"),
+            ("charge.dispute.funds_reinstated", "won"),
+        ] {
+            assert_eq!(
+                parse_event(&dispute_closed(kind, status)).unwrap(),
+                won,
+                "{kind} {status}"
+            );
+        }
+        assert_eq!(
+            parse_event(&dispute_closed("charge.dispute.closed", "lost")).unwrap(),
+            PaymentEvent::Disputed {
+                event_id: "evt_2".to_owned(),
+                payment_intent_id: "pi_1".to_owned(),
+            }
+        );
+        assert!(matches!(
+            parse_event(&dispute_closed("charge.dispute.closed", "under_review")).unwrap(),
+            PaymentEvent::Ignored { .. }
+        ));
     }
 
     #[test]

@@ -3,9 +3,11 @@ use std::fmt;
 use std::time::Duration;
 
 use askgate_domain::UserId;
+use askgate_domain::ledger::RefundShare;
 use askgate_domain::package::TokenPackage;
 use askgate_domain::payment::{
-    CheckoutCreated, CheckoutRequest, PaidPayment, PaymentIntentCreated, PaymentIntentRequest,
+    CheckoutCreated, CheckoutRequest, DisputeStatus, PaidPayment, PaymentIntentCreated,
+    PaymentIntentRequest, PaymentStanding,
 };
 use askgate_domain::ports::{PaymentError, PaymentGateway};
 use async_trait::async_trait;
@@ -17,10 +19,11 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
     CreateCheckoutSessionPaymentIntentData, ProductData,
 };
-use stripe_core::PaymentIntentStatus;
+use stripe_core::dispute::ListDispute;
 use stripe_core::payment_intent::{
     CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods, ListPaymentIntent,
 };
+use stripe_core::{Charge, Dispute, PaymentIntentStatus};
 use stripe_types::{Currency, RangeQueryTs};
 use tracing::instrument;
 
@@ -96,6 +99,19 @@ impl StripeGateway {
     }
 }
 
+impl StripeGateway {
+    /// The disputes of one payment (normally one).
+    async fn disputes_of(&self, payment_intent_id: &str) -> Result<Vec<Dispute>, PaymentError> {
+        let page = ListDispute::new()
+            .payment_intent(payment_intent_id)
+            .limit(PAGE_SIZE)
+            .send(&self.client)
+            .await
+            .map_err(|err| self.payment_error(err))?;
+        Ok(page.data)
+    }
+}
+
 /// A Stripe 4xx that retrying will not fix. 409 (idempotency conflict of a
 /// concurrent retry) and 429 (rate limit) pass with time.
 const fn is_refusal(status: u16) -> bool {
@@ -167,7 +183,48 @@ fn line_item(prices: &PriceIds, package: TokenPackage) -> CreateCheckoutSessionL
     item
 }
 
-fn paid_payment(intent: stripe_core::PaymentIntent) -> PaidPayment {
+/// The refunds and dispute of a payment's charge (listed with the charge
+/// expanded). `disputes` are the payment's disputes, fetched only when the
+/// charge says it is disputed.
+fn standing(charge: Option<&Charge>, disputes: &[Dispute]) -> PaymentStanding {
+    let Some(charge) = charge else {
+        return PaymentStanding::default();
+    };
+    let refunded = (charge.refunded || charge.amount_refunded > 0).then(|| RefundShare {
+        // `refunded` without an amount: the whole charge.
+        refunded_cents: if charge.refunded {
+            charge.amount_refunded.max(charge.amount)
+        } else {
+            charge.amount_refunded
+        },
+        paid_cents: charge.amount,
+    });
+    // A charge has one dispute; should there be several, the one that still
+    // holds the money back decides.
+    let dispute = disputes
+        .iter()
+        .map(|d| dispute_status(&d.status))
+        .min_by_key(|status| match status {
+            DisputeStatus::Lost => 0,
+            DisputeStatus::Open => 1,
+            DisputeStatus::Won => 2,
+        })
+        .or_else(|| charge.disputed.then_some(DisputeStatus::Open));
+    PaymentStanding { refunded, dispute }
+}
+
+fn dispute_status(status: &stripe_core::DisputeStatus) -> DisputeStatus {
+    use stripe_core::DisputeStatus as S;
+    match status {
+        S::Won | S::WarningClosed | S::Prevented => DisputeStatus::Won,
+        S::Lost => DisputeStatus::Lost,
+        // Undecided, or a status this version does not know: the money is
+        // held back until Stripe says otherwise.
+        _ => DisputeStatus::Open,
+    }
+}
+
+fn paid_payment(intent: stripe_core::PaymentIntent, standing: PaymentStanding) -> PaidPayment {
     PaidPayment {
         event_id: None,
         payment_intent_id: intent.id.as_str().to_owned(),
@@ -177,6 +234,7 @@ fn paid_payment(intent: stripe_core::PaymentIntent) -> PaidPayment {
         amount_cents: intent.amount_received,
         currency: intent.currency.to_string(),
         created_at: timestamp(Some(intent.created)),
+        standing,
     }
 }
 
@@ -248,9 +306,11 @@ impl PaymentGateway for StripeGateway {
         let mut paid = Vec::new();
         let mut starting_after: Option<String> = None;
         loop {
+            // The charge comes along, so its refunds and dispute are known.
             let mut list = ListPaymentIntent::new()
                 .created(RangeQueryTs::gte(since.timestamp()))
-                .limit(PAGE_SIZE);
+                .limit(PAGE_SIZE)
+                .expand(vec!["data.latest_charge".to_owned()]);
             if let Some(last) = starting_after.take() {
                 list = list.starting_after(last);
             }
@@ -259,12 +319,18 @@ impl PaymentGateway for StripeGateway {
                 .await
                 .map_err(|err| self.payment_error(err))?;
             starting_after = page.data.last().map(|intent| intent.id.as_str().to_owned());
-            paid.extend(
-                page.data
-                    .into_iter()
-                    .filter(|intent| intent.status == PaymentIntentStatus::Succeeded)
-                    .map(paid_payment),
-            );
+            for intent in page.data {
+                if intent.status != PaymentIntentStatus::Succeeded {
+                    continue;
+                }
+                let charge = intent.latest_charge.as_ref().and_then(|c| c.as_object());
+                let disputes = match charge {
+                    Some(charge) if charge.disputed => self.disputes_of(intent.id.as_str()).await?,
+                    _ => Vec::new(),
+                };
+                let standing = standing(charge, &disputes);
+                paid.push(paid_payment(intent, standing));
+            }
             if !page.has_more || starting_after.is_none() {
                 break;
             }

@@ -5,8 +5,11 @@
 use std::collections::HashMap;
 
 use askgate_domain::UserId;
+use askgate_domain::ledger::RefundShare;
 use askgate_domain::package::TokenPackage;
-use askgate_domain::payment::{CheckoutRequest, PaidPayment, PaymentIntentRequest};
+use askgate_domain::payment::{
+    CheckoutRequest, DisputeStatus, PaidPayment, PaymentIntentRequest, PaymentStanding,
+};
 use askgate_domain::ports::{PaymentError, PaymentGateway};
 use askgate_stripe::{PriceIds, StripeConfig, StripeGateway};
 use chrono::{DateTime, Utc};
@@ -377,6 +380,7 @@ async fn listing_follows_every_page_and_keeps_only_succeeded_payments() {
         amount_cents: amount,
         currency: "usd".to_owned(),
         created_at: DateTime::from_timestamp(created, 0),
+        standing: PaymentStanding::default(),
     };
     assert_eq!(
         paid,
@@ -419,5 +423,114 @@ async fn a_listing_failure_is_not_a_partial_answer() {
     assert!(
         matches!(result, Err(PaymentError::Unavailable(_))),
         "{result:?}"
+    );
+}
+
+const EVENT_CHARGE_REFUNDED: &str = include_str!("../fixtures/events/charge_refunded.json");
+const EVENT_DISPUTE_CREATED: &str = include_str!("../fixtures/events/charge_dispute_created.json");
+
+/// The charge of `intent`, as `expand[]=data.latest_charge` lists it.
+fn charge_of(intent: &str, amount: i64, refunded_cents: i64, disputed: bool) -> Value {
+    let mut charge = json_body(EVENT_CHARGE_REFUNDED)["data"]["object"].clone();
+    charge["id"] = json!(format!("ch_{intent}"));
+    charge["payment_intent"] = json!(intent);
+    charge["amount"] = json!(amount);
+    charge["amount_captured"] = json!(amount);
+    charge["amount_refunded"] = json!(refunded_cents);
+    charge["refunded"] = json!(refunded_cents >= amount);
+    charge["disputed"] = json!(disputed);
+    // Nested objects askgate does not read, left out as Stripe may.
+    for field in ["payment_method_details", "outcome", "fraud_details"] {
+        charge[field] = Value::Null;
+    }
+    charge
+}
+
+fn dispute_of(intent: &str, status: &str) -> Value {
+    let mut dispute = json_body(EVENT_DISPUTE_CREATED)["data"]["object"].clone();
+    dispute["id"] = json!(format!("du_{intent}"));
+    dispute["charge"] = json!(format!("ch_{intent}"));
+    dispute["payment_intent"] = json!(intent);
+    dispute["status"] = json!(status);
+    // What the API's dispute object has beyond the webhook fixture.
+    dispute["evidence"]["enhanced_evidence"] = json!({});
+    dispute["payment_method_details"]["card"]["network"] = json!("visa");
+    dispute
+}
+
+#[tokio::test]
+async fn listing_reads_each_payments_refunds_and_dispute_from_its_charge() {
+    let server = MockServer::start().await;
+    let with_charge = |id: &str, amount: i64, refunded: i64, disputed: bool| {
+        let mut intent = listed_intent(id, "succeeded", amount, "600", 1_795_176_000);
+        intent["latest_charge"] = charge_of(id, amount, refunded, disputed);
+        intent
+    };
+    let unexpanded = {
+        let mut intent = listed_intent("pi_plain", "succeeded", 500, "100", 1_795_176_000);
+        intent["latest_charge"] = json!("ch_pi_plain");
+        intent
+    };
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents"))
+        .and(query_param("expand[0]", "data.latest_charge"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list_page(
+            vec![
+                with_charge("pi_clean", 2000, 0, false),
+                with_charge("pi_quarter", 2000, 500, false),
+                with_charge("pi_full", 2000, 2000, false),
+                with_charge("pi_won", 2000, 0, true),
+                with_charge("pi_lost", 2000, 0, true),
+                with_charge("pi_open", 2000, 0, true),
+                unexpanded,
+            ],
+            false,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    for (intent, status) in [
+        ("pi_won", "won"),
+        ("pi_lost", "lost"),
+        ("pi_open", "needs_response"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path("/v1/disputes"))
+            .and(query_param("payment_intent", intent))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "object": "list", "data": [dispute_of(intent, status)], "has_more": false, "url": "/v1/disputes"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+
+    let paid = gateway(&server, PriceIds::default())
+        .succeeded_payments_since(DateTime::from_timestamp(1_794_000_000, 0).unwrap())
+        .await
+        .unwrap();
+
+    let standing: Vec<(&str, PaymentStanding)> = paid
+        .iter()
+        .map(|p| (p.payment_intent_id.as_str(), p.standing))
+        .collect();
+    let share = |refunded_cents| {
+        Some(RefundShare {
+            refunded_cents,
+            paid_cents: 2000,
+        })
+    };
+    let standing_of = |refunded, dispute| PaymentStanding { refunded, dispute };
+    assert_eq!(
+        standing,
+        [
+            ("pi_clean", standing_of(None, None)),
+            ("pi_quarter", standing_of(share(500), None)),
+            ("pi_full", standing_of(share(2000), None)),
+            ("pi_won", standing_of(None, Some(DisputeStatus::Won))),
+            ("pi_lost", standing_of(None, Some(DisputeStatus::Lost))),
+            ("pi_open", standing_of(None, Some(DisputeStatus::Open))),
+            ("pi_plain", standing_of(None, None)),
+        ]
     );
 }

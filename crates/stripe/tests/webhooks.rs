@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use askgate_domain::UserId;
-use askgate_domain::payment::{PaidPayment, PaymentEvent};
+use askgate_domain::payment::{PaidPayment, PaymentEvent, PaymentStanding};
 use askgate_domain::ports::{WebhookError, WebhookVerifier};
 use askgate_stripe::{DEFAULT_TOLERANCE, StripeWebhooks};
 use chrono::{DateTime, Utc};
@@ -81,6 +81,7 @@ fn paid(event_id: &str, checkout: bool) -> PaymentEvent {
         amount_cents: 1000,
         currency: "usd".to_owned(),
         created_at: DateTime::from_timestamp(CREATED, 0),
+        standing: PaymentStanding::default(),
     })
 }
 

@@ -209,7 +209,7 @@ impl Idp {
         id_token: &str,
     ) -> Result<ExternalIdentity, IdentityError> {
         self.issue_id_token(id_token).await;
-        azure.complete_sign_in(&exchange(Some(NONCE))).await
+        azure.complete_sign_in(&exchange(NONCE)).await
     }
 }
 
@@ -224,12 +224,12 @@ pub fn token_response(id_token: &str) -> Value {
     })
 }
 
-pub fn exchange(nonce: Option<&str>) -> CodeExchange {
+pub fn exchange(nonce: &str) -> CodeExchange {
     CodeExchange {
         code: "0.AXoA-authorization-code".to_owned(),
-        pkce_verifier: Some("pkce-verifier-0123456789-0123456789-0123456789".to_owned()),
+        pkce_verifier: "pkce-verifier-0123456789-0123456789-0123456789".to_owned(),
         redirect_uri: REDIRECT_URI.to_owned(),
-        nonce: nonce.map(str::to_owned),
+        nonce: nonce.to_owned(),
     }
 }
 

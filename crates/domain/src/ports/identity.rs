@@ -27,10 +27,13 @@ pub struct AuthorizationStart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeExchange {
     pub code: String,
-    pub pkce_verifier: Option<String>,
+    /// The PKCE verifier of the authorization request (RFC 7636): always
+    /// sent, so a code intercepted on its way back is useless without it.
+    pub pkce_verifier: String,
     pub redirect_uri: String,
-    /// The nonce the ID token must carry; `None` when the client started the flow.
-    pub nonce: Option<String>,
+    /// The nonce the ID token must carry: the one the authorization request
+    /// sent, whoever started the flow.
+    pub nonce: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 
 use crate::ledger::{
-    CreditRequest, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, Recorded,
+    CreditRequest, DisputeWon, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
+    Recorded,
 };
 use crate::page::{Page, PageRequest};
 use crate::{BoxError, Tokens, UserId};
@@ -48,6 +49,14 @@ pub trait Ledger: Send + Sync {
         &self,
         reversal: &PurchaseReversal,
     ) -> Result<PaymentOutcome, LedgerError>;
+
+    /// Gives back what the payment's dispute took, with an `adjustment` row,
+    /// once: the refunds' share of the payment stays taken. `Applied` with the
+    /// row; `NothingToDo` when the dispute took nothing or was not applied yet
+    /// (the outcome is remembered: a later dispute or credit then takes
+    /// nothing for it); `AlreadyApplied` when the dispute was won before;
+    /// `DuplicateEvent` for an event seen before.
+    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, LedgerError>;
 
     /// The current balance. MUST return `UserNotFound` for an unknown user.
     async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError>;

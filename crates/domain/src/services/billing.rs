@@ -7,11 +7,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
-use crate::ledger::{LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, RefundShare};
+use crate::ledger::{
+    DisputeWon, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, RefundShare,
+    ReversalCause,
+};
 use crate::package::{PackageView, TokenPackage, UnknownPackage};
 use crate::payment::{
-    CheckoutCreated, CheckoutRequest, PaidPayment, PaymentEvent, PaymentIntentCreated,
-    PaymentIntentRequest, Purchase, PurchaseStatus,
+    CheckoutCreated, CheckoutRequest, DisputeStatus, PaidPayment, PaymentEvent,
+    PaymentIntentCreated, PaymentIntentRequest, Purchase, PurchaseStatus,
 };
 use crate::ports::{Ledger, LedgerError, PaymentError, PaymentGateway, PurchaseRepository};
 use crate::user::Actor;
@@ -85,6 +88,14 @@ pub enum EventOutcome {
         tokens: Tokens,
     },
     NothingToReverse,
+    /// A dispute the merchant won: `tokens` is what it gave back of what the
+    /// dispute took.
+    Restored {
+        tokens: Tokens,
+    },
+    /// A won dispute with nothing to give back (it took nothing, was won
+    /// before, or the payment is not credited yet: then remembered).
+    NothingToRestore,
     /// Paid by a user who no longer exists: nothing credited, the payment is
     /// recorded as orphaned for the operator to refund at Stripe.
     Orphaned,
@@ -251,16 +262,30 @@ impl BillingService {
                 payment_intent_id,
                 share,
             } => {
-                self.reverse(event_id, payment_intent_id, "refund", share)
-                    .await
+                self.reverse(
+                    Some(event_id),
+                    payment_intent_id,
+                    ReversalCause::Refund,
+                    share,
+                )
+                .await
             }
             PaymentEvent::Disputed {
                 event_id,
                 payment_intent_id,
             } => {
-                self.reverse(event_id, payment_intent_id, "dispute", None)
-                    .await
+                self.reverse(
+                    Some(event_id),
+                    payment_intent_id,
+                    ReversalCause::Dispute,
+                    None,
+                )
+                .await
             }
+            PaymentEvent::DisputeWon {
+                event_id,
+                payment_intent_id,
+            } => self.restore(Some(event_id), payment_intent_id).await,
             PaymentEvent::Ignored { event_type, .. } => {
                 tracing::debug!(%event_type, "payment event ignored");
                 Ok(EventOutcome::Ignored)
@@ -319,15 +344,20 @@ impl BillingService {
 
     async fn reverse(
         &self,
-        event_id: String,
+        event_id: Option<String>,
         payment_intent_id: String,
-        reason: &str,
+        cause: ReversalCause,
         share: Option<RefundShare>,
     ) -> Result<EventOutcome, BillingError> {
+        let reason = match cause {
+            ReversalCause::Refund => "refund",
+            ReversalCause::Dispute => "dispute",
+        };
         let reversal = PurchaseReversal {
             payment_intent_id,
-            event_id: Some(event_id),
+            event_id,
             reason: reason.to_owned(),
+            cause,
             share,
         };
         Ok(match self.ledger.reverse_purchase(&reversal).await? {
@@ -342,8 +372,35 @@ impl BillingService {
         })
     }
 
+    async fn restore(
+        &self,
+        event_id: Option<String>,
+        payment_intent_id: String,
+    ) -> Result<EventOutcome, BillingError> {
+        let won = DisputeWon {
+            payment_intent_id,
+            event_id,
+        };
+        Ok(match self.ledger.restore_disputed(&won).await? {
+            PaymentOutcome::Applied(entry) => {
+                info!(user_id = %entry.user_id, payment_intent = %won.payment_intent_id, tokens = entry.amount, "dispute won: tokens given back");
+                EventOutcome::Restored {
+                    tokens: Tokens::new(i64::from(entry.amount)).unwrap_or(Tokens::ZERO),
+                }
+            }
+            PaymentOutcome::DuplicateEvent => EventOutcome::DuplicateEvent,
+            PaymentOutcome::AlreadyApplied
+            | PaymentOutcome::NothingToDo
+            | PaymentOutcome::AppliedThenReversed { .. }
+            | PaymentOutcome::Orphaned { .. } => EventOutcome::NothingToRestore,
+        })
+    }
+
     /// Credits every succeeded payment since `since` that was missed, through
-    /// the same exactly-once path as the webhook.
+    /// the same exactly-once path as the webhook, and applies the refunds and
+    /// disputes Stripe shows for it that no webhook brought: those first, so
+    /// a payment credited now is taken back in the credit's own transaction
+    /// and a refunded or disputed payment never leaves spendable tokens.
     pub async fn reconcile(
         &self,
         since: DateTime<Utc>,
@@ -352,15 +409,57 @@ impl BillingService {
         let mut report = Vec::with_capacity(payments.len());
         for payment in payments {
             let id = payment.payment_intent_id.clone();
-            let outcome = self
+            let standing = payment.standing;
+            let mut taken_back = None;
+            if let Some(share) = standing.refunded {
+                let share = (share.refunded_cents < share.paid_cents).then_some(share);
+                let outcome = self
+                    .reverse(None, id.clone(), ReversalCause::Refund, share)
+                    .await?;
+                taken_back = add_reversed(taken_back, outcome);
+            }
+            match standing.dispute {
+                Some(DisputeStatus::Open | DisputeStatus::Lost) => {
+                    let outcome = self
+                        .reverse(None, id.clone(), ReversalCause::Dispute, None)
+                        .await?;
+                    taken_back = add_reversed(taken_back, outcome);
+                }
+                Some(DisputeStatus::Won) => {
+                    let outcome = self.restore(None, id.clone()).await?;
+                    if matches!(outcome, EventOutcome::Restored { .. }) {
+                        taken_back = Some(outcome);
+                    }
+                }
+                None => {}
+            }
+            let credited = self
                 .credit(PaidPayment {
                     event_id: None,
                     ..payment
                 })
                 .await?;
+            // What changed the balance is what the operator needs to read.
+            let outcome = match (credited, taken_back) {
+                (EventOutcome::AlreadyCredited, Some(reversed)) => reversed,
+                (credited, _) => credited,
+            };
             report.push((id, outcome));
         }
         Ok(report)
+    }
+}
+
+/// The tokens two reversals of one payment took, as one outcome.
+fn add_reversed(before: Option<EventOutcome>, now: EventOutcome) -> Option<EventOutcome> {
+    match (before, now) {
+        (Some(EventOutcome::Reversed { tokens: a }), EventOutcome::Reversed { tokens: b }) => {
+            Some(EventOutcome::Reversed {
+                tokens: a.checked_add(b).unwrap_or(a),
+            })
+        }
+        (None, now @ EventOutcome::Reversed { .. }) => Some(now),
+        (before, _) => before,
     }
 }
 
@@ -393,6 +492,7 @@ fn check_payment(payment: &PaidPayment) -> Result<(UserId, TokenPackage), String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::payment::PaymentStanding;
     use crate::ports::{MockLedger, MockPaymentGateway, MockPurchaseRepository};
     use crate::user::Role;
 
@@ -406,6 +506,7 @@ mod tests {
             amount_cents,
             currency: "usd".into(),
             created_at: None,
+            standing: PaymentStanding::default(),
         }
     }
 

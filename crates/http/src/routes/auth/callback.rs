@@ -108,9 +108,9 @@ async fn complete(
         .provider()
         .complete_sign_in(&CodeExchange {
             code,
-            pkce_verifier: Some(pending.pkce_verifier),
+            pkce_verifier: pending.pkce_verifier,
             redirect_uri: microsoft.redirect_uri().to_owned(),
-            nonce: Some(pending.nonce),
+            nonce: pending.nonce,
         })
         .await?;
     let user = state.accounts().sign_in(&identity).await?;

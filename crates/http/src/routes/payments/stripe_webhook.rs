@@ -36,6 +36,8 @@ impl From<EventOutcome> for Received {
                 ("credited_then_reversed", Some(tokens.get()), None)
             }
             EventOutcome::NothingToReverse => ("nothing_to_reverse", None, None),
+            EventOutcome::Restored { tokens } => ("restored", Some(tokens.get()), None),
+            EventOutcome::NothingToRestore => ("nothing_to_restore", None, None),
             EventOutcome::Orphaned => ("orphaned", None, None),
             EventOutcome::CheckoutFailed => ("checkout_failed", None, None),
             EventOutcome::Ignored => ("ignored", None, None),
