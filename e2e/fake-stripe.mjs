@@ -17,9 +17,7 @@ import { createServer } from 'node:http';
 
 const template = JSON.parse(readFileSync(new URL('./fixtures/checkout_session.json', import.meta.url), 'utf8'));
 const publicBaseUrl = (process.env.PUBLIC_BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-const intentTemplate = JSON.parse(
-  readFileSync(new URL('../crates/stripe/fixtures/api/payment_intent.json', import.meta.url), 'utf8'),
-);
+const intentTemplate = JSON.parse(readFileSync(new URL('../crates/stripe/fixtures/api/payment_intent.json', import.meta.url), 'utf8'));
 const sessions = new Map();
 const byIdempotencyKey = new Map();
 const intentsByIdempotencyKey = new Map();

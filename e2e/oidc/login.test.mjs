@@ -309,7 +309,7 @@ test('a login without the PKCE verifier or the nonce is refused before the code 
   assert.equal(ok.status, 200);
 });
 
-test('a login whose nonce is not the ID token\'s signs nobody in', async () => {
+test("a login whose nonce is not the ID token's signs nobody in", async () => {
   const { code, verifier, redirectUri } = await clientFlow();
   const refused = await postLogin({ code, code_verifier: verifier, nonce: randomUUID(), redirect_uri: redirectUri });
   assert.equal(refused.status, 401);
