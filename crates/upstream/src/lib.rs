@@ -24,6 +24,7 @@ mod askdocs;
 mod builtin;
 mod hosts;
 mod openai;
+mod sse;
 mod transport;
 mod wire;
 
