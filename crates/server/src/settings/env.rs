@@ -32,15 +32,15 @@ impl ConfigError {
 /// [`variables!`]; everything here reads and reports only through a `Var`, so
 /// the variables askgate reads are exactly the ones its sections declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Var(&'static str);
+pub(crate) struct Var(&'static str);
 
 impl Var {
     /// Only for [`variables!`].
-    pub(super) const fn declared(name: &'static str) -> Self {
+    pub(crate) const fn declared(name: &'static str) -> Self {
         Self(name)
     }
 
-    pub(super) const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         self.0
     }
 }
