@@ -4,7 +4,9 @@
 use askgate_domain::Tokens;
 use askgate_domain::ledger::PurchaseCredit;
 use askgate_domain::package::TokenPackage;
-use askgate_domain::payment::{Purchase, PurchaseStatus};
+use askgate_domain::payment::{
+    CheckoutSessionId, PaymentIntentId, Purchase, PurchaseStatus, StripeEventId,
+};
 use askgate_domain::ports::{Ledger, PurchaseRepository, UserRepository};
 use askgate_domain::user::{ExternalId, Role, SignIn};
 use askgate_domain::{Email, UserId};
@@ -35,7 +37,7 @@ async fn new_user(db: &Database) -> UserId {
 
 fn pending(checkout: &str, user: UserId, package: TokenPackage) -> Purchase {
     Purchase {
-        checkout_session_id: checkout.to_owned(),
+        checkout_session_id: CheckoutSessionId::parse(checkout).unwrap(),
         user,
         package,
         payment_intent_id: None,
@@ -169,9 +171,9 @@ async fn a_checkout_recorded_after_its_payment_was_credited_starts_credited() {
     PgLedger::new(db.clone())
         .credit_purchase(&PurchaseCredit {
             user,
-            payment_intent_id: unique("pi"),
+            payment_intent_id: PaymentIntentId::parse(&unique("pi")).unwrap(),
             tokens: Tokens::new(250).unwrap(),
-            event_id: Some(unique("evt")),
+            event_id: Some(StripeEventId::parse(&unique("evt")).unwrap()),
             metadata: json!({ "package": "250", "checkout_session_id": checkout }),
         })
         .await

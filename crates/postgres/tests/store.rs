@@ -8,7 +8,7 @@ use askgate_domain::domain::{
 };
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::ports::{
-    Charges, DomainRepository, HealthCheck, Ledger, LedgerError, Reservation, ReserveError,
+    BalanceError, Charges, DomainRepository, HealthCheck, Ledger, Reservation, ReserveError,
     UserRepository,
 };
 use askgate_domain::user::{ExternalId, Role, SignIn};
@@ -343,7 +343,7 @@ async fn connections_the_server_closed_are_replaced_before_they_are_handed_out()
     // And so does the one after it (the query ran: the user is unknown).
     assert!(matches!(
         PgLedger::new(db.clone()).balance(UserId::generate()).await,
-        Err(LedgerError::UserNotFound)
+        Err(BalanceError::UserNotFound)
     ));
 }
 
