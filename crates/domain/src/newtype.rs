@@ -125,12 +125,17 @@ mod tests {
 
     #[test]
     fn a_checked_newtype_keeps_valid_text_and_refuses_the_rest_however_it_arrives() {
-        assert_eq!(Lower::parse("abc").map(|l| l.to_string()), Ok("abc".to_owned()));
+        assert_eq!(
+            Lower::parse("abc").map(|l| l.to_string()),
+            Ok("abc".to_owned())
+        );
         assert_eq!(Lower::parse("abc").unwrap().as_str(), "abc");
         assert_eq!(Lower::parse("aBc"), Err(NotLower));
         assert_eq!(Lower::try_from("aBc".to_owned()), Err(NotLower));
         assert_eq!(
-            serde_json::from_str::<Lower>("\"xyz\"").map(String::from).ok(),
+            serde_json::from_str::<Lower>("\"xyz\"")
+                .map(String::from)
+                .ok(),
             Some("xyz".to_owned())
         );
         assert!(serde_json::from_str::<Lower>("\"XYZ\"").is_err());

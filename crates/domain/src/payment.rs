@@ -266,9 +266,12 @@ mod tests {
     #[test]
     fn the_longest_client_key_still_makes_a_key_stripe_accepts() {
         let user = UserId::generate();
-        let longest = IdempotencyKey::parse(&"k".repeat(ProviderIdempotencyKey::MAX_CLIENT_KEY_LEN))
-            .unwrap();
-        for kind in [PaymentRequestKind::Checkout, PaymentRequestKind::PaymentIntent] {
+        let longest =
+            IdempotencyKey::parse(&"k".repeat(ProviderIdempotencyKey::MAX_CLIENT_KEY_LEN)).unwrap();
+        for kind in [
+            PaymentRequestKind::Checkout,
+            PaymentRequestKind::PaymentIntent,
+        ] {
             let key =
                 ProviderIdempotencyKey::derive(kind, user, TokenPackage::Large, Some(&longest))
                     .unwrap();
@@ -301,7 +304,10 @@ mod tests {
             Some(&client),
         )
         .unwrap();
-        assert_eq!(key.as_str(), format!("askgate:checkout:{user}:250:retry-me"));
+        assert_eq!(
+            key.as_str(),
+            format!("askgate:checkout:{user}:250:retry-me")
+        );
         let fresh = |_| {
             ProviderIdempotencyKey::derive(
                 PaymentRequestKind::Checkout,

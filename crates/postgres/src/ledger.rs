@@ -402,7 +402,10 @@ async fn dispute_of(
 
 /// Whether the payment's dispute was won after it had been applied (so the
 /// reversal keys it used are taken).
-async fn dispute_given_back(tx: &mut AsyncPgConnection, pi: &PaymentIntentId) -> Result<bool, DieselError> {
+async fn dispute_given_back(
+    tx: &mut AsyncPgConnection,
+    pi: &PaymentIntentId,
+) -> Result<bool, DieselError> {
     diesel::select(diesel::dsl::exists(
         payment_disputes::table
             .find(pi.as_str())
@@ -575,7 +578,8 @@ async fn remember_reversal(
             .values((
                 pending_reversals::payment_intent_id.eq(pi.as_str()),
                 pending_reversals::reason.eq(&reversal.reason),
-                pending_reversals::event_id.eq(reversal.event_id.as_ref().map(StripeEventId::as_str)),
+                pending_reversals::event_id
+                    .eq(reversal.event_id.as_ref().map(StripeEventId::as_str)),
                 pending_reversals::refunded_cents.eq(refunded),
                 pending_reversals::paid_cents.eq(paid),
             ))
@@ -595,7 +599,8 @@ async fn remember_reversal(
         diesel::update(pending_reversals::table.find(pi.as_str()))
             .set((
                 pending_reversals::reason.eq(&reversal.reason),
-                pending_reversals::event_id.eq(reversal.event_id.as_ref().map(StripeEventId::as_str)),
+                pending_reversals::event_id
+                    .eq(reversal.event_id.as_ref().map(StripeEventId::as_str)),
                 pending_reversals::refunded_cents.eq(refunded),
                 pending_reversals::paid_cents.eq(paid),
             ))
@@ -711,7 +716,9 @@ impl Ledger for PgLedger {
             .await;
         match written {
             Ok(row) => Ok(Recorded::Applied(entry(row)?)),
-            Err(Stop::Duplicate) => duplicate(find_by_key(&mut conn, key).await.map_err(DbError::from)?),
+            Err(Stop::Duplicate) => {
+                duplicate(find_by_key(&mut conn, key).await.map_err(DbError::from)?)
+            }
             Err(stop) => Err(stop.into()),
         }
     }

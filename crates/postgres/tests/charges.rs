@@ -14,11 +14,11 @@ use askgate_domain::ledger::{
     PurchaseReversal, ReversalCause, ServiceType,
 };
 use askgate_domain::page::PageRequest;
+use askgate_domain::payment::{PaymentIntentId, StripeEventId};
 use askgate_domain::ports::{
     Charges, DomainRepository, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved,
     SettleOutcome, Settlement,
 };
-use askgate_domain::payment::{PaymentIntentId, StripeEventId};
 use askgate_domain::{ChargeId, ConversationId, Tokens, UserId};
 use askgate_postgres::audit::audit;
 use askgate_postgres::testing::{TestDatabase, user_with};

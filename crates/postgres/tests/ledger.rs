@@ -12,8 +12,8 @@ use askgate_domain::ledger::{
     PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ReversalCause, ServiceType,
 };
 use askgate_domain::page::PageRequest;
-use askgate_domain::ports::{BalanceError, Charges, CreditError, Ledger, Reservation, Reserved};
 use askgate_domain::payment::{PaymentIntentId, StripeEventId};
+use askgate_domain::ports::{BalanceError, Charges, CreditError, Ledger, Reservation, Reserved};
 use askgate_domain::{ChargeId, ConversationId, Tokens, UserId};
 use askgate_postgres::audit::audit;
 use askgate_postgres::testing::{TestDatabase, spend, user_with};
@@ -223,7 +223,7 @@ async fn the_same_purchase_event_delivered_ten_times_at_once_credits_once() {
     );
     assert_eq!(
         credited.idempotency_key.as_deref(),
-        Some(IdempotencyKey::for_payment(&pi).as_str())
+        Some(IdempotencyKey::for_payment(&PaymentIntentId::parse(&pi).unwrap()).as_str())
     );
     assert_eq!(credited.user_id, user);
     assert_eq!(ledger.balance(user).await.unwrap().get(), 100);
@@ -519,7 +519,7 @@ async fn reversal_after_partial_spending_takes_only_the_unspent_tokens() {
     assert_eq!(entry.stripe_payment_intent_id.as_deref(), Some(pi.as_str()));
     assert_eq!(
         entry.idempotency_key.as_deref(),
-        Some(IdempotencyKey::for_reversal(&pi).as_str())
+        Some(IdempotencyKey::for_reversal(&PaymentIntentId::parse(&pi).unwrap()).as_str())
     );
     assert_eq!(
         entry.metadata,
@@ -776,7 +776,7 @@ async fn deliver_in_every_order(
                     ledger
                         .restore_disputed(&DisputeWon {
                             payment_intent_id: PaymentIntentId::parse(&pi).unwrap(),
-                            event_id: Some(event),
+                            event_id: Some(StripeEventId::parse(&event).unwrap()),
                         })
                         .await
                         .unwrap();

@@ -1176,7 +1176,11 @@ async fn an_unknown_upstream_kind_is_refused_when_a_domain_is_saved_naming_confi
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().unwrap();
     let reply = app
-        .put(&format!("/api/domains/{id}"), &admin, &domain(json!("gpt-9")))
+        .put(
+            &format!("/api/domains/{id}"),
+            &admin,
+            &domain(json!("gpt-9")),
+        )
         .await;
     assert_problem(
         &reply,

@@ -1195,9 +1195,18 @@ async fn a_purchase_idempotency_key_too_long_to_pass_on_to_stripe_is_422_before_
     assert_eq!(status, StatusCode::OK);
     for path in ["/api/create-payment-intent", "/api/checkout-session"] {
         let (status, problem) = app
-            .post(path, &token, &json!({ "package": "600" }), Some(&"k".repeat(192)))
+            .post(
+                path,
+                &token,
+                &json!({ "package": "600" }),
+                Some(&"k".repeat(192)),
+            )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {problem}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {problem}"
+        );
         assert_eq!(problem["code"], "validation_failed");
         assert_eq!(problem["field"], "Idempotency-Key");
         assert_eq!(
@@ -1206,7 +1215,11 @@ async fn a_purchase_idempotency_key_too_long_to_pass_on_to_stripe_is_422_before_
         );
     }
     assert_eq!(app.stripe_requests("/v1/payment_intents").await.len(), 1);
-    assert!(app.stripe_requests("/v1/checkout/sessions").await.is_empty());
+    assert!(
+        app.stripe_requests("/v1/checkout/sessions")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use askgate_domain::UserId;
+use askgate_domain::ledger::IdempotencyKey;
 use askgate_domain::ledger::RefundShare;
 use askgate_domain::package::TokenPackage;
-use askgate_domain::ledger::IdempotencyKey;
 use askgate_domain::payment::{
     CheckoutRequest, DisputeStatus, PaidPayment, PaymentIntentId, PaymentIntentRequest,
     PaymentRequestKind, PaymentStanding, ProviderIdempotencyKey,
@@ -58,17 +58,34 @@ async fn sent_form(server: &MockServer) -> (HashMap<String, String>, wiremock::R
 }
 
 /// The key askgate derives for `kind` with the client's key `client`.
-fn provider_key(kind: PaymentRequestKind, package: TokenPackage, client: &str) -> ProviderIdempotencyKey {
-    ProviderIdempotencyKey::derive(kind, user(), package, Some(&IdempotencyKey::parse(client).unwrap()))
-        .unwrap()
+fn provider_key(
+    kind: PaymentRequestKind,
+    package: TokenPackage,
+    client: &str,
+) -> ProviderIdempotencyKey {
+    ProviderIdempotencyKey::derive(
+        kind,
+        user(),
+        package,
+        Some(&IdempotencyKey::parse(client).unwrap()),
+    )
+    .unwrap()
 }
 
 fn intent_key() -> ProviderIdempotencyKey {
-    provider_key(PaymentRequestKind::PaymentIntent, TokenPackage::Small, "7f3c2a10")
+    provider_key(
+        PaymentRequestKind::PaymentIntent,
+        TokenPackage::Small,
+        "7f3c2a10",
+    )
 }
 
 fn checkout_key() -> ProviderIdempotencyKey {
-    provider_key(PaymentRequestKind::Checkout, TokenPackage::Medium, "5e1d9b77")
+    provider_key(
+        PaymentRequestKind::Checkout,
+        TokenPackage::Medium,
+        "5e1d9b77",
+    )
 }
 
 fn intent_request(package: TokenPackage) -> PaymentIntentRequest {

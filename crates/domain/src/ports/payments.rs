@@ -83,5 +83,8 @@ pub trait PurchaseRepository: Send + Sync {
     async fn mark_failed(&self, checkout_session_id: &CheckoutSessionId) -> Result<(), StoreError>;
 
     /// `Ok(None)` when unknown.
-    async fn get(&self, checkout_session_id: &CheckoutSessionId) -> Result<Option<Purchase>, StoreError>;
+    async fn get(
+        &self,
+        checkout_session_id: &CheckoutSessionId,
+    ) -> Result<Option<Purchase>, StoreError>;
 }

@@ -8,14 +8,14 @@ use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
 use crate::ledger::{
-    DisputeWon, IdempotencyKey, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, RefundShare,
-    ReversalCause,
+    DisputeWon, IdempotencyKey, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
+    RefundShare, ReversalCause,
 };
 use crate::package::{PackageView, TokenPackage, UnknownPackage};
 use crate::payment::{
-    CheckoutCreated, CheckoutRequest, CheckoutSessionId, ClientKeyTooLong, DisputeStatus, PaidPayment, PaymentEvent,
-    PaymentIntentCreated, PaymentIntentId, PaymentIntentRequest, PaymentRequestKind,
-    ProviderIdempotencyKey, Purchase, PurchaseStatus, StripeEventId,
+    CheckoutCreated, CheckoutRequest, CheckoutSessionId, ClientKeyTooLong, DisputeStatus,
+    PaidPayment, PaymentEvent, PaymentIntentCreated, PaymentIntentId, PaymentIntentRequest,
+    PaymentRequestKind, ProviderIdempotencyKey, Purchase, PurchaseStatus, StripeEventId,
 };
 use crate::ports::{
     BalanceError, Ledger, PaymentError, PaymentGateway, PurchaseCreditError, PurchaseRepository,

@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use url::Url;
 
-
 /// Name of the cookie that carries a sign-in in progress.
 pub const FLOW_COOKIE: &str = "askgate_sign_in";
 /// How long a started sign-in may take to come back.

@@ -2,17 +2,17 @@
 //! into an [`ApiError`]: one `From` impl per error type, each matching every
 //! variant, so a new variant forces a decision about its status.
 
+use actix_web::http::StatusCode;
 use askgate_domain::StoreError;
 use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
-use actix_web::http::StatusCode;
 use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::services::{AccountError, BillingError, ChatError, DomainError};
 
 use super::{ApiError, PURCHASE_URL, ProblemCode};
-use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::auth::{NotALocalPath, RedirectUriRefused, SessionError, TokenError};
+use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::routes::auth::refresh::BadBody;
 
 impl From<AccountError> for ApiError {
@@ -99,10 +99,9 @@ impl From<BillingError> for ApiError {
             ),
             BillingError::PurchaseNotFound => Self::not_found("No such purchase."),
             // Stripe's own message is logged, never shown.
-            BillingError::Rejected(_) => Self::server(ProblemCode::UpstreamFailed, &e)
-                .with_detail(
-                    "The payment provider could not start the payment. Please try again later.",
-                ),
+            BillingError::Rejected(_) => Self::server(ProblemCode::UpstreamFailed, &e).with_detail(
+                "The payment provider could not start the payment. Please try again later.",
+            ),
             BillingError::Unavailable(_) => Self::unavailable(&e),
             BillingError::Unexpected(_) => Self::internal(&e),
         }
@@ -197,7 +196,9 @@ impl From<WebhookError> for ApiError {
     fn from(e: WebhookError) -> Self {
         tracing::warn!(error = %e, "refused a webhook delivery");
         let detail = match e {
-            WebhookError::MissingSignature => "The Stripe-Signature header is missing or malformed.",
+            WebhookError::MissingSignature => {
+                "The Stripe-Signature header is missing or malformed."
+            }
             WebhookError::BadSignature => "The Stripe-Signature does not match the payload.",
             WebhookError::Stale => "The Stripe-Signature timestamp is outside the tolerance.",
             WebhookError::MalformedPayload(_) => "The payload is not a Stripe event.",
