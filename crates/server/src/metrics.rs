@@ -28,7 +28,7 @@ use askgate_domain::page::{Page, PageRequest};
 use askgate_domain::ports::{
     AiUpstream, BalanceError, Charges, CreditError, HistoryError, Ledger, PurchaseCreditError,
     RecoveredCharge, Reservation, ReserveError, Reserved, RestoreError, ReversalError, Settled,
-    Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest, UpstreamStream,
 };
 use askgate_domain::{ChargeId, StoreError, Tokens, UserId};
 use askgate_http::ApiError;
@@ -188,6 +188,12 @@ impl AiUpstream for MeteredUpstream {
         )
         .record(waited.as_secs_f64());
         result
+    }
+
+    /// Forwarded as it is, so that wrapping an upstream never turns its
+    /// streamed answers into whole ones.
+    async fn stream(&self, request: &UpstreamRequest) -> Result<UpstreamStream, UpstreamError> {
+        self.inner.stream(request).await
     }
 }
 
