@@ -963,11 +963,7 @@ impl Ledger for PgLedger {
         let mut rows = query.load(&mut conn).await.map_err(DbError::from)?;
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let items = rows
-            .into_iter()
-            .map(entry)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(DbError::from)?;
+        let items = rows.into_iter().map(entry).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = match items.last() {
             Some(last) if more => Some(
                 Cursor {
