@@ -14,12 +14,11 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use askgate_domain::StoreError;
 use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
 use askgate_domain::ports::RateDecision;
-use askgate_domain::services::ChatError;
 use askgate_domain::services::{AccountError, BillingError, DomainError};
+use askgate_domain::services::{ChatError, ConversationError, SessionError};
 use serde::Serialize;
 
 /// Media type of every error body.
@@ -505,13 +504,29 @@ impl From<ChatError> for ApiError {
     }
 }
 
-/// A storage port called directly by a handler (conversations).
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl From<ConversationError> for ApiError {
+    fn from(e: ConversationError) -> Self {
         match e {
-            StoreError::Conflict(what) => Self::conflict(what),
-            StoreError::Unavailable(_) => Self::unavailable(&e),
-            StoreError::Unexpected(_) => Self::internal(&e),
+            ConversationError::NotFound => Self::not_found("No such conversation."),
+            ConversationError::Unavailable(_) => Self::unavailable(&e),
+            ConversationError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Refused | SessionError::ReuseDetected => {
+                tracing::info!(reason = %e, "refused a refresh");
+                Self::invalid_token()
+            }
+            SessionError::Expired => {
+                tracing::info!(reason = %e, "refused a refresh");
+                Self::session_expired()
+            }
+            SessionError::Unavailable(_) => Self::unavailable(&e),
+            SessionError::Unexpected(_) => Self::internal(&e),
         }
     }
 }

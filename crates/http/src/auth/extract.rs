@@ -59,7 +59,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthenticatedUser, ApiError> {
         .cloned()
         .ok_or_else(|| ApiError::internal(&MissingState))?;
     let token = bearer_token(&req).ok_or_else(ApiError::unauthenticated)?;
-    match state.verifier().verify(&token).await {
+    match state.services.bearer.verify(&token).await {
         Ok(user) => Ok(user),
         Err(TokenError::Unavailable(source)) => Err(ApiError::unavailable(source.as_ref())),
         Err(rejected) => {

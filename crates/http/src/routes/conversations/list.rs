@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
-use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -43,8 +42,8 @@ pub async fn handle(
     let Params { limit, cursor } = params.into_inner();
     let page = PageRequest::parse(limit, cursor.as_deref())?;
     let conversations = state
-        .conversations()
-        .ok_or_else(|| not_configured("conversations"))?
+        .services
+        .conversations
         .list(caller.user, page)
         .await?;
     Ok(HttpResponse::Ok().json(conversations))

@@ -30,7 +30,8 @@ pub async fn handle(
     let package = body.into_inner().package;
     let key = stripe_idempotency_key(&req, caller.user, "payment_intent", &package)?;
     let created = state
-        .billing()?
+        .services
+        .billing
         .start_payment(&caller.actor(), &package, key)
         .await?;
     Ok(HttpResponse::Ok().json(created))
