@@ -7,8 +7,7 @@ use std::time::Duration;
 use actix_web::cookie::Cookie;
 use askgate_domain::ports::{HealthCheck, RefreshToken, WebhookVerifier};
 use askgate_domain::services::{
-    AccountService, BillingService, ChatService, ConversationService, DomainService,
-    SessionService,
+    AccountService, BillingService, ChatService, ConversationService, DomainService, SessionService,
 };
 
 use crate::auth::{MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie};

@@ -9,9 +9,9 @@ use actix_web::{HttpResponse, ResponseError, test, web};
 use askgate_domain::ledger::{EntryKind, LedgerEntry, ServiceType};
 use askgate_domain::page::Page;
 use askgate_domain::ports::{
-    LedgerError, MockCharges, MockClock, MockConversationRepository, MockDomainRepository,
-    MockHealthCheck, MockLedger, MockPurchaseRepository, MockRateLimiter, MockSessionStore,
-    MockAiUpstream, MockUserRepository,
+    LedgerError, MockAiUpstream, MockCharges, MockClock, MockConversationRepository,
+    MockDomainRepository, MockHealthCheck, MockLedger, MockPurchaseRepository, MockRateLimiter,
+    MockSessionStore, MockUserRepository,
 };
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{

@@ -7,10 +7,12 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
-use askgate_domain::ports::{Charges, Clock, ConversationRepository, DomainRepository, HealthCheck};
+use askgate_domain::ports::WebhookVerifier;
+use askgate_domain::ports::{
+    Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
+};
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
-use askgate_domain::ports::WebhookVerifier;
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, BillingService, DomainService, ReturnUrls};
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};

@@ -59,7 +59,8 @@ pub struct TokenIssueError(#[source] pub BoxError);
 pub trait TokenIssuer: Send + Sync {
     /// An access token for `user` in `session`, valid from now. MUST fail only
     /// when signing itself fails.
-    fn access_token(&self, user: &User, session: SessionId) -> Result<IssuedToken, TokenIssueError>;
+    fn access_token(&self, user: &User, session: SessionId)
+    -> Result<IssuedToken, TokenIssueError>;
 
     /// A new refresh token that nobody can guess, with its hash.
     fn refresh_token(&self) -> RefreshToken;

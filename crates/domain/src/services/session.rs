@@ -200,7 +200,9 @@ impl SessionService {
                 self.end(session).await?;
                 return Err(SessionError::Refused);
             }
-            Err(AccountError::Unavailable(source)) => return Err(SessionError::Unavailable(source)),
+            Err(AccountError::Unavailable(source)) => {
+                return Err(SessionError::Unavailable(source));
+            }
             Err(other) => return Err(SessionError::Unexpected(Box::new(other))),
         };
         let access = self.tokens.access_token(&user, session)?;
@@ -488,7 +490,12 @@ mod tests {
             next.grant.access.token,
             format!("access:{}:{}", user.id, first.session)
         );
-        assert!(f.sessions.refresh(next.grant.refresh.expose()).await.is_ok());
+        assert!(
+            f.sessions
+                .refresh(next.grant.refresh.expose())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -499,7 +506,10 @@ mod tests {
         let legit = f.sessions.refresh(first.refresh.expose()).await.unwrap();
 
         let reuse = f.sessions.refresh(first.refresh.expose()).await;
-        assert!(matches!(reuse, Err(SessionError::ReuseDetected)), "{reuse:?}");
+        assert!(
+            matches!(reuse, Err(SessionError::ReuseDetected)),
+            "{reuse:?}"
+        );
         assert!(f.store.is_revoked(first.session));
         let newest = f.sessions.refresh(legit.grant.refresh.expose()).await;
         assert!(matches!(newest, Err(SessionError::Refused)), "{newest:?}");
@@ -545,7 +555,10 @@ mod tests {
         let f = fixture(None);
         let first = f.sessions.start(&ann()).await.unwrap();
         let refreshed = f.sessions.refresh(first.refresh.expose()).await;
-        assert!(matches!(refreshed, Err(SessionError::Refused)), "{refreshed:?}");
+        assert!(
+            matches!(refreshed, Err(SessionError::Refused)),
+            "{refreshed:?}"
+        );
         assert!(f.store.is_revoked(first.session));
     }
 

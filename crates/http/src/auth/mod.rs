@@ -13,7 +13,9 @@ pub use askgate_domain::ports::{IssuedToken, RefreshToken};
 pub use bearer::BearerTokens;
 pub use cookies::{REFRESH_COOKIE, REFRESH_COOKIE_PATH, cleared_refresh_cookie, refresh_cookie};
 pub use extract::{AdminUser, AuthenticatedUser};
-pub use session::{SESSION_ROLE, SessionClaims, SessionKeys, SessionTokenError, hash_refresh_token};
+pub use session::{
+    SESSION_ROLE, SessionClaims, SessionKeys, SessionTokenError, hash_refresh_token,
+};
 pub use sign_in::{
     FLOW_COOKIE, FLOW_TTL, FlowCookieError, MicrosoftSignIn, NotALocalPath, PendingSignIn,
     RedirectUriRefused, local_return_path,

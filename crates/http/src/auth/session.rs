@@ -159,7 +159,11 @@ impl SessionKeys {
 }
 
 impl TokenIssuer for SessionKeys {
-    fn access_token(&self, user: &User, session: SessionId) -> Result<IssuedToken, TokenIssueError> {
+    fn access_token(
+        &self,
+        user: &User,
+        session: SessionId,
+    ) -> Result<IssuedToken, TokenIssueError> {
         self.issue(user, session)
             .map_err(|e| TokenIssueError(Box::new(e)))
     }

@@ -41,10 +41,6 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let Params { limit, cursor } = params.into_inner();
     let page = PageRequest::parse(limit, cursor.as_deref())?;
-    let conversations = state
-        .services
-        .conversations
-        .list(caller.user, page)
-        .await?;
+    let conversations = state.services.conversations.list(caller.user, page).await?;
     Ok(HttpResponse::Ok().json(conversations))
 }
