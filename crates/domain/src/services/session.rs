@@ -524,10 +524,12 @@ mod tests {
         let user = ann();
         let f = fixture(Some(user.clone()));
         let first = f.sessions.start(&user).await.unwrap();
-        f.clock.advance(Duration::from_secs(29 * 86_400));
-        let day_29 = f.sessions.refresh(first.refresh.expose()).await.unwrap();
-        f.clock.advance(Duration::from_secs(2 * 86_400));
-        let day_31 = f.sessions.refresh(day_29.grant.refresh.expose()).await;
+        f.clock.advance(Duration::from_secs(13 * 86_400));
+        let day_13 = f.sessions.refresh(first.refresh.expose()).await.unwrap();
+        f.clock.advance(Duration::from_secs(13 * 86_400));
+        let day_26 = f.sessions.refresh(day_13.grant.refresh.expose()).await.unwrap();
+        f.clock.advance(Duration::from_secs(5 * 86_400));
+        let day_31 = f.sessions.refresh(day_26.grant.refresh.expose()).await;
         assert!(matches!(day_31, Err(SessionError::Expired)), "{day_31:?}");
         assert!(f.store.is_revoked(first.session));
         assert!(!f.sessions.is_active(first.session).await.unwrap());
