@@ -1,7 +1,7 @@
 //! askgate's HTTP layer (actix-web 4).
 //!
 //! Thin handlers, one file per action under [`routes`], calling the domain's use
-//! cases held in [`AppState`]. Errors leave as RFC 9457 problem+json through
+//! cases held in [`Services`]. Errors leave as RFC 9457 problem+json through
 //! [`ApiError`], the one place where failures become status codes. This crate
 //! depends on `askgate-domain` only: no SQL, no HTTP clients.
 
@@ -25,7 +25,7 @@ use tracing_actix_web::TracingLogger;
 pub use auth::{AdminUser, AuthenticatedUser, SessionKeys, TokenVerifier};
 pub use error::{ApiError, PROBLEM_JSON, ProblemCode};
 pub use idempotency::IdempotencyKeyHeader;
-pub use state::AppState;
+pub use state::{AppState, HttpOptions, Services};
 pub use webhook::StripeSignedEvent;
 
 /// Largest JSON request body accepted (64 KiB).
@@ -62,8 +62,8 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let https = state.https;
-    let cors = cors(&state.cors_origins);
+    let https = state.options.https;
+    let cors = cors(&state.options.cors_origins);
     App::new()
         .app_data(web::Data::new(state))
         .configure(ui::configure_ui)

@@ -62,7 +62,7 @@ pub async fn body_deadline(
     let timeout = req
         .app_data::<web::Data<crate::AppState>>()
         .map_or(crate::state::DEFAULT_BODY_READ_TIMEOUT, |s| {
-            s.body_read_timeout
+            s.options.body_read_timeout
         });
     let deadline = tokio::time::Instant::now() + timeout;
     let mut payload = req.take_payload();

@@ -8,7 +8,8 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use askgate_domain::payment::PaymentEvent;
-use askgate_domain::ports::WebhookError;
+use askgate_domain::ports::{Clock, SystemClock, WebhookError};
+use askgate_domain::services::BillingError;
 use futures::StreamExt;
 
 use crate::error::ApiError;
@@ -23,8 +24,8 @@ pub const STRIPE_SIGNATURE_HEADER: &str = "Stripe-Signature";
 /// A verified Stripe event.
 ///
 /// Reads the raw body (at most [`WEBHOOK_BODY_LIMIT`]) and `Stripe-Signature`,
-/// and checks them with the application's `WebhookVerifier` at the clock's
-/// current time. A missing, wrong or stale signature, or a payload that is not
+/// and checks them with the application's `WebhookVerifier` at the current
+/// time. A missing, wrong or stale signature, or a payload that is not
 /// an event, is refused with 400 problem+json before the handler runs, so
 /// nothing changes. Without a configured verifier the webhook answers 503.
 #[derive(Debug)]
@@ -49,7 +50,11 @@ impl FromRequest for StripeSignedEvent {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or_else(|| ApiError::internal(&MissingState))?;
-            let verifier = state.webhook_verifier()?;
+            let verifier = state
+                .services
+                .webhooks
+                .as_deref()
+                .ok_or(BillingError::NotConfigured)?;
             let signature = req
                 .headers()
                 .get(STRIPE_SIGNATURE_HEADER)
@@ -60,7 +65,7 @@ impl FromRequest for StripeSignedEvent {
                 return Err(WebhookError::MissingSignature.into());
             };
             verifier
-                .verify(&body, &signature, state.clock().now())
+                .verify(&body, &signature, SystemClock.now())
                 .map(Self)
                 .map_err(ApiError::from)
         })

@@ -9,13 +9,20 @@ use actix_web::{HttpResponse, ResponseError, test, web};
 use askgate_domain::ledger::{EntryKind, LedgerEntry, ServiceType};
 use askgate_domain::page::Page;
 use askgate_domain::ports::{
-    BalanceError, MockClock, MockDomainRepository, MockHealthCheck, MockLedger, MockUserRepository,
+    BalanceError, MockAiUpstream, MockCharges, MockClock, MockConversationRepository,
+    MockDomainRepository, MockHealthCheck, MockLedger, MockPurchaseRepository, MockRateLimiter,
+    MockSessionStore, MockUserRepository,
 };
 use askgate_domain::services::account::AdminPolicy;
-use askgate_domain::services::{AccountError, AccountService, DomainError, DomainService};
+use askgate_domain::services::{
+    AccountError, AccountService, BillingService, ChatPorts, ChatService, ConversationService,
+    DomainError, DomainService, ReturnUrls, SessionPolicy, SessionService,
+};
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, StoreError, Tokens, TransactionId, UserId};
-use askgate_http::{AdminUser, ApiError, AppState, AuthenticatedUser, SessionKeys, app};
+use askgate_http::{
+    AdminUser, ApiError, AppState, AuthenticatedUser, HttpOptions, Services, SessionKeys, app,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
@@ -67,23 +74,67 @@ impl Ports {
     fn state(self) -> AppState {
         let mut clock = MockClock::new();
         clock.expect_now().returning(Utc::now);
-        let accounts = AccountService::new(
+        let clock = Arc::new(clock);
+        let accounts = Arc::new(AccountService::new(
             Arc::new(self.users),
             Arc::new(self.ledger),
-            Arc::new(clock),
+            clock.clone(),
             AdminPolicy::default(),
+        ));
+        let mut store = MockSessionStore::new();
+        store.expect_start().returning(|_| Ok(()));
+        let sessions = SessionService::new(
+            Arc::new(store),
+            Arc::new(keys()),
+            Arc::clone(&accounts),
+            clock,
+            SessionPolicy {
+                refresh_ttl: Duration::from_secs(14 * 86_400),
+                max_age: SessionPolicy::DEFAULT_MAX_AGE,
+                revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
+            },
         );
         let domains = DomainService::new(
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
         );
+        let chat = ChatService::new(
+            ChatPorts {
+                charges: Arc::new(MockCharges::new()),
+                upstream: Arc::new(MockAiUpstream::new()),
+                domains: Arc::new(MockDomainRepository::new()),
+                conversations: Arc::new(MockConversationRepository::new()),
+                rate_limiter: Arc::new(MockRateLimiter::new()),
+            },
+            Duration::from_secs(1),
+        );
+        let billing = BillingService::new(
+            None,
+            Arc::new(MockLedger::new()),
+            Arc::new(MockPurchaseRepository::new()),
+            ReturnUrls::under("http://localhost:8080"),
+        );
+        let services = Services {
+            accounts,
+            sessions: Arc::new(sessions),
+            conversations: Arc::new(ConversationService::new(Arc::new(
+                MockConversationRepository::new(),
+            ))),
+            chat: Arc::new(chat),
+            domains: Arc::new(domains),
+            billing: Arc::new(billing),
+            health: Arc::new(self.health),
+            bearer: Arc::new(keys()),
+            microsoft: None,
+            webhooks: None,
+        };
         AppState::new(
-            Arc::new(accounts),
-            Arc::new(domains),
-            Arc::new(self.health),
-            keys(),
+            services,
+            HttpOptions {
+                dev_login: self.dev_login,
+                ..HttpOptions::default()
+            },
         )
-        .with_dev_login(self.dev_login)
     }
 }
 

@@ -10,14 +10,17 @@ use actix_web::http::header;
 use actix_web::test;
 use askgate_domain::ports::{
     AiUpstream, MockCharges, MockClock, MockConversationRepository, MockDomainRepository,
-    MockHealthCheck, MockLedger, MockRateLimiter, MockUserRepository, RateDecision, Reserved,
-    UpstreamAnswer, UpstreamError, UpstreamRequest,
+    MockHealthCheck, MockLedger, MockPurchaseRepository, MockRateLimiter, MockSessionStore,
+    MockUserRepository, RateDecision, Reserved, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use askgate_domain::services::account::AdminPolicy;
-use askgate_domain::services::{AccountService, ChatPorts, ChatService, DomainService};
+use askgate_domain::services::{
+    AccountService, BillingService, ChatPorts, ChatService, ConversationService, DomainService,
+    ReturnUrls, SessionPolicy, SessionService,
+};
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, Tokens, UserId};
-use askgate_http::{AppState, SessionKeys, app};
+use askgate_http::{AppState, HttpOptions, Services, SessionKeys, app};
 use async_trait::async_trait;
 use chrono::Utc;
 use secrecy::SecretString;
@@ -95,21 +98,46 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
     let token = keys.issue(&user, SessionId::generate()).unwrap().token;
     let mut clock = MockClock::new();
     clock.expect_now().returning(Utc::now);
-    let state = AppState::new(
-        Arc::new(AccountService::new(
-            Arc::new(MockUserRepository::new()),
-            Arc::new(MockLedger::new()),
-            Arc::new(clock),
-            AdminPolicy::default(),
+    let clock = Arc::new(clock);
+    let accounts = Arc::new(AccountService::new(
+        Arc::new(MockUserRepository::new()),
+        Arc::new(MockLedger::new()),
+        clock.clone(),
+        AdminPolicy::default(),
+    ));
+    let services = Services {
+        sessions: Arc::new(SessionService::new(
+            Arc::new(MockSessionStore::new()),
+            Arc::new(keys.clone()),
+            Arc::clone(&accounts),
+            clock,
+            SessionPolicy {
+                refresh_ttl: Duration::from_secs(14 * 86_400),
+                max_age: SessionPolicy::DEFAULT_MAX_AGE,
+                revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
+            },
         )),
-        Arc::new(DomainService::new(
+        accounts,
+        conversations: Arc::new(ConversationService::new(Arc::new(
+            MockConversationRepository::new(),
+        ))),
+        chat: Arc::new(chat),
+        domains: Arc::new(DomainService::new(
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
         )),
-        Arc::new(MockHealthCheck::new()),
-        keys,
-    )
-    .with_chat(Arc::new(chat));
+        billing: Arc::new(BillingService::new(
+            None,
+            Arc::new(MockLedger::new()),
+            Arc::new(MockPurchaseRepository::new()),
+            ReturnUrls::under("http://localhost:8080"),
+        )),
+        health: Arc::new(MockHealthCheck::new()),
+        bearer: Arc::new(keys),
+        microsoft: None,
+        webhooks: None,
+    };
+    let state = AppState::new(services, HttpOptions::default());
     let service = test::init_service(app(state)).await;
 
     let request = test::TestRequest::post()

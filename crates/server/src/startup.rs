@@ -7,13 +7,18 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
-use askgate_domain::ports::{Charges, DomainRepository, RateLimiter, ServiceTokenProvider};
-use askgate_domain::ports::{PaymentGateway, SystemClock};
+use askgate_domain::ports::WebhookVerifier;
+use askgate_domain::ports::{
+    Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
+};
+use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
+use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, BillingService, DomainService, ReturnUrls};
-use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService};
-use askgate_http::auth::{BearerTokens, MicrosoftSignIn, SessionPolicy, Sessions};
-use askgate_http::{AppState, SessionKeys};
+use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
+use askgate_domain::services::{SessionPolicy, SessionService};
+use askgate_http::auth::{BearerTokens, MicrosoftSignIn, TokenVerifier};
+use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers};
 use askgate_postgres::{PgCharges, PgConversations, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
@@ -74,14 +79,15 @@ impl Application {
         let azure = azure_ad(&settings).await?;
         let limiter = rate_limiter_parts(&settings).await?;
         let metrics = web::Data::new(Metrics::new(db.clone(), limiter.redis.clone()));
+        let postgres = PgAdapters::new(&db);
         let recovery = Arc::new(ChargeRecovery::new(
-            charges(&db),
+            Arc::clone(&postgres.charges),
             settings.upstream.charge_recovery_after,
         ));
         // Charges a previous run left pending (it was killed) are refunded
         // before this one serves.
         sweep(&recovery).await;
-        let state = app_state(&settings, db, azure, limiter.limiter).await?;
+        let state = app_state(&settings, &postgres, azure, limiter.limiter)?;
 
         let addr = settings.http.bind_addr;
         let bind_failed = |source| StartupError::Bind {
@@ -243,13 +249,48 @@ pub async fn connect(settings: &Settings) -> Result<Database, StartupError> {
         .map_err(StartupError::Database)
 }
 
+/// The PostgreSQL adapters, each built once and shared by every use case
+/// that needs it; the ledger and the charges metered, the domains cached.
+struct PgAdapters {
+    users: Arc<dyn UserRepository>,
+    ledger: Arc<dyn Ledger>,
+    charges: Arc<dyn Charges>,
+    conversations: Arc<dyn ConversationRepository>,
+    domains: Arc<dyn DomainRepository>,
+    purchases: Arc<dyn PurchaseRepository>,
+    sessions: Arc<dyn SessionStore>,
+    health: Arc<dyn HealthCheck>,
+}
+
+impl PgAdapters {
+    fn new(db: &Database) -> Self {
+        Self {
+            users: Arc::new(PgUsers::new(db.clone())),
+            ledger: Arc::new(MeteredLedger::new(Arc::new(PgLedger::new(db.clone())))),
+            charges: Arc::new(MeteredCharges::new(Arc::new(PgCharges::new(db.clone())))),
+            conversations: Arc::new(PgConversations::new(db.clone())),
+            domains: Arc::new(CachedDomains::new(
+                Arc::new(PgDomains::new(db.clone())),
+                domain_cache::DEFAULT_TTL,
+            )),
+            purchases: Arc::new(PgPurchases::new(db.clone())),
+            sessions: Arc::new(PgSessions::new(db.clone())),
+            health: Arc::new(PgHealth::new(db.clone())),
+        }
+    }
+}
+
 /// The account use case on the Postgres adapters (also used by CLI commands).
 #[must_use]
 pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
+    accounts(settings, &PgAdapters::new(db), Arc::new(SystemClock))
+}
+
+fn accounts(settings: &Settings, postgres: &PgAdapters, clock: Arc<dyn Clock>) -> AccountService {
     AccountService::new(
-        Arc::new(PgUsers::new(db.clone())),
-        Arc::new(MeteredLedger::new(Arc::new(PgLedger::new(db.clone())))),
-        Arc::new(SystemClock),
+        Arc::clone(&postgres.users),
+        Arc::clone(&postgres.ledger),
+        clock,
         AdminPolicy {
             role_name: settings.azure_ad.admin_role.clone(),
             emails: settings.auth.admin_emails.clone(),
@@ -305,33 +346,22 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Sessions, the bearer-token verifier and Microsoft sign-in, wired together.
+/// The bearer-token verifier and Microsoft sign-in, wired together.
 struct Identity {
-    sessions: Arc<Sessions>,
-    verifier: Arc<BearerTokens>,
+    verifier: Arc<dyn TokenVerifier>,
     sign_in: Option<MicrosoftSignIn>,
 }
 
-/// Session tokens with revocation (sessions on PostgreSQL) and, when Azure AD
-/// is configured, its access tokens and sign-in.
+/// Session tokens with revocation and, when Azure AD is configured, its
+/// access tokens and sign-in.
 fn identity(
     settings: &Settings,
-    db: &Database,
     keys: &SessionKeys,
+    sessions: &Arc<SessionService>,
     accounts: &Arc<AccountService>,
     azure: Option<Arc<AzureAd>>,
 ) -> Identity {
-    let sessions = Arc::new(Sessions::new(
-        Arc::new(PgSessions::new(db.clone())),
-        keys.clone(),
-        SessionPolicy {
-            refresh_ttl: settings.auth.refresh_ttl,
-            max_age: settings.auth.session_max_age,
-            secure_cookies: settings.secure_cookies(),
-            revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
-        },
-    ));
-    let mut verifier = BearerTokens::new(keys.clone()).with_revocation(Arc::clone(&sessions));
+    let mut verifier = BearerTokens::new(keys.clone(), Arc::clone(sessions));
     let mut sign_in = None;
     if let (Some(azure), Some(app)) = (azure, &settings.azure_ad.app) {
         verifier = verifier.with_azure_ad(azure.clone(), Arc::clone(accounts));
@@ -339,12 +369,11 @@ fn identity(
             azure,
             app.redirect_uri.to_string(),
             redirect_origins(settings),
-            settings.auth.jwt_secret.clone(),
+            &settings.auth.jwt_secret,
             settings.secure_cookies(),
         ));
     }
     Identity {
-        sessions,
         verifier: Arc::new(verifier),
         sign_in,
     }
@@ -393,11 +422,10 @@ async fn rate_limiter_parts(settings: &Settings) -> Result<Limiter, StartupError
 }
 
 /// The chat use case on the Postgres adapters, the upstreams and the limiter;
-/// the upstreams and the charges metered.
-fn chat_service_with_limiter(
+/// the upstreams metered.
+fn chat_service(
     settings: &Settings,
-    db: &Database,
-    domains: Arc<dyn DomainRepository>,
+    postgres: &PgAdapters,
     service_tokens: Option<Arc<dyn ServiceTokenProvider>>,
     rate_limiter: Arc<dyn RateLimiter>,
 ) -> Result<ChatService, StartupError> {
@@ -405,26 +433,24 @@ fn chat_service_with_limiter(
         .map_err(StartupError::Upstream)?;
     Ok(ChatService::new(
         ChatPorts {
-            charges: charges(db),
+            charges: Arc::clone(&postgres.charges),
             upstream: Arc::new(MeteredUpstream::new(Arc::new(upstream))),
-            domains,
-            conversations: Arc::new(PgConversations::new(db.clone())),
+            domains: Arc::clone(&postgres.domains),
+            conversations: Arc::clone(&postgres.conversations),
             rate_limiter,
         },
         settings.upstream.duplicate_wait(),
     ))
 }
 
-/// The chat charges on PostgreSQL, metered.
-#[must_use]
-pub fn charges(db: &Database) -> Arc<dyn Charges> {
-    Arc::new(MeteredCharges::new(Arc::new(PgCharges::new(db.clone()))))
-}
-
 /// The billing use case: Stripe when `STRIPE_SECRET_KEY` is set, otherwise no
 /// payment provider (purchases answer "payments are not configured"). Also
 /// used by the `reconcile` command.
 pub fn billing_service(settings: &Settings, db: &Database) -> Result<BillingService, StartupError> {
+    billing(settings, &PgAdapters::new(db))
+}
+
+fn billing(settings: &Settings, postgres: &PgAdapters) -> Result<BillingService, StartupError> {
     let stripe = &settings.stripe;
     let gateway = stripe
         .secret_key
@@ -445,66 +471,70 @@ pub fn billing_service(settings: &Settings, db: &Database) -> Result<BillingServ
         .transpose()?;
     Ok(BillingService::new(
         gateway,
-        Arc::new(MeteredLedger::new(Arc::new(PgLedger::new(db.clone())))),
-        Arc::new(PgPurchases::new(db.clone())),
+        Arc::clone(&postgres.ledger),
+        Arc::clone(&postgres.purchases),
         ReturnUrls::under(settings.http.public_base_url.as_str()),
     ))
 }
 
-async fn app_state(
+/// Every use case on the shared adapters, and the HTTP layer's options.
+fn app_state(
     settings: &Settings,
-    db: Database,
+    postgres: &PgAdapters,
     azure: Option<Arc<AzureAd>>,
     rate_limiter: Arc<dyn RateLimiter>,
 ) -> Result<AppState, StartupError> {
-    let domains: Arc<dyn DomainRepository> = Arc::new(CachedDomains::new(
-        Arc::new(PgDomains::new(db.clone())),
-        domain_cache::DEFAULT_TTL,
-    ));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let service_tokens = service_token_provider(azure.as_deref());
-    let chat = chat_service_with_limiter(
-        settings,
-        &db,
-        Arc::clone(&domains),
-        service_tokens,
-        rate_limiter,
-    )?;
-    let conversations = Arc::new(PgConversations::new(db.clone()));
-    let billing = Arc::new(billing_service(settings, &db)?);
-
-    let session_keys = SessionKeys::new(
+    let chat = chat_service(settings, postgres, service_tokens, rate_limiter)?;
+    let keys = SessionKeys::new(
         &settings.auth.jwt_secret,
         settings.auth.session_ttl,
         SESSION_AUDIENCE.to_owned(),
     );
-    let accounts = Arc::new(account_service(settings, &db));
-    let identity = identity(settings, &db, &session_keys, &accounts, azure);
-    let state = AppState::new(
-        accounts,
-        Arc::new(DomainService::new(
-            domains,
+    let accounts = Arc::new(accounts(settings, postgres, Arc::clone(&clock)));
+    let sessions = Arc::new(SessionService::new(
+        Arc::clone(&postgres.sessions),
+        Arc::new(keys.clone()),
+        Arc::clone(&accounts),
+        clock,
+        SessionPolicy {
+            refresh_ttl: settings.auth.refresh_ttl,
+            max_age: settings.auth.session_max_age,
+            revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
+        },
+    ));
+    let identity = identity(settings, &keys, &sessions, &accounts, azure);
+    let services = Services {
+        conversations: Arc::new(ConversationService::new(Arc::clone(
+            &postgres.conversations,
+        ))),
+        domains: Arc::new(DomainService::new(
+            Arc::clone(&postgres.domains),
             Arc::new(settings.upstream.allowed_hosts()),
         )),
-        Arc::new(PgHealth::new(db)),
-        session_keys,
-    )
-    .with_dev_login(settings.auth.dev_login)
-    .with_development(settings.app_env == AppEnv::Development)
-    .with_https(settings.http.public_base_url.scheme() == "https")
-    .with_cors_origins(settings.http.allowed_origins.clone())
-    .with_body_read_timeout(settings.http.body_read_timeout)
-    .with_sessions(identity.sessions)
-    .with_token_verifier(identity.verifier)
-    .with_microsoft_sign_in(identity.sign_in)
-    .with_chat(Arc::new(chat))
-    .with_conversations(conversations)
-    .with_billing(billing)
-    .with_stripe_publishable_key(settings.stripe.publishable_key.clone());
-    Ok(match &settings.stripe.webhook_secret {
-        Some(secrets) => state.with_webhook_verifier(Arc::new(StripeWebhooks::new(
-            split_webhook_secrets(secrets),
-            DEFAULT_TOLERANCE,
-        ))),
-        None => state,
-    })
+        billing: Arc::new(billing(settings, postgres)?),
+        chat: Arc::new(chat),
+        health: Arc::clone(&postgres.health),
+        accounts,
+        sessions,
+        bearer: identity.verifier,
+        microsoft: identity.sign_in,
+        webhooks: settings.stripe.webhook_secret.as_ref().map(|secrets| {
+            Arc::new(StripeWebhooks::new(
+                split_webhook_secrets(secrets),
+                DEFAULT_TOLERANCE,
+            )) as Arc<dyn WebhookVerifier>
+        }),
+    };
+    let options = HttpOptions {
+        dev_login: settings.auth.dev_login,
+        development: settings.app_env == AppEnv::Development,
+        https: settings.http.public_base_url.scheme() == "https",
+        secure_cookies: settings.secure_cookies(),
+        cors_origins: settings.http.allowed_origins.clone(),
+        body_read_timeout: settings.http.body_read_timeout,
+        stripe_publishable_key: settings.stripe.publishable_key.clone(),
+    };
+    Ok(AppState::new(services, options))
 }

@@ -15,6 +15,7 @@ mod payments;
 mod ratelimit;
 mod sessions;
 mod targets;
+mod tokens;
 mod upstream;
 mod users;
 
@@ -29,5 +30,6 @@ pub use payments::*;
 pub use ratelimit::*;
 pub use sessions::*;
 pub use targets::*;
+pub use tokens::*;
 pub use upstream::*;
 pub use users::*;

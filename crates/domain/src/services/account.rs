@@ -1,9 +1,11 @@
 //! Signing users in, and what they may read about their own account.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::instrument;
 
+use crate::cache::ExpiringCache;
 use crate::ledger::{CreditKind, CreditRequest, IdempotencyKey, LedgerEntry, Recorded};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
@@ -116,11 +118,44 @@ impl AdminPolicy {
     }
 }
 
+/// How long a verified access token's identity maps to its user without
+/// another upsert (profile and role changes carried by new tokens apply at
+/// once: they are part of the key).
+const BEARER_USER_TTL: Duration = Duration::from_secs(60);
+
+/// How many access-token identities an instance remembers.
+const BEARER_USER_CAPACITY: usize = 10_000;
+
+/// What the user row depends on: a token with other claims upserts again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct IdentityKey {
+    subject: String,
+    tenant: Option<String>,
+    email: Option<String>,
+    display_name: Option<String>,
+    roles: Vec<String>,
+}
+
+impl From<&ExternalIdentity> for IdentityKey {
+    fn from(identity: &ExternalIdentity) -> Self {
+        let mut roles = identity.roles.clone();
+        roles.sort_unstable();
+        Self {
+            subject: identity.subject.clone(),
+            tenant: identity.tenant.clone(),
+            email: identity.email.as_ref().map(|e| e.as_str().to_owned()),
+            display_name: identity.display_name.clone(),
+            roles,
+        }
+    }
+}
+
 pub struct AccountService {
     users: Arc<dyn UserRepository>,
     ledger: Arc<dyn Ledger>,
     clock: Arc<dyn Clock>,
     admins: AdminPolicy,
+    bearer_users: ExpiringCache<IdentityKey, User>,
 }
 
 impl AccountService {
@@ -135,6 +170,7 @@ impl AccountService {
             ledger,
             clock,
             admins,
+            bearer_users: ExpiringCache::new(BEARER_USER_CAPACITY, BEARER_USER_TTL),
         }
     }
 
@@ -148,6 +184,21 @@ impl AccountService {
         let role = self.admins.role_of(&email, identity);
         self.upsert(external_id, email, identity.display_name.as_deref(), role)
             .await
+    }
+
+    /// The user an access token's verified identity speaks for, signed in as
+    /// [`sign_in`](Self::sign_in) does. Every request carries the token, so
+    /// the same claims reuse the user for a minute instead of writing the row
+    /// each time.
+    pub async fn sign_in_bearer(&self, identity: &ExternalIdentity) -> Result<User, AccountError> {
+        let key = IdentityKey::from(identity);
+        if let Some(user) = self.bearer_users.get(&key, self.clock.now()) {
+            return Ok(user);
+        }
+        let user = self.sign_in(identity).await?;
+        self.bearer_users
+            .insert(key, user.clone(), self.clock.now());
+        Ok(user)
     }
 
     /// The development sign-in (`AUTH_DEV_LOGIN`): trusts the given address.
@@ -358,6 +409,30 @@ mod tests {
         let mut other = identity(Some("ann@example.com"), &[]);
         other.subject = "00000000-0000-0000-0000-00000000abce".into();
         assert_eq!(svc.sign_in(&other).await.unwrap().role, Role::User);
+    }
+
+    #[tokio::test]
+    async fn an_access_token_identity_upserts_once_until_its_claims_change() {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_upsert_sign_in()
+            .times(2)
+            .returning(|s| Ok(user_from(s)));
+        let svc = service(users, AdminPolicy::default());
+        let first = svc
+            .sign_in_bearer(&identity(Some("ann@example.com"), &["Reader", "Writer"]))
+            .await
+            .unwrap();
+        let again = svc
+            .sign_in_bearer(&identity(Some("ann@example.com"), &["Writer", "Reader"]))
+            .await
+            .unwrap();
+        assert_eq!(again.id, first.id);
+        let renamed = svc
+            .sign_in_bearer(&identity(Some("ann@example.org"), &["Reader", "Writer"]))
+            .await
+            .unwrap();
+        assert_ne!(renamed.id, first.id);
     }
 
     #[tokio::test]

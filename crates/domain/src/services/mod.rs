@@ -3,9 +3,13 @@
 pub mod account;
 pub mod billing;
 pub mod chat;
+pub mod conversations;
 pub mod domains;
+pub mod session;
 
 pub use account::{AccountError, AccountService};
 pub use billing::{BillingError, BillingService, EventOutcome, PurchaseView, ReturnUrls};
 pub use chat::{ChargeRecovery, ChatError, ChatPorts, ChatReply, ChatRequest, ChatService};
+pub use conversations::{ConversationError, ConversationService};
 pub use domains::{DomainError, DomainInput, DomainService};
+pub use session::{Refreshed, SessionError, SessionGrant, SessionPolicy, SessionService};

@@ -3,92 +3,53 @@
 //! - HS256: a session token askgate minted (`JWT_SECRET`, our audience), whose
 //!   session must still be active.
 //! - RS256: an Azure AD access token for askgate's API, verified by the identity
-//!   provider (JWKS signature, issuer, audience, lifetime, tenant); the user is
-//!   found or created by `oid`.
+//!   provider (JWKS signature, issuer, audience, lifetime, tenant); its user is
+//!   found or created by the account use case.
 //!
 //! Anything else is refused. The reason is logged; the client only learns that
 //! the token is invalid.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use askgate_domain::ports::{ExternalIdentity, IdentityError, IdentityProvider};
-use askgate_domain::services::{AccountError, AccountService};
+use askgate_domain::ports::{IdentityError, IdentityProvider};
+use askgate_domain::services::{AccountError, AccountService, SessionService};
 use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
-use moka::future::Cache;
 
-use super::{AuthenticatedUser, SessionKeys, Sessions, TokenError, TokenVerifier};
-
-/// How long a verified Azure AD identity maps to its user without another
-/// upsert (profile and role changes carried by new tokens apply at once: they
-/// are part of the key).
-const AZURE_USER_CACHE_TTL: Duration = Duration::from_secs(60);
-
-/// What the user row depends on: a token with other claims upserts again.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct IdentityKey {
-    subject: String,
-    tenant: Option<String>,
-    email: Option<String>,
-    display_name: Option<String>,
-    roles: Vec<String>,
-}
-
-impl From<&ExternalIdentity> for IdentityKey {
-    fn from(identity: &ExternalIdentity) -> Self {
-        let mut roles = identity.roles.clone();
-        roles.sort_unstable();
-        Self {
-            subject: identity.subject.clone(),
-            tenant: identity.tenant.clone(),
-            email: identity.email.as_ref().map(|e| e.as_str().to_owned()),
-            display_name: identity.display_name.clone(),
-            roles,
-        }
-    }
-}
+use super::{AuthenticatedUser, SessionKeys, TokenError, TokenVerifier};
 
 struct AzureBearer {
     provider: Arc<dyn IdentityProvider>,
     accounts: Arc<AccountService>,
-    users: Cache<IdentityKey, AuthenticatedUser>,
 }
 
 /// The [`TokenVerifier`] the server installs: session tokens with revocation,
 /// and (when Microsoft sign-in is configured) Azure AD access tokens.
 pub struct BearerTokens {
     keys: SessionKeys,
-    sessions: Option<Arc<Sessions>>,
+    sessions: Arc<SessionService>,
     azure: Option<AzureBearer>,
 }
 
 impl fmt::Debug for BearerTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerTokens")
-            .field("revocation", &self.sessions.is_some())
             .field("azure_ad", &self.azure.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl BearerTokens {
-    /// Session tokens signed by `keys` only.
+    /// Session tokens signed by `keys`, refused once `sessions` says their
+    /// session was revoked.
     #[must_use]
-    pub fn new(keys: SessionKeys) -> Self {
+    pub fn new(keys: SessionKeys, sessions: Arc<SessionService>) -> Self {
         Self {
             keys,
-            sessions: None,
+            sessions,
             azure: None,
         }
-    }
-
-    /// Refuses session tokens whose session was revoked.
-    #[must_use]
-    pub fn with_revocation(mut self, sessions: Arc<Sessions>) -> Self {
-        self.sessions = Some(sessions);
-        self
     }
 
     /// Also accepts Azure AD access tokens, signing their users in through `accounts`.
@@ -98,21 +59,15 @@ impl BearerTokens {
         provider: Arc<dyn IdentityProvider>,
         accounts: Arc<AccountService>,
     ) -> Self {
-        self.azure = Some(AzureBearer {
-            provider,
-            accounts,
-            users: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(AZURE_USER_CACHE_TTL)
-                .build(),
-        });
+        self.azure = Some(AzureBearer { provider, accounts });
         self
     }
 
     async fn session_token(&self, token: &str) -> Result<AuthenticatedUser, TokenError> {
         let user = self.keys.verify_session(token)?;
-        if let (Some(sessions), Some(session)) = (&self.sessions, user.session) {
-            let active = sessions
+        if let Some(session) = user.session {
+            let active = self
+                .sessions
                 .is_active(session)
                 .await
                 .map_err(|e| TokenError::Unavailable(Box::new(e)))?;
@@ -135,13 +90,9 @@ impl BearerTokens {
                 IdentityError::Invalid(reason) => TokenError::Refused(reason),
                 IdentityError::Unavailable(source) => TokenError::Unavailable(source),
             })?;
-        let key = IdentityKey::from(&identity);
-        if let Some(user) = azure.users.get(&key).await {
-            return Ok(user);
-        }
         let user = azure
             .accounts
-            .sign_in(&identity)
+            .sign_in_bearer(&identity)
             .await
             .map_err(|e| match e {
                 AccountError::Unavailable(source) => TokenError::Unavailable(source),
@@ -154,14 +105,12 @@ impl BearerTokens {
                     "the access token's identity cannot be signed in: {refused}"
                 )),
             })?;
-        let user = AuthenticatedUser {
+        Ok(AuthenticatedUser {
             user: user.id,
             role: user.role,
             session: None,
             email: user.email,
-        };
-        azure.users.insert(key, user.clone()).await;
-        Ok(user)
+        })
     }
 }
 

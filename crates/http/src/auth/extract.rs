@@ -58,7 +58,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthenticatedUser, ApiError> {
         .cloned()
         .ok_or_else(|| ApiError::internal(&MissingState))?;
     let token = bearer_token(&req).ok_or_else(ApiError::unauthenticated)?;
-    Ok(state.verifier().verify(&token).await?)
+    Ok(state.services.bearer.verify(&token).await?)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,20 +1,20 @@
-//! Who is calling: session tokens, sessions with rotating refresh tokens,
-//! Microsoft sign-in, the verifier behind the extractors, and the extractors
-//! handlers take (`AuthenticatedUser`, `AdminUser`).
+//! Who is calling: session tokens, the refresh cookie, Microsoft sign-in, the
+//! verifier behind the extractors, and the extractors handlers take
+//! (`AuthenticatedUser`, `AdminUser`).
 
 mod bearer;
+mod cookies;
 mod extract;
 mod session;
-mod sessions;
 mod sign_in;
 mod verifier;
 
+pub use askgate_domain::ports::{IssuedToken, RefreshToken};
 pub use bearer::BearerTokens;
+pub use cookies::{REFRESH_COOKIE, REFRESH_COOKIE_PATH, cleared_refresh_cookie, refresh_cookie};
 pub use extract::{AdminUser, AuthenticatedUser};
-pub use session::{IssuedToken, SESSION_ROLE, SessionClaims, SessionKeys, SessionTokenError};
-pub use sessions::{
-    REFRESH_COOKIE, REFRESH_COOKIE_PATH, RefreshToken, Rotated, SessionError, SessionGrant,
-    SessionPolicy, Sessions, hash_refresh_token,
+pub use session::{
+    SESSION_ROLE, SessionClaims, SessionKeys, SessionTokenError, hash_refresh_token,
 };
 pub use sign_in::{
     FLOW_COOKIE, FLOW_TTL, FlowCookieError, MicrosoftSignIn, NotALocalPath, PendingSignIn,

@@ -1,18 +1,24 @@
 //! The session JWT askgate mints: HS256 with `JWT_SECRET`, shaped so the same
 //! token works against Supabase's data API (`sub` = users.id, `role` =
-//! `authenticated`).
+//! `authenticated`); and the refresh tokens of sessions: 256 random bits,
+//! base64url, of which only the SHA-256 is stored.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use askgate_domain::ports::{IssuedToken, RefreshToken, TokenIssueError, TokenIssuer};
 use askgate_domain::user::{Role, User};
 use askgate_domain::{Email, SessionId, UserId};
 use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{AuthenticatedUser, TokenError, TokenVerifier};
 
@@ -37,14 +43,6 @@ pub struct SessionClaims {
     pub email: String,
     /// askgate's own role: "user" or "admin".
     pub app_role: Role,
-}
-
-/// A freshly minted session token.
-#[derive(Debug, Clone)]
-pub struct IssuedToken {
-    pub token: String,
-    /// Lifetime in seconds.
-    pub expires_in: u64,
 }
 
 /// A session token could not be minted.
@@ -160,6 +158,35 @@ impl SessionKeys {
     }
 }
 
+impl TokenIssuer for SessionKeys {
+    fn access_token(
+        &self,
+        user: &User,
+        session: SessionId,
+    ) -> Result<IssuedToken, TokenIssueError> {
+        self.issue(user, session)
+            .map_err(|e| TokenIssueError(Box::new(e)))
+    }
+
+    fn refresh_token(&self) -> RefreshToken {
+        let mut bytes = [0_u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let hash = hash_refresh_token(&token);
+        RefreshToken::new(token, hash)
+    }
+
+    fn refresh_token_hash(&self, presented: &str) -> String {
+        hash_refresh_token(presented)
+    }
+}
+
+/// SHA-256 of a refresh token, lowercase hex: what the session store keeps.
+#[must_use]
+pub fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
 #[async_trait]
 impl TokenVerifier for SessionKeys {
     async fn verify(&self, bearer: &str) -> Result<AuthenticatedUser, TokenError> {
@@ -251,6 +278,32 @@ mod tests {
             .issue_at(&user, SessionId::generate(), an_hour_ago)
             .unwrap();
         assert!(keys(SECRET).verify_session(&expired.token).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_are_256_random_bits_in_base64url() {
+        let keys = keys(SECRET);
+        let a = keys.refresh_token();
+        let b = keys.refresh_token();
+        assert_eq!(a.expose().len(), 43);
+        assert_ne!(a.expose(), b.expose());
+        assert!(
+            a.expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_eq!(a.hash().len(), 64);
+        assert_ne!(a.hash(), a.expose());
+        assert_eq!(keys.refresh_token_hash(a.expose()), a.hash());
+        assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn the_hash_is_sha256_hex() {
+        assert_eq!(
+            hash_refresh_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub struct MicrosoftSignIn {
     provider: Arc<dyn IdentityProvider>,
     redirect_uri: String,
     allowed_origins: Vec<String>,
-    flow_secret: SecretString,
+    /// Keyed once from `JWT_SECRET` and bound to [`FLOW_MAC_CONTEXT`]; each
+    /// cookie signs or checks with a clone.
+    flow_mac: Hmac<Sha256>,
     secure_cookies: bool,
 }
 
@@ -63,18 +65,26 @@ impl MicrosoftSignIn {
     /// only when its origin is one of `allowed_origins` (the origin of
     /// `PUBLIC_BASE_URL` and `ALLOWED_ORIGINS`, as `scheme://host[:port]`).
     #[must_use]
+    #[expect(
+        clippy::expect_used,
+        reason = "HMAC-SHA256 takes keys of any length: only fixed-size keys make new_from_slice fail"
+    )]
     pub fn new(
         provider: Arc<dyn IdentityProvider>,
         redirect_uri: String,
         allowed_origins: Vec<String>,
-        flow_secret: SecretString,
+        flow_secret: &SecretString,
         secure_cookies: bool,
     ) -> Self {
+        let mut flow_mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(flow_secret.expose_secret().as_bytes())
+                .expect("HMAC accepts a key of any length");
+        flow_mac.update(FLOW_MAC_CONTEXT);
         Self {
             provider,
             redirect_uri,
             allowed_origins,
-            flow_secret,
+            flow_mac,
             secure_cookies,
         }
     }
@@ -109,20 +119,11 @@ impl MicrosoftSignIn {
         }
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes keys of any length; this cannot fail.
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(self.flow_secret.expose_secret().as_bytes())
-                .unwrap_or_else(|_| unreachable_hmac());
-        mac.update(FLOW_MAC_CONTEXT);
-        mac
-    }
-
     /// The signed cookie for a sign-in in progress.
     #[must_use]
     pub fn flow_cookie(&self, pending: &PendingSignIn) -> Cookie<'static> {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(pending).unwrap_or_default());
-        let mut mac = self.mac();
+        let mut mac = self.flow_mac.clone();
         mac.update(payload.as_bytes());
         let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
         let max_age = i64::try_from(FLOW_TTL.as_secs()).unwrap_or(600);
@@ -156,7 +157,7 @@ impl MicrosoftSignIn {
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
             .map_err(|_| FlowCookieError::Malformed)?;
-        let mut mac = self.mac();
+        let mut mac = self.flow_mac.clone();
         mac.update(payload.as_bytes());
         mac.verify_slice(&tag)
             .map_err(|_| FlowCookieError::BadSignature)?;
@@ -170,13 +171,6 @@ impl MicrosoftSignIn {
         }
         Ok(pending)
     }
-}
-
-#[cold]
-fn unreachable_hmac() -> Hmac<Sha256> {
-    // `new_from_slice` only fails for fixed-size keys; HMAC has none. Keep a
-    // total function all the same: a constant key that no cookie will match.
-    <Hmac<Sha256> as KeyInit>::new(&Default::default())
 }
 
 /// Why a flow cookie was refused (logged only).
@@ -228,7 +222,7 @@ mod tests {
                 "https://askgate.example.com".into(),
                 "http://localhost:3000".into(),
             ],
-            SecretString::from(secret.to_owned()),
+            &SecretString::from(secret.to_owned()),
             true,
         )
     }

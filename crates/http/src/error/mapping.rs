@@ -8,10 +8,12 @@ use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
 use askgate_domain::ports::{IdentityError, WebhookError};
-use askgate_domain::services::{AccountError, BillingError, ChatError, DomainError};
+use askgate_domain::services::{
+    AccountError, BillingError, ChatError, ConversationError, DomainError, SessionError,
+};
 
 use super::{ApiError, PURCHASE_URL, ProblemCode};
-use crate::auth::{NotALocalPath, RedirectUriRefused, SessionError, TokenError};
+use crate::auth::{NotALocalPath, RedirectUriRefused, TokenError};
 use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::routes::auth::refresh::BadBody;
 
@@ -124,6 +126,16 @@ impl From<EmailError> for ApiError {
     }
 }
 
+impl From<ConversationError> for ApiError {
+    fn from(e: ConversationError) -> Self {
+        match e {
+            ConversationError::NotFound => Self::not_found("No such conversation."),
+            ConversationError::Unavailable(_) => Self::unavailable(&e),
+            ConversationError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
 impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
         match e {
@@ -135,9 +147,8 @@ impl From<SessionError> for ApiError {
                 tracing::info!(reason = %e, "refused a refresh");
                 Self::session_expired()
             }
-            SessionError::Store(StoreError::Unavailable(_)) => Self::unavailable(&e),
-            SessionError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_))
-            | SessionError::Token(_) => Self::internal(&e),
+            SessionError::Unavailable(_) => Self::unavailable(&e),
+            SessionError::Unexpected(_) => Self::internal(&e),
         }
     }
 }

@@ -86,5 +86,5 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
 
 fn dev_login_enabled(ctx: &GuardContext<'_>) -> bool {
     ctx.app_data::<web::Data<AppState>>()
-        .is_some_and(|state| state.dev_login_enabled())
+        .is_some_and(|state| state.options.dev_login)
 }

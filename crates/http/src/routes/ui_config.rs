@@ -29,13 +29,13 @@ struct UiConfig<'a> {
 )]
 pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(UiConfig {
-        dev_login: state.dev_login_enabled(),
-        microsoft_login: state.microsoft_login_enabled(),
-        payments: state.payments_enabled(),
+        dev_login: state.options.dev_login,
+        microsoft_login: state.services.microsoft.is_some(),
+        payments: state.services.billing.payments_enabled(),
         grant_locally: state.grant_tokens_locally(),
         grant_command: state
             .grant_tokens_locally()
             .then_some(crate::error::GRANT_COMMAND),
-        stripe_publishable_key: state.stripe_publishable_key(),
+        stripe_publishable_key: state.options.stripe_publishable_key.as_deref(),
     })
 }

@@ -34,7 +34,9 @@ pub async fn handle(
     query: web::Query<Query>,
 ) -> Result<HttpResponse, ApiError> {
     let microsoft = state
-        .microsoft_sign_in()
+        .services
+        .microsoft
+        .as_ref()
         .ok_or_else(|| ApiError::not_found("Microsoft sign-in is not configured."))?;
     let return_to = local_return_path(query.return_to.as_deref())?;
     let start = microsoft

@@ -48,7 +48,9 @@ pub async fn handle(
     query: web::Query<Query>,
 ) -> Result<HttpResponse, ApiError> {
     let microsoft = state
-        .microsoft_sign_in()
+        .services
+        .microsoft
+        .as_ref()
         .ok_or_else(|| ApiError::not_found("Microsoft sign-in is not configured."))?;
     let query = query.into_inner();
     if let Some(error) = &query.error {
@@ -113,15 +115,13 @@ async fn complete(
             nonce: pending.nonce,
         })
         .await?;
-    let user = state.accounts().sign_in(&identity).await?;
+    let user = state.services.accounts.sign_in(&identity).await?;
     tracing::info!(user_id = %user.id, role = %user.role, "signed in with Microsoft");
     let mut response = HttpResponse::Found();
     response
         .cookie(microsoft.cleared_flow_cookie())
         .insert_header((header::LOCATION, pending.return_to))
         .insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(refresh) = start_session_cookie(state, &user).await? {
-        response.cookie(refresh);
-    }
-    Ok(response.finish())
+    let refresh = start_session_cookie(state, &user).await?;
+    Ok(response.cookie(refresh).finish())
 }

@@ -51,6 +51,7 @@ pub async fn handle(
     } = body.into_inner();
     let email = Email::parse(&email)?;
     let user = state
+        .services
         .accounts
         .dev_sign_in(email, display_name.as_deref(), admin)
         .await?;

@@ -49,7 +49,9 @@ pub async fn handle(
     body: web::Json<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let microsoft = state
-        .microsoft_sign_in()
+        .services
+        .microsoft
+        .as_ref()
         .ok_or_else(|| ApiError::not_found("Microsoft sign-in is not configured."))?;
     let Body {
         code,
@@ -82,7 +84,7 @@ pub async fn handle(
             nonce,
         })
         .await?;
-    let user = state.accounts().sign_in(&identity).await?;
+    let user = state.services.accounts.sign_in(&identity).await?;
     tracing::info!(user_id = %user.id, role = %user.role, "signed in with Microsoft");
     start_session(&state, &user).await
 }

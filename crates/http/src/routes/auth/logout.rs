@@ -20,14 +20,12 @@ pub async fn handle(
     caller: AuthenticatedUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut response = HttpResponse::NoContent();
-    if let Some(sessions) = state.sessions() {
-        // An Azure AD access token has no askgate session to revoke.
-        if let Some(session) = caller.session {
-            sessions.end(session).await?;
-        }
-        response.cookie(sessions.cleared_refresh_cookie());
+    // An Azure AD access token has no askgate session to revoke.
+    if let Some(session) = caller.session {
+        state.services.sessions.end(session).await?;
     }
     tracing::info!(user_id = %caller.user, "signed out");
-    Ok(response.finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(state.cleared_refresh_cookie())
+        .finish())
 }

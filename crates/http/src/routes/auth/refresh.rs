@@ -4,6 +4,7 @@
 //! traded revokes its whole session.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use askgate_domain::services::Refreshed;
 use serde::Deserialize;
 
 use super::signed_in::{SignedIn, with_body_token};
@@ -58,22 +59,12 @@ pub async fn handle(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (token, in_body) = presented(&req, &body)?.ok_or_else(ApiError::no_refresh_token)?;
-    let sessions = state.sessions().ok_or_else(ApiError::invalid_token)?;
-    let rotated = sessions.rotate(&token).await?;
-    let user = match state.accounts().for_refresh(rotated.user).await {
-        Ok(user) => user,
-        Err(askgate_domain::services::AccountError::UserNotFound) => {
-            sessions.end(rotated.session).await?;
-            return Err(ApiError::invalid_token());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let access = sessions.access_token(&user, rotated.session)?;
+    let Refreshed { user, grant } = state.services.sessions.refresh(&token).await?;
     let body = with_body_token(
-        SignedIn::new(access, &user),
-        in_body.then_some(&rotated.refresh),
+        SignedIn::new(grant.access, &user),
+        in_body.then_some(&grant.refresh),
     );
     Ok(HttpResponse::Ok()
-        .cookie(sessions.refresh_cookie(&rotated.refresh))
+        .cookie(state.refresh_cookie(&grant.refresh))
         .json(body))
 }

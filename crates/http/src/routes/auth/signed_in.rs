@@ -2,7 +2,7 @@
 //! `{session_token, expires_in, user}` plus the refresh cookie.
 
 use actix_web::HttpResponse;
-use askgate_domain::SessionId;
+use actix_web::cookie::Cookie;
 use askgate_domain::user::User;
 use serde::Serialize;
 
@@ -32,19 +32,11 @@ impl SignedIn {
     }
 }
 
-/// Starts a session for `user` and answers with its tokens and refresh
-/// cookie. Without sessions configured, only an access token is handed out.
+/// Starts a session for `user` and answers with its tokens and refresh cookie.
 pub(crate) async fn start_session(state: &AppState, user: &User) -> Result<HttpResponse, ApiError> {
-    let Some(sessions) = state.sessions() else {
-        let access = state
-            .session_keys()
-            .issue(user, SessionId::generate())
-            .map_err(|e| ApiError::internal(&e))?;
-        return Ok(HttpResponse::Ok().json(SignedIn::new(access, user)));
-    };
-    let grant = sessions.start(user).await?;
+    let grant = state.services.sessions.start(user).await?;
     Ok(HttpResponse::Ok()
-        .cookie(sessions.refresh_cookie(&grant.refresh))
+        .cookie(state.refresh_cookie(&grant.refresh))
         .json(SignedIn::new(grant.access, user)))
 }
 
@@ -52,12 +44,9 @@ pub(crate) async fn start_session(state: &AppState, user: &User) -> Result<HttpR
 pub(crate) async fn start_session_cookie(
     state: &AppState,
     user: &User,
-) -> Result<Option<actix_web::cookie::Cookie<'static>>, ApiError> {
-    let Some(sessions) = state.sessions() else {
-        return Ok(None);
-    };
-    let grant = sessions.start(user).await?;
-    Ok(Some(sessions.refresh_cookie(&grant.refresh)))
+) -> Result<Cookie<'static>, ApiError> {
+    let grant = state.services.sessions.start(user).await?;
+    Ok(state.refresh_cookie(&grant.refresh))
 }
 
 /// The refresh token only when the client sent one in the body.

@@ -11,54 +11,10 @@ pub mod askdocs;
 use std::sync::Arc;
 
 use actix_web::HttpResponse;
-use askgate_domain::ports::ConversationRepository;
-use askgate_domain::services::{ChatReply, ChatRequest, ChatService};
+use askgate_domain::services::{ChatReply, ChatRequest};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The chat use case and the conversations it keeps; absent until the server
-/// configures them (the endpoints then answer 503).
-#[derive(Clone, Default)]
-pub(crate) struct ChatState {
-    service: Option<Arc<ChatService>>,
-    conversations: Option<Arc<dyn ConversationRepository>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0} is not configured")]
-struct NotConfigured(&'static str);
-
-impl AppState {
-    /// Mounts the chat endpoints on this use case.
-    #[must_use]
-    pub fn with_chat(mut self, chat: Arc<ChatService>) -> Self {
-        self.chat.service = Some(chat);
-        self
-    }
-
-    /// The conversations behind `/api/conversations`.
-    #[must_use]
-    pub fn with_conversations(mut self, conversations: Arc<dyn ConversationRepository>) -> Self {
-        self.chat.conversations = Some(conversations);
-        self
-    }
-
-    #[must_use]
-    pub fn chat_service(&self) -> Option<&Arc<ChatService>> {
-        self.chat.service.as_ref()
-    }
-
-    #[must_use]
-    pub fn conversations(&self) -> Option<&dyn ConversationRepository> {
-        self.chat.conversations.as_deref()
-    }
-}
-
-/// 503 for a part of the API the server did not configure.
-pub(crate) fn not_configured(what: &'static str) -> ApiError {
-    ApiError::unavailable(&NotConfigured(what))
-}
 
 #[derive(Debug, thiserror::Error)]
 #[error("the chat task ended abnormally")]
@@ -69,7 +25,7 @@ pub(crate) async fn answer(
     state: &AppState,
     request: ChatRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let chat = Arc::clone(state.chat_service().ok_or_else(|| not_configured("chat"))?);
+    let chat = Arc::clone(&state.services.chat);
     let upstream_wait = crate::metrics::current_upstream_wait();
     let task = tokio::spawn(crate::metrics::with_upstream_wait(
         upstream_wait,

@@ -5,7 +5,6 @@ use askgate_domain::ConversationId;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
-use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -25,14 +24,10 @@ pub async fn handle(
     caller: AuthenticatedUser,
     id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted = state
-        .conversations()
-        .ok_or_else(|| not_configured("conversations"))?
+    state
+        .services
+        .conversations
         .delete(caller.user, id.into_inner())
         .await?;
-    if deleted {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("No such conversation."))
-    }
+    Ok(HttpResponse::NoContent().finish())
 }

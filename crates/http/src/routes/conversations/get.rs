@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
-use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -27,11 +26,10 @@ pub async fn handle(
     id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
     let (conversation, messages) = state
-        .conversations()
-        .ok_or_else(|| not_configured("conversations"))?
+        .services
+        .conversations
         .get(caller.user, id.into_inner())
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such conversation."))?;
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "conversation": conversation,
         "messages": messages,

@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
-use crate::routes::chat::not_configured;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -42,10 +41,6 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let Params { limit, cursor } = params.into_inner();
     let page = PageRequest::parse(limit, cursor.as_deref())?;
-    let conversations = state
-        .conversations()
-        .ok_or_else(|| not_configured("conversations"))?
-        .list(caller.user, page)
-        .await?;
+    let conversations = state.services.conversations.list(caller.user, page).await?;
     Ok(HttpResponse::Ok().json(conversations))
 }

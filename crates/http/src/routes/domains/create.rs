@@ -27,6 +27,7 @@ pub async fn handle(
     body: web::Json<DomainInput>,
 ) -> Result<HttpResponse, ApiError> {
     let domain = state
+        .services
         .domains
         .create(&admin.actor(), body.into_inner())
         .await?;

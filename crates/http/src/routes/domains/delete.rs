@@ -27,6 +27,7 @@ pub async fn handle(
     id: web::Path<DomainId>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = state
+        .services
         .domains
         .delete(&admin.actor(), id.into_inner())
         .await?;

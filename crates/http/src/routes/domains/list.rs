@@ -35,7 +35,11 @@ pub async fn handle(
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.actor();
-    let domains = state.domains.list(&actor, params.include_inactive).await?;
+    let domains = state
+        .services
+        .domains
+        .list(&actor, params.include_inactive)
+        .await?;
     let views: Vec<_> = domains
         .into_iter()
         .map(|d| DomainView::new(d, actor.is_admin()))

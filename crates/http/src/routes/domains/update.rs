@@ -30,6 +30,7 @@ pub async fn handle(
     body: web::Json<DomainInput>,
 ) -> Result<HttpResponse, ApiError> {
     let domain = state
+        .services
         .domains
         .update(&admin.actor(), id.into_inner(), body.into_inner())
         .await?;

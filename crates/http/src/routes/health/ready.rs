@@ -16,6 +16,7 @@ use crate::state::AppState;
 )]
 pub async fn handle(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
+        .services
         .health
         .check()
         .await

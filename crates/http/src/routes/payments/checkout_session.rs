@@ -30,7 +30,8 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let package = body.into_inner().package;
     let created = state
-        .billing()?
+        .services
+        .billing
         .start_checkout(
             &caller.actor(),
             Some(caller.email.as_str().to_owned()),

@@ -30,7 +30,8 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let package = body.into_inner().package;
     let created = state
-        .billing()?
+        .services
+        .billing
         .start_payment(&caller.actor(), &package, key.key())
         .await?;
     Ok(HttpResponse::Ok().json(created))

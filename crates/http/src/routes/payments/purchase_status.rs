@@ -25,7 +25,8 @@ pub async fn handle(
     checkout_session_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let view = state
-        .billing()?
+        .services
+        .billing
         .purchase(&caller.actor(), &checkout_session_id)
         .await?;
     Ok(HttpResponse::Ok().json(view))

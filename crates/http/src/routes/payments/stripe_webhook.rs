@@ -66,7 +66,7 @@ pub async fn handle(
     state: web::Data<AppState>,
     event: StripeSignedEvent,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = state.billing()?.handle(event.into_inner()).await?;
+    let outcome = state.services.billing.handle(event.into_inner()).await?;
     tracing::info!(?outcome, "stripe event handled");
     record_event(&outcome);
     Ok(HttpResponse::Ok().json(Received::from(outcome)))

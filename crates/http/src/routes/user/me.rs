@@ -21,6 +21,6 @@ pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.accounts.profile(caller.user).await?;
+    let user = state.services.accounts.profile(caller.user).await?;
     Ok(HttpResponse::Ok().json(ProfileView::from(&user)))
 }

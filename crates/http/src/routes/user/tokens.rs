@@ -21,6 +21,6 @@ pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    let balance = state.accounts.balance(caller.user).await?;
+    let balance = state.services.accounts.balance(caller.user).await?;
     Ok(HttpResponse::Ok().json(json!({ "tokens": balance.get() })))
 }

@@ -86,7 +86,7 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let Params { limit, cursor } = params.into_inner();
     let page = PageRequest::parse(limit, cursor.as_deref())?;
-    let history = state.accounts.history(caller.user, page).await?;
+    let history = state.services.accounts.history(caller.user, page).await?;
     Ok(HttpResponse::Ok().json(PageView {
         items: history
             .items
