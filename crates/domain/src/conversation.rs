@@ -1,17 +1,14 @@
 //! Conversations a user keeps with a service.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::ledger::ServiceType;
 use crate::{ConversationId, DomainId, MessageId, UserId};
+use chrono::{DateTime, Utc};
 
 /// Largest chat message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 8000;
 
 /// A question a user asks: 1–8000 characters, not blank, no NUL character.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,8 +51,7 @@ impl From<ChatMessage> for String {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Author {
     User,
     Assistant,
@@ -71,7 +67,7 @@ impl Author {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
     pub id: ConversationId,
     pub user_id: UserId,
@@ -82,7 +78,7 @@ pub struct Conversation {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -92,7 +88,7 @@ pub struct Message {
 }
 
 /// A turn of earlier conversation sent to an upstream for context.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Turn {
     pub author: Author,
     pub content: String,

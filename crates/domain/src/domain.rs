@@ -2,17 +2,14 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::{DomainId, UserId};
+use chrono::{DateTime, Utc};
 
 /// Largest accepted `configuration`, serialized.
 pub const MAX_CONFIGURATION_BYTES: usize = 16 * 1024;
 
 /// A domain's unique name (`domains.name`): `^[a-z0-9][a-z0-9-]{0,62}$`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DomainSlug(String);
 
 /// Why a domain was refused. Each variant names the field at fault.
@@ -105,8 +102,7 @@ impl fmt::Display for DomainSlug {
 }
 
 /// 1–100 characters after trimming, none of them control characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
@@ -141,8 +137,7 @@ impl From<DisplayName> for String {
 }
 
 /// An absolute `http`/`https` URL with a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiEndpoint(String);
 
 impl ApiEndpoint {
@@ -186,8 +181,7 @@ impl From<ApiEndpoint> for String {
 
 /// A domain's upstream settings: a JSON object of at most 16 KiB. Its `kind` key,
 /// when present, picks the upstream adapter (`askdocs`, `openai`, `builtin`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DomainConfiguration(serde_json::Map<String, serde_json::Value>);
 
 impl DomainConfiguration {
@@ -288,7 +282,7 @@ pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, DomainVali
 }
 
 /// A domain as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
     pub id: DomainId,
     pub name: DomainSlug,

@@ -7,14 +7,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::{DomainId, Tokens, TransactionId, UserId};
+use chrono::{DateTime, Utc};
 
 /// Why a ledger row exists (`transactions.transaction_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     /// Tokens bought through Stripe (+).
     Purchase,
@@ -76,11 +73,9 @@ impl fmt::Display for EntryKind {
 }
 
 /// Which AI service a consumption paid for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceType {
-    #[serde(rename = "askatt")]
     AskAtt,
-    #[serde(rename = "askdocs")]
     AskDocs,
 }
 
@@ -119,8 +114,7 @@ impl fmt::Display for ServiceType {
 /// A client- or system-chosen key that makes an operation happen at most once.
 ///
 /// 1–255 printable ASCII characters (what the `Idempotency-Key` header allows).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,7 +187,7 @@ impl From<IdempotencyKey> for String {
 }
 
 /// One ledger row as stored (`transactions`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LedgerEntry {
     pub id: TransactionId,
     pub user_id: UserId,

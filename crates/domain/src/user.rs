@@ -56,8 +56,7 @@ impl fmt::Display for Role {
 /// The stable identity of a person at the identity provider (`users.azure_ad_id`).
 ///
 /// For Azure AD this is the `oid` claim. Development sign-ins use `dev:<email>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ExternalId(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +106,7 @@ impl From<ExternalId> for String {
 }
 
 /// A user as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
     pub external_id: ExternalId,

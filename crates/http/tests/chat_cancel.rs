@@ -17,6 +17,7 @@ use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, ChatPorts, ChatService, DomainService};
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, Tokens, UserId};
+use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, SessionKeys, app};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -72,6 +73,7 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             domains: Arc::new(MockDomainRepository::new()),
             conversations: Arc::new(MockConversationRepository::new()),
             rate_limiter: Arc::new(limiter),
+            replies: Arc::new(ChatReplyFormat),
         },
         Duration::from_secs(1),
     );

@@ -13,6 +13,7 @@ use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, BillingService, DomainService, ReturnUrls};
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService};
 use askgate_http::auth::{BearerTokens, MicrosoftSignIn, SessionPolicy, Sessions};
+use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, SessionKeys};
 use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers};
 use askgate_postgres::{PgCharges, PgConversations, PgSessions};
@@ -410,6 +411,7 @@ fn chat_service_with_limiter(
             domains,
             conversations: Arc::new(PgConversations::new(db.clone())),
             rate_limiter,
+            replies: Arc::new(ChatReplyFormat),
         },
         settings.upstream.duplicate_wait(),
     ))

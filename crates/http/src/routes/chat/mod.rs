@@ -14,6 +14,7 @@ use actix_web::HttpResponse;
 use askgate_domain::ports::ConversationRepository;
 use askgate_domain::services::{ChatReply, ChatRequest, ChatService};
 
+use crate::dto::ChatReplyView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -86,5 +87,5 @@ pub(crate) async fn answer(
                 error
             }
         })?;
-    Ok(HttpResponse::Ok().json(reply))
+    Ok(HttpResponse::Ok().json(ChatReplyView::from(&reply)))
 }

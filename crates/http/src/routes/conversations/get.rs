@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::ConversationId;
-use serde_json::json;
 
 use crate::auth::AuthenticatedUser;
+use crate::dto::ConversationDetailView;
 use crate::error::ApiError;
 use crate::routes::chat::not_configured;
 use crate::state::AppState;
@@ -15,9 +15,9 @@ use crate::state::AppState;
     tag = "conversations",
     params(("id" = uuid::Uuid, Path, description = "The conversation")),
     responses(
-        (status = 200, description = "The conversation and its messages, oldest first", body = crate::openapi::schemas::ConversationDetail),
-        (status = 404, description = "No such conversation of the caller's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a UUID", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The conversation and its messages, oldest first", body = crate::dto::ConversationDetailView),
+        (status = 404, description = "No such conversation of the caller's", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a UUID", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -32,8 +32,5 @@ pub async fn handle(
         .get(caller.user, id.into_inner())
         .await?
         .ok_or_else(|| ApiError::not_found("No such conversation."))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "conversation": conversation,
-        "messages": messages,
-    })))
+    Ok(HttpResponse::Ok().json(ConversationDetailView::new(&conversation, &messages)))
 }
