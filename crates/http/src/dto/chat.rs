@@ -101,9 +101,10 @@ mod tests {
     #[test]
     fn a_sealed_reply_opens_as_it_was() {
         let format = ChatReplyFormat;
-        let stored = format.seal(&reply()).unwrap();
+        let reply = reply();
+        let stored = format.seal(&reply).unwrap();
         assert_eq!(stored.version(), ChatReplyFormat::VERSION);
-        assert_eq!(format.open(&stored).unwrap(), reply());
+        assert_eq!(format.open(&stored).unwrap(), reply);
     }
 
     /// What releases before versioned replies stored (the body as sent) reads
