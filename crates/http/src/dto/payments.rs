@@ -54,7 +54,7 @@ pub struct PaymentIntentView {
 impl From<&PaymentIntentCreated> for PaymentIntentView {
     fn from(created: &PaymentIntentCreated) -> Self {
         Self {
-            payment_intent_id: created.payment_intent_id.clone(),
+            payment_intent_id: created.payment_intent_id.as_str().to_owned(),
             client_secret: created.client_secret.clone(),
         }
     }
@@ -71,7 +71,7 @@ pub struct CheckoutView {
 impl From<&CheckoutCreated> for CheckoutView {
     fn from(created: &CheckoutCreated) -> Self {
         Self {
-            id: created.id.clone(),
+            id: created.id.as_str().to_owned(),
             url: created.url.clone(),
         }
     }
