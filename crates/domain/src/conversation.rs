@@ -1,11 +1,9 @@
 //! Conversations a user keeps with a service.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::ledger::ServiceType;
 use crate::newtype::string_newtype;
 use crate::{ConversationId, DomainId, MessageId, UserId};
+use chrono::{DateTime, Utc};
 
 /// Largest chat message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 8000;
@@ -29,8 +27,7 @@ impl ChatMessage {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Author {
     User,
     Assistant,
@@ -46,7 +43,7 @@ impl Author {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
     pub id: ConversationId,
     pub user_id: UserId,
@@ -57,7 +54,7 @@ pub struct Conversation {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -67,7 +64,7 @@ pub struct Message {
 }
 
 /// A turn of earlier conversation sent to an upstream for context.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Turn {
     pub author: Author,
     pub content: String,

@@ -297,7 +297,7 @@ pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, DomainVali
 }
 
 /// A domain as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
     pub id: DomainId,
     pub name: DomainSlug,

@@ -8,15 +8,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::newtype::string_newtype;
 use crate::payment::{PaymentIntentId, StripeEventId};
 use crate::{DomainId, Tokens, TransactionId, UserId};
 
 /// Why a ledger row exists (`transactions.transaction_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     /// Tokens bought through Stripe (+).
     Purchase,
@@ -78,11 +76,9 @@ impl fmt::Display for EntryKind {
 }
 
 /// Which AI service a consumption paid for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceType {
-    #[serde(rename = "askatt")]
     AskAtt,
-    #[serde(rename = "askdocs")]
     AskDocs,
 }
 
@@ -172,7 +168,7 @@ impl IdempotencyKey {
 }
 
 /// One ledger row as stored (`transactions`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LedgerEntry {
     pub id: TransactionId,
     pub user_id: UserId,

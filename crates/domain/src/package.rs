@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
-
 use crate::Tokens;
 
 /// One of the three prepaid packages. Tokens never expire.
@@ -99,8 +97,8 @@ impl fmt::Display for TokenPackage {
     }
 }
 
-/// How a package is shown to clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What a package is: its id, size and price.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageView {
     pub id: &'static str,
     pub tokens: Tokens,

@@ -1,7 +1,6 @@
 //! Cursor pagination, newest first.
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use serde::Serialize;
 use uuid::Uuid;
 
 /// Largest page a client may ask for.
@@ -89,7 +88,7 @@ impl PageRequest {
 }
 
 /// One page and where the next one starts (`None`: this was the last).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -2,7 +2,6 @@
 //! verified events it sends back. No Stripe type appears here.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::UserId;
 use crate::ledger::{IdempotencyKey, RefundShare};
@@ -129,7 +128,8 @@ pub struct PaymentIntentRequest {
     pub idempotency_key: ProviderIdempotencyKey,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A PaymentIntent the buyer's client confirms with its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentIntentCreated {
     pub payment_intent_id: PaymentIntentId,
     pub client_secret: String,
@@ -146,7 +146,8 @@ pub struct CheckoutRequest {
     pub idempotency_key: ProviderIdempotencyKey,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A hosted checkout page to send the buyer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutCreated {
     pub id: CheckoutSessionId,
     pub url: String,
@@ -228,8 +229,7 @@ pub enum DisputeStatus {
 }
 
 /// State of a checkout as the success page sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PurchaseStatus {
     Pending,
     Credited,

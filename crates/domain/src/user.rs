@@ -85,7 +85,7 @@ impl ExternalId {
 }
 
 /// A user as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
     pub external_id: ExternalId,

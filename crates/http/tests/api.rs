@@ -105,6 +105,7 @@ impl Ports {
                 domains: Arc::new(MockDomainRepository::new()),
                 conversations: Arc::new(MockConversationRepository::new()),
                 rate_limiter: Arc::new(MockRateLimiter::new()),
+                replies: Arc::new(askgate_http::dto::ChatReplyFormat),
             },
             Duration::from_secs(1),
         );

@@ -20,6 +20,7 @@ use askgate_domain::services::{
 };
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, Tokens, UserId};
+use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys, app};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -75,6 +76,7 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             domains: Arc::new(MockDomainRepository::new()),
             conversations: Arc::new(MockConversationRepository::new()),
             rate_limiter: Arc::new(limiter),
+            replies: Arc::new(ChatReplyFormat),
         },
         Duration::from_secs(1),
     );

@@ -5,7 +5,9 @@
 //!
 //! `Idempotency-Key` claims live in `idempotency_keys` (one row per user and
 //! key, the request's fingerprint as a SHA-256, never the text). Keys older than
-//! [`KEY_LIFETIME_HOURS`] count as absent and are swept now and then.
+//! [`KEY_LIFETIME_HOURS`] count as absent and are swept now and then. The reply
+//! kept under a settled key is stored with the version of its format and
+//! handed back as it was, never read here.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,14 +15,14 @@ use std::time::Duration;
 use askgate_domain::conversation::title_from;
 use askgate_domain::ports::{
     Charges, ExchangeTarget, RecoveredCharge, Reservation, ReserveError, Reserved, SettleOutcome,
-    Settled, Settlement,
+    Settled, Settlement, StoredReply,
 };
 use askgate_domain::{ChargeId, ConversationId, StoreError, Tokens, UserId};
 use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{
-    BigInt, Bool, Double, Integer, Interval, Jsonb, Nullable, Text, Timestamptz,
+    BigInt, Bool, Double, Integer, Interval, Jsonb, Nullable, SmallInt, Text, Timestamptz,
 };
 use diesel_async::RunQueryDsl;
 use sha2::{Digest, Sha256};
@@ -47,10 +49,10 @@ const SWEEP_BATCH: i64 = 1000;
 /// its look; each such cycle means another request made progress.
 const MAX_ATTEMPTS: usize = 100;
 
-const RESERVE: &str = "SELECT outcome, balance, response_body \
+const RESERVE: &str = "SELECT outcome, balance, response_version, response_body \
      FROM askgate_reserve_charge($1, $2, $3, $4, $5, $6, $7, $8)";
 const SETTLE: &str = "SELECT settled, conversation_id \
-     FROM askgate_settle_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+     FROM askgate_settle_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 const REFUND: &str = "SELECT refunded, balance FROM askgate_refund_charge($1, $2, $3)";
 const RECOVER: &str =
     "SELECT charge_id, user_id, pending_seconds FROM askgate_recover_charges($1, $2)";
@@ -104,6 +106,11 @@ impl PgCharges {
             ExchangeTarget::New(id) => (id, true),
             ExchangeTarget::Existing(id) => (id, false),
         };
+        let reply_version = settlement
+            .idempotency
+            .map(|(_, reply)| i16::try_from(reply.version()))
+            .transpose()
+            .map_err(StoreError::unexpected)?;
         let mut conn = self.db.conn().await.map_err(store)?;
         let row = diesel::sql_query(SETTLE)
             .bind::<SqlUuid, _>(settlement.charge.as_uuid())
@@ -118,7 +125,8 @@ impl PgCharges {
             .bind::<SqlUuid, _>(Uuid::now_v7())
             .bind::<Text, _>(settlement.answer)
             .bind::<Nullable<Text>, _>(settlement.idempotency.map(|(key, _)| key.as_str()))
-            .bind::<Nullable<Jsonb>, _>(settlement.idempotency.map(|(_, reply)| reply))
+            .bind::<Nullable<SmallInt>, _>(reply_version)
+            .bind::<Nullable<Jsonb>, _>(settlement.idempotency.map(|(_, reply)| reply.body()))
             .get_result::<SettleRow>(&mut conn)
             .await
             .map_err(store)?;
@@ -223,6 +231,8 @@ struct ReserveRow {
     outcome: String,
     #[diesel(sql_type = Nullable<Integer>)]
     balance: Option<i32>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    response_version: Option<i16>,
     #[diesel(sql_type = Nullable<Jsonb>)]
     response_body: Option<serde_json::Value>,
 }
@@ -291,10 +301,15 @@ impl Charges for PgCharges {
                 }
                 "no_user" => return Err(ReserveError::UserNotFound),
                 "replay" => {
-                    let body = row.response_body.ok_or_else(|| {
-                        ReserveError::Unexpected("a completed idempotency key has no reply".into())
-                    })?;
-                    return Ok(Reserved::Replay(body));
+                    let (Some(version), Some(body)) = (row.response_version, row.response_body)
+                    else {
+                        return Err(ReserveError::Unexpected(
+                            "a completed idempotency key has no reply".into(),
+                        ));
+                    };
+                    let version = u16::try_from(version)
+                        .map_err(|e| ReserveError::Unexpected(Box::new(e)))?;
+                    return Ok(Reserved::Replay(StoredReply::new(version, body)));
                 }
                 "mismatch" => return Ok(Reserved::Mismatch),
                 "expired" => {

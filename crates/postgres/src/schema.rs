@@ -156,7 +156,7 @@ diesel::table! {
         key -> Text,
         fingerprint_sha256 -> Text,
         state -> Text,
-        response_status -> Nullable<Int2>,
+        response_version -> Nullable<Int2>,
         response_body -> Nullable<Jsonb>,
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,

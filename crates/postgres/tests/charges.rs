@@ -17,7 +17,7 @@ use askgate_domain::page::PageRequest;
 use askgate_domain::payment::{PaymentIntentId, StripeEventId};
 use askgate_domain::ports::{
     Charges, DomainRepository, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved,
-    SettleOutcome, Settlement,
+    SettleOutcome, Settlement, StoredReply,
 };
 use askgate_domain::{ChargeId, ConversationId, Tokens, UserId};
 use askgate_postgres::audit::audit;
@@ -61,6 +61,10 @@ async fn entries(db: &Database, user: UserId) -> Vec<LedgerEntry> {
         .items
 }
 
+/// The format version replies are settled with: not 1, so that an adapter
+/// which wrote a fixed version instead of the one given would show.
+const REPLY_FORMAT: u16 = 2;
+
 fn key(raw: &str) -> IdempotencyKey {
     IdempotencyKey::parse(raw).unwrap()
 }
@@ -86,7 +90,7 @@ async fn settle(
     key: Option<&IdempotencyKey>,
 ) -> askgate_domain::ports::Settled {
     let question = ChatMessage::parse("what is the answer?").unwrap();
-    let reply = json!({ "response": answer });
+    let reply = StoredReply::new(REPLY_FORMAT, json!({ "response": answer }));
     charges
         .settle(&Settlement {
             charge: r.charge,
@@ -417,7 +421,10 @@ async fn a_settled_key_replays_free_and_refuses_another_body() {
     let again = reservation(ann, Some((&k, "body-1")));
     assert_eq!(
         charges.reserve(&again, NO_WAIT).await.unwrap(),
-        Reserved::Replay(json!({ "response": "first" }))
+        Reserved::Replay(StoredReply::new(
+            REPLY_FORMAT,
+            json!({ "response": "first" })
+        ))
     );
     let other = reservation(ann, Some((&k, "body-2")));
     assert_eq!(
@@ -459,7 +466,10 @@ async fn a_waiting_duplicate_replays_the_first_once_it_settles() {
     let dup = reservation(ann, Some((&k, "b")));
     assert_eq!(
         charges.reserve(&dup, Duration::from_secs(5)).await.unwrap(),
-        Reserved::Replay(json!({ "response": "done" }))
+        Reserved::Replay(StoredReply::new(
+            REPLY_FORMAT,
+            json!({ "response": "done" })
+        ))
     );
     assert!(started.elapsed() < Duration::from_secs(2));
     finisher.await.unwrap();
@@ -615,7 +625,10 @@ async fn a_charge_left_pending_is_refunded_after_the_window_and_its_key_retried(
             .reserve(&reservation(ann, Some((&k, "b"))), NO_WAIT)
             .await
             .unwrap(),
-        Reserved::Replay(json!({ "response": "answered" }))
+        Reserved::Replay(StoredReply::new(
+            REPLY_FORMAT,
+            json!({ "response": "answered" })
+        ))
     );
     // The dead process's late settlement is not charged again.
     assert_eq!(

@@ -18,6 +18,7 @@ use askgate_domain::services::{AccountService, BillingService, DomainService, Re
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
 use askgate_domain::services::{SessionPolicy, SessionService};
 use askgate_http::auth::{BearerTokens, MicrosoftSignIn, TokenVerifier};
+use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers};
 use askgate_postgres::{PgCharges, PgConversations, PgSessions};
@@ -438,6 +439,7 @@ fn chat_service(
             domains: Arc::clone(&postgres.domains),
             conversations: Arc::clone(&postgres.conversations),
             rate_limiter,
+            replies: Arc::new(ChatReplyFormat),
         },
         settings.upstream.duplicate_wait(),
     ))

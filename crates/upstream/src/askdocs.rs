@@ -19,7 +19,7 @@ use crate::wire::{HistoryEntry, WireError, history};
 #[derive(Serialize)]
 struct Request<'a> {
     message: &'a str,
-    configuration: &'a DomainConfiguration,
+    configuration: &'a serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     history: Vec<HistoryEntry<'a>>,
 }
@@ -37,7 +37,7 @@ pub(crate) fn body(
 ) -> Result<Vec<u8>, WireError> {
     Ok(serde_json::to_vec(&Request {
         message: request.message.as_str(),
-        configuration,
+        configuration: configuration.as_map(),
         history: history(&request.history),
     })?)
 }

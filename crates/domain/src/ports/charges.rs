@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::conversation::ChatMessage;
 use crate::ledger::{IdempotencyKey, ServiceType};
+use crate::ports::StoredReply;
 use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens, UserId};
 
 /// A chat's request to hold one token.
@@ -27,7 +28,7 @@ pub enum Reserved {
     /// One token is held: the charge is pending until settled or refunded.
     Held { balance_after: Tokens },
     /// The key's request finished earlier: its stored reply, replayed free.
-    Replay(serde_json::Value),
+    Replay(StoredReply),
     /// A request with this key is still running (after waiting for it).
     InProgress,
     /// The key was used with a different request.
@@ -78,7 +79,7 @@ pub struct Settlement<'a> {
     pub question: &'a ChatMessage,
     pub answer: &'a str,
     /// The reply stored under the request's `Idempotency-Key`, if it had one.
-    pub idempotency: Option<(&'a IdempotencyKey, &'a serde_json::Value)>,
+    pub idempotency: Option<(&'a IdempotencyKey, &'a StoredReply)>,
 }
 
 /// What became of the charge when its answer was recorded.
@@ -134,7 +135,8 @@ pub trait Charges: Send + Sync {
     ) -> Result<Reserved, ReserveError>;
 
     /// Records the exchange, marks the charge settled and stores the reply
-    /// under the key, in one round trip. Safe to repeat: adapters retry it
+    /// under the key, in one round trip. The reply MUST come back from
+    /// `reserve` as `Replay` exactly as given, version and body. Safe to repeat: adapters retry it
     /// when a connection breaks, and a repeat records nothing twice.
     async fn settle<'a>(&self, settlement: &Settlement<'a>) -> Result<Settled, StoreError>;
 

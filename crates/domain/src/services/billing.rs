@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
 use crate::ledger::{
@@ -109,8 +108,7 @@ impl From<PaymentError> for BillingError {
 }
 
 /// What handling one payment event did (for logs, metrics and the webhook reply).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventOutcome {
     Credited {
         tokens: Tokens,
@@ -146,7 +144,7 @@ pub enum EventOutcome {
 }
 
 /// What the success page polls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PurchaseView {
     pub status: PurchaseStatus,
     pub tokens: Tokens,

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::{instrument, warn};
 
 use crate::conversation::{ChatMessage, Turn};
@@ -19,8 +19,8 @@ use crate::domain::Domain;
 use crate::ledger::{IdempotencyKey, ServiceType};
 use crate::ports::{
     AiUpstream, Charges, ConversationRepository, DomainRepository, ExchangeTarget, RateDecision,
-    RateLimiter, RecoveredCharge, Reservation, ReserveError, Reserved, SettleOutcome, Settled,
-    Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    RateLimiter, RecoveredCharge, ReplyFormat, Reservation, ReserveError, Reserved, SettleOutcome,
+    Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use crate::user::Actor;
 use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens};
@@ -64,16 +64,16 @@ impl ChatRequest {
     }
 }
 
-/// The answer, as the chat endpoints return it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The answer to a chat request.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChatReply {
     pub response: String,
     pub tokens_remaining: Tokens,
+    /// Where the exchange was recorded; `None` when it could not be.
     pub conversation_id: Option<ConversationId>,
     /// AskDocs: the domain's name (slug).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub domain_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// AskDocs: the documents the answer came from, as the upstream sent them.
     pub sources: Vec<serde_json::Value>,
 }
 
@@ -133,6 +133,8 @@ pub struct ChatPorts {
     pub domains: Arc<dyn DomainRepository>,
     pub conversations: Arc<dyn ConversationRepository>,
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// How replies are kept under their `Idempotency-Key` for replay.
+    pub replies: Arc<dyn ReplyFormat>,
 }
 
 pub struct ChatService {
@@ -202,9 +204,12 @@ impl ChatService {
             .await?;
         let balance_after = match reserved {
             Reserved::Held { balance_after } => balance_after,
-            Reserved::Replay(body) => {
-                return serde_json::from_value(body)
-                    .map_err(|e| ChatError::Unexpected(Box::new(e)));
+            Reserved::Replay(stored) => {
+                return self
+                    .ports
+                    .replies
+                    .open(&stored)
+                    .map_err(ChatError::Unexpected);
             }
             Reserved::Mismatch => return Err(ChatError::IdempotencyMismatch),
             Reserved::InProgress => return Err(ChatError::IdempotencyInProgress),
@@ -251,7 +256,10 @@ impl ChatService {
         let stored = match &idempotency_key {
             Some(key) => Some((
                 key,
-                serde_json::to_value(&reply).map_err(|e| ChatError::Unexpected(Box::new(e)))?,
+                self.ports
+                    .replies
+                    .seal(&reply)
+                    .map_err(ChatError::Unexpected)?,
             )),
             None => None,
         };
@@ -395,7 +403,7 @@ mod tests {
     use crate::domain::{DisplayName, DomainConfiguration, DomainSlug};
     use crate::ports::{
         MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
-        MockRateLimiter,
+        MockRateLimiter, MockReplyFormat, StoredReply,
     };
     use crate::user::Role;
 
@@ -405,6 +413,7 @@ mod tests {
         domains: MockDomainRepository,
         conversations: MockConversationRepository,
         rate_limiter: MockRateLimiter,
+        replies: MockReplyFormat,
     }
 
     impl Mocks {
@@ -413,12 +422,17 @@ mod tests {
             rate_limiter
                 .expect_check()
                 .returning(|_| Ok(decision(true)));
+            let mut replies = MockReplyFormat::new();
+            replies
+                .expect_seal()
+                .returning(|reply| Ok(StoredReply::new(1, json!({ "response": reply.response }))));
             Self {
                 charges: MockCharges::new(),
                 upstream: MockAiUpstream::new(),
                 domains: MockDomainRepository::new(),
                 conversations: MockConversationRepository::new(),
                 rate_limiter,
+                replies,
             }
         }
 
@@ -448,6 +462,7 @@ mod tests {
                     domains: Arc::new(self.domains),
                     conversations: Arc::new(self.conversations),
                     rate_limiter: Arc::new(self.rate_limiter),
+                    replies: Arc::new(self.replies),
                 },
                 Duration::from_millis(10),
             )
@@ -807,11 +822,17 @@ mod tests {
             domain_name: None,
             sources: vec![],
         };
-        let body = serde_json::to_value(&stored).unwrap();
+        let kept = StoredReply::new(1, json!("as it was stored"));
+        let opened = stored.clone();
+        m.replies
+            .expect_open()
+            .withf(|s| *s == StoredReply::new(1, json!("as it was stored")))
+            .times(1)
+            .returning(move |_| Ok(opened.clone()));
         m.charges
             .expect_reserve()
             .withf(|r, _| r.idempotency.is_some())
-            .returning(move |_, _| Ok(Reserved::Replay(body.clone())));
+            .returning(move |_, _| Ok(Reserved::Replay(kept.clone())));
         m.charges.expect_settle().never();
         m.upstream.expect_ask().never();
         let mut req = request(ServiceType::AskAtt, None);
@@ -845,7 +866,7 @@ mod tests {
         m.charges.expect_settle().times(1).returning(|s| {
             let (key, reply) = s.idempotency.unwrap();
             assert_eq!(key.as_str(), "k2");
-            assert_eq!(reply["response"], "ok");
+            assert_eq!(reply.body()["response"], "ok");
             Ok(Settled {
                 outcome: SettleOutcome::Charged,
                 conversation: None,

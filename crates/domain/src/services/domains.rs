@@ -38,19 +38,15 @@ impl From<StoreError> for DomainError {
     }
 }
 
-/// A domain as a client submits it, before validation.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A domain as an admin submits it, before validation.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DomainInput {
     pub name: String,
     pub display_name: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub api_endpoint: Option<String>,
-    #[serde(default)]
     pub configuration: Option<serde_json::Value>,
-    #[serde(default)]
+    /// Absent: active.
     pub is_active: Option<bool>,
 }
 

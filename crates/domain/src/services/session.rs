@@ -527,7 +527,11 @@ mod tests {
         f.clock.advance(Duration::from_secs(13 * 86_400));
         let day_13 = f.sessions.refresh(first.refresh.expose()).await.unwrap();
         f.clock.advance(Duration::from_secs(13 * 86_400));
-        let day_26 = f.sessions.refresh(day_13.grant.refresh.expose()).await.unwrap();
+        let day_26 = f
+            .sessions
+            .refresh(day_13.grant.refresh.expose())
+            .await
+            .unwrap();
         f.clock.advance(Duration::from_secs(5 * 86_400));
         let day_31 = f.sessions.refresh(day_26.grant.refresh.expose()).await;
         assert!(matches!(day_31, Err(SessionError::Expired)), "{day_31:?}");

@@ -14,6 +14,8 @@ use actix_web::{HttpResponse, ResponseError};
 use askgate_domain::ports::RateDecision;
 use serde::Serialize;
 
+use crate::dto::Problem;
+
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -376,37 +378,21 @@ impl fmt::Display for ApiError {
 
 impl StdError for ApiError {}
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
-    #[serde(rename = "type")]
-    type_uri: String,
-    title: &'static str,
-    status: u16,
-    detail: &'a str,
-    code: ProblemCode,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    balance: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    purchase_url: Option<&'a str>,
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = ProblemBody {
+        let body = Problem {
             type_uri: format!("{PROBLEM_TYPE_BASE}{}", self.code),
-            title: self.code.title(),
+            title: self.code.title().to_owned(),
             status: self.status.as_u16(),
-            detail: &self.detail,
+            detail: self.detail.clone(),
             code: self.code,
-            field: self.field.as_deref(),
+            field: self.field.clone(),
             balance: self.balance,
-            purchase_url: self.purchase_url.as_deref(),
+            purchase_url: self.purchase_url.clone(),
         };
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));

@@ -6,8 +6,6 @@
 //! 503; 401 when it needs a bearer token; 400, 413, 415 and 422 when it takes
 //! a JSON body. Operation-specific errors are listed on the handler.
 
-pub mod schemas;
-
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::path::Operation;
@@ -64,7 +62,7 @@ pub(crate) const BEARER: &str = "bearer";
         routes::user::tokens::handle,
         routes::user::transactions::handle,
     ),
-    components(schemas(schemas::Problem)),
+    components(schemas(crate::dto::Problem)),
     modifiers(&CommonResponses),
     tags(
         (name = "health", description = "Liveness and readiness probes"),

@@ -25,8 +25,8 @@ pub struct Query {
     params(Query),
     responses(
         (status = 302, description = "Redirect to the identity provider, with the signed sign-in cookie"),
-        (status = 404, description = "Microsoft sign-in is not configured", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`return_to` is not a local path", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Microsoft sign-in is not configured", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`return_to` is not a local path", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn handle(

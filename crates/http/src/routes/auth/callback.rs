@@ -39,7 +39,7 @@ pub struct Query {
     params(Query),
     responses(
         (status = 302, description = "Signed in: redirect to `return_to` with the refresh cookie. Not signed in (cancelled, expired, not this browser's, or the provider failed): redirect to `/signin?error=cancelled` or `/signin?error=failed`"),
-        (status = 404, description = "Microsoft sign-in is not configured", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Microsoft sign-in is not configured", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn handle(

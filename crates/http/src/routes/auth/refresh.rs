@@ -50,7 +50,7 @@ fn presented(req: &HttpRequest, body: &[u8]) -> Result<Option<(String, bool)>, B
     request_body(content = Body, description = "`{}` or `{\"refresh_token\": null}` (the cookie is used), or the refresh token. An empty body counts as `{}`; any other JSON (`null` among it) is 422", content_type = "application/json"),
     responses(
         (status = 200, description = "A new access token and refresh token", body = super::signed_in::SignedIn),
-        (status = 401, description = "No refresh token, or one that is invalid, expired or already used (`unauthenticated`), or a session older than `SESSION_MAX_AGE_DAYS` (`session_expired`): sign in again", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No refresh token, or one that is invalid, expired or already used (`unauthenticated`), or a session older than `SESSION_MAX_AGE_DAYS` (`session_expired`): sign in again", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn handle(

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use actix_web::HttpResponse;
 use askgate_domain::services::{ChatReply, ChatRequest};
 
+use crate::dto::ChatReplyView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -42,5 +43,5 @@ pub(crate) async fn answer(
                 error
             }
         })?;
-    Ok(HttpResponse::Ok().json(reply))
+    Ok(HttpResponse::Ok().json(ChatReplyView::from(&reply)))
 }

@@ -14,8 +14,8 @@ use crate::state::AppState;
     params(("id" = uuid::Uuid, Path, description = "The conversation")),
     responses(
         (status = 204, description = "Deleted with its messages"),
-        (status = 404, description = "No such conversation of the caller's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a UUID", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such conversation of the caller's", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a UUID", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]

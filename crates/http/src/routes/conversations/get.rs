@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::ConversationId;
-use serde_json::json;
 
 use crate::auth::AuthenticatedUser;
+use crate::dto::ConversationDetailView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -14,9 +14,9 @@ use crate::state::AppState;
     tag = "conversations",
     params(("id" = uuid::Uuid, Path, description = "The conversation")),
     responses(
-        (status = 200, description = "The conversation and its messages, oldest first", body = crate::openapi::schemas::ConversationDetail),
-        (status = 404, description = "No such conversation of the caller's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a UUID", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The conversation and its messages, oldest first", body = crate::dto::ConversationDetailView),
+        (status = 404, description = "No such conversation of the caller's", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a UUID", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -30,8 +30,5 @@ pub async fn handle(
         .conversations
         .get(caller.user, id.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "conversation": conversation,
-        "messages": messages,
-    })))
+    Ok(HttpResponse::Ok().json(ConversationDetailView::new(&conversation, &messages)))
 }

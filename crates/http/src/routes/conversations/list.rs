@@ -5,6 +5,7 @@ use askgate_domain::page::PageRequest;
 use serde::Deserialize;
 
 use crate::auth::AuthenticatedUser;
+use crate::dto::ConversationPageView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -29,8 +30,8 @@ pub struct Params {
     tag = "conversations",
     params(Params),
     responses(
-        (status = 200, description = "Most recently updated first", body = crate::openapi::schemas::ConversationPage),
-        (status = 422, description = "`limit` or `cursor` is not valid", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Most recently updated first", body = crate::dto::ConversationPageView),
+        (status = 422, description = "`limit` or `cursor` is not valid", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -42,5 +43,5 @@ pub async fn handle(
     let Params { limit, cursor } = params.into_inner();
     let page = PageRequest::parse(limit, cursor.as_deref())?;
     let conversations = state.services.conversations.list(caller.user, page).await?;
-    Ok(HttpResponse::Ok().json(conversations))
+    Ok(HttpResponse::Ok().json(ConversationPageView::from(&conversations)))
 }

@@ -15,9 +15,9 @@ use crate::state::AppState;
     params(("id" = uuid::Uuid, Path, description = "The domain")),
     responses(
         (status = 204, description = "Removed (deactivated when conversations refer to it)"),
-        (status = 403, description = "Admins only", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`id` is not a UUID", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such domain", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`id` is not a UUID", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]

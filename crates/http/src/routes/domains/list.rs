@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::DomainView;
 use crate::auth::AuthenticatedUser;
+use crate::dto::DomainView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -23,9 +23,9 @@ pub struct Params {
     tag = "domains",
     params(Params),
     responses(
-        (status = 200, description = "Domains by name", body = [crate::openapi::schemas::Domain]),
-        (status = 403, description = "Only admins may include inactive domains", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The query string is not valid", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Domains by name", body = [crate::dto::DomainView]),
+        (status = 403, description = "Only admins may include inactive domains", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The query string is not valid", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -41,7 +41,7 @@ pub async fn handle(
         .list(&actor, params.include_inactive)
         .await?;
     let views: Vec<_> = domains
-        .into_iter()
+        .iter()
         .map(|d| DomainView::new(d, actor.is_admin()))
         .collect();
     Ok(HttpResponse::Ok().json(views))

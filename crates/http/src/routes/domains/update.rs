@@ -2,10 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::DomainId;
-use askgate_domain::services::DomainInput;
 
-use super::DomainView;
 use crate::auth::AdminUser;
+use crate::dto::{DomainBody, DomainView};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -13,13 +12,13 @@ use crate::state::AppState;
     put,
     path = "/api/domains/{id}",
     tag = "domains",
-    request_body = crate::openapi::schemas::DomainInput,
+    request_body = crate::dto::DomainBody,
     params(("id" = uuid::Uuid, Path, description = "The domain")),
     responses(
-        (status = 200, description = "Updated", body = crate::openapi::schemas::Domain),
-        (status = 403, description = "Admins only", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A domain with this name exists", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Updated", body = crate::dto::DomainView),
+        (status = 403, description = "Admins only", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such domain", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A domain with this name exists", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -27,12 +26,12 @@ pub async fn handle(
     state: web::Data<AppState>,
     admin: AdminUser,
     id: web::Path<DomainId>,
-    body: web::Json<DomainInput>,
+    body: web::Json<DomainBody>,
 ) -> Result<HttpResponse, ApiError> {
     let domain = state
         .services
         .domains
-        .update(&admin.actor(), id.into_inner(), body.into_inner())
+        .update(&admin.actor(), id.into_inner(), body.into_inner().into())
         .await?;
-    Ok(HttpResponse::Ok().json(DomainView::new(domain, true)))
+    Ok(HttpResponse::Ok().json(DomainView::new(&domain, true)))
 }

@@ -1,8 +1,8 @@
 //! `GET /health/ready`: the dependencies answer (the database).
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
 
+use crate::dto::HealthView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -11,7 +11,7 @@ use crate::state::AppState;
     path = "/health/ready",
     tag = "health",
     responses(
-        (status = 200, description = "The database answers", body = crate::openapi::schemas::HealthStatus),
+        (status = 200, description = "The database answers", body = crate::dto::HealthView),
     ),
 )]
 pub async fn handle(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -21,5 +21,5 @@ pub async fn handle(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .check()
         .await
         .map_err(|e| ApiError::unavailable(e.as_ref()))?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ok" })))
+    Ok(HttpResponse::Ok().json(HealthView::OK))
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 
 use super::PackageBody;
 use crate::auth::AuthenticatedUser;
+use crate::dto::PaymentIntentView;
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyKeyHeader;
 use crate::state::AppState;
@@ -17,8 +18,8 @@ use crate::state::AppState;
     request_body = super::PackageBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request create one payment at Stripe, not two (1 to 191 visible ASCII characters)", min_length = 1, max_length = 191, pattern = "^[\\x21-\\x7E]+$")),
     responses(
-        (status = 200, description = "A PaymentIntent for the package's price", body = crate::openapi::schemas::PaymentIntentCreated),
-        (status = 502, description = "Stripe refused to start the payment", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A PaymentIntent for the package's price", body = crate::dto::PaymentIntentView),
+        (status = 502, description = "Stripe refused to start the payment", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -34,5 +35,5 @@ pub async fn handle(
         .billing
         .start_payment(&caller.actor(), &package, key.key())
         .await?;
-    Ok(HttpResponse::Ok().json(created))
+    Ok(HttpResponse::Ok().json(PaymentIntentView::from(&created)))
 }

@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::auth::AuthenticatedUser;
+use crate::dto::PurchaseView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -14,8 +15,8 @@ use crate::state::AppState;
     tag = "payments",
     params(("checkout_session_id" = String, Path, description = "The `id` from `POST /api/checkout-session`")),
     responses(
-        (status = 200, description = "Where the purchase stands", body = crate::openapi::schemas::Purchase),
-        (status = 404, description = "No such purchase of the caller's", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Where the purchase stands", body = crate::dto::PurchaseView),
+        (status = 404, description = "No such purchase of the caller's", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -24,10 +25,10 @@ pub async fn handle(
     caller: AuthenticatedUser,
     checkout_session_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state
+    let purchase = state
         .services
         .billing
         .purchase(&caller.actor(), &checkout_session_id)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(PurchaseView::from(&purchase)))
 }

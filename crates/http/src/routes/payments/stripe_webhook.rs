@@ -7,49 +7,11 @@
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::services::EventOutcome;
-use serde::Serialize;
 
+use crate::dto::WebhookReceivedView;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::webhook::StripeSignedEvent;
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(as = WebhookReceived)]
-struct Received {
-    received: bool,
-    outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tokens: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-}
-
-impl From<EventOutcome> for Received {
-    fn from(outcome: EventOutcome) -> Self {
-        let (name, tokens, reason) = match outcome {
-            EventOutcome::Credited { tokens } => ("credited", Some(tokens.get()), None),
-            EventOutcome::AlreadyCredited => ("already_credited", None, None),
-            EventOutcome::DuplicateEvent => ("duplicate_event", None, None),
-            EventOutcome::Mismatch { reason } => ("mismatch", None, Some(reason)),
-            EventOutcome::Reversed { tokens } => ("reversed", Some(tokens.get()), None),
-            EventOutcome::CreditedThenReversed { tokens } => {
-                ("credited_then_reversed", Some(tokens.get()), None)
-            }
-            EventOutcome::NothingToReverse => ("nothing_to_reverse", None, None),
-            EventOutcome::Restored { tokens } => ("restored", Some(tokens.get()), None),
-            EventOutcome::NothingToRestore => ("nothing_to_restore", None, None),
-            EventOutcome::Orphaned => ("orphaned", None, None),
-            EventOutcome::CheckoutFailed => ("checkout_failed", None, None),
-            EventOutcome::Ignored => ("ignored", None, None),
-        };
-        Self {
-            received: true,
-            outcome: name,
-            tokens,
-            reason,
-        }
-    }
-}
 
 #[utoipa::path(
     post,
@@ -58,8 +20,8 @@ impl From<EventOutcome> for Received {
     request_body(content = Object, description = "A Stripe event, exactly as Stripe sent it", content_type = "application/json"),
     params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the raw body")),
     responses(
-        (status = 200, description = "The event is handled (also ignored types and mismatches)", body = Received),
-        (status = 400, description = "The signature or the body is not valid", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The event is handled (also ignored types and mismatches)", body = WebhookReceivedView),
+        (status = 400, description = "The signature or the body is not valid", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn handle(
@@ -69,14 +31,14 @@ pub async fn handle(
     let outcome = state.services.billing.handle(event.into_inner()).await?;
     tracing::info!(?outcome, "stripe event handled");
     record_event(&outcome);
-    Ok(HttpResponse::Ok().json(Received::from(outcome)))
+    Ok(HttpResponse::Ok().json(WebhookReceivedView::from(&outcome)))
 }
 
 /// `askgate_webhook_events_total{outcome}` for every verified event, and
 /// `askgate_webhook_duplicates_total` for those that changed nothing because
 /// they (or their payment) were seen before.
 fn record_event(outcome: &EventOutcome) {
-    let received = Received::from(outcome.clone());
+    let received = WebhookReceivedView::from(outcome);
     metrics::counter!("askgate_webhook_events_total", "outcome" => received.outcome).increment(1);
     if matches!(
         outcome,

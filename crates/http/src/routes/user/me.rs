@@ -13,7 +13,7 @@ use crate::state::AppState;
     tag = "user",
     responses(
         (status = 200, description = "The caller's profile", body = crate::dto::ProfileView),
-        (status = 404, description = "The account no longer exists", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]

@@ -1,9 +1,9 @@
 //! `GET /api/user/tokens`: the caller's balance.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
 
 use crate::auth::AuthenticatedUser;
+use crate::dto::BalanceView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -12,8 +12,8 @@ use crate::state::AppState;
     path = "/api/user/tokens",
     tag = "user",
     responses(
-        (status = 200, description = "The caller's balance", body = crate::openapi::schemas::TokenBalance),
-        (status = 404, description = "The account no longer exists", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The caller's balance", body = crate::dto::BalanceView),
+        (status = 404, description = "The account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -22,5 +22,5 @@ pub async fn handle(
     caller: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     let balance = state.services.accounts.balance(caller.user).await?;
-    Ok(HttpResponse::Ok().json(json!({ "tokens": balance.get() })))
+    Ok(HttpResponse::Ok().json(BalanceView::from(balance)))
 }

@@ -1,9 +1,27 @@
-//! Response shapes shared by several handlers.
+//! The caller's account.
 
-use askgate_domain::UserId;
 use askgate_domain::user::{Role, User};
+use askgate_domain::{Tokens, UserId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Role)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleView {
+    User,
+    Admin,
+}
+
+impl From<Role> for RoleView {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::User => Self::User,
+            Role::Admin => Self::Admin,
+        }
+    }
+}
 
 /// A user as the API shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -14,8 +32,7 @@ pub struct UserView {
     pub email: String,
     pub display_name: Option<String>,
     pub tokens: i32,
-    #[schema(value_type = crate::openapi::schemas::Role)]
-    pub role: Role,
+    pub role: RoleView,
 }
 
 impl From<&User> for UserView {
@@ -25,7 +42,7 @@ impl From<&User> for UserView {
             email: u.email.as_str().to_owned(),
             display_name: u.display_name.clone(),
             tokens: u.tokens.get(),
-            role: u.role,
+            role: u.role.into(),
         }
     }
 }
@@ -46,6 +63,22 @@ impl From<&User> for ProfileView {
             user: UserView::from(u),
             created_at: u.created_at,
             last_login: u.last_login,
+        }
+    }
+}
+
+/// The caller's balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = TokenBalance)]
+pub struct BalanceView {
+    #[schema(minimum = 0)]
+    pub tokens: i32,
+}
+
+impl From<Tokens> for BalanceView {
+    fn from(tokens: Tokens) -> Self {
+        Self {
+            tokens: tokens.get(),
         }
     }
 }
