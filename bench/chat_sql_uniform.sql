@@ -15,4 +15,4 @@ FROM askgate_reserve_charge(bench_uuid(:c1, :c2), bench_uuid_v7(), bench_user(:n
     jsonb_build_object('conversation_id', bench_uuid(:v1, :v2)), NULL, NULL);
 SELECT settled, conversation_id
 FROM askgate_settle_charge(bench_uuid(:c1, :c2), bench_user(:n), bench_uuid(:v1, :v2), true, 'askatt', NULL, 'hi',
-    bench_uuid_v7(), 'hi', bench_uuid_v7(), 'ok', NULL, NULL);
+    bench_uuid_v7(), 'hi', bench_uuid_v7(), 'ok', NULL, NULL, NULL);
