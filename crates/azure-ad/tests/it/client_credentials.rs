@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 //! Client-credentials service tokens against a token endpoint played by wiremock.
 
 use std::collections::HashMap;

@@ -1,14 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 //! Sign-in and bearer-token validation against an identity provider played by wiremock.
-
-mod support;
 
 use askgate_azure_ad::{AzureAd, AzureAdError};
 use askgate_domain::Email;
 use askgate_domain::ports::{IdentityError, IdentityProvider};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 

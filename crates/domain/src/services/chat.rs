@@ -392,6 +392,7 @@ mod tests {
 
     use super::*;
     use crate::UserId;
+    use crate::testing::chat_request;
     use crate::domain::{DisplayName, DomainConfiguration, DomainSlug};
     use crate::ports::{
         MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
@@ -463,24 +464,10 @@ mod tests {
         }
     }
 
-    fn request(service: ServiceType, domain: Option<DomainId>) -> ChatRequest {
-        ChatRequest {
-            actor: Actor {
-                user: UserId::generate(),
-                role: Role::User,
-            },
-            service,
-            domain,
-            message: ChatMessage::parse("What is askgate?").unwrap(),
-            conversation: None,
-            idempotency_key: None,
-        }
-    }
-
     /// Keys claimed before an upgrade keep matching their requests.
     #[test]
     fn the_fingerprint_is_the_text_of_its_json_object() {
-        let mut request = request(ServiceType::AskDocs, Some(DomainId::generate()));
+        let mut request = chat_request(ServiceType::AskDocs, Some(DomainId::generate()));
         request.conversation = Some(ConversationId::generate());
         request.message = ChatMessage::parse("quote \" and ünïcode").unwrap();
         let object = json!({
@@ -529,7 +516,7 @@ mod tests {
             .returning(|_| Ok(answer("42")));
         let reply = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert_eq!(reply.response, "42");
@@ -557,7 +544,7 @@ mod tests {
         m.upstream.expect_ask().returning(|_| Ok(answer("hi")));
         let service = m.service();
         let reply = service
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert!(reply.conversation_id.is_some());
@@ -589,7 +576,7 @@ mod tests {
         });
         let reply = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert_eq!(reply.response, "a\u{FFFD}b");
@@ -607,7 +594,7 @@ mod tests {
         m.upstream.expect_ask().never();
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::InsufficientTokens { balance } if balance.is_zero()));
@@ -624,7 +611,7 @@ mod tests {
         m.upstream.expect_ask().never();
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::RateLimited(d) if !d.allowed));
@@ -655,7 +642,7 @@ mod tests {
             .returning(|_| Err(UpstreamError::Failed("502".into())));
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::UpstreamFailed(_)));
@@ -679,7 +666,7 @@ mod tests {
             .returning(|_| Err(UpstreamError::Timeout));
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::UpstreamTimeout));
@@ -699,7 +686,7 @@ mod tests {
         m.upstream.expect_ask().returning(|_| Ok(answer("kept")));
         let reply = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert_eq!(reply.response, "kept");
@@ -723,7 +710,7 @@ mod tests {
         m.upstream.expect_ask().returning(|_| Ok(answer("free?")));
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::Unavailable(_)));
@@ -739,7 +726,7 @@ mod tests {
             m.charges.expect_reserve().never();
             let err = m
                 .service()
-                .chat(request(ServiceType::AskDocs, Some(DomainId::generate())))
+                .chat(chat_request(ServiceType::AskDocs, Some(DomainId::generate())))
                 .await
                 .unwrap_err();
             assert!(matches!(err, ChatError::DomainNotFound));
@@ -776,7 +763,7 @@ mod tests {
             .returning(|_| Ok(answer("from the docs")));
         let reply = m
             .service()
-            .chat(request(ServiceType::AskDocs, Some(id)))
+            .chat(chat_request(ServiceType::AskDocs, Some(id)))
             .await
             .unwrap();
         assert_eq!(reply.domain_name.as_deref(), Some("hr"));
@@ -789,7 +776,7 @@ mod tests {
             .expect_recent_turns()
             .returning(|_, _, _| Ok(None));
         m.charges.expect_reserve().never();
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.conversation = Some(ConversationId::generate());
         assert!(matches!(
             m.service().chat(req).await,
@@ -814,7 +801,7 @@ mod tests {
             .returning(move |_, _| Ok(Reserved::Replay(body.clone())));
         m.charges.expect_settle().never();
         m.upstream.expect_ask().never();
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k1").unwrap());
         assert_eq!(m.service().chat(req).await.unwrap(), stored);
     }
@@ -826,7 +813,7 @@ mod tests {
             .expect_reserve()
             .returning(|_, _| Ok(Reserved::Mismatch));
         m.upstream.expect_ask().never();
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k1").unwrap());
         assert!(matches!(
             m.service().chat(req).await,
@@ -852,7 +839,7 @@ mod tests {
             })
         });
         m.upstream.expect_ask().returning(|_| Ok(answer("ok")));
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k2").unwrap());
         m.service().chat(req).await.unwrap();
     }

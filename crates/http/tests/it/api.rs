@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Handler tests: the real routes, extractors and error mapping, with mocked ports.
 
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use askgate_domain::ports::{
 };
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountError, AccountService, DomainError, DomainService};
+use askgate_domain::testing;
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, StoreError, Tokens, TransactionId, UserId};
 use askgate_http::{AdminUser, ApiError, AppState, AuthenticatedUser, SessionKeys, app};
@@ -37,16 +37,9 @@ fn keys_with(secret: &str) -> SessionKeys {
 }
 
 fn user(email: &str, role: Role) -> User {
-    let email = Email::parse(email).unwrap();
     User {
-        id: UserId::generate(),
-        external_id: ExternalId::for_dev_login(&email),
-        email,
-        display_name: None,
-        tokens: Tokens::ZERO,
-        role,
-        created_at: Utc::now(),
         last_login: Some(Utc::now()),
+        ..testing::user(email, role)
     }
 }
 

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! A chat request whose handler is dropped halfway (what actix does when a
 //! client goes away) still runs its debit → upstream → refund to the end.
 
@@ -15,6 +14,7 @@ use askgate_domain::ports::{
 };
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, ChatPorts, ChatService, DomainService};
+use askgate_domain::testing;
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, Tokens, UserId};
 use askgate_http::{AppState, SessionKeys, app};
@@ -81,16 +81,9 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
         Duration::from_secs(900),
         "authenticated".into(),
     );
-    let email = Email::parse("gone@example.com").unwrap();
     let user = User {
-        id: UserId::generate(),
-        external_id: ExternalId::for_dev_login(&email),
-        email,
-        display_name: None,
         tokens: Tokens::ONE,
-        role: Role::User,
-        created_at: Utc::now(),
-        last_login: None,
+        ..testing::user("gone@example.com", Role::User)
     };
     let token = keys.issue(&user, SessionId::generate()).unwrap().token;
     let mut clock = MockClock::new();

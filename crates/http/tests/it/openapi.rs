@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The OpenAPI document: a reviewed snapshot, and that it covers every route
 //! `askgate_http::configure` registers.
 

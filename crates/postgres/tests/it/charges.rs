@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Chat charges on a real PostgreSQL: reserve → settle or refund, recovery of
 //! charges whose process died, the Idempotency-Key rules, the database's own
 //! guard of the ledger invariant and the whole-ledger audit.
@@ -787,6 +786,9 @@ async fn audit_names_each_violation_and_totals_the_ledger() {
 
 // --- a model-based property test ------------------------------------------------
 
+/// The ledger rules as a plain model of one account, driven through the real
+/// adapters: after every step the balance is where the model says, the rows
+/// are the ones it expects, and the whole ledger audits clean.
 mod model {
     use proptest::prelude::*;
 
@@ -797,8 +799,12 @@ mod model {
         Reserve,
         Settle(usize),
         Refund(usize),
+        /// Refunds a charge already settled or refunded: nothing changes.
+        RefundFinished(usize),
         Recover,
         Credit(i64),
+        /// A credit of nothing: refused, nothing changes.
+        EmptyCredit,
         Purchase(i64),
         ReversePurchase(usize),
     }
@@ -808,8 +814,10 @@ mod model {
             4 => Just(Op::Reserve),
             3 => (0..8usize).prop_map(Op::Settle),
             2 => (0..8usize).prop_map(Op::Refund),
+            1 => (0..8usize).prop_map(Op::RefundFinished),
             1 => Just(Op::Recover),
             1 => (1..5i64).prop_map(Op::Credit),
+            1 => Just(Op::EmptyCredit),
             1 => (1..5i64).prop_map(Op::Purchase),
             1 => (0..4usize).prop_map(Op::ReversePurchase),
         ]
@@ -820,12 +828,24 @@ mod model {
 
         /// Any sequence of reserve/settle/refund/recover/credit/purchase/
         /// reversal through the real adapter keeps the balance where a plain
-        /// model says it is, and the whole ledger audits clean after every step.
+        /// model says it is, equal to the sum of the ledger and never
+        /// negative; a refused or repeated operation changes nothing, a
+        /// consumption is refunded at most once, and a reversal takes only
+        /// the unspent tokens, recording the shortfall. The whole ledger
+        /// audits clean after every step.
         #[test]
         fn any_sequence_keeps_the_ledger_provable(ops in proptest::collection::vec(op(), 1..25)) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(run(ops));
         }
+    }
+
+    /// A purchase of the run: its payment intent, tokens, and whether it was
+    /// reversed already.
+    struct Bought {
+        intent: String,
+        tokens: i64,
+        reversed: bool,
     }
 
     async fn run(ops: Vec<Op>) {
@@ -834,8 +854,10 @@ mod model {
         let ledger = PgLedger::new(db.database());
         let ann = user_with(&db.database(), 0).await;
         let mut model: i64 = 0;
+        let mut rows: usize = 0;
         let mut pending: Vec<ChargeId> = Vec::new();
-        let mut purchases: Vec<(String, i64, bool)> = Vec::new();
+        let mut finished: Vec<ChargeId> = Vec::new();
+        let mut purchases: Vec<Bought> = Vec::new();
         for op in ops {
             match op {
                 Op::Reserve => {
@@ -843,6 +865,7 @@ mod model {
                     match charges.reserve(&r, NO_WAIT).await {
                         Ok(Reserved::Held { balance_after }) => {
                             model -= 1;
+                            rows += 1;
                             assert_eq!(i64::from(balance_after.get()), model);
                             pending.push(r.charge);
                         }
@@ -863,6 +886,7 @@ mod model {
                         settle(&charges, &r, "a", None).await.outcome,
                         SettleOutcome::Charged
                     );
+                    finished.push(charge);
                 }
                 Op::Refund(i) if !pending.is_empty() => {
                     let charge = pending.remove(i % pending.len());
@@ -874,24 +898,44 @@ mod model {
                             .is_some()
                     );
                     model += 1;
+                    rows += 1;
+                    finished.push(charge);
+                }
+                Op::RefundFinished(i) if !finished.is_empty() => {
+                    let charge = finished[i % finished.len()];
+                    assert_eq!(charges.refund(charge, "upstream_failed").await.unwrap(), None);
                 }
                 Op::Recover => {
                     age_pending_charges(&db, "1 hour").await;
                     let n = charges.recover(WINDOW, 100).await.unwrap().len();
                     assert_eq!(n, pending.len());
                     model += i64::try_from(n).unwrap();
-                    pending.clear();
+                    rows += n;
+                    finished.append(&mut pending);
                 }
                 Op::Credit(n) => {
                     grant(&db.database(), ann, n).await;
                     model += n;
+                    rows += 1;
+                }
+                Op::EmptyCredit => {
+                    let refused = ledger
+                        .credit(&CreditRequest {
+                            user: ann,
+                            kind: CreditKind::Grant,
+                            amount: Tokens::ZERO,
+                            idempotency_key: key(&unique("empty")),
+                            metadata: json!({}),
+                        })
+                        .await;
+                    assert!(refused.is_err(), "{refused:?}");
                 }
                 Op::Purchase(n) => {
-                    let pi = unique("pi");
+                    let intent = unique("pi");
                     ledger
                         .credit_purchase(&PurchaseCredit {
                             user: ann,
-                            payment_intent_id: pi.clone(),
+                            payment_intent_id: intent.clone(),
                             tokens: Tokens::new(n).unwrap(),
                             event_id: Some(unique("evt")),
                             metadata: json!({}),
@@ -899,20 +943,40 @@ mod model {
                         .await
                         .unwrap();
                     model += n;
-                    purchases.push((pi, n, false));
+                    rows += 1;
+                    purchases.push(Bought {
+                        intent,
+                        tokens: n,
+                        reversed: false,
+                    });
                 }
                 Op::ReversePurchase(i) if !purchases.is_empty() => {
-                    let at = i % purchases.len();
-                    let (pi, n, reversed) = purchases[at].clone();
-                    ledger.reverse_purchase(&reversal(&pi)).await.unwrap();
-                    if !reversed {
-                        model -= n.min(model);
-                        purchases[at].2 = true;
+                    let bought = &mut purchases[i % purchases.len()];
+                    ledger.reverse_purchase(&reversal(&bought.intent)).await.unwrap();
+                    if !bought.reversed {
+                        bought.reversed = true;
+                        let taken = bought.tokens.min(model);
+                        model -= taken;
+                        if taken > 0 {
+                            rows += 1;
+                            let newest = &entries(&db.database(), ann).await[0];
+                            assert_eq!(newest.kind, EntryKind::Reversal);
+                            assert_eq!(i64::from(newest.amount), -taken);
+                            assert_eq!(newest.metadata["shortfall"], bought.tokens - taken);
+                        }
                     }
                 }
-                Op::Settle(_) | Op::Refund(_) | Op::ReversePurchase(_) => {}
+                Op::Settle(_) | Op::Refund(_) | Op::RefundFinished(_) | Op::ReversePurchase(_) => {}
             }
             assert_eq!(balance(&db.database(), ann).await, model);
+            assert!(model >= 0);
+            let entries = entries(&db.database(), ann).await;
+            assert_eq!(entries.len(), rows, "{entries:?}");
+            let sum: i64 = entries.iter().map(|e| i64::from(e.amount)).sum();
+            assert_eq!(sum, model);
+            if let Some(newest) = entries.first() {
+                assert_eq!(i64::from(newest.balance_after.get()), model);
+            }
             let report = audit(&db.database(), WINDOW).await.unwrap();
             assert!(report.is_clean(), "{report}");
         }

@@ -1,26 +1,16 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Conversations on a real PostgreSQL, their exchanges recorded as chats
-//! record them: when a charge settles (idempotency keys: tests/charges.rs).
+//! record them: when a charge settles (idempotency keys: tests/it/charges.rs).
 
-use std::time::Duration;
-
-use askgate_domain::conversation::{Author, ChatMessage};
+use askgate_domain::conversation::Author;
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::page::PageRequest;
-use askgate_domain::ports::{
-    Charges, ConversationRepository, ExchangeTarget, Reservation, Reserved, SettleOutcome,
-    Settlement,
-};
-use askgate_domain::{ChargeId, ConversationId, UserId};
-use askgate_postgres::testing::{TestDatabase, user_with};
+use askgate_domain::ports::{ConversationRepository, ExchangeTarget, SettleOutcome};
+use askgate_domain::{ConversationId, UserId};
+use askgate_postgres::testing::{TestDatabase, exchange, user_with};
 use askgate_postgres::{PgCharges, PgConversations};
 
 async fn user(db: &TestDatabase) -> UserId {
     user_with(&db.database(), 10).await
-}
-
-fn msg(text: &str) -> ChatMessage {
-    ChatMessage::parse(text).unwrap()
 }
 
 /// A chat as the chat use case records it: a charge reserved, then settled
@@ -33,43 +23,11 @@ async fn chat(
     question: &str,
     answer: &str,
 ) -> Option<ConversationId> {
-    let (conversation, target) = match target {
-        Some(id) => (id, ExchangeTarget::Existing(id)),
-        None => {
-            let id = ConversationId::generate();
-            (id, ExchangeTarget::New(id))
-        }
+    let target = match target {
+        Some(id) => ExchangeTarget::Existing(id),
+        None => ExchangeTarget::New(ConversationId::generate()),
     };
-    let charge = ChargeId::generate();
-    let reserved = charges
-        .reserve(
-            &Reservation {
-                charge,
-                user,
-                service: ServiceType::AskAtt,
-                domain: None,
-                conversation,
-                idempotency: None,
-            },
-            Duration::ZERO,
-        )
-        .await
-        .unwrap();
-    assert!(matches!(reserved, Reserved::Held { .. }), "{reserved:?}");
-    let question = msg(question);
-    let settled = charges
-        .settle(&Settlement {
-            charge,
-            user,
-            service: ServiceType::AskAtt,
-            domain: None,
-            target,
-            question: &question,
-            answer,
-            idempotency: None,
-        })
-        .await
-        .unwrap();
+    let settled = exchange(charges, user, target, question, answer).await;
     assert_eq!(settled.outcome, SettleOutcome::Charged);
     settled.conversation
 }

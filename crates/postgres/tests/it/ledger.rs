@@ -1,7 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The ledger on a real PostgreSQL: each test has a database of its own, and
 //! every scenario ends by checking `users.tokens = Σ transactions.amount`.
-//! Chats spend tokens through charges (tests/charges.rs); here they are spent
+//! Chats spend tokens through charges (tests/it/charges.rs); here they are spent
 //! with `testing::spend`.
 
 use std::collections::HashSet;
@@ -714,7 +713,7 @@ fn orders_with_duplicates(events: &[(char, String)]) -> Vec<Vec<(char, String)>>
 /// disputes gave back.
 async fn deliver_in_every_order(
     reason: &str,
-    events: &[(char, String)],
+    events: &[(char, &str)],
     start: i64,
     tokens: i64,
     taken: i64,
@@ -722,7 +721,11 @@ async fn deliver_in_every_order(
     let test_db = TestDatabase::new().await;
     let db = test_db.database();
     let ledger = PgLedger::new(db.clone());
-    let orders = orders_with_duplicates(events);
+    let events: Vec<(char, String)> = events
+        .iter()
+        .map(|&(kind, event)| (kind, event.to_owned()))
+        .collect();
+    let orders = orders_with_duplicates(&events);
     assert!(orders.len() >= 10, "{} orders", orders.len());
     for order in orders {
         let user = user_with(&db, start).await;
@@ -814,16 +817,16 @@ async fn deliver_in_every_order(
 
 #[tokio::test]
 async fn purchase_and_refund_in_every_order_with_duplicates_end_at_the_same_balance() {
-    let events = [('p', "evt_paid".to_owned()), ('r', "evt_refund".to_owned())];
+    let events = [('p', "evt_paid"), ('r', "evt_refund")];
     deliver_in_every_order("charge.refunded", &events, 7, 100, 100).await;
 }
 
 #[tokio::test]
 async fn purchase_dispute_and_reconcile_in_every_order_with_duplicates_end_at_the_same_balance() {
     let events = [
-        ('p', "evt_paid".to_owned()),
-        ('r', "evt_dispute".to_owned()),
-        ('c', "reconcile".to_owned()),
+        ('p', "evt_paid"),
+        ('r', "evt_dispute"),
+        ('c', "reconcile"),
     ];
     deliver_in_every_order("charge.dispute.created", &events, 3, 250, 250).await;
 }
@@ -831,9 +834,9 @@ async fn purchase_dispute_and_reconcile_in_every_order_with_duplicates_end_at_th
 #[tokio::test]
 async fn purchase_and_two_partial_refunds_in_every_order_with_duplicates_end_at_the_same_balance() {
     let events = [
-        ('p', "evt_paid".to_owned()),
-        ('q', "evt_quarter".to_owned()),
-        ('h', "evt_half".to_owned()),
+        ('p', "evt_paid"),
+        ('q', "evt_quarter"),
+        ('h', "evt_half"),
     ];
     // Half of 600 tokens, however the two refunds arrive.
     deliver_in_every_order("charge.refunded", &events, 7, 600, 300).await;
@@ -843,9 +846,9 @@ async fn purchase_and_two_partial_refunds_in_every_order_with_duplicates_end_at_
 async fn purchase_partial_refund_and_dispute_in_every_order_with_duplicates_end_at_the_same_balance()
  {
     let events = [
-        ('p', "evt_paid".to_owned()),
-        ('q', "evt_quarter".to_owned()),
-        ('r', "evt_dispute".to_owned()),
+        ('p', "evt_paid"),
+        ('q', "evt_quarter"),
+        ('r', "evt_dispute"),
     ];
     deliver_in_every_order("charge.dispute.created", &events, 5, 600, 600).await;
 }
@@ -853,9 +856,9 @@ async fn purchase_partial_refund_and_dispute_in_every_order_with_duplicates_end_
 #[tokio::test]
 async fn purchase_dispute_and_its_win_in_every_order_with_duplicates_end_where_they_began() {
     let events = [
-        ('p', "evt_paid".to_owned()),
-        ('d', "evt_dispute".to_owned()),
-        ('w', "evt_won".to_owned()),
+        ('p', "evt_paid"),
+        ('d', "evt_dispute"),
+        ('w', "evt_won"),
     ];
     // Won: the buyer keeps the 250 tokens, however the events arrive.
     deliver_in_every_order("dispute", &events, 3, 250, 0).await;
@@ -864,10 +867,10 @@ async fn purchase_dispute_and_its_win_in_every_order_with_duplicates_end_where_t
 #[tokio::test]
 async fn a_won_dispute_closed_twice_and_reconciled_in_every_order_gives_back_once() {
     let events = [
-        ('p', "evt_paid".to_owned()),
-        ('d', "evt_dispute".to_owned()),
-        ('w', "evt_closed_won".to_owned()),
-        ('w', "evt_funds_reinstated".to_owned()),
+        ('p', "evt_paid"),
+        ('d', "evt_dispute"),
+        ('w', "evt_closed_won"),
+        ('w', "evt_funds_reinstated"),
     ];
     deliver_in_every_order("dispute", &events, 3, 250, 0).await;
 }
@@ -875,9 +878,9 @@ async fn a_won_dispute_closed_twice_and_reconciled_in_every_order_gives_back_onc
 #[tokio::test]
 async fn purchase_dispute_and_its_loss_in_every_order_with_duplicates_take_everything() {
     let events = [
-        ('p', "evt_paid".to_owned()),
-        ('d', "evt_dispute".to_owned()),
-        ('l', "evt_closed_lost".to_owned()),
+        ('p', "evt_paid"),
+        ('d', "evt_dispute"),
+        ('l', "evt_closed_lost"),
     ];
     deliver_in_every_order("dispute", &events, 3, 250, 250).await;
 }
@@ -885,10 +888,10 @@ async fn purchase_dispute_and_its_loss_in_every_order_with_duplicates_take_every
 #[tokio::test]
 async fn a_partial_refund_and_a_won_dispute_in_every_order_leave_the_refunds_share_taken() {
     let events = [
-        ('p', "evt_paid".to_owned()),
-        ('q', "evt_quarter".to_owned()),
-        ('d', "evt_dispute".to_owned()),
-        ('w', "evt_won".to_owned()),
+        ('p', "evt_paid"),
+        ('q', "evt_quarter"),
+        ('d', "evt_dispute"),
+        ('w', "evt_won"),
     ];
     // A quarter of 600 tokens was refunded; the dispute's part comes back.
     deliver_in_every_order("dispute", &events, 5, 600, 150).await;
@@ -897,10 +900,10 @@ async fn a_partial_refund_and_a_won_dispute_in_every_order_leave_the_refunds_sha
 #[tokio::test]
 async fn a_won_dispute_then_a_full_refund_in_every_order_take_everything_once() {
     let events = [
-        ('c', "reconcile".to_owned()),
-        ('d', "evt_dispute".to_owned()),
-        ('w', "evt_won".to_owned()),
-        ('r', "evt_refund".to_owned()),
+        ('c', "reconcile"),
+        ('d', "evt_dispute"),
+        ('w', "evt_won"),
+        ('r', "evt_refund"),
     ];
     deliver_in_every_order("refund", &events, 5, 600, 600).await;
 }

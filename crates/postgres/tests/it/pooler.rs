@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! askgate behind PgBouncer (Debian's `pgbouncer`), as behind a managed
 //! pooler such as Supabase's: the sign-in upsert and the chat path (reserve a
 //! charge, settle it, refund another), concurrently, on connections that
@@ -11,30 +10,17 @@
 //! statement cache off); connections also keep a `statement_timeout` and
 //! migrations hold a session advisory lock. See docs/operations.md.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use askgate_domain::conversation::ChatMessage;
-use askgate_domain::ledger::{CreditKind, CreditRequest, IdempotencyKey, ServiceType};
-use askgate_domain::ports::{
-    Charges, ExchangeTarget, Ledger, Reservation, Reserved, SettleOutcome, Settlement,
-    UserRepository,
-};
-use askgate_domain::user::{ExternalId, Role, SignIn};
-use askgate_domain::{ChargeId, ConversationId, Email, Tokens, UserId};
-use askgate_postgres::testing::{TestDatabase, test_server_url};
-use askgate_postgres::{Database, PgCharges, PgConfig, PgLedger, PgUsers};
-use chrono::Utc;
+use askgate_domain::ports::{Charges, ExchangeTarget, Reserved, SettleOutcome};
+use askgate_domain::testing as fixtures;
+use askgate_domain::{ConversationId, UserId};
+use askgate_postgres::testing::{TestDatabase, exchange, test_server_url, user_with};
+use askgate_postgres::{Database, PgCharges, PgConfig, PgLedger};
 use futures::future::join_all;
-use serde_json::json;
-use support::Pgbouncer;
-use uuid::Uuid;
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", Uuid::now_v7().simple())
-}
+use crate::support::Pgbouncer;
 
 /// A pool on `test_db`'s database, through `pgbouncer`.
 async fn through(pgbouncer: &Pgbouncer, test_db: &TestDatabase) -> Database {
@@ -54,70 +40,26 @@ async fn through(pgbouncer: &Pgbouncer, test_db: &TestDatabase) -> Database {
     .unwrap()
 }
 
-async fn signed_in_user_with(db: &Database, tokens: i64) -> UserId {
-    let user = PgUsers::new(db.clone())
-        .upsert_sign_in(&SignIn {
-            external_id: ExternalId::parse(&unique("oid")).unwrap(),
-            email: Email::parse(&format!("{}@example.com", unique("ann"))).unwrap(),
-            display_name: None,
-            role: Role::User,
-            at: Utc::now(),
-        })
-        .await
-        .unwrap()
-        .id;
-    PgLedger::new(db.clone())
-        .credit(&CreditRequest {
-            user,
-            kind: CreditKind::Grant,
-            amount: Tokens::new(tokens).unwrap(),
-            idempotency_key: IdempotencyKey::parse(&unique("grant")).unwrap(),
-            metadata: json!({}),
-        })
-        .await
-        .unwrap();
-    user
-}
-
 /// Chats as askgate's chat path does: reserve a token, then settle (or, for
 /// every third one, refund as after an upstream failure); some concurrently.
 async fn chat_through(db: &Database, chats: usize) -> (UserId, Vec<SettleOutcome>) {
     let charges = Arc::new(PgCharges::new(db.clone()));
-    let user = signed_in_user_with(db, 100).await;
+    let user = user_with(db, 100).await;
     let outcomes = join_all((0..chats).map(|i| {
         let charges = Arc::clone(&charges);
         async move {
-            let reservation = Reservation {
-                charge: ChargeId::generate(),
-                user,
-                service: ServiceType::AskAtt,
-                domain: None,
-                conversation: ConversationId::generate(),
-                idempotency: None,
-            };
-            let held = charges.reserve(&reservation, Duration::ZERO).await.unwrap();
-            assert!(matches!(held, Reserved::Held { .. }), "{held:?}");
             if i % 3 == 2 {
+                let reservation = fixtures::reservation(user, ConversationId::generate());
+                let held = charges.reserve(&reservation, Duration::ZERO).await.unwrap();
+                assert!(matches!(held, Reserved::Held { .. }), "{held:?}");
                 charges
                     .refund(reservation.charge, "upstream failed")
                     .await
                     .unwrap();
                 return None;
             }
-            let question = ChatMessage::parse("what is the answer?").unwrap();
-            let settled = charges
-                .settle(&Settlement {
-                    charge: reservation.charge,
-                    user,
-                    service: reservation.service,
-                    domain: None,
-                    target: ExchangeTarget::New(reservation.conversation),
-                    question: &question,
-                    answer: "42",
-                    idempotency: None,
-                })
-                .await
-                .unwrap();
+            let target = ExchangeTarget::New(ConversationId::generate());
+            let settled = exchange(&charges, user, target, "what is the answer?", "42").await;
             Some(settled.outcome)
         }
     }))

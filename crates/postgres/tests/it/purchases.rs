@@ -1,6 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Checkouts followed from pending to credited or failed, on a real PostgreSQL.
 
+use askgate_domain::testing as fixtures;
 use askgate_domain::Tokens;
 use askgate_domain::ledger::PurchaseCredit;
 use askgate_domain::package::TokenPackage;
@@ -21,13 +21,7 @@ fn unique(prefix: &str) -> String {
 
 async fn new_user(db: &Database) -> UserId {
     PgUsers::new(db.clone())
-        .upsert_sign_in(&SignIn {
-            external_id: ExternalId::parse(&unique("oid")).unwrap(),
-            email: Email::parse(&format!("{}@example.com", unique("buyer"))).unwrap(),
-            display_name: None,
-            role: Role::User,
-            at: Utc::now(),
-        })
+        .upsert_sign_in(&fixtures::new_sign_in())
         .await
         .unwrap()
         .id

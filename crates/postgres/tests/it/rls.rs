@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The Supabase row-level security of `sql/`, proven on the real PostgreSQL.
 //!
 //! Each test gets a database of its own with `sql/00_supabase_local.sql`
@@ -7,115 +6,16 @@
 //! then run the way PostgREST runs a request: in a transaction, as the JWT's
 //! role, with the claims in `request.jwt.claims`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::json;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Transaction};
+use tokio_postgres::{Client, Transaction};
 use uuid::Uuid;
 
-const SUPABASE_LOCAL: &str = include_str!("../../../sql/00_supabase_local.sql");
-const SCHEMA: &str = include_str!("../../../sql/10_schema.sql");
-const RLS: &str = include_str!("../../../sql/20_rls.sql");
+use crate::support::ScratchDatabase;
 
-/// Databases of this suite are named `<prefix><unix seconds>_<random>`.
-const PREFIX: &str = "askgate_rls_";
-
-// --- a database per test ------------------------------------------------------
-
-/// A freshly created database, dropped (even when the test panics) on `Drop`.
-struct ScratchDatabase {
-    name: String,
-    client: Client,
-}
-
-fn server_config() -> Config {
-    let url = askgate_postgres::testing::test_server_url();
-    url.parse().expect("TEST_DATABASE_URL is a PostgreSQL URL")
-}
-
-async fn connect(config: &Config) -> Client {
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .expect("PostgreSQL is reachable");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-fn unix_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Drops databases of this suite left behind by runs that were killed, once
-/// they are an hour old (a concurrent run's databases are younger).
-async fn sweep_leftovers(admin: &Client) {
-    let rows = admin
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1",
-            &[&format!("{PREFIX}%")],
-        )
-        .await
-        .unwrap();
-    for row in rows {
-        let name: String = row.get(0);
-        let created = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|secs| secs.parse::<u64>().ok());
-        if created.is_some_and(|secs| secs + 3600 < unix_seconds()) {
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
-    }
-}
-
-impl ScratchDatabase {
-    async fn create() -> Self {
-        let server = server_config();
-        let admin = connect(&server).await;
-        sweep_leftovers(&admin).await;
-        let name = format!("{PREFIX}{}_{}", unix_seconds(), Uuid::new_v4().simple());
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        let mut config = server;
-        config.dbname(&name);
-        let client = connect(&config).await;
-        Self { name, client }
-    }
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime: use a thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let (admin, connection) = server_config().connect(NoTls).await?;
-                tokio::spawn(connection);
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-            })?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        })
-        .join();
-        if let Ok(Err(e)) = dropped {
-            eprintln!("could not drop test database {}: {e}", self.name);
-        }
-    }
-}
+const SUPABASE_LOCAL: &str = include_str!("../../../../sql/00_supabase_local.sql");
+const SCHEMA: &str = include_str!("../../../../sql/10_schema.sql");
+const RLS: &str = include_str!("../../../../sql/20_rls.sql");
 
 // --- the fixture --------------------------------------------------------------
 

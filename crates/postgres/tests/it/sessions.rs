@@ -1,9 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Sessions with rotating refresh tokens, and the linking of legacy users, on a
 //! real PostgreSQL.
 
 use std::sync::Arc;
 
+use askgate_domain::testing as fixtures;
 use askgate_domain::ports::{NewRefreshToken, Rotation, SessionStore, UserRepository};
 use askgate_domain::user::{ExternalId, Role, SignIn, User};
 use askgate_domain::{Email, SessionId, StoreError, Tokens};
@@ -28,13 +28,7 @@ fn in_days(days: i64) -> DateTime<Utc> {
 
 async fn user(db: &TestDatabase, email: &str) -> User {
     PgUsers::new(db.database())
-        .upsert_sign_in(&SignIn {
-            external_id: ExternalId::parse(&format!("oid-{email}")).unwrap(),
-            email: Email::parse(email).unwrap(),
-            display_name: None,
-            role: Role::User,
-            at: Utc::now(),
-        })
+        .upsert_sign_in(&fixtures::sign_in(&format!("oid-{email}"), email))
         .await
         .unwrap()
 }
@@ -259,11 +253,8 @@ async fn insert_legacy_user(db: &TestDatabase, email: &str) -> uuid::Uuid {
 
 fn azure_sign_in(oid: &str, email: &str) -> SignIn {
     SignIn {
-        external_id: ExternalId::parse(oid).unwrap(),
-        email: Email::parse(email).unwrap(),
         display_name: Some("Lee Legacy".to_owned()),
-        role: Role::User,
-        at: Utc::now().trunc_subsecs(6),
+        ..fixtures::sign_in(oid, email)
     }
 }
 

@@ -1,31 +1,26 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `sql/` stays in step with `migrations/`: the Supabase schema script and the
 //! upgrade script for old databases produce exactly the schema of the initial
 //! migration, keep existing rows, and leave askgate's start-up migration step
 //! with nothing to redo.
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use tokio_postgres::{Client, Config, NoTls};
-use uuid::Uuid;
+
+use crate::support::ScratchDatabase;
 
 const INITIAL_MIGRATION: &str =
-    include_str!("../../../migrations/2026-11-22-000001_initial/up.sql");
-const SUPABASE_LOCAL: &str = include_str!("../../../sql/00_supabase_local.sql");
-const SCHEMA: &str = include_str!("../../../sql/10_schema.sql");
-const RLS: &str = include_str!("../../../sql/20_rls.sql");
-const UPGRADE: &str = include_str!("../../../sql/upgrade_2026_11_existing_users.sql");
+    include_str!("../../../../migrations/2026-11-22-000001_initial/up.sql");
+const SUPABASE_LOCAL: &str = include_str!("../../../../sql/00_supabase_local.sql");
+const SCHEMA: &str = include_str!("../../../../sql/10_schema.sql");
+const RLS: &str = include_str!("../../../../sql/20_rls.sql");
+const UPGRADE: &str = include_str!("../../../../sql/upgrade_2026_11_existing_users.sql");
 
 /// askgate's migrations, embedded the way the application embeds them.
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
-
-/// Databases of this suite are named `<prefix><unix seconds>_<random>`.
-const PREFIX: &str = "askgate_sqlscripts_";
 
 /// A users table as it looked before askgate's schema.
 const LEGACY_USERS: &str = "CREATE TABLE users (
@@ -37,133 +32,19 @@ const LEGACY_USERS: &str = "CREATE TABLE users (
 
 // --- a database per test ------------------------------------------------------
 
-/// A freshly created database, dropped (even when the test panics) on `Drop`.
-struct ScratchDatabase {
-    name: String,
-    client: Client,
-}
-
-fn database_url() -> String {
-    askgate_postgres::testing::test_server_url()
-}
-
-fn server_config() -> Config {
-    database_url()
-        .parse()
-        .expect("TEST_DATABASE_URL is a PostgreSQL URL")
-}
-
-async fn connect(config: &Config) -> Client {
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .expect("PostgreSQL is reachable");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-fn unix_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Drops databases of this suite left behind by runs that were killed, once
-/// they are an hour old (a concurrent run's databases are younger).
-async fn sweep_leftovers(admin: &Client) {
-    let rows = admin
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1",
-            &[&format!("{PREFIX}%")],
-        )
-        .await
-        .unwrap();
-    for row in rows {
-        let name: String = row.get(0);
-        let created = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|secs| secs.parse::<u64>().ok());
-        if created.is_some_and(|secs| secs + 3600 < unix_seconds()) {
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
-    }
-}
-
-impl ScratchDatabase {
-    async fn create() -> Self {
-        let server = server_config();
-        let admin = connect(&server).await;
-        sweep_leftovers(&admin).await;
-        let name = format!("{PREFIX}{}_{}", unix_seconds(), Uuid::new_v4().simple());
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        let mut config = server;
-        config.dbname(&name);
-        let client = connect(&config).await;
-        Self { name, client }
-    }
-
-    /// The database's URL: TEST_DATABASE_URL with this database's name.
-    fn url(&self) -> String {
-        let url = database_url();
-        let (base, query) = match url.split_once('?') {
-            Some((base, query)) => (base.to_owned(), format!("?{query}")),
-            None => (url.clone(), String::new()),
-        };
-        let authority = base.find("://").map_or(0, |i| i + 3);
-        let server = match base[authority..].find('/') {
-            Some(slash) => &base[..authority + slash],
-            None => base.as_str(),
-        };
-        format!("{server}/{}{query}", self.name)
-    }
-
-    /// Applies askgate's pending migrations exactly as the application does at
-    /// start-up, and returns the versions it applied.
-    async fn run_askgate_migrations(&self) -> Result<Vec<String>, String> {
-        let url = self.url();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-                .map_err(|e| e.to_string())?;
-            conn.run_pending_migrations(MIGRATIONS)
-                .map(|versions| versions.iter().map(ToString::to_string).collect())
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap()
-    }
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime: use a thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let (admin, connection) = server_config().connect(NoTls).await?;
-                tokio::spawn(connection);
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-            })?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        })
-        .join();
-        if let Ok(Err(e)) = dropped {
-            eprintln!("could not drop test database {}: {e}", self.name);
-        }
-    }
+/// Applies askgate's pending migrations to `db` exactly as the application
+/// does at start-up, and returns the versions it applied.
+async fn run_askgate_migrations(db: &ScratchDatabase) -> Result<Vec<String>, String> {
+    let url = db.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
+            .map_err(|e| e.to_string())?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap()
 }
 
 // --- comparing schemas --------------------------------------------------------
@@ -297,8 +178,7 @@ async fn askgate_applies_only_later_migrations_on_a_database_set_up_by_the_scrip
         vec!["20261122000001".to_owned()]
     );
 
-    let applied = db
-        .run_askgate_migrations()
+    let applied = run_askgate_migrations(&db)
         .await
         .expect("askgate's migrations apply on top of sql/");
     assert!(
@@ -505,8 +385,7 @@ async fn askgate_and_the_rls_script_run_on_an_upgraded_database_keeping_its_user
     db.client.batch_execute(SUPABASE_LOCAL).await.unwrap();
     db.client.batch_execute(RLS).await.unwrap();
 
-    let applied = db
-        .run_askgate_migrations()
+    let applied = run_askgate_migrations(&db)
         .await
         .expect("askgate's migrations apply after the upgrade");
     assert!(
@@ -571,7 +450,7 @@ async fn rls_script_after_askgate_migrations_leaves_jwt_roles_only_what_the_poli
     // Supabase's default grants first, so every table askgate creates starts
     // out granted to anon and authenticated, as on a real project.
     db.client.batch_execute(SUPABASE_LOCAL).await.unwrap();
-    db.run_askgate_migrations().await.unwrap();
+    run_askgate_migrations(&db).await.unwrap();
     db.client.batch_execute(RLS).await.unwrap();
 
     let expected: BTreeSet<String> = [

@@ -1,8 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Users, domains, health and the pool itself on a real PostgreSQL.
 
 use std::time::Duration;
 
+use askgate_domain::testing as fixtures;
 use askgate_domain::domain::{
     ApiEndpoint, DisplayName, DomainConfiguration, DomainDeletion, DomainSlug, NewDomain,
 };
@@ -39,11 +39,8 @@ fn config(url: &str) -> PgConfig {
 
 fn sign_in(external_id: &str, email: &str) -> SignIn {
     SignIn {
-        external_id: ExternalId::parse(external_id).unwrap(),
-        email: Email::parse(email).unwrap(),
         display_name: Some("Ann".to_owned()),
-        role: Role::User,
-        at: Utc::now().trunc_subsecs(6),
+        ..fixtures::sign_in(external_id, email)
     }
 }
 
@@ -476,20 +473,10 @@ struct Count {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_apply_each_migration_once() {
-    // An empty database of its own (named like test databases, so a crashed
-    // run's copy is swept like theirs).
-    let test_db = TestDatabase::new().await;
-    let (server_base, _) = test_db.url().rsplit_once('/').unwrap();
-    let name = format!("askgate_t_{}", Uuid::now_v7().simple());
-    let server_url = askgate_postgres::testing::test_server_url();
-    let mut server = AsyncPgConnection::establish(&server_url).await.unwrap();
-    server
-        .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
-        .await
-        .unwrap();
-    let url = format!("{server_base}/{name}");
+    let empty = TestDatabase::empty().await;
+    let url = empty.url();
 
-    let db = Database::connect(&config(&url)).await.unwrap();
+    let db = Database::connect(&config(url)).await.unwrap();
     let runs = (0..3).map(|_| {
         let db = db.clone();
         tokio::spawn(async move { db.migrate().await })
@@ -499,7 +486,7 @@ async fn concurrent_migrations_apply_each_migration_once() {
     }
     db.migrate().await.unwrap();
 
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
     let applied: Vec<Count> =
         diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
             .load(&mut conn)
@@ -509,12 +496,6 @@ async fn concurrent_migrations_apply_each_migration_once() {
         .unwrap()
         .len();
     assert_eq!(applied[0].n, i64::try_from(embedded).unwrap());
-    drop(conn);
-    drop(db);
-    server
-        .batch_execute(&format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#))
-        .await
-        .unwrap();
 }
 
 #[tokio::test]

@@ -1,9 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! TLS to PostgreSQL, against a private cluster started here that accepts only
 //! TLS connections (`hostssl` with SCRAM passwords in pg_hba.conf) and whose
 //! certificate, issued for `localhost` only, is signed by a CA made here.
-
-mod support;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -11,7 +8,7 @@ use std::time::Duration;
 
 use askgate_postgres::testing::connection_is_encrypted;
 use askgate_postgres::{Database, PgConfig, PgTls, SslMode, create_database_if_missing};
-use support::{Certificates, Daemon, Scratch, free_port, postgres_bin, run};
+use crate::support::{Certificates, Daemon, Scratch, free_port, postgres_bin, run};
 
 const PASSWORD: &str = "tls-test-secret";
 
@@ -34,11 +31,11 @@ fn start_cluster() -> TlsCluster {
     let scratch = Scratch::new("askgate-tls");
     let certificates = Certificates::make(&scratch);
     let password_file = scratch.write("password", PASSWORD);
-    support::give_to_server_user(&scratch.dir);
+    crate::support::give_to_server_user(&scratch.dir);
 
     let data = scratch.path("data");
     run(
-        support::server_command(
+        crate::support::server_command(
             &bin.join("initdb"),
             &[
                 "-D",
@@ -61,7 +58,7 @@ fn start_cluster() -> TlsCluster {
         "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n",
     )
     .unwrap();
-    support::give_to_server_user(&data);
+    crate::support::give_to_server_user(&data);
 
     let port = free_port();
     let settings = [

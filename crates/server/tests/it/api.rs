@@ -1,51 +1,30 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! askgate over real HTTP, on a random port, against a fresh real database.
 
-mod common;
-
-use std::ops::Deref;
 use std::sync::Arc;
 
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, Tokens};
 use askgate_http::SessionKeys;
 use askgate_server::settings::SESSION_AUDIENCE;
-use common::{Reply, Running};
+use crate::support::{Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-struct TestApp(Running);
-
-impl Deref for TestApp {
-    type Target = Running;
-
-    fn deref(&self) -> &Running {
-        &self.0
-    }
+/// askgate on a small pool; `overrides` win over the test defaults.
+async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+    let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
+    pairs.push(("DATABASE_MAX_CONNECTIONS", "3"));
+    TestApp::spawn(&pairs).await
 }
 
-impl TestApp {
-    async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
-
-    /// `overrides` win over the test defaults.
-    async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
-        let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
-        pairs.push(("DATABASE_MAX_CONNECTIONS", "3"));
-        Self(Running::spawn(&pairs).await)
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let reply = self.send(self.request(Method::GET, path, token)).await;
-        (reply.status, reply.body)
-    }
+async fn spawn() -> TestApp {
+    spawn_with(&[]).await
 }
 
 #[tokio::test]
 async fn health_live_and_ready_answer_ok_against_the_database() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     assert_eq!(
         app.get("/health/live", None).await,
         (StatusCode::OK, json!({"status": "ok"}))
@@ -58,7 +37,7 @@ async fn health_live_and_ready_answer_ok_against_the_database() {
 
 #[tokio::test]
 async fn dev_login_then_a_zero_balance_and_an_empty_history() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let (token, user) = app.sign_in("a@example.com").await;
     assert_eq!(user["email"], "a@example.com");
     assert_eq!(user["tokens"], 0);
@@ -72,14 +51,14 @@ async fn dev_login_then_a_zero_balance_and_an_empty_history() {
         app.get("/api/user/transactions", Some(&token)).await,
         (StatusCode::OK, json!({"items": [], "next_cursor": null}))
     );
-    let (status, me) = app.get("/api/user/me", Some(&token)).await;
+    let (status, me) = app.get("/api/user/me", Some(&token)).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["id"], user["id"]);
 }
 
 #[tokio::test]
 async fn signing_in_twice_is_the_same_user() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let (_, first) = app.sign_in("twice@example.com").await;
     let (_, second) = app.sign_in("Twice@Example.com").await;
     assert_eq!(first["id"], second["id"]);
@@ -87,14 +66,14 @@ async fn signing_in_twice_is_the_same_user() {
 
 #[tokio::test]
 async fn admin_emails_sign_in_as_admins() {
-    let app = TestApp::spawn_with(&[("ADMIN_EMAILS", "boss@example.com")]).await;
+    let app = spawn_with(&[("ADMIN_EMAILS", "boss@example.com")]).await;
     let (_, boss) = app.sign_in("boss@example.com").await;
     assert_eq!(boss["role"], "admin");
 }
 
 #[tokio::test]
 async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let (token, _) = app.sign_in("rich@example.com").await;
     for (n, key) in [(100, "first"), (5, "second")] {
         app.grant("rich@example.com", n, key).await;
@@ -106,7 +85,7 @@ async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
     );
     let (status, page) = app
         .get("/api/user/transactions?limit=1", Some(&token))
-        .await;
+        .await.into_parts();
     assert_eq!(status, StatusCode::OK);
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
@@ -120,7 +99,7 @@ async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
             &format!("/api/user/transactions?limit=1&cursor={cursor}"),
             Some(&token),
         )
-        .await;
+        .await.into_parts();
     assert_eq!(page["items"][0]["amount"], 100);
     assert_eq!(page["items"][0]["balance_after"], 100);
     app.db.assert_ledger_invariant().await;
@@ -128,7 +107,7 @@ async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
 
 #[tokio::test]
 async fn a_token_signed_with_another_secret_is_401() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let (_, user) = app.sign_in("ann@example.com").await;
     let email = Email::parse("ann@example.com").unwrap();
     let forged_user = User {
@@ -169,7 +148,7 @@ async fn a_token_signed_with_another_secret_is_401() {
 
 #[tokio::test]
 async fn dev_login_is_not_mounted_when_disabled() {
-    let app = TestApp::spawn_with(&[("AUTH_DEV_LOGIN", "false")]).await;
+    let app = spawn_with(&[("AUTH_DEV_LOGIN", "false")]).await;
     let Reply { status, body, .. } = app.dev_login("a@example.com").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "not_found");
@@ -177,7 +156,7 @@ async fn dev_login_is_not_mounted_when_disabled() {
 
 #[tokio::test]
 async fn concurrent_requests_are_served() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = Arc::new(spawn().await);
     let (token, _) = app.sign_in("busy@example.com").await;
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -193,7 +172,7 @@ async fn concurrent_requests_are_served() {
 
 #[tokio::test]
 async fn an_out_of_range_pagination_cursor_is_422_naming_the_cursor() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let (token, _) = app.sign_in("pager@example.com").await;
     let id = "0190c3a8-7f5e-7cc1-9a2b-3c4d5e6f7a8b";
     for path in ["/api/user/transactions", "/api/conversations"] {
@@ -222,7 +201,7 @@ async fn an_out_of_range_pagination_cursor_is_422_naming_the_cursor() {
 
 #[tokio::test]
 async fn every_answer_has_a_permissions_policy_and_hsts_only_over_https() {
-    let plain = TestApp::spawn().await;
+    let plain = spawn().await;
     let reply = plain
         .send(plain.request(Method::GET, "/health/live", None))
         .await;
@@ -234,7 +213,7 @@ async fn every_answer_has_a_permissions_policy_and_hsts_only_over_https() {
     );
     assert!(reply.headers.get("strict-transport-security").is_none());
 
-    let https = TestApp::spawn_with(&[
+    let https = spawn_with(&[
         ("PUBLIC_BASE_URL", "https://askgate.example.com"),
         ("AUTH_DEV_LOGIN", "false"),
     ])
@@ -253,7 +232,7 @@ async fn every_answer_has_a_permissions_policy_and_hsts_only_over_https() {
 async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
     const ALLOWED: &str = "http://localhost:5173";
     const OTHER: &str = "https://evil.example.com";
-    let app = TestApp::spawn_with(&[(
+    let app = spawn_with(&[(
         "ALLOWED_ORIGINS",
         "http://localhost:5173, https://app.example.com",
     )])
@@ -340,7 +319,7 @@ async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
 #[tokio::test]
 async fn a_body_trickled_one_byte_at_a_time_is_cut_off_with_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::spawn_with(&[("BODY_READ_TIMEOUT_SECONDS", "1")]).await;
+    let app = spawn_with(&[("BODY_READ_TIMEOUT_SECONDS", "1")]).await;
     let address = app.base.trim_start_matches("http://").to_owned();
     let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     let (mut read, mut write) = stream.into_split();

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The built binary as an operator runs it: exit codes, one-line failures, `grant`.
 
 use std::process::{Command, Output};

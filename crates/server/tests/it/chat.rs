@@ -1,57 +1,34 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Chat, domains and conversations over real HTTP: askgate on a random port,
 //! a fresh real database per test, wiremock standing in for the AI upstreams.
 
-mod common;
-
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Reply, Running};
+use crate::support::{LedgerRow, Reply, TestApp, assert_problem};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ADMIN: &str = "admin@example.com";
 
-struct TestApp(Running);
-
-impl Deref for TestApp {
-    type Target = Running;
-
-    fn deref(&self) -> &Running {
-        &self.0
-    }
-}
-
-/// A ledger row as stored.
-#[derive(Debug, Clone, PartialEq)]
-struct Row {
-    id: String,
-    kind: String,
-    amount: i32,
-    refunds: Option<String>,
+/// askgate with an admin, room for many requests, and the wiremock upstreams
+/// allowed; `overrides` win over these defaults.
+async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+    let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
+    pairs.extend([
+        ("DATABASE_MAX_CONNECTIONS", "10"),
+        ("ADMIN_EMAILS", ADMIN),
+        ("RATE_LIMIT_PER_MINUTE", "1000"),
+        // The wiremock upstreams, and the example host of the domain tests.
+        ("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,docs.example.com"),
+    ]);
+    TestApp::spawn(&pairs).await
 }
 
 impl TestApp {
-    /// `overrides` win over the test defaults.
-    async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
-        let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
-        pairs.extend([
-            ("DATABASE_MAX_CONNECTIONS", "10"),
-            ("ADMIN_EMAILS", ADMIN),
-            ("RATE_LIMIT_PER_MINUTE", "1000"),
-            // The wiremock upstreams, and the example host of the domain tests.
-            ("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,docs.example.com"),
-        ]);
-        Self(Running::spawn(&pairs).await)
-    }
-
     /// A second askgate instance on the same database (and settings).
     async fn another_instance(
         &self,
@@ -59,94 +36,12 @@ impl TestApp {
     ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
         let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
         pairs.push(("DATABASE_MAX_CONNECTIONS", "10"));
-        let served = common::serve(common::settings(&self.db, &pairs)).await;
+        let served = crate::support::serve(crate::support::settings(&self.db, &pairs)).await;
         (served.base, served.server)
     }
 
-    async fn get(&self, path: &str, token: &str) -> Reply {
-        self.send(self.client.get(self.url(path)).bearer_auth(token))
-            .await
-    }
-
-    async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
-        self.send(
-            self.client
-                .post(self.url(path))
-                .bearer_auth(token)
-                .json(body),
-        )
-        .await
-    }
-
-    async fn put(&self, path: &str, token: &str, body: &Value) -> Reply {
-        self.send(
-            self.client
-                .put(self.url(path))
-                .bearer_auth(token)
-                .json(body),
-        )
-        .await
-    }
-
-    async fn delete(&self, path: &str, token: &str) -> Reply {
-        self.send(self.client.delete(self.url(path)).bearer_auth(token))
-            .await
-    }
-
-    /// `POST /api/{service}/chat`, with an `Idempotency-Key` when given.
-    async fn chat(&self, service: &str, token: &str, body: &Value, key: Option<&str>) -> Reply {
-        let mut request = self
-            .client
-            .post(self.url(&format!("/api/{service}/chat")))
-            .bearer_auth(token)
-            .json(body);
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        self.send(request).await
-    }
-
-    /// Signs in and grants `tokens` through the account use case: the session
-    /// token and the user id.
-    async fn user_with(&self, email: &str, tokens: i64) -> (String, String) {
-        let (token, user) = self.sign_in(email).await;
-        if tokens > 0 {
-            self.grant(email, tokens, &format!("grant-{}", Uuid::new_v4()))
-                .await;
-        }
-        (token, user["id"].as_str().unwrap().to_owned())
-    }
-
-    async fn balance(&self, token: &str) -> i64 {
-        let reply = self.get("/api/user/tokens", token).await;
-        assert_eq!(reply.status, StatusCode::OK);
-        reply.body["tokens"].as_i64().unwrap()
-    }
-
-    /// The user's ledger rows, oldest first.
-    async fn ledger(&self, user_id: &str) -> Vec<Row> {
-        let (client, connection) = tokio_postgres::connect(self.db.url(), NoTls).await.unwrap();
-        tokio::spawn(connection);
-        client
-            .query(
-                "SELECT id::text, transaction_type, amount, refunds_transaction_id::text \
-                 FROM transactions WHERE user_id = $1::text::uuid ORDER BY created_at, id",
-                &[&user_id],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| Row {
-                id: r.get(0),
-                kind: r.get(1),
-                amount: r.get(2),
-                refunds: r.get(3),
-            })
-            .collect()
-    }
-
     /// Rows other than the test's own grant.
-    async fn charges(&self, user_id: &str) -> Vec<Row> {
+    async fn charges(&self, user_id: &str) -> Vec<LedgerRow> {
         self.ledger(user_id)
             .await
             .into_iter()
@@ -157,10 +52,9 @@ impl TestApp {
     /// Stores a domain straight in the database, as one saved before the
     /// current rules (or edited in SQL) would be; returns its id.
     async fn store_domain(&self, name: &str, endpoint: &str, configuration: &Value) -> String {
-        let (client, connection) = tokio_postgres::connect(self.db.url(), NoTls).await.unwrap();
-        tokio::spawn(connection);
         let configuration = configuration.to_string();
-        client
+        self.sql()
+            .await
             .query_one(
                 "INSERT INTO domains (id, name, display_name, api_endpoint, configuration) \
                  VALUES ($1::text::uuid, $2, 'Stored', $3, $4::text::jsonb) RETURNING id::text",
@@ -181,14 +75,13 @@ impl TestApp {
         let reply = self
             .post(
                 "/api/domains",
-                admin,
+                Some(admin),
                 &json!({
                     "name": name,
                     "display_name": "HR policies",
                     "api_endpoint": endpoint,
                     "configuration": {"kind": "askdocs", "index": "hr-2026"},
-                }),
-            )
+                }),)
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body["id"].as_str().unwrap().to_owned()
@@ -228,21 +121,12 @@ where
     }
 }
 
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(
-        reply.headers.get("content-type").unwrap(),
-        "application/problem+json"
-    );
-    assert_eq!(reply.body["code"], code, "{}", reply.body);
-}
-
 // --- AskAT&T ------------------------------------------------------------------
 
 #[tokio::test]
 async fn askatt_sends_the_message_without_authorization_and_charges_one_token() {
     let upstream = askatt_upstream("Paris.", Duration::ZERO).await;
-    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let app = spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
     let (token, user) = app.user_with("ann@example.com", 5).await;
 
     let reply = app
@@ -307,7 +191,7 @@ async fn an_upstream_error_is_502_and_the_token_is_refunded() {
         .respond_with(ResponseTemplate::new(500).set_body_string("model exploded at 0x1234"))
         .mount(&upstream)
         .await;
-    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let app = spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
     let (token, user) = app.user_with("ann@example.com", 3).await;
 
     let reply = app
@@ -331,7 +215,7 @@ async fn an_upstream_error_is_502_and_the_token_is_refunded() {
 #[tokio::test]
 async fn a_slow_upstream_is_504_and_the_token_is_refunded() {
     let upstream = askatt_upstream("too late", Duration::from_secs(3)).await;
-    let app = TestApp::spawn_with(&[
+    let app = spawn_with(&[
         ("ASKATT_API_ENDPOINT", &upstream.uri()),
         ("UPSTREAM_TIMEOUT_MS", "300"),
     ])
@@ -356,7 +240,7 @@ async fn a_slow_upstream_is_504_and_the_token_is_refunded() {
 #[tokio::test]
 async fn fifty_concurrent_chats_on_ten_tokens_answer_exactly_ten() {
     let upstream = askatt_upstream("ok", Duration::from_millis(20)).await;
-    let app = Arc::new(TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await);
+    let app = Arc::new(spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await);
     let (token, user) = app.user_with("busy@example.com", 10).await;
 
     let replies = join_all((0..50).map(|n| {
@@ -394,7 +278,7 @@ async fn fifty_concurrent_chats_on_ten_tokens_answer_exactly_ten() {
 #[tokio::test]
 async fn an_idempotent_retry_gets_the_same_answer_and_is_charged_once() {
     let upstream = askatt_upstream("the answer", Duration::from_millis(300)).await;
-    let app = Arc::new(TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await);
+    let app = Arc::new(spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await);
     let (token, user) = app.user_with("ann@example.com", 5).await;
     let body = json!({"message": "once please"});
 
@@ -425,7 +309,7 @@ async fn an_idempotent_retry_gets_the_same_answer_and_is_charged_once() {
 async fn text_postgres_cannot_keep_is_refused_from_users_and_replaced_from_upstreams() {
     // A NUL character cannot be stored in PostgreSQL text or jsonb.
     let upstream = askatt_upstream("half\u{0}answer", Duration::ZERO).await;
-    let app = TestApp::spawn_with(&[
+    let app = spawn_with(&[
         ("ASKATT_API_ENDPOINT", &upstream.uri()),
         ("ADMIN_EMAILS", "admin@example.com"),
     ])
@@ -462,7 +346,7 @@ async fn text_postgres_cannot_keep_is_refused_from_users_and_replaced_from_upstr
     assert_eq!(first.body["response"], "half\u{FFFD}answer");
     let conversation = first.body["conversation_id"].as_str().unwrap().to_owned();
     let kept = app
-        .get(&format!("/api/conversations/{conversation}"), &token)
+        .get(&format!("/api/conversations/{conversation}"), Some(&token))
         .await;
     assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     assert!(
@@ -498,7 +382,7 @@ async fn text_postgres_cannot_keep_is_refused_from_users_and_replaced_from_upstr
             json!({"name": "hr", "display_name": "HR", "configuration": {"k": "\u{0}"}}),
         ),
     ] {
-        let reply = app.post("/api/domains", &admin, &body).await;
+        let reply = app.post("/api/domains", Some(&admin), &body).await;
         assert_problem(
             &reply,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -506,7 +390,7 @@ async fn text_postgres_cannot_keep_is_refused_from_users_and_replaced_from_upstr
         );
         assert_eq!(reply.body["field"], field, "{}", reply.body);
     }
-    let listed = app.get("/api/domains", &admin).await;
+    let listed = app.get("/api/domains", Some(&admin)).await;
     assert_eq!(
         listed.body.as_array().map(Vec::len),
         Some(0),
@@ -519,7 +403,7 @@ async fn text_postgres_cannot_keep_is_refused_from_users_and_replaced_from_upstr
 #[tokio::test]
 async fn the_same_key_with_another_body_is_422_and_costs_nothing() {
     let upstream = askatt_upstream("ok", Duration::ZERO).await;
-    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let app = spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
     let (token, _) = app.user_with("ann@example.com", 5).await;
 
     let first = app
@@ -558,7 +442,7 @@ async fn the_same_key_with_another_body_is_422_and_costs_nothing() {
 #[tokio::test]
 async fn a_rate_limited_chat_is_429_with_retry_after_and_costs_nothing() {
     let upstream = askatt_upstream("ok", Duration::ZERO).await;
-    let app = TestApp::spawn_with(&[
+    let app = spawn_with(&[
         ("ASKATT_API_ENDPOINT", &upstream.uri()),
         ("RATE_LIMIT_PER_MINUTE", "2"),
     ])
@@ -607,7 +491,7 @@ async fn with_redis_two_instances_share_one_limit() {
         ("REDIS_URL", redis.as_str()),
         ("RATE_LIMIT_PER_MINUTE", "2"),
     ];
-    let app = TestApp::spawn_with(&limits).await;
+    let app = spawn_with(&limits).await;
     let (second, _server) = app.another_instance(&limits).await;
     let (token, _) = app.user_with("shared@example.com", 10).await;
     let ask = |base: String| {
@@ -637,7 +521,7 @@ async fn with_redis_two_instances_share_one_limit() {
 async fn a_client_that_disconnects_while_the_upstream_answers_still_gets_charged_once_and_the_answer_kept()
  {
     let upstream = askatt_upstream("worth waiting for", Duration::from_millis(800)).await;
-    let app = TestApp::spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
+    let app = spawn_with(&[("ASKATT_API_ENDPOINT", &upstream.uri())]).await;
     let (token, user) = app.user_with("gone@example.com", 3).await;
 
     let impatient = reqwest::Client::builder()
@@ -654,7 +538,7 @@ async fn a_client_that_disconnects_while_the_upstream_answers_still_gets_charged
 
     // The chat finishes without the client: one debit, the answer recorded.
     let recorded = eventually(Duration::from_secs(5), || async {
-        let page = app.get("/api/conversations", &token).await;
+        let page = app.get("/api/conversations", Some(&token)).await;
         page.body["items"]
             .as_array()
             .is_some_and(|items| items.len() == 1)
@@ -671,7 +555,7 @@ async fn a_client_that_disconnects_while_the_upstream_answers_still_gets_charged
 #[tokio::test]
 async fn a_client_that_disconnects_before_an_upstream_timeout_still_gets_the_refund() {
     let upstream = askatt_upstream("never in time", Duration::from_secs(5)).await;
-    let app = TestApp::spawn_with(&[
+    let app = spawn_with(&[
         ("ASKATT_API_ENDPOINT", &upstream.uri()),
         ("UPSTREAM_TIMEOUT_MS", "800"),
     ])
@@ -714,7 +598,7 @@ async fn askdocs_sends_the_message_and_the_domains_configuration_to_its_endpoint
         ))
         .mount(&upstream)
         .await;
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let (admin, _) = app.sign_in(ADMIN).await;
     let domain = app
         .create_domain(&admin, "hr", &format!("{}/hr/ask", upstream.uri()))
@@ -755,7 +639,7 @@ async fn askdocs_on_an_inactive_or_unknown_domain_is_404_before_any_charge() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"response": "ok"})))
         .mount(&upstream)
         .await;
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let (admin, _) = app.sign_in(ADMIN).await;
     let endpoint = format!("{}/hr", upstream.uri());
     let domain = app.create_domain(&admin, "hr", &endpoint).await;
@@ -770,9 +654,8 @@ async fn askdocs_on_an_inactive_or_unknown_domain_is_404_before_any_charge() {
     let deactivated = app
         .put(
             &format!("/api/domains/{domain}"),
-            &admin,
-            &json!({"name": "hr", "display_name": "HR policies", "api_endpoint": endpoint, "is_active": false}),
-        )
+            Some(&admin),
+            &json!({"name": "hr", "display_name": "HR policies", "api_endpoint": endpoint, "is_active": false}),)
         .await;
     assert_eq!(deactivated.status, StatusCode::OK, "{}", deactivated.body);
     assert_eq!(deactivated.body["is_active"], false);
@@ -802,7 +685,7 @@ async fn askdocs_on_an_inactive_or_unknown_domain_is_404_before_any_charge() {
 
 #[tokio::test]
 async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let (admin, _) = app.sign_in(ADMIN).await;
     let (user, _) = app.sign_in("ann@example.com").await;
     let hr = json!({
@@ -813,7 +696,7 @@ async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
         "configuration": {"kind": "askdocs"},
     });
 
-    let refused = app.post("/api/domains", &user, &hr).await;
+    let refused = app.post("/api/domains", Some(&user), &hr).await;
     assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
 
     let created = app
@@ -832,13 +715,13 @@ async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
     );
     assert_eq!(created.body["api_endpoint"], "https://docs.example.com/hr");
 
-    let duplicate = app.post("/api/domains", &admin, &hr).await;
+    let duplicate = app.post("/api/domains", Some(&admin), &hr).await;
     assert_problem(&duplicate, StatusCode::CONFLICT, "conflict");
 
     let mut bad = hr.clone();
     bad["name"] = json!("finance");
     bad["api_endpoint"] = json!("ftp://docs.example.com");
-    let invalid = app.post("/api/domains", &admin, &bad).await;
+    let invalid = app.post("/api/domains", Some(&admin), &bad).await;
     assert_problem(
         &invalid,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -847,47 +730,46 @@ async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
     assert_eq!(invalid.body["field"], "api_endpoint");
 
     // Users see active domains, without where their questions go.
-    let listed = app.get("/api/domains", &user).await;
+    let listed = app.get("/api/domains", Some(&user)).await;
     assert_eq!(listed.status, StatusCode::OK);
     let items = listed.body.as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["name"], "hr");
     assert!(items[0].get("api_endpoint").is_none());
     assert!(items[0].get("configuration").is_none());
-    let peek = app.get("/api/domains?include_inactive=true", &user).await;
+    let peek = app.get("/api/domains?include_inactive=true", Some(&user)).await;
     assert_problem(&peek, StatusCode::FORBIDDEN, "forbidden");
 
     let mut renamed = hr.clone();
     renamed["display_name"] = json!("Human resources");
     let updated = app
-        .put(&format!("/api/domains/{id}"), &admin, &renamed)
+        .put(&format!("/api/domains/{id}"), Some(&admin), &renamed)
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
     assert_eq!(updated.body["display_name"], "Human resources");
     let by_user = app
-        .put(&format!("/api/domains/{id}"), &user, &renamed)
+        .put(&format!("/api/domains/{id}"), Some(&user), &renamed)
         .await;
     assert_problem(&by_user, StatusCode::FORBIDDEN, "forbidden");
     let nowhere = app
         .put(
             &format!("/api/domains/{}", Uuid::new_v4()),
-            &admin,
-            &renamed,
-        )
+            Some(&admin),
+            &renamed,)
         .await;
     assert_problem(&nowhere, StatusCode::NOT_FOUND, "not_found");
 
     assert_problem(
-        &app.delete(&format!("/api/domains/{id}"), &user).await,
+        &app.delete(&format!("/api/domains/{id}"), Some(&user)).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     );
-    let deleted = app.delete(&format!("/api/domains/{id}"), &admin).await;
+    let deleted = app.delete(&format!("/api/domains/{id}"), Some(&admin)).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let all = app.get("/api/domains?include_inactive=true", &admin).await;
+    let all = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
     assert_eq!(all.body, json!([]));
     assert_problem(
-        &app.delete(&format!("/api/domains/{id}"), &admin).await,
+        &app.delete(&format!("/api/domains/{id}"), Some(&admin)).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -895,15 +777,14 @@ async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
 
 #[tokio::test]
 async fn deleting_a_domain_with_history_deactivates_it() {
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let (admin, _) = app.sign_in(ADMIN).await;
     // No endpoint and no ASKDOCS_API_BASE_ENDPOINT: the demo upstream answers.
     let created = app
         .post(
             "/api/domains",
-            &admin,
-            &json!({"name": "hr", "display_name": "HR"}),
-        )
+            Some(&admin),
+            &json!({"name": "hr", "display_name": "HR"}),)
         .await;
     let id = created.body["id"].as_str().unwrap().to_owned();
     let (token, _) = app.user_with("ann@example.com", 1).await;
@@ -917,13 +798,13 @@ async fn deleting_a_domain_with_history_deactivates_it() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
-    let deleted = app.delete(&format!("/api/domains/{id}"), &admin).await;
+    let deleted = app.delete(&format!("/api/domains/{id}"), Some(&admin)).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let all = app.get("/api/domains?include_inactive=true", &admin).await;
+    let all = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
     let items = all.body.as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["is_active"], false);
-    assert_eq!(app.get("/api/domains", &token).await.body, json!([]));
+    assert_eq!(app.get("/api/domains", Some(&token)).await.body, json!([]));
     app.db.assert_ledger_invariant().await;
 }
 
@@ -931,7 +812,7 @@ async fn deleting_a_domain_with_history_deactivates_it() {
 
 #[tokio::test]
 async fn conversations_are_private_to_their_user() {
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let (ann, _) = app.user_with("ann@example.com", 5).await;
     let (bob, bob_id) = app.user_with("bob@example.com", 5).await;
 
@@ -950,17 +831,17 @@ async fn conversations_are_private_to_their_user() {
         .await;
     let newer = second.body["conversation_id"].as_str().unwrap().to_owned();
 
-    let listed = app.get("/api/conversations?limit=1", &ann).await;
+    let listed = app.get("/api/conversations?limit=1", Some(&ann)).await;
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(listed.body["items"][0]["id"], newer.as_str());
     let cursor = listed.body["next_cursor"].as_str().unwrap();
     let older = app
-        .get(&format!("/api/conversations?limit=1&cursor={cursor}"), &ann)
+        .get(&format!("/api/conversations?limit=1&cursor={cursor}"), Some(&ann))
         .await;
     assert_eq!(older.body["items"][0]["id"], id.as_str());
     assert_eq!(older.body["items"][0]["title"], "Ann's secret question");
 
-    let opened = app.get(&format!("/api/conversations/{id}"), &ann).await;
+    let opened = app.get(&format!("/api/conversations/{id}"), Some(&ann)).await;
     assert_eq!(opened.status, StatusCode::OK);
     assert_eq!(opened.body["conversation"]["service_type"], "askatt");
     let messages = opened.body["messages"].as_array().unwrap();
@@ -971,7 +852,7 @@ async fn conversations_are_private_to_their_user() {
 
     // Bob cannot see, continue or delete it, and pays nothing for trying.
     assert_problem(
-        &app.get(&format!("/api/conversations/{id}"), &bob).await,
+        &app.get(&format!("/api/conversations/{id}"), Some(&bob)).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -987,19 +868,19 @@ async fn conversations_are_private_to_their_user() {
     assert_eq!(app.balance(&bob).await, 5);
     assert!(app.charges(&bob_id).await.is_empty());
     assert_problem(
-        &app.delete(&format!("/api/conversations/{id}"), &bob).await,
+        &app.delete(&format!("/api/conversations/{id}"), Some(&bob)).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
     assert_eq!(
-        app.get("/api/conversations", &bob).await.body,
+        app.get("/api/conversations", Some(&bob)).await.body,
         json!({"items": [], "next_cursor": null})
     );
 
-    let deleted = app.delete(&format!("/api/conversations/{id}"), &ann).await;
+    let deleted = app.delete(&format!("/api/conversations/{id}"), Some(&ann)).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_problem(
-        &app.get(&format!("/api/conversations/{id}"), &ann).await,
+        &app.get(&format!("/api/conversations/{id}"), Some(&ann)).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -1010,7 +891,7 @@ async fn conversations_are_private_to_their_user() {
 
 #[tokio::test]
 async fn with_nothing_configured_the_builtin_upstream_answers_after_a_grant() {
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let (token, _) = app.user_with("dev@example.com", 0).await;
     let broke = app
         .chat("askatt", &token, &json!({"message": "hello"}), None)
@@ -1070,7 +951,7 @@ async fn with_nothing_configured_the_builtin_upstream_answers_after_a_grant() {
 #[tokio::test]
 async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_hosts() {
     let app =
-        TestApp::spawn_with(&[("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,*.askdocs.example.com")]).await;
+        spawn_with(&[("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,*.askdocs.example.com")]).await;
     let (admin, _) = app.sign_in(ADMIN).await;
     let domain = |api_endpoint: &str, configuration: Value| {
         json!({
@@ -1106,7 +987,7 @@ async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_h
         ),
     ];
     for (body, field) in &refused {
-        let reply = app.post("/api/domains", &admin, body).await;
+        let reply = app.post("/api/domains", Some(&admin), body).await;
         assert_problem(
             &reply,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1114,24 +995,23 @@ async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_h
         );
         assert_eq!(reply.body["field"], *field, "{}", reply.body);
     }
-    let all = app.get("/api/domains?include_inactive=true", &admin).await;
+    let all = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
     assert_eq!(all.body, json!([]), "nothing was stored");
 
     // A host under the wildcard is accepted, and an update is checked the same way.
     let created = app
         .post(
             "/api/domains",
-            &admin,
+            Some(&admin),
             &domain(
                 "https://hr.askdocs.example.com/chat",
                 json!({"kind": "askdocs"}),
-            ),
-        )
+            ),)
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().unwrap();
     for (body, field) in &refused {
-        let reply = app.put(&format!("/api/domains/{id}"), &admin, body).await;
+        let reply = app.put(&format!("/api/domains/{id}"), Some(&admin), body).await;
         assert_problem(
             &reply,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1139,7 +1019,7 @@ async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_h
         );
         assert_eq!(reply.body["field"], *field, "{}", reply.body);
     }
-    let kept = app.get("/api/domains?include_inactive=true", &admin).await;
+    let kept = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
     assert_eq!(
         kept.body[0]["api_endpoint"],
         "https://hr.askdocs.example.com/chat"
@@ -1157,7 +1037,7 @@ async fn a_stored_domain_outside_the_rules_is_refused_at_chat_and_the_token_refu
         })))
         .mount(&upstream)
         .await;
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let port = upstream.address().port();
     // `localhost` reaches the same upstream as 127.0.0.1, but only 127.0.0.1 is listed.
     let unlisted = app

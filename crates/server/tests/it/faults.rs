@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The real binary under faults: killed with SIGKILL during a chat, stopped
 //! with SIGTERM during a chat, its database connections terminated during a
 //! burst, and two instances sharing one database. Whatever happens, no token

@@ -1,28 +1,20 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Identity end to end: askgate on a random port, a fresh database, and an
-//! Azure AD tenant played by wiremock (discovery, JWKS with RSA keys made for
-//! this run, a token endpoint answering codes with signed ID tokens).
-
-mod common;
+//! Azure AD tenant played by wiremock (discovery, JWKS with the committed RSA
+//! test keys, a token endpoint answering codes with signed ID tokens).
 
 use std::collections::HashMap;
-use std::ops::Deref;
-use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use askgate_azure_ad::testing::{PUBLISHED, STRANGER};
 use askgate_postgres::testing::TestDatabase;
 use askgate_server::settings::Settings;
 use askgate_server::{Application, StartupError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{JWT_SECRET, Reply as Answer, Running};
+use crate::support::{JWT_SECRET, Reply, TestApp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
-use rsa::traits::PublicKeyParts;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -32,41 +24,6 @@ const CLIENT_ID: &str = "3c9e1f4a-5b2d-4e8f-a1c7-0d6b9e2f4a13";
 const CLIENT_SECRET: &str = "s3cr3t~value.that-must-not-leak";
 
 // ---- keys and tokens ------------------------------------------------------------
-
-struct TestKey {
-    kid: String,
-    encoding: EncodingKey,
-    public_pem: String,
-    jwk: Value,
-}
-
-impl TestKey {
-    fn generate(kid: &str) -> Self {
-        let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-        let public = RsaPublicKey::from(&private);
-        let der = private.to_pkcs1_der().unwrap();
-        Self {
-            kid: kid.to_owned(),
-            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-            public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
-            jwk: json!({
-                "kty": "RSA", "use": "sig", "kid": kid,
-                "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-                "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-            }),
-        }
-    }
-
-    fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        header.typ = Some("JWT".to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
-    }
-}
-
-static PUBLISHED: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-2026-a"));
-static STRANGER: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("not-published"));
 
 fn now() -> i64 {
     i64::try_from(
@@ -255,7 +212,7 @@ impl Idp {
 // ---- askgate ------------------------------------------------------------------------------
 
 /// What sign-in answers carry besides their JSON: cookies and redirects.
-impl Answer {
+impl Reply {
     /// The value a `Set-Cookie` of this answer gives `name` (`""` when it deletes it).
     fn cookie(&self, name: &str) -> Option<String> {
         self.set_cookie(name)
@@ -283,21 +240,6 @@ impl Answer {
     }
 }
 
-/// askgate signing in with the tenant `idp` plays; its client does not follow
-/// redirects.
-struct TestApp {
-    running: Running,
-    idp: Idp,
-}
-
-impl Deref for TestApp {
-    type Target = Running;
-
-    fn deref(&self) -> &Running {
-        &self.running
-    }
-}
-
 fn settings(idp: &Idp, db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     let issuer = idp.issuer();
     let mut pairs: Vec<(&str, &str)> = extra.to_vec();
@@ -309,46 +251,42 @@ fn settings(idp: &Idp, db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
         ("AZURE_AD_AUTHORITY", issuer.as_str()),
         ("ADMIN_EMAILS", "boss@example.com"),
     ]);
-    common::settings(db, &pairs)
+    crate::support::settings(db, &pairs)
 }
 
-impl TestApp {
-    async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
+/// askgate signing in with the tenant an [`Idp`] plays; its client does not
+/// follow redirects.
+async fn spawn() -> TestApp<Idp> {
+    spawn_with(&[]).await
+}
 
-    async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let idp = Idp::start().await;
-        let db = TestDatabase::new().await;
-        let settings = settings(&idp, &db, extra);
-        let running = Running::start(db, settings).await;
-        Self {
-            running: Running {
-                client: reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .unwrap(),
-                ..running
-            },
-            idp,
-        }
+async fn spawn_with(extra: &[(&str, &str)]) -> TestApp<Idp> {
+    let idp = Idp::start().await;
+    let db = TestDatabase::new().await;
+    let settings = settings(&idp, &db, extra);
+    let mut app = TestApp::start(db, settings).await;
+    app.client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    app.with_peer(idp)
+}
+
+impl TestApp<Idp> {
+    fn idp(&self) -> &Idp {
+        &self.peer
     }
 
     /// Another instance on the same database and tenant.
     async fn second_instance(&self) -> String {
-        common::serve(settings(&self.idp, &self.db, &[])).await.base
+        crate::support::serve(settings(self.idp(), &self.db, &[])).await.base
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Answer {
-        self.send(self.client.post(format!("{}{path}", self.base)).json(body))
-            .await
-    }
-
-    async fn me(&self, token: &str) -> Answer {
+    async fn me(&self, token: &str) -> Reply {
         self.me_at(&self.base, token).await
     }
 
-    async fn me_at(&self, base: &str, token: &str) -> Answer {
+    async fn me_at(&self, base: &str, token: &str) -> Reply {
         self.send(
             self.client
                 .get(format!("{base}/api/user/me"))
@@ -357,12 +295,12 @@ impl TestApp {
         .await
     }
 
-    async fn login(&self, who: &Person) -> Answer {
-        let code = self.idp.code_for(who).await;
-        self.post("/api/auth/login", &login_body(&code)).await
+    async fn login(&self, who: &Person) -> Reply {
+        let code = self.idp().code_for(who).await;
+        self.post("/api/auth/login", None, &login_body(&code)).await
     }
 
-    async fn refresh_with_cookie(&self, refresh: &str) -> Answer {
+    async fn refresh_with_cookie(&self, refresh: &str) -> Reply {
         self.send(
             self.client
                 .post(format!("{}/api/auth/refresh", self.base))
@@ -371,7 +309,7 @@ impl TestApp {
         .await
     }
 
-    async fn logout(&self, token: &str) -> Answer {
+    async fn logout(&self, token: &str) -> Reply {
         self.send(
             self.client
                 .post(format!("{}/api/auth/logout", self.base))
@@ -380,7 +318,7 @@ impl TestApp {
         .await
     }
 
-    async fn authorize(&self, return_to: &str) -> Answer {
+    async fn authorize(&self, return_to: &str) -> Reply {
         self.send(
             self.client
                 .get(format!("{}/api/auth/authorize", self.base))
@@ -389,7 +327,7 @@ impl TestApp {
         .await
     }
 
-    async fn callback(&self, flow_cookie: &str, code: &str, state: &str) -> Answer {
+    async fn callback(&self, flow_cookie: &str, code: &str, state: &str) -> Reply {
         self.send(
             self.client
                 .get(format!("{}/api/auth/callback", self.base))
@@ -401,11 +339,7 @@ impl TestApp {
 
     /// Runs one statement on the service's database; answers the rows it touched.
     async fn execute(&self, statement: &str) -> u64 {
-        let (client, connection) = tokio_postgres::connect(self.db.url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client.execute(statement, &[]).await.unwrap()
+        self.sql().await.execute(statement, &[]).await.unwrap()
     }
 
     /// `DELETE /api/domains/{unknown}`: 404 for an admin, 403 for anyone else.
@@ -423,11 +357,8 @@ impl TestApp {
     }
 
     async fn user_count(&self) -> i64 {
-        let (client, connection) = tokio_postgres::connect(self.db.url(), tokio_postgres::NoTls)
+        self.sql()
             .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
             .query_one("SELECT count(*) FROM users", &[])
             .await
             .unwrap()
@@ -435,7 +366,7 @@ impl TestApp {
     }
 }
 
-fn assert_invalid_token(answer: &Answer, what: &str) {
+fn assert_invalid_token(answer: &Reply, what: &str) {
     assert_eq!(
         answer.status,
         StatusCode::UNAUTHORIZED,
@@ -462,7 +393,7 @@ fn query_of(url: &str) -> HashMap<String, String> {
 
 #[tokio::test]
 async fn first_login_creates_the_user_and_the_second_finds_it() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let ada = Person::new(1, "Ada@Example.com");
 
     let first = app.login(&ada).await;
@@ -496,7 +427,7 @@ async fn first_login_creates_the_user_and_the_second_finds_it() {
 
 #[tokio::test]
 async fn the_web_ui_is_told_to_offer_microsoft_sign_in() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let config = app
         .send(app.client.get(format!("{}/api/ui-config", app.base)))
         .await;
@@ -506,7 +437,7 @@ async fn the_web_ui_is_told_to_offer_microsoft_sign_in() {
 
 #[tokio::test]
 async fn admins_come_from_the_app_role_claim_or_admin_emails() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let by_role = app
         .login(&Person::new(2, "ann@example.com").with_roles(&["Admin"]))
         .await;
@@ -521,7 +452,7 @@ async fn admins_come_from_the_app_role_claim_or_admin_emails() {
 
 #[tokio::test]
 async fn admin_object_ids_make_admins_whatever_their_address_or_roles() {
-    let app = TestApp::spawn_with(&[(
+    let app = spawn_with(&[(
         "ADMIN_OBJECT_IDS",
         "00000000-0000-0000-0000-000000000044, 00000000-0000-0000-0000-000000000099",
     )])
@@ -534,7 +465,7 @@ async fn admin_object_ids_make_admins_whatever_their_address_or_roles() {
         StatusCode::NOT_FOUND
     );
     // As an API bearer token too.
-    let bearer = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &listed));
+    let bearer = PUBLISHED.sign(&access_token_claims(&app.idp().issuer(), &listed));
     assert_eq!(app.admin_probe(&bearer).await, StatusCode::NOT_FOUND);
     // Anyone else is not.
     let other = app.login(&Person::new(45, "mallory@example.com")).await;
@@ -547,7 +478,7 @@ async fn admin_object_ids_make_admins_whatever_their_address_or_roles() {
 
 #[tokio::test]
 async fn the_admin_role_name_is_configurable() {
-    let app = TestApp::spawn_with(&[("AZURE_AD_ADMIN_ROLE", "askgate.admin")]).await;
+    let app = spawn_with(&[("AZURE_AD_ADMIN_ROLE", "askgate.admin")]).await;
     let old_name = app
         .login(&Person::new(5, "ann@example.com").with_roles(&["Admin"]))
         .await;
@@ -560,18 +491,18 @@ async fn the_admin_role_name_is_configurable() {
 
 #[tokio::test]
 async fn login_refuses_a_redirect_uri_on_another_origin() {
-    let app = TestApp::spawn_with(&[("ALLOWED_ORIGINS", "http://localhost:3000")]).await;
+    let app = spawn_with(&[("ALLOWED_ORIGINS", "http://localhost:3000")]).await;
     let ada = Person::new(7, "ada@example.com");
-    let code = app.idp.code_for(&ada).await;
+    let code = app.idp().code_for(&ada).await;
     let refused = app
         .post(
             "/api/auth/login",
+            None,
             &with(
                 login_body(&code),
                 "redirect_uri",
                 json!("https://evil.example/api/auth/callback"),
-            ),
-        )
+            ),)
         .await;
     assert_eq!(
         refused.status,
@@ -584,15 +515,15 @@ async fn login_refuses_a_redirect_uri_on_another_origin() {
     let allowed = app
         .post(
             "/api/auth/login",
+            None,
             &with(
                 login_body(&code),
                 "redirect_uri",
                 json!("http://localhost:3000/auth/done"),
-            ),
-        )
+            ),)
         .await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
-    let sent = app.idp.server.received_requests().await.unwrap();
+    let sent = app.idp().server.received_requests().await.unwrap();
     let exchange = sent
         .iter()
         .find(|r| r.method.as_str() == "POST")
@@ -606,13 +537,13 @@ async fn login_refuses_a_redirect_uri_on_another_origin() {
 
 #[tokio::test]
 async fn server_side_sign_in_redirects_back_signed_in() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let started = app.authorize("/chat?tab=docs").await;
     assert_eq!(started.status, StatusCode::FOUND);
     let to_idp = started.location();
     assert!(to_idp.starts_with(&format!(
         "{}/{TENANT}/oauth2/v2.0/authorize?",
-        app.idp.server.uri()
+        app.idp().server.uri()
     )));
     let query = query_of(&to_idp);
     assert_eq!(query["code_challenge_method"], "S256");
@@ -626,11 +557,11 @@ async fn server_side_sign_in_redirects_back_signed_in() {
     }
 
     let ada = Person::new(8, "ada@example.com");
-    app.idp
+    app.idp()
         .answer_code(
             "code-from-the-browser",
             &PUBLISHED.sign(&id_token_claims(
-                &app.idp.issuer(),
+                &app.idp().issuer(),
                 &ada,
                 Some(&query["nonce"]),
             )),
@@ -655,7 +586,7 @@ async fn server_side_sign_in_redirects_back_signed_in() {
     assert_eq!(me.status, StatusCode::OK);
 
     // The PKCE verifier kept in the cookie went to the token endpoint.
-    let sent = app.idp.server.received_requests().await.unwrap();
+    let sent = app.idp().server.received_requests().await.unwrap();
     let exchange = sent
         .iter()
         .find(|r| r.method.as_str() == "POST")
@@ -666,7 +597,7 @@ async fn server_side_sign_in_redirects_back_signed_in() {
 
 #[tokio::test]
 async fn authorize_refuses_a_return_to_that_leaves_the_site() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     for target in ["//evil.example", "https://evil.example/", "/\\evil.example"] {
         let refused = app.authorize(target).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{target}");
@@ -677,15 +608,15 @@ async fn authorize_refuses_a_return_to_that_leaves_the_site() {
 
 #[tokio::test]
 async fn callback_with_another_state_or_no_cookie_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let started = app.authorize("/").await;
     let query = query_of(&started.location());
     let ada = Person::new(9, "ada@example.com");
-    app.idp
+    app.idp()
         .answer_code(
             "code-x",
             &PUBLISHED.sign(&id_token_claims(
-                &app.idp.issuer(),
+                &app.idp().issuer(),
                 &ada,
                 Some(&query["nonce"]),
             )),
@@ -730,15 +661,15 @@ async fn callback_with_another_state_or_no_cookie_is_refused() {
 
 #[tokio::test]
 async fn an_id_token_with_another_nonce_signs_nobody_in() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let started = app.authorize("/").await;
     let query = query_of(&started.location());
     let ada = Person::new(10, "ada@example.com");
-    app.idp
+    app.idp()
         .answer_code(
             "code-replayed-id-token",
             &PUBLISHED.sign(&id_token_claims(
-                &app.idp.issuer(),
+                &app.idp().issuer(),
                 &ada,
                 Some("nonce-of-another-sign-in"),
             )),
@@ -759,11 +690,11 @@ async fn an_id_token_with_another_nonce_signs_nobody_in() {
 
 #[tokio::test]
 async fn an_authorization_code_signs_in_only_once() {
-    let app = TestApp::spawn().await;
-    let code = app.idp.code_for(&Person::new(11, "ada@example.com")).await;
-    let first = app.post("/api/auth/login", &login_body(&code)).await;
+    let app = spawn().await;
+    let code = app.idp().code_for(&Person::new(11, "ada@example.com")).await;
+    let first = app.post("/api/auth/login", None, &login_body(&code)).await;
     assert_eq!(first.status, StatusCode::OK);
-    let again = app.post("/api/auth/login", &login_body(&code)).await;
+    let again = app.post("/api/auth/login", None, &login_body(&code)).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
     assert_eq!(again.body["code"], "unauthenticated");
     assert!(again.set_cookie("askgate_refresh").is_none());
@@ -772,8 +703,8 @@ async fn an_authorization_code_signs_in_only_once() {
 
 #[tokio::test]
 async fn login_without_a_pkce_verifier_or_a_nonce_is_refused_before_the_code_is_redeemed() {
-    let app = TestApp::spawn().await;
-    let code = app.idp.code_for(&Person::new(30, "ada@example.com")).await;
+    let app = spawn().await;
+    let code = app.idp().code_for(&Person::new(30, "ada@example.com")).await;
     let without = |field: &str| {
         let mut body = login_body(&code);
         body.as_object_mut().unwrap().remove(field);
@@ -800,7 +731,7 @@ async fn login_without_a_pkce_verifier_or_a_nonce_is_refused_before_the_code_is_
         (without("nonce"), "nonce"),
         (with(login_body(&code), "nonce", json!("")), "nonce"),
     ] {
-        let refused = app.post("/api/auth/login", &body).await;
+        let refused = app.post("/api/auth/login", None, &body).await;
         assert_eq!(
             refused.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -814,27 +745,27 @@ async fn login_without_a_pkce_verifier_or_a_nonce_is_refused_before_the_code_is_
         assert_eq!(refused.body["field"], field, "{body}");
         assert!(refused.set_cookie("askgate_refresh").is_none(), "{body}");
     }
-    assert_eq!(app.idp.token_requests().await, 0);
+    assert_eq!(app.idp().token_requests().await, 0);
     assert_eq!(app.user_count().await, 0);
     // The same code with both still signs in: nothing above spent it.
-    let signed_in = app.post("/api/auth/login", &login_body(&code)).await;
+    let signed_in = app.post("/api/auth/login", None, &login_body(&code)).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
 }
 
 #[tokio::test]
 async fn login_with_another_pkce_verifier_signs_nobody_in() {
-    let app = TestApp::spawn().await;
-    let code = app.idp.code_for(&Person::new(31, "ada@example.com")).await;
+    let app = spawn().await;
+    let code = app.idp().code_for(&Person::new(31, "ada@example.com")).await;
 
     let refused = app
         .post(
             "/api/auth/login",
+            None,
             &with(
                 login_body(&code),
                 "code_verifier",
                 json!("a-verifier-of-someone-who-intercepted-the-code-0123"),
-            ),
-        )
+            ),)
         .await;
 
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
@@ -845,16 +776,16 @@ async fn login_with_another_pkce_verifier_signs_nobody_in() {
 
 #[tokio::test]
 async fn login_with_an_id_token_for_another_nonce_or_none_signs_nobody_in() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let ada = Person::new(32, "ada@example.com");
     let replayed = app
         .idp
         .code_with_nonce(&ada, Some("nonce-of-another-sign-in"))
         .await;
-    let without = app.idp.code_with_nonce(&ada, None).await;
+    let without = app.idp().code_with_nonce(&ada, None).await;
 
     for code in [replayed, without] {
-        let refused = app.post("/api/auth/login", &login_body(&code)).await;
+        let refused = app.post("/api/auth/login", None, &login_body(&code)).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
         assert_eq!(refused.headers[CONTENT_TYPE], "application/problem+json");
         assert_eq!(refused.body["code"], "unauthenticated");
@@ -867,7 +798,7 @@ async fn login_with_an_id_token_for_another_nonce_or_none_signs_nobody_in() {
 
 #[tokio::test]
 async fn refresh_rotates_the_cookie_and_answers_a_working_access_token() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let signed_in = app.login(&Person::new(12, "ada@example.com")).await;
     let first = signed_in.refresh_cookie();
 
@@ -896,7 +827,7 @@ async fn refresh_rotates_the_cookie_and_answers_a_working_access_token() {
 
 #[tokio::test]
 async fn a_session_older_than_its_maximum_age_must_sign_in_again() {
-    let app = TestApp::spawn_with(&[("SESSION_MAX_AGE_DAYS", "30")]).await;
+    let app = spawn_with(&[("SESSION_MAX_AGE_DAYS", "30")]).await;
     let signed_in = app.login(&Person::new(40, "ada@example.com")).await;
     let access = signed_in.token();
     // Refreshed daily, the session is still within its lifetime at day 29.
@@ -931,7 +862,7 @@ async fn a_session_older_than_its_maximum_age_must_sign_in_again() {
 
 #[tokio::test]
 async fn a_demoted_admin_loses_admin_at_the_next_refresh() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let signed_in = app
         .login(&Person::new(41, "ann@example.com").with_roles(&["Admin"]))
         .await;
@@ -961,7 +892,7 @@ async fn a_demoted_admin_loses_admin_at_the_next_refresh() {
 #[tokio::test]
 async fn an_address_added_to_admin_emails_is_admin_at_the_next_refresh() {
     // boss@example.com is in ADMIN_EMAILS; its stored role is not what decides.
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let signed_in = app.login(&Person::new(42, "boss@example.com")).await;
     app.execute("UPDATE users SET role = 'user' WHERE email = 'boss@example.com'")
         .await;
@@ -980,26 +911,26 @@ async fn an_address_added_to_admin_emails_is_admin_at_the_next_refresh() {
 
 #[tokio::test]
 async fn refresh_with_a_body_token_answers_the_next_one_in_the_body() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let signed_in = app.login(&Person::new(13, "ada@example.com")).await;
     let refreshed = app
         .post(
             "/api/auth/refresh",
-            &json!({ "refresh_token": signed_in.refresh_cookie() }),
-        )
+            None,
+            &json!({ "refresh_token": signed_in.refresh_cookie() }),)
         .await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let next = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(Some(next.clone()), refreshed.cookie("askgate_refresh"));
     let again = app
-        .post("/api/auth/refresh", &json!({ "refresh_token": next }))
+        .post("/api/auth/refresh", None, &json!({ "refresh_token": next }))
         .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
 }
 
 #[tokio::test]
 async fn refresh_with_the_cookie_and_an_empty_object_or_null_token_uses_the_cookie() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let mut refresh = app
         .login(&Person::new(15, "ada@example.com"))
         .await
@@ -1025,13 +956,13 @@ async fn refresh_with_the_cookie_and_an_empty_object_or_null_token_uses_the_cook
         refresh = next;
     }
     // Without a cookie, `{}` is still no refresh token at all.
-    let none = app.post("/api/auth/refresh", &json!({})).await;
+    let none = app.post("/api/auth/refresh", None, &json!({})).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let signed_in = app.login(&Person::new(14, "ada@example.com")).await;
     let stolen = signed_in.refresh_cookie();
     let legit = app.refresh_with_cookie(&stolen).await;
@@ -1055,7 +986,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
 
 #[tokio::test]
 async fn logout_ends_the_session_here_at_once_and_elsewhere_within_five_seconds() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let other_instance = app.second_instance().await;
     let signed_in = app.login(&Person::new(15, "ada@example.com")).await;
     let token = signed_in.token();
@@ -1096,12 +1027,12 @@ async fn logout_ends_the_session_here_at_once_and_elsewhere_within_five_seconds(
 
 #[tokio::test]
 async fn dev_login_starts_a_real_session() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let signed_in = app
         .post(
             "/api/auth/dev-login",
-            &json!({ "email": "dev@example.com" }),
-        )
+            None,
+            &json!({ "email": "dev@example.com" }),)
         .await;
     assert_eq!(signed_in.status, StatusCode::OK);
     let refreshed = app.refresh_with_cookie(&signed_in.refresh_cookie()).await;
@@ -1120,23 +1051,23 @@ async fn dev_login_starts_a_real_session() {
 
 #[tokio::test]
 async fn an_entra_id_token_is_refused_as_an_api_bearer_token() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let ann = Person::new(43, "ann@example.com").with_roles(&["Admin"]);
     // Signed by the tenant for askgate's client id, with an app role and a
     // version: an ID token all the same (no client named, no scopes).
-    let id_token = PUBLISHED.sign(&id_token_claims(&app.idp.issuer(), &ann, None));
+    let id_token = PUBLISHED.sign(&id_token_claims(&app.idp().issuer(), &ann, None));
     assert_invalid_token(&app.me(&id_token).await, "an ID token as bearer");
     assert_eq!(app.user_count().await, 0);
     // The access token of the same person works.
-    let access = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &ann));
+    let access = PUBLISHED.sign(&access_token_claims(&app.idp().issuer(), &ann));
     assert_eq!(app.me(&access).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn azure_access_tokens_are_accepted_and_the_user_is_created_by_oid() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let ada = Person::new(16, "ada@example.com");
-    let token = PUBLISHED.sign(&access_token_claims(&app.idp.issuer(), &ada));
+    let token = PUBLISHED.sign(&access_token_claims(&app.idp().issuer(), &ada));
 
     let me = app.me(&token).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
@@ -1153,8 +1084,8 @@ async fn azure_access_tokens_are_accepted_and_the_user_is_created_by_oid() {
 
 #[tokio::test]
 async fn forged_or_misissued_tokens_are_401_and_create_no_user() {
-    let app = TestApp::spawn().await;
-    let issuer = app.idp.issuer();
+    let app = spawn().await;
+    let issuer = app.idp().issuer();
     let mallory = Person::new(17, "mallory@example.com");
     let good = access_token_claims(&issuer, &mallory);
     let now = now();
@@ -1282,7 +1213,7 @@ async fn chat_calls_reach_the_upstream_with_a_client_credentials_token() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "response": "Paris." })))
         .mount(&upstream)
         .await;
-    let app = TestApp::spawn_with(&[
+    let app = spawn_with(&[
         ("ASKATT_API_ENDPOINT", upstream.uri().as_str()),
         ("AZURE_AD_SCOPE", "api://askatt/.default"),
     ])
@@ -1296,7 +1227,7 @@ async fn chat_calls_reach_the_upstream_with_a_client_credentials_token() {
             "access_token": "app-only-token-for-askatt",
         })))
         .with_priority(1)
-        .mount(&app.idp.server)
+        .mount(&app.idp().server)
         .await;
     let signed_in = app.login(&Person::new(18, "ada@example.com")).await;
     app.grant("ada@example.com", 2, "identity-test-grant").await;

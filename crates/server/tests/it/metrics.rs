@@ -1,19 +1,13 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Prometheus `/metrics` over real HTTP. The recorder is global to the process,
-//! so every test that runs here in one process (as `cargo test` does) adds to
-//! the same counters: the tests that count take turns ([`COUNTING`]) and assert
-//! what their own requests added to a reading taken before them.
+//! so every instance of this test binary adds to the same counters: the tests
+//! that count start theirs with [`TestApp::counting`], which no other test's
+//! instance serves beside, and assert what their own requests added to a
+//! reading taken before them.
 
-mod common;
-
-use common::Running;
+use crate::support::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// Held by each test that asserts counts, so that no other test's requests
-/// land between its two readings.
-static COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The value of the sample `name` (exact, with its labels) in `text`.
 fn sample(text: &str, name: &str) -> Option<f64> {
@@ -32,7 +26,7 @@ fn grew(before: &str, after: &str, name: &str) -> f64 {
 const METRICS_TOKEN: &str = "metrics-test-token-0123456789";
 
 /// The text of `/metrics` on `app`'s main listener.
-async fn scrape(app: &Running) -> String {
+async fn scrape(app: &TestApp) -> String {
     app.client
         .get(format!("{}/metrics", app.base))
         .bearer_auth(METRICS_TOKEN)
@@ -46,8 +40,7 @@ async fn scrape(app: &Running) -> String {
 
 #[tokio::test]
 async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() {
-    let _turn = COUNTING.lock().await;
-    let app = Running::spawn(&[("METRICS_TOKEN", METRICS_TOKEN)]).await;
+    let app = TestApp::counting(&[("METRICS_TOKEN", METRICS_TOKEN)]).await;
     let client = &app.client;
     let email = "metrics@example.com";
     let (token, _) = app.sign_in(email).await;
@@ -102,7 +95,7 @@ async fn metrics_count_a_chat_by_route_pattern_the_token_debited_and_the_pool() 
 
 #[tokio::test]
 async fn with_metrics_addr_metrics_move_to_their_own_listener() {
-    let app = Running::spawn(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let app = TestApp::spawn(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
     let client = &app.client;
     let port = app.metrics_port.unwrap();
     let own = client
@@ -127,7 +120,7 @@ async fn with_metrics_addr_metrics_move_to_their_own_listener() {
 
 #[tokio::test]
 async fn the_main_listener_serves_metrics_only_with_metrics_token() {
-    let closed = Running::spawn(&[]).await;
+    let closed = TestApp::spawn(&[]).await;
     let res = closed
         .client
         .get(format!("{}/metrics", closed.base))
@@ -138,7 +131,7 @@ async fn the_main_listener_serves_metrics_only_with_metrics_token() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(!res.text().await.unwrap().contains("askgate_"));
 
-    let app = Running::spawn(&[("METRICS_TOKEN", METRICS_TOKEN)]).await;
+    let app = TestApp::spawn(&[("METRICS_TOKEN", METRICS_TOKEN)]).await;
     let get = |token: Option<&str>| {
         let request = app.client.get(format!("{}/metrics", app.base));
         match token {
@@ -181,8 +174,7 @@ fn stripe_signature(body: &str, secret: &str) -> String {
 #[tokio::test]
 async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() {
     const WEBHOOK_SECRET: &str = "whsec_askgate_metrics";
-    let _turn = COUNTING.lock().await;
-    let app = Running::spawn(&[
+    let app = TestApp::counting(&[
         ("STRIPE_SECRET_KEY", "sk_test_askgate_metrics"),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         // Stripe's API is never called here.
@@ -198,7 +190,7 @@ async fn metrics_count_webhook_events_their_duplicates_and_rate_limited_chats() 
     // A $5 purchase of 100 tokens, its event delivered twice: credited once,
     // the repeat counted as a duplicate.
     let mut event: Value = serde_json::from_str(include_str!(
-        "../../stripe/fixtures/events/payment_intent_succeeded.json"
+        "../../../stripe/fixtures/events/payment_intent_succeeded.json"
     ))
     .unwrap();
     event["id"] = json!(format!("evt_{}", Uuid::new_v4().simple()));

@@ -1,20 +1,16 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Buying tokens over real HTTP against a fresh real database, with Stripe's
 //! API played by wiremock (objects shaped like crates/stripe/fixtures/api) and
 //! webhooks signed here the way Stripe signs them:
 //! `Stripe-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, "<t>.<body>"))`.
 
-mod common;
-
 use std::collections::HashMap;
-use std::ops::Deref;
 use std::time::Duration;
 
 use askgate_domain::UserId;
 use askgate_postgres::testing::{TestDatabase, spend};
 use askgate_server::cli::ReconcileArgs;
 use askgate_server::commands;
-use common::Running;
+use crate::support::{Reply, TestApp};
 use futures::future::join_all;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::{Method, StatusCode};
@@ -29,99 +25,71 @@ const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_askgate_payments_previous";
 const PUBLISHABLE_KEY: &str = "pk_test_askgate_payments";
 const PUBLIC_BASE_URL: &str = "http://localhost:8080";
 
-const CHECKOUT_FIXTURE: &str = include_str!("../../stripe/fixtures/api/checkout_session.json");
-const INTENT_FIXTURE: &str = include_str!("../../stripe/fixtures/api/payment_intent.json");
-const CARD_ERROR_FIXTURE: &str = include_str!("../../stripe/fixtures/api/card_error.json");
+const CHECKOUT_FIXTURE: &str = include_str!("../../../stripe/fixtures/api/checkout_session.json");
+const INTENT_FIXTURE: &str = include_str!("../../../stripe/fixtures/api/payment_intent.json");
+const CARD_ERROR_FIXTURE: &str = include_str!("../../../stripe/fixtures/api/card_error.json");
 const EVENT_CHECKOUT_COMPLETED: &str =
-    include_str!("../../stripe/fixtures/events/checkout_session_completed.json");
+    include_str!("../../../stripe/fixtures/events/checkout_session_completed.json");
 const EVENT_INTENT_SUCCEEDED: &str =
-    include_str!("../../stripe/fixtures/events/payment_intent_succeeded.json");
+    include_str!("../../../stripe/fixtures/events/payment_intent_succeeded.json");
 const EVENT_CHARGE_REFUNDED: &str =
-    include_str!("../../stripe/fixtures/events/charge_refunded.json");
+    include_str!("../../../stripe/fixtures/events/charge_refunded.json");
 const EVENT_DISPUTE_CREATED: &str =
-    include_str!("../../stripe/fixtures/events/charge_dispute_created.json");
+    include_str!("../../../stripe/fixtures/events/charge_dispute_created.json");
 const EVENT_CUSTOMER_CREATED: &str =
-    include_str!("../../stripe/fixtures/events/customer_created.json");
+    include_str!("../../../stripe/fixtures/events/customer_created.json");
 
-struct TestApp {
-    running: Running,
-    stripe: MockServer,
+/// Stripe's API played by wiremock, beside askgate.
+type Shop = TestApp<MockServer>;
+
+/// askgate with payments on, Stripe's API at a fresh wiremock.
+async fn spawn() -> Shop {
+    let stripe = MockServer::start().await;
+    let api_base = stripe.uri();
+    spawn_with(
+        stripe,
+        &[
+            ("STRIPE_SECRET_KEY", STRIPE_KEY),
+            (
+                "STRIPE_WEBHOOK_SECRET",
+                &format!("{WEBHOOK_SECRET},{PREVIOUS_WEBHOOK_SECRET}"),
+            ),
+            ("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY),
+            ("STRIPE_API_BASE", &api_base),
+        ],
+    )
+    .await
 }
 
-impl Deref for TestApp {
-    type Target = Running;
-
-    fn deref(&self) -> &Running {
-        &self.running
-    }
+/// askgate without any Stripe configuration.
+async fn spawn_without_payments() -> Shop {
+    spawn_with(MockServer::start().await, &[]).await
 }
 
-impl TestApp {
-    /// askgate with payments on, Stripe's API at a fresh wiremock.
-    async fn spawn() -> Self {
-        let stripe = MockServer::start().await;
-        let api_base = stripe.uri();
-        Self::spawn_with(
-            stripe,
-            &[
-                ("STRIPE_SECRET_KEY", STRIPE_KEY),
-                (
-                    "STRIPE_WEBHOOK_SECRET",
-                    &format!("{WEBHOOK_SECRET},{PREVIOUS_WEBHOOK_SECRET}"),
-                ),
-                ("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY),
-                ("STRIPE_API_BASE", &api_base),
-            ],
-        )
+async fn spawn_with(stripe: MockServer, stripe_pairs: &[(&str, &str)]) -> Shop {
+    let db = TestDatabase::with_max_connections(8).await;
+    TestApp::spawn_on(db, &shop_settings(stripe_pairs))
         .await
-    }
+        .with_peer(stripe)
+}
 
-    /// askgate without any Stripe configuration.
-    async fn spawn_without_payments() -> Self {
-        Self::spawn_with(MockServer::start().await, &[]).await
-    }
+/// `stripe_pairs` and the pool and public URL of these tests.
+fn shop_settings<'a>(stripe_pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs: Vec<(&str, &str)> = stripe_pairs.to_vec();
+    pairs.extend([
+        ("DATABASE_MAX_CONNECTIONS", "6"),
+        ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+    ]);
+    pairs
+}
 
-    async fn spawn_with(stripe: MockServer, stripe_pairs: &[(&str, &str)]) -> Self {
-        let db = TestDatabase::with_max_connections(8).await;
-        let mut pairs: Vec<(&str, &str)> = stripe_pairs.to_vec();
-        pairs.extend([
-            ("DATABASE_MAX_CONNECTIONS", "6"),
-            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
-        ]);
-        Self {
-            running: Running::spawn_on(db, &pairs).await,
-            stripe,
-        }
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let reply = self.send(self.request(Method::GET, path, token)).await;
-        (reply.status, reply.body)
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        token: &str,
-        body: &Value,
-        idempotency_key: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut req = self.request(Method::POST, path, Some(token)).json(body);
-        if let Some(key) = idempotency_key {
-            req = req.header("Idempotency-Key", key);
-        }
-        let reply = self.send(req).await;
-        (reply.status, reply.body)
-    }
-
-    /// Signs in a new user; their session token and id.
-    async fn sign_in(&self, email: &str) -> (String, UserId) {
-        let (token, user) = self.running.sign_in(email).await;
-        (token, serde_json::from_value(user["id"].clone()).unwrap())
+impl Shop {
+    fn stripe(&self) -> &MockServer {
+        &self.peer
     }
 
     /// Delivers a webhook body with the given `Stripe-Signature` (or none).
-    async fn deliver(&self, body: &str, signature: Option<&str>) -> (StatusCode, Value) {
+    async fn deliver(&self, body: &str, signature: Option<&str>) -> Reply {
         let mut req = self
             .client
             .post(self.url("/api/webhook/stripe"))
@@ -130,27 +98,14 @@ impl TestApp {
         if let Some(signature) = signature {
             req = req.header("Stripe-Signature", signature);
         }
-        let reply = self.send(req).await;
-        (reply.status, reply.body)
+        self.send(req).await
     }
 
     /// Delivers `event` signed now with the endpoint's current secret.
-    async fn deliver_signed(&self, event: &Value) -> (StatusCode, Value) {
+    async fn deliver_signed(&self, event: &Value) -> Reply {
         let body = serde_json::to_string_pretty(event).unwrap();
         let signature = stripe_signature(&body, WEBHOOK_SECRET, now());
         self.deliver(&body, Some(&signature)).await
-    }
-
-    async fn balance(&self, token: &str) -> i64 {
-        let (status, body) = self.get("/api/user/tokens", Some(token)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["tokens"].as_i64().unwrap()
-    }
-
-    async fn history(&self, token: &str) -> Vec<Value> {
-        let (status, body) = self.get("/api/user/transactions", Some(token)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["items"].as_array().unwrap().clone()
     }
 
     /// Spends `n` tokens of `user` as chat requests would.
@@ -160,7 +115,7 @@ impl TestApp {
 
     /// The form fields of every request Stripe's fake received at `path`.
     async fn stripe_requests(&self, at: &str) -> Vec<(HashMap<String, String>, wiremock::Request)> {
-        self.stripe
+        self.stripe()
             .received_requests()
             .await
             .unwrap()
@@ -327,15 +282,27 @@ impl Payment {
     }
 }
 
-fn outcomes(replies: &[(StatusCode, Value)]) -> Vec<String> {
+fn outcomes(replies: &[Reply]) -> Vec<String> {
     replies
         .iter()
-        .map(|(status, body)| {
+        .map(|Reply { status, body, .. }| {
             assert_eq!(*status, StatusCode::OK, "{body}");
             assert_eq!(body["received"], true, "{body}");
             body["outcome"].as_str().unwrap().to_owned()
         })
         .collect()
+}
+
+/// Delivers each event signed, in order, and checks that askgate received it
+/// with the outcome beside it; the replies.
+async fn deliver_in_order<const N: usize>(app: &Shop, events: [(Value, &str); N]) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(N);
+    for (event, _) in &events {
+        replies.push(app.deliver_signed(event).await);
+    }
+    let expected: Vec<&str> = events.iter().map(|(_, outcome)| *outcome).collect();
+    assert_eq!(outcomes(&replies), expected);
+    replies
 }
 
 fn purchases_in(history: &[Value]) -> Vec<&Value> {
@@ -344,8 +311,8 @@ fn purchases_in(history: &[Value]) -> Vec<&Value> {
 
 #[tokio::test]
 async fn the_same_event_delivered_ten_times_at_once_credits_once() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("ten@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("ten@example.com").await;
     let payment = Payment::new(user, "250", 1000);
     let body = serde_json::to_string_pretty(&payment.intent_succeeded()).unwrap();
     let signature = stripe_signature(&body, WEBHOOK_SECRET, now());
@@ -372,18 +339,20 @@ async fn the_same_event_delivered_ten_times_at_once_credits_once() {
 
 #[tokio::test]
 async fn payment_intent_succeeded_then_checkout_completed_credits_once() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("pi-first@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("pi-first@example.com").await;
     let payment = Payment::new(user, "100", 500);
 
-    let first = app.deliver_signed(&payment.intent_succeeded()).await;
-    let second = app.deliver_signed(&payment.checkout_completed()).await;
+    let replies = deliver_in_order(
+        &app,
+        [
+            (payment.intent_succeeded(), "credited"),
+            (payment.checkout_completed(), "already_credited"),
+        ],
+    )
+    .await;
 
-    assert_eq!(
-        outcomes(&[first.clone(), second]),
-        ["credited", "already_credited"]
-    );
-    assert_eq!(first.1["tokens"], 100);
+    assert_eq!(replies[0].body["tokens"], 100);
     assert_eq!(app.balance(&token).await, 100);
     assert_eq!(purchases_in(&app.history(&token).await).len(), 1);
     app.db.assert_ledger_invariant().await;
@@ -391,14 +360,19 @@ async fn payment_intent_succeeded_then_checkout_completed_credits_once() {
 
 #[tokio::test]
 async fn checkout_completed_then_payment_intent_succeeded_credits_once() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("cs-first@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("cs-first@example.com").await;
     let payment = Payment::new(user, "600", 2000);
 
-    let first = app.deliver_signed(&payment.checkout_completed()).await;
-    let second = app.deliver_signed(&payment.intent_succeeded()).await;
+    deliver_in_order(
+        &app,
+        [
+            (payment.checkout_completed(), "credited"),
+            (payment.intent_succeeded(), "already_credited"),
+        ],
+    )
+    .await;
 
-    assert_eq!(outcomes(&[first, second]), ["credited", "already_credited"]);
     assert_eq!(app.balance(&token).await, 600);
     assert_eq!(purchases_in(&app.history(&token).await).len(), 1);
     app.db.assert_ledger_invariant().await;
@@ -406,27 +380,29 @@ async fn checkout_completed_then_payment_intent_succeeded_credits_once() {
 
 #[tokio::test]
 async fn a_paid_amount_that_does_not_match_the_package_credits_nothing() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("cheap@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("cheap@example.com").await;
     // Metadata promises 600 tokens, but only $5 was paid.
     let payment = Payment::new(user, "600", 500);
     let mut in_euros = Payment::new(user, "100", 500).intent_succeeded();
     in_euros["data"]["object"]["currency"] = json!("eur");
 
-    let replies = [
-        app.deliver_signed(&payment.checkout_completed()).await,
-        app.deliver_signed(&payment.intent_succeeded()).await,
-        app.deliver_signed(&in_euros).await,
-    ];
-
-    assert_eq!(outcomes(&replies), ["mismatch", "mismatch", "mismatch"]);
+    let replies = deliver_in_order(
+        &app,
+        [
+            (payment.checkout_completed(), "mismatch"),
+            (payment.intent_succeeded(), "mismatch"),
+            (in_euros, "mismatch"),
+        ],
+    )
+    .await;
     assert!(
-        replies[0].1["reason"]
+        replies[0].body["reason"]
             .as_str()
             .unwrap()
             .contains("costs 2000"),
         "{}",
-        replies[0].1
+        replies[0].body
     );
     assert_eq!(app.balance(&token).await, 0);
     assert!(app.history(&token).await.is_empty());
@@ -438,16 +414,19 @@ async fn a_payment_for_a_user_who_no_longer_exists_is_answered_200_once_and_coun
     const METRICS_TOKEN: &str = "payments-metrics-token-0123456789";
     let stripe = MockServer::start().await;
     let api_base = stripe.uri();
-    let app = TestApp::spawn_with(
-        stripe,
-        &[
+    // Counted: no other test may orphan a payment between the two readings.
+    let db = TestDatabase::with_max_connections(8).await;
+    let app = TestApp::counting_on(
+        db,
+        &shop_settings(&[
             ("STRIPE_SECRET_KEY", STRIPE_KEY),
             ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("STRIPE_API_BASE", &api_base),
             ("METRICS_TOKEN", METRICS_TOKEN),
-        ],
+        ]),
     )
-    .await;
+    .await
+    .with_peer(stripe);
     let orphaned = async || {
         let text = app
             .client
@@ -468,43 +447,41 @@ async fn a_payment_for_a_user_who_no_longer_exists_is_answered_200_once_and_coun
     let payment = Payment::new(UserId::generate(), "100", 500);
     let completed = payment.checkout_completed();
 
-    let replies = [
-        app.deliver_signed(&completed).await,
-        app.deliver_signed(&completed).await,
-        app.deliver_signed(&payment.intent_succeeded()).await,
-    ];
-
     // Final answers: Stripe stops retrying, and a second event for the same
     // payment neither credits nor fails.
-    assert_eq!(
-        outcomes(&replies),
-        ["orphaned", "duplicate_event", "orphaned"]
-    );
+    let replies = deliver_in_order(
+        &app,
+        [
+            (completed.clone(), "orphaned"),
+            (completed, "duplicate_event"),
+            (payment.intent_succeeded(), "orphaned"),
+        ],
+    )
+    .await;
     assert_eq!(orphaned().await - before, 1.0);
     app.db.assert_ledger_invariant().await;
 }
 
 #[tokio::test]
 async fn a_refund_after_partial_spending_takes_back_only_the_unspent_tokens() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("refund@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("refund@example.com").await;
     let payment = Payment::new(user, "100", 500);
     app.deliver_signed(&payment.checkout_completed()).await;
     app.spend(user, 30).await;
     let refund = payment.refunded();
 
-    let replies = [
-        app.deliver_signed(&refund).await,
-        // Stripe redelivers; a dispute of the refunded charge follows.
-        app.deliver_signed(&refund).await,
-        app.deliver_signed(&payment.disputed()).await,
-    ];
-
-    assert_eq!(
-        outcomes(&replies),
-        ["reversed", "duplicate_event", "nothing_to_reverse"]
-    );
-    assert_eq!(replies[0].1["tokens"], 70);
+    let replies = deliver_in_order(
+        &app,
+        [
+            (refund.clone(), "reversed"),
+            // Stripe redelivers; a dispute of the refunded charge follows.
+            (refund, "duplicate_event"),
+            (payment.disputed(), "nothing_to_reverse"),
+        ],
+    )
+    .await;
+    assert_eq!(replies[0].body["tokens"], 70);
     assert_eq!(app.balance(&token).await, 0);
     let history = app.history(&token).await;
     let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
@@ -518,26 +495,25 @@ async fn a_refund_after_partial_spending_takes_back_only_the_unspent_tokens() {
 
 #[tokio::test]
 async fn partial_refunds_take_back_their_share_and_the_full_refund_the_rest() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("partial@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("partial@example.com").await;
     let payment = Payment::new(user, "600", 2000);
     app.deliver_signed(&payment.checkout_completed()).await;
     let quarter = payment.partly_refunded(500);
 
-    let replies = [
-        app.deliver_signed(&quarter).await,
-        app.deliver_signed(&quarter).await,
-        app.deliver_signed(&payment.partly_refunded(1000)).await,
-        app.deliver_signed(&payment.partly_refunded(2000)).await,
-    ];
-
-    assert_eq!(
-        outcomes(&replies),
-        ["reversed", "duplicate_event", "reversed", "reversed"]
-    );
+    let replies = deliver_in_order(
+        &app,
+        [
+            (quarter.clone(), "reversed"),
+            (quarter, "duplicate_event"),
+            (payment.partly_refunded(1000), "reversed"),
+            (payment.partly_refunded(2000), "reversed"),
+        ],
+    )
+    .await;
     let taken: Vec<_> = replies
         .iter()
-        .map(|(_, body)| body["tokens"].clone())
+        .map(|reply| reply.body["tokens"].clone())
         .collect();
     assert_eq!(taken, [json!(150), Value::Null, json!(150), json!(300)]);
     assert_eq!(app.balance(&token).await, 0);
@@ -554,19 +530,21 @@ async fn partial_refunds_take_back_their_share_and_the_full_refund_the_rest() {
 
 #[tokio::test]
 async fn a_dispute_takes_back_the_unspent_tokens_once() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("dispute@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("dispute@example.com").await;
     let payment = Payment::new(user, "250", 1000);
     app.deliver_signed(&payment.intent_succeeded()).await;
     app.spend(user, 50).await;
 
-    let replies = [
-        app.deliver_signed(&payment.disputed()).await,
-        app.deliver_signed(&payment.refunded()).await,
-    ];
-
-    assert_eq!(outcomes(&replies), ["reversed", "nothing_to_reverse"]);
-    assert_eq!(replies[0].1["tokens"], 200);
+    let replies = deliver_in_order(
+        &app,
+        [
+            (payment.disputed(), "reversed"),
+            (payment.refunded(), "nothing_to_reverse"),
+        ],
+    )
+    .await;
+    assert_eq!(replies[0].body["tokens"], 200);
     assert_eq!(app.balance(&token).await, 0);
     let history = app.history(&token).await;
     let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
@@ -577,31 +555,24 @@ async fn a_dispute_takes_back_the_unspent_tokens_once() {
 
 #[tokio::test]
 async fn a_refund_delivered_before_the_payment_takes_the_later_credit_back_at_once() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("early-refund@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("early-refund@example.com").await;
     let payment = Payment::new(user, "600", 2000);
 
-    let replies = [
-        app.deliver_signed(&payment.refunded()).await,
-        app.deliver_signed(&payment.checkout_completed()).await,
-        // Another refund event and the payment's other events.
-        app.deliver_signed(&payment.refunded()).await,
-        app.deliver_signed(&payment.checkout_completed()).await,
-        app.deliver_signed(&payment.intent_succeeded()).await,
-    ];
-
-    assert!(replies.iter().all(|(status, _)| *status == StatusCode::OK));
-    assert_eq!(
-        outcomes(&replies),
+    let replies = deliver_in_order(
+        &app,
         [
-            "nothing_to_reverse",
-            "credited_then_reversed",
-            "nothing_to_reverse",
-            "already_credited",
-            "already_credited"
-        ]
-    );
-    assert_eq!(replies[1].1["tokens"], 600);
+            (payment.refunded(), "nothing_to_reverse"),
+            (payment.checkout_completed(), "credited_then_reversed"),
+            // Another refund event and the payment's other events.
+            (payment.refunded(), "nothing_to_reverse"),
+            (payment.checkout_completed(), "already_credited"),
+            (payment.intent_succeeded(), "already_credited"),
+        ],
+    )
+    .await;
+    assert!(replies.iter().all(|reply| reply.status == StatusCode::OK));
+    assert_eq!(replies[1].body["tokens"], 600);
     assert_eq!(app.balance(&token).await, 0);
     let history = app.history(&token).await;
     let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
@@ -612,19 +583,18 @@ async fn a_refund_delivered_before_the_payment_takes_the_later_credit_back_at_on
 
 #[tokio::test]
 async fn a_dispute_delivered_before_the_payment_takes_the_later_credit_back_at_once() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("early-dispute@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("early-dispute@example.com").await;
     let payment = Payment::new(user, "100", 500);
 
-    let replies = [
-        app.deliver_signed(&payment.disputed()).await,
-        app.deliver_signed(&payment.intent_succeeded()).await,
-    ];
-
-    assert_eq!(
-        outcomes(&replies),
-        ["nothing_to_reverse", "credited_then_reversed"]
-    );
+    let replies = deliver_in_order(
+        &app,
+        [
+            (payment.disputed(), "nothing_to_reverse"),
+            (payment.intent_succeeded(), "credited_then_reversed"),
+        ],
+    )
+    .await;
     assert_eq!(app.balance(&token).await, 0);
     let history = app.history(&token).await;
     let reversal = history.iter().find(|t| t["type"] == "reversal").unwrap();
@@ -634,35 +604,28 @@ async fn a_dispute_delivered_before_the_payment_takes_the_later_credit_back_at_o
 
 #[tokio::test]
 async fn a_dispute_won_by_the_merchant_gives_back_what_it_took_once() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("dispute-won@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("dispute-won@example.com").await;
     let payment = Payment::new(user, "250", 1000);
     app.deliver_signed(&payment.intent_succeeded()).await;
     app.spend(user, 50).await;
     let won = payment.dispute_closed("won");
 
-    let replies = [
-        app.deliver_signed(&payment.disputed()).await,
-        app.deliver_signed(&won).await,
-        // Stripe redelivers, and says the funds came back.
-        app.deliver_signed(&won).await,
-        app.deliver_signed(&payment.funds_reinstated()).await,
-        // A late copy of the dispute itself.
-        app.deliver_signed(&payment.disputed()).await,
-    ];
-
-    assert_eq!(
-        outcomes(&replies),
+    let replies = deliver_in_order(
+        &app,
         [
-            "reversed",
-            "restored",
-            "duplicate_event",
-            "nothing_to_restore",
-            "nothing_to_reverse"
-        ]
-    );
-    assert_eq!(replies[0].1["tokens"], 200);
-    assert_eq!(replies[1].1["tokens"], 200);
+            (payment.disputed(), "reversed"),
+            (won.clone(), "restored"),
+            // Stripe redelivers, and says the funds came back.
+            (won, "duplicate_event"),
+            (payment.funds_reinstated(), "nothing_to_restore"),
+            // A late copy of the dispute itself.
+            (payment.disputed(), "nothing_to_reverse"),
+        ],
+    )
+    .await;
+    assert_eq!(replies[0].body["tokens"], 200);
+    assert_eq!(replies[1].body["tokens"], 200);
     assert_eq!(app.balance(&token).await, 200);
     let history = app.history(&token).await;
     let restored: Vec<_> = history
@@ -678,66 +641,66 @@ async fn a_dispute_won_by_the_merchant_gives_back_what_it_took_once() {
 
 #[tokio::test]
 async fn a_dispute_won_before_the_dispute_and_the_credit_arrive_leaves_the_tokens() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("won-first@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("won-first@example.com").await;
     let payment = Payment::new(user, "100", 500);
 
-    let replies = [
-        app.deliver_signed(&payment.dispute_closed("won")).await,
-        app.deliver_signed(&payment.disputed()).await,
-        app.deliver_signed(&payment.checkout_completed()).await,
-    ];
-
-    assert_eq!(
-        outcomes(&replies),
-        ["nothing_to_restore", "nothing_to_reverse", "credited"]
-    );
+    let replies = deliver_in_order(
+        &app,
+        [
+            (payment.dispute_closed("won"), "nothing_to_restore"),
+            (payment.disputed(), "nothing_to_reverse"),
+            (payment.checkout_completed(), "credited"),
+        ],
+    )
+    .await;
     assert_eq!(app.balance(&token).await, 100);
     app.db.assert_ledger_invariant().await;
 }
 
 #[tokio::test]
 async fn a_dispute_won_after_it_came_before_the_credit_gives_the_tokens_back() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("won-late@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("won-late@example.com").await;
     let payment = Payment::new(user, "600", 2000);
 
-    let replies = [
-        app.deliver_signed(&payment.disputed()).await,
-        app.deliver_signed(&payment.intent_succeeded()).await,
-        app.deliver_signed(&payment.dispute_closed("won")).await,
-    ];
-
-    assert_eq!(
-        outcomes(&replies),
-        ["nothing_to_reverse", "credited_then_reversed", "restored"]
-    );
-    assert_eq!(replies[2].1["tokens"], 600);
+    let replies = deliver_in_order(
+        &app,
+        [
+            (payment.disputed(), "nothing_to_reverse"),
+            (payment.intent_succeeded(), "credited_then_reversed"),
+            (payment.dispute_closed("won"), "restored"),
+        ],
+    )
+    .await;
+    assert_eq!(replies[2].body["tokens"], 600);
     assert_eq!(app.balance(&token).await, 600);
     app.db.assert_ledger_invariant().await;
 }
 
 #[tokio::test]
 async fn a_lost_dispute_changes_nothing_further() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("dispute-lost@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("dispute-lost@example.com").await;
     let payment = Payment::new(user, "100", 500);
     app.deliver_signed(&payment.checkout_completed()).await;
 
-    let replies = [
-        app.deliver_signed(&payment.disputed()).await,
-        app.deliver_signed(&payment.dispute_closed("lost")).await,
-    ];
-
-    assert_eq!(outcomes(&replies), ["reversed", "nothing_to_reverse"]);
+    let replies = deliver_in_order(
+        &app,
+        [
+            (payment.disputed(), "reversed"),
+            (payment.dispute_closed("lost"), "nothing_to_reverse"),
+        ],
+    )
+    .await;
     assert_eq!(app.balance(&token).await, 0);
     app.db.assert_ledger_invariant().await;
 }
 
 #[tokio::test]
 async fn bad_stale_or_missing_signatures_are_refused_with_400_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("forger@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("forger@example.com").await;
     let payment = Payment::new(user, "600", 2000);
     let body = serde_json::to_string_pretty(&payment.intent_succeeded()).unwrap();
     let good = stripe_signature(&body, WEBHOOK_SECRET, now());
@@ -806,8 +769,8 @@ async fn bad_stale_or_missing_signatures_are_refused_with_400_and_change_nothing
 
 #[tokio::test]
 async fn an_event_signed_with_the_previous_secret_is_accepted_during_rotation() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("rotation@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("rotation@example.com").await;
     let body =
         serde_json::to_string_pretty(&Payment::new(user, "100", 500).intent_succeeded()).unwrap();
 
@@ -824,8 +787,8 @@ async fn an_event_signed_with_the_previous_secret_is_accepted_during_rotation() 
 
 #[tokio::test]
 async fn unknown_event_types_are_acknowledged_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let (token, _) = app.sign_in("other@example.com").await;
+    let app = spawn().await;
+    let (token, _) = app.sign_in_id("other@example.com").await;
 
     let reply = app.deliver_signed(&fixture(EVENT_CUSTOMER_CREATED)).await;
 
@@ -836,24 +799,24 @@ async fn unknown_event_types_are_acknowledged_and_change_nothing() {
 
 #[tokio::test]
 async fn an_oversized_webhook_body_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let body = format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024));
     let signature = stripe_signature(&body, WEBHOOK_SECRET, now());
 
-    let (status, problem) = app.deliver(&body, Some(&signature)).await;
+    let (status, problem) = app.deliver(&body, Some(&signature)).await.into_parts();
 
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
 }
 
 #[tokio::test]
 async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
-    let app = TestApp::spawn_without_payments().await;
-    let (token, user) = app.sign_in("nopay@example.com").await;
+    let app = spawn_without_payments().await;
+    let (token, user) = app.sign_in_id("nopay@example.com").await;
 
     for path in ["/api/create-payment-intent", "/api/checkout-session"] {
         let (status, problem) = app
-            .post(path, &token, &json!({ "package": "100" }), None)
-            .await;
+            .post_with_key(path, Some(&token), &json!({ "package": "100" }), None)
+            .await.into_parts();
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
         assert_eq!(problem["code"], "unavailable", "{path}");
         assert_eq!(problem["detail"], "payments are not configured", "{path}");
@@ -861,49 +824,47 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
     let body = serde_json::to_string(&Payment::new(user, "100", 500).intent_succeeded()).unwrap();
     let (status, problem) = app
         .deliver(&body, Some(&stripe_signature(&body, WEBHOOK_SECRET, now())))
-        .await;
+        .await.into_parts();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(problem["detail"], "payments are not configured");
 
     // Everything else works: packages, balance, history, and chat.
     app.grant("nopay@example.com", 2, "nopay-grant").await;
     let (status, answer) = app
-        .post(
+        .post_with_key(
             "/api/askatt/chat",
-            &token,
+            Some(&token),
             &json!({ "message": "hello" }),
-            None,
-        )
-        .await;
+            None,)
+        .await.into_parts();
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["tokens_remaining"], 1);
-    let (status, packages) = app.get("/api/token-packages", None).await;
+    let (status, packages) = app.get("/api/token-packages", None).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(packages["packages"].as_array().unwrap().len(), 3);
-    let (status, config) = app.get("/api/ui-config", None).await;
+    let (status, config) = app.get("/api/ui-config", None).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(config["payments"], false);
     assert_eq!(config["stripe_publishable_key"], Value::Null);
     assert_eq!(app.balance(&token).await, 1);
     assert_eq!(app.history(&token).await.len(), 2);
-    let (status, _) = app.get("/health/ready", None).await;
+    let (status, _) = app.get("/health/ready", None).await.into_parts();
     assert_eq!(status, StatusCode::OK);
-    assert!(app.stripe.received_requests().await.unwrap().is_empty());
+    assert!(app.stripe().received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn with_payments_on_an_empty_balance_points_at_the_purchase_page_only() {
-    let app = TestApp::spawn().await;
-    let (token, _) = app.sign_in("empty@example.com").await;
+    let app = spawn().await;
+    let (token, _) = app.sign_in_id("empty@example.com").await;
 
     let (status, problem) = app
-        .post(
+        .post_with_key(
             "/api/askatt/chat",
-            &token,
+            Some(&token),
             &json!({ "message": "hello" }),
-            None,
-        )
-        .await;
+            None,)
+        .await.into_parts();
 
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{problem}");
     assert_eq!(problem["purchase_url"], "/buy");
@@ -915,9 +876,9 @@ async fn with_payments_on_an_empty_balance_points_at_the_purchase_page_only() {
 
 #[tokio::test]
 async fn token_packages_are_public_and_priced() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
 
-    let (status, body) = app.get("/api/token-packages", None).await;
+    let (status, body) = app.get("/api/token-packages", None).await.into_parts();
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -932,7 +893,7 @@ async fn token_packages_are_public_and_priced() {
 
 #[tokio::test]
 async fn ui_config_serves_the_publishable_key_and_never_the_secret_key() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
 
     let res = app
         .client
@@ -960,8 +921,8 @@ async fn ui_config_serves_the_publishable_key_and_never_the_secret_key() {
 
 #[tokio::test]
 async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_the_credit() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("buyer@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("buyer@example.com").await;
     let checkout_id = unique("cs_test");
     let mut session = fixture(CHECKOUT_FIXTURE);
     session["id"] = json!(checkout_id);
@@ -970,17 +931,16 @@ async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_
         .and(path("/v1/checkout/sessions"))
         .respond_with(ResponseTemplate::new(200).set_body_json(&session))
         .expect(1)
-        .mount(&app.stripe)
+        .mount(&app.stripe())
         .await;
 
     let (status, created) = app
-        .post(
+        .post_with_key(
             "/api/checkout-session",
-            &token,
+            Some(&token),
             &json!({ "package": "250" }),
-            Some("buy-250-once"),
-        )
-        .await;
+            Some("buy-250-once"),)
+        .await.into_parts();
 
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(
@@ -1044,15 +1004,15 @@ async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_
     );
 
     // Someone else cannot see it; an unknown checkout looks the same.
-    let (other, _) = app.sign_in("nosy@example.com").await;
-    let (status, problem) = app.get(&poll, Some(&other)).await;
+    let (other, _) = app.sign_in_id("nosy@example.com").await;
+    let (status, problem) = app.get(&poll, Some(&other)).await.into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(problem["code"], "not_found");
     let (status, _) = app
         .get("/api/purchases/cs_test_unknown", Some(&token))
-        .await;
+        .await.into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.get(&poll, None).await;
+    let (status, _) = app.get(&poll, None).await.into_parts();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // And the purchase is in the buyer's history.
@@ -1068,22 +1028,21 @@ async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_
 
 #[tokio::test]
 async fn an_async_payment_failure_shows_the_checkout_as_failed() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("slowbank@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("slowbank@example.com").await;
     let checkout_id = unique("cs_test");
     let mut session = fixture(CHECKOUT_FIXTURE);
     session["id"] = json!(checkout_id);
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .respond_with(ResponseTemplate::new(200).set_body_json(&session))
-        .mount(&app.stripe)
+        .mount(&app.stripe())
         .await;
-    app.post(
+    app.post_with_key(
         "/api/checkout-session",
-        &token,
+        Some(&token),
         &json!({ "package": "100" }),
-        None,
-    )
+        None,)
     .await;
     let mut failed = Payment {
         checkout: checkout_id.clone(),
@@ -1098,7 +1057,7 @@ async fn an_async_payment_failure_shows_the_checkout_as_failed() {
     assert_eq!(outcomes(&[reply]), ["checkout_failed"]);
     let (_, view) = app
         .get(&format!("/api/purchases/{checkout_id}"), Some(&token))
-        .await;
+        .await.into_parts();
     assert_eq!(
         view,
         json!({ "status": "failed", "tokens": 100, "balance": 0 })
@@ -1108,42 +1067,38 @@ async fn an_async_payment_failure_shows_the_checkout_as_failed() {
 
 #[tokio::test]
 async fn create_payment_intent_returns_the_client_secret_under_the_clients_idempotency_key() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("elements@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("elements@example.com").await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture(INTENT_FIXTURE)))
-        .mount(&app.stripe)
+        .mount(&app.stripe())
         .await;
 
     let (status, created) = app
-        .post(
+        .post_with_key(
             "/api/create-payment-intent",
-            &token,
+            Some(&token),
             &json!({ "package": "100" }),
-            Some("retry-me"),
-        )
-        .await;
-    app.post(
+            Some("retry-me"),)
+        .await.into_parts();
+    app.post_with_key(
         "/api/create-payment-intent",
-        &token,
+        Some(&token),
         &json!({ "package": "100" }),
-        Some("retry-me"),
-    )
+        Some("retry-me"),)
     .await;
-    app.post(
+    app.post_with_key(
         "/api/create-payment-intent",
-        &token,
+        Some(&token),
         &json!({ "package": "100" }),
-        None,
-    )
+        None,)
     .await;
-    app.post(
+    app.post_with_key(
         "/api/create-payment-intent",
-        &token,
+        Some(&token),
         &json!({ "package": "100" }),
-        None,
-    )
+        None,)
     .await;
 
     assert_eq!(status, StatusCode::OK, "{created}");
@@ -1175,29 +1130,27 @@ async fn create_payment_intent_returns_the_client_secret_under_the_clients_idemp
 
 #[tokio::test]
 async fn purchase_requests_are_checked_before_stripe_is_called() {
-    let app = TestApp::spawn().await;
-    let (token, _) = app.sign_in("typo@example.com").await;
+    let app = spawn().await;
+    let (token, _) = app.sign_in_id("typo@example.com").await;
 
     let (status, problem) = app
-        .post(
+        .post_with_key(
             "/api/checkout-session",
-            &token,
+            Some(&token),
             &json!({ "package": "99" }),
-            None,
-        )
-        .await;
+            None,)
+        .await.into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["code"], "validation_failed");
     assert_eq!(problem["field"], "package");
 
     let (status, problem) = app
-        .post(
+        .post_with_key(
             "/api/create-payment-intent",
-            &token,
+            Some(&token),
             &json!({ "package": "100" }),
-            Some("key with spaces"),
-        )
-        .await;
+            Some("key with spaces"),)
+        .await.into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["field"], "Idempotency-Key");
 
@@ -1209,27 +1162,26 @@ async fn purchase_requests_are_checked_before_stripe_is_called() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(app.stripe.received_requests().await.unwrap().is_empty());
+    assert!(app.stripe().received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn a_request_stripe_refuses_is_a_generic_502() {
-    let app = TestApp::spawn().await;
-    let (token, _) = app.sign_in("declined@example.com").await;
+    let app = spawn().await;
+    let (token, _) = app.sign_in_id("declined@example.com").await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .respond_with(ResponseTemplate::new(402).set_body_string(CARD_ERROR_FIXTURE))
-        .mount(&app.stripe)
+        .mount(&app.stripe())
         .await;
 
     let (status, problem) = app
-        .post(
+        .post_with_key(
             "/api/create-payment-intent",
-            &token,
+            Some(&token),
             &json!({ "package": "600" }),
-            None,
-        )
-        .await;
+            None,)
+        .await.into_parts();
 
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(problem["code"], "upstream_failed");
@@ -1241,8 +1193,8 @@ async fn a_request_stripe_refuses_is_a_generic_502() {
 
 #[tokio::test]
 async fn reconcile_credits_a_missed_payment_once_however_often_it_runs() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("missed@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("missed@example.com").await;
     let missed = Payment::new(user, "100", 500);
     let webhooked = Payment::new(user, "250", 1000);
     app.deliver_signed(&webhooked.intent_succeeded()).await;
@@ -1257,7 +1209,7 @@ async fn reconcile_credits_a_missed_payment_once_however_often_it_runs() {
             "has_more": false,
             "data": [missed.succeeded_intent(), webhooked.succeeded_intent(), unpaid],
         })))
-        .mount(&app.stripe)
+        .mount(&app.stripe())
         .await;
     let args = ReconcileArgs {
         since: Duration::from_secs(72 * 3600),
@@ -1298,8 +1250,8 @@ async fn reconcile_credits_a_missed_payment_once_however_often_it_runs() {
 
 #[tokio::test]
 async fn reconcile_after_a_refund_that_came_before_the_credit_leaves_nothing_spendable() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("reconcile-refunded@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("reconcile-refunded@example.com").await;
     let refunded = Payment::new(user, "250", 1000);
     // The refund reached askgate; the payment's own events never did.
     assert_eq!(
@@ -1314,7 +1266,7 @@ async fn reconcile_after_a_refund_that_came_before_the_credit_leaves_nothing_spe
             "has_more": false,
             "data": [refunded.succeeded_intent()],
         })))
-        .mount(&app.stripe)
+        .mount(&app.stripe())
         .await;
     let args = ReconcileArgs {
         since: Duration::from_secs(72 * 3600),
@@ -1352,7 +1304,7 @@ async fn stripe_lists(app: &TestApp, intents: Vec<Value>, disputes: Vec<(&str, V
             "has_more": false,
             "data": intents,
         })))
-        .mount(&app.stripe)
+        .mount(&app.stripe())
         .await;
     for (intent, dispute) in disputes {
         Mock::given(method("GET"))
@@ -1364,15 +1316,15 @@ async fn stripe_lists(app: &TestApp, intents: Vec<Value>, disputes: Vec<(&str, V
                 "has_more": false,
                 "data": [dispute],
             })))
-            .mount(&app.stripe)
+            .mount(&app.stripe())
             .await;
     }
 }
 
 #[tokio::test]
 async fn reconcile_never_credits_a_payment_stripe_shows_refunded_or_disputed() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("reconcile-reversed@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("reconcile-reversed@example.com").await;
     // No webhook of any of these ever arrived.
     let refunded = Payment::new(user, "250", 1000);
     let quarter = Payment::new(user, "600", 2000);
@@ -1445,8 +1397,8 @@ async fn reconcile_never_credits_a_payment_stripe_shows_refunded_or_disputed() {
 
 #[tokio::test]
 async fn reconcile_takes_back_a_credited_payment_whose_refund_webhook_never_came() {
-    let app = TestApp::spawn().await;
-    let (token, user) = app.sign_in("reconcile-missed-refund@example.com").await;
+    let app = spawn().await;
+    let (token, user) = app.sign_in_id("reconcile-missed-refund@example.com").await;
     let payment = Payment::new(user, "600", 2000);
     let won = Payment::new(user, "250", 1000);
     app.deliver_signed(&payment.checkout_completed()).await;

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The Stripe API calls against a local fake (wiremock) answering with
 //! Stripe's documented object shapes (fixtures/api/).
 
@@ -18,11 +17,11 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const PAYMENT_INTENT: &str = include_str!("../fixtures/api/payment_intent.json");
-const CHECKOUT_SESSION: &str = include_str!("../fixtures/api/checkout_session.json");
-const CARD_ERROR: &str = include_str!("../fixtures/api/card_error.json");
-const INVALID_REQUEST_ERROR: &str = include_str!("../fixtures/api/invalid_request_error.json");
-const API_ERROR: &str = include_str!("../fixtures/api/api_error.json");
+const PAYMENT_INTENT: &str = include_str!("../../fixtures/api/payment_intent.json");
+const CHECKOUT_SESSION: &str = include_str!("../../fixtures/api/checkout_session.json");
+const CARD_ERROR: &str = include_str!("../../fixtures/api/card_error.json");
+const INVALID_REQUEST_ERROR: &str = include_str!("../../fixtures/api/invalid_request_error.json");
+const API_ERROR: &str = include_str!("../../fixtures/api/api_error.json");
 
 const SECRET_KEY: &str = "sk_test_51AskgateFixtureKeyDoNotUse0123456789";
 const USER_ID: &str = "0192f0c4-5b1a-7c3e-9d2f-4a6b8c0d1e2f";
@@ -426,8 +425,8 @@ async fn a_listing_failure_is_not_a_partial_answer() {
     );
 }
 
-const EVENT_CHARGE_REFUNDED: &str = include_str!("../fixtures/events/charge_refunded.json");
-const EVENT_DISPUTE_CREATED: &str = include_str!("../fixtures/events/charge_dispute_created.json");
+const EVENT_CHARGE_REFUNDED: &str = include_str!("../../fixtures/events/charge_refunded.json");
+const EVENT_DISPUTE_CREATED: &str = include_str!("../../fixtures/events/charge_dispute_created.json");
 
 /// The charge of `intent`, as `expand[]=data.latest_charge` lists it.
 fn charge_of(intent: &str, amount: i64, refunded_cents: i64, disputed: bool) -> Value {

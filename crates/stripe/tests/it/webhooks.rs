@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Webhook verification against events signed by Stripe's official Node
 //! library (see fixtures/sign.mjs), verified at the instant they were signed.
 
@@ -12,18 +11,18 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-const SIGNATURES: &str = include_str!("../fixtures/signatures.json");
-const CHECKOUT_COMPLETED: &str = include_str!("../fixtures/events/checkout_session_completed.json");
+const SIGNATURES: &str = include_str!("../../fixtures/signatures.json");
+const CHECKOUT_COMPLETED: &str = include_str!("../../fixtures/events/checkout_session_completed.json");
 const CHECKOUT_COMPLETED_UNPAID: &str =
-    include_str!("../fixtures/events/checkout_session_completed_unpaid.json");
+    include_str!("../../fixtures/events/checkout_session_completed_unpaid.json");
 const ASYNC_SUCCEEDED: &str =
-    include_str!("../fixtures/events/checkout_session_async_payment_succeeded.json");
+    include_str!("../../fixtures/events/checkout_session_async_payment_succeeded.json");
 const ASYNC_FAILED: &str =
-    include_str!("../fixtures/events/checkout_session_async_payment_failed.json");
-const INTENT_SUCCEEDED: &str = include_str!("../fixtures/events/payment_intent_succeeded.json");
-const CHARGE_REFUNDED: &str = include_str!("../fixtures/events/charge_refunded.json");
-const DISPUTE_CREATED: &str = include_str!("../fixtures/events/charge_dispute_created.json");
-const CUSTOMER_CREATED: &str = include_str!("../fixtures/events/customer_created.json");
+    include_str!("../../fixtures/events/checkout_session_async_payment_failed.json");
+const INTENT_SUCCEEDED: &str = include_str!("../../fixtures/events/payment_intent_succeeded.json");
+const CHARGE_REFUNDED: &str = include_str!("../../fixtures/events/charge_refunded.json");
+const DISPUTE_CREATED: &str = include_str!("../../fixtures/events/charge_dispute_created.json");
+const CUSTOMER_CREATED: &str = include_str!("../../fixtures/events/customer_created.json");
 
 /// The values fixtures/sign.mjs put in the events.
 const USER_ID: &str = "0192f0c4-5b1a-7c3e-9d2f-4a6b8c0d1e2f";

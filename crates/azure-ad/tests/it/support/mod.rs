@@ -1,5 +1,5 @@
 //! An identity provider played by wiremock: discovery, a JWKS that can rotate, and a
-//! token endpoint answering with ID tokens signed by keys made for the test run.
+//! token endpoint answering with ID tokens signed by the committed test keys.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,10 +11,6 @@ use askgate_domain::ports::{CodeExchange, ExternalIdentity, IdentityError, Ident
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
-use rsa::traits::PublicKeyParts;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -27,52 +23,7 @@ pub const CLIENT_SECRET: &str = "s3cr3t~value.that-must-not-leak";
 pub const NONCE: &str = "nonce-from-the-authorize-request";
 pub const REDIRECT_URI: &str = "https://askgate.example.com/api/auth/callback";
 
-/// An RSA signing key made for this test run.
-pub struct TestKey {
-    pub kid: String,
-    pub encoding: EncodingKey,
-    /// SubjectPublicKeyInfo PEM, what a careless verifier might use as an HMAC secret.
-    pub public_pem: String,
-    pub jwk: Value,
-}
-
-impl TestKey {
-    fn generate(kid: &str) -> Self {
-        let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-        let public = RsaPublicKey::from(&private);
-        let der = private.to_pkcs1_der().unwrap();
-        Self {
-            kid: kid.to_owned(),
-            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-            public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
-            jwk: json!({
-                "kty": "RSA",
-                "use": "sig",
-                "kid": kid,
-                "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-                "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-            }),
-        }
-    }
-
-    /// A compact RS256 JWT with this key's `kid`.
-    pub fn sign(&self, claims: &Value) -> String {
-        self.sign_as(&self.kid, claims)
-    }
-
-    /// Signed by this key but naming another key id.
-    pub fn sign_as(&self, kid: &str, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(kid.to_owned());
-        header.typ = Some("JWT".to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
-    }
-}
-
-/// The provider's published key, a key it rotates to later, and a stranger's key.
-pub static PUBLISHED: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-2026-a"));
-pub static ROTATED: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-2026-b"));
-pub static STRANGER: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("not-published"));
+pub use askgate_azure_ad::testing::{PUBLISHED, ROTATED, STRANGER, TestKey};
 
 /// An address nothing listens on.
 pub fn closed_port_url() -> String {

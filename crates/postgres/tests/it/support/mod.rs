@@ -1,5 +1,7 @@
-//! Private server processes for tests: a PostgreSQL cluster with TLS and
-//! certificates made here, and PgBouncer. Each runs under `sh`, which stops it
+//! What the tests of askgate-postgres share: an empty database with a plain
+//! SQL client, for the suites that build a schema themselves, and private
+//! server processes: a PostgreSQL cluster with TLS and certificates made
+//! here, and PgBouncer. The servers run under `sh`, which stops them
 //! when its standard input closes, that is when the test process ends (or the
 //! [`Daemon`] is dropped), so nothing is left running after a crashed run.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -9,6 +11,34 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
+
+use askgate_postgres::testing::TestDatabase;
+use tokio_postgres::{Client, NoTls};
+
+/// An empty database of its own ([`TestDatabase::empty`]) and a plain
+/// PostgreSQL client on it, as a superuser's `psql` would be.
+pub struct ScratchDatabase {
+    pub client: Client,
+    db: TestDatabase,
+}
+
+impl ScratchDatabase {
+    pub async fn create() -> Self {
+        let db = TestDatabase::empty().await;
+        let (client, connection) = tokio_postgres::connect(db.url(), NoTls)
+            .await
+            .expect("PostgreSQL is reachable");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Self { client, db }
+    }
+
+    /// `postgres://…/askgate_t_…`, for code that connects by itself.
+    pub fn url(&self) -> &str {
+        self.db.url()
+    }
+}
 
 /// A directory of its own under the system's temporary directory, readable by
 /// the `postgres` user when the tests run as root (servers refuse to run as root).
