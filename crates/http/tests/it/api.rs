@@ -13,8 +13,8 @@ use askgate_domain::ports::{
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountError, AccountService, DomainError, DomainService};
 use askgate_domain::testing;
-use askgate_domain::user::{ExternalId, Role, User};
-use askgate_domain::{Email, SessionId, StoreError, Tokens, TransactionId, UserId};
+use askgate_domain::user::{Role, User};
+use askgate_domain::{SessionId, StoreError, Tokens, TransactionId};
 use askgate_http::{AdminUser, ApiError, AppState, AuthenticatedUser, SessionKeys, app};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -15,8 +15,8 @@ use askgate_domain::ports::{
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountService, ChatPorts, ChatService, DomainService};
 use askgate_domain::testing;
-use askgate_domain::user::{ExternalId, Role, User};
-use askgate_domain::{Email, SessionId, Tokens, UserId};
+use askgate_domain::user::{Role, User};
+use askgate_domain::{SessionId, Tokens};
 use askgate_http::{AppState, SessionKeys, app};
 use async_trait::async_trait;
 use chrono::Utc;

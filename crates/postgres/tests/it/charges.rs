@@ -951,7 +951,8 @@ mod model {
                     });
                 }
                 Op::ReversePurchase(i) if !purchases.is_empty() => {
-                    let bought = &mut purchases[i % purchases.len()];
+                    let at = i % purchases.len();
+                    let bought = &mut purchases[at];
                     ledger.reverse_purchase(&reversal(&bought.intent)).await.unwrap();
                     if !bought.reversed {
                         bought.reversed = true;

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use askgate_domain::ports::{Charges, ExchangeTarget, Reserved, SettleOutcome};
+use askgate_domain::ports::{Charges, ExchangeTarget, Ledger, Reserved, SettleOutcome};
 use askgate_domain::testing as fixtures;
 use askgate_domain::{ConversationId, UserId};
 use askgate_postgres::testing::{TestDatabase, exchange, test_server_url, user_with};

@@ -6,11 +6,11 @@ use askgate_domain::ledger::PurchaseCredit;
 use askgate_domain::package::TokenPackage;
 use askgate_domain::payment::{Purchase, PurchaseStatus};
 use askgate_domain::ports::{Ledger, PurchaseRepository, UserRepository};
-use askgate_domain::user::{ExternalId, Role, SignIn};
-use askgate_domain::{Email, UserId};
+
+use askgate_domain::UserId;
 use askgate_postgres::testing::TestDatabase;
 use askgate_postgres::{Database, PgLedger, PgPurchases, PgUsers};
-use chrono::Utc;
+
 use futures::future::join_all;
 use serde_json::json;
 use uuid::Uuid;

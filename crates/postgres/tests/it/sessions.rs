@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use askgate_domain::testing as fixtures;
 use askgate_domain::ports::{NewRefreshToken, Rotation, SessionStore, UserRepository};
-use askgate_domain::user::{ExternalId, Role, SignIn, User};
+use askgate_domain::user::{ExternalId, SignIn, User};
 use askgate_domain::{Email, SessionId, StoreError, Tokens};
 use askgate_postgres::testing::TestDatabase;
 use askgate_postgres::{PgSessions, PgUsers};
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures::future::join_all;
 

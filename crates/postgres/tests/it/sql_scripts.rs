@@ -9,6 +9,8 @@ use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio_postgres::Client;
+use uuid::Uuid;
 
 use crate::support::ScratchDatabase;
 

@@ -11,7 +11,7 @@ use askgate_domain::ports::{
     Charges, DomainRepository, HealthCheck, Ledger, LedgerError, Reservation, ReserveError,
     UserRepository,
 };
-use askgate_domain::user::{ExternalId, Role, SignIn};
+use askgate_domain::user::{Role, SignIn};
 use askgate_domain::{ChargeId, ConversationId, DomainId, Email, StoreError, Tokens, UserId};
 use askgate_postgres::testing::TestDatabase;
 use askgate_postgres::{
@@ -24,7 +24,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures::future::join_all;
 use serde_json::json;
-use uuid::Uuid;
+
 
 fn config(url: &str) -> PgConfig {
     PgConfig {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{LedgerRow, Reply, TestApp, assert_problem};
+use crate::support::{LedgerRow, TestApp, assert_problem};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -779,7 +779,7 @@ async fn login_with_an_id_token_for_another_nonce_or_none_signs_nobody_in() {
     let app = spawn().await;
     let ada = Person::new(32, "ada@example.com");
     let replayed = app
-        .idp
+        .idp()
         .code_with_nonce(&ada, Some("nonce-of-another-sign-in"))
         .await;
     let without = app.idp().code_with_nonce(&ada, None).await;
@@ -1254,7 +1254,7 @@ async fn chat_calls_reach_the_upstream_with_a_client_credentials_token() {
     }
     // One token request served both calls: the token is cached.
     let token_requests = app
-        .idp
+        .idp()
         .server
         .received_requests()
         .await

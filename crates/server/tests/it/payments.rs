@@ -13,7 +13,7 @@ use askgate_server::commands;
 use crate::support::{Reply, TestApp};
 use futures::future::join_all;
 use hmac::{Hmac, KeyInit, Mac};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use wiremock::matchers::{method, path};
@@ -449,7 +449,7 @@ async fn a_payment_for_a_user_who_no_longer_exists_is_answered_200_once_and_coun
 
     // Final answers: Stripe stops retrying, and a second event for the same
     // payment neither credits nor fails.
-    let replies = deliver_in_order(
+    deliver_in_order(
         &app,
         [
             (completed.clone(), "orphaned"),
@@ -587,7 +587,7 @@ async fn a_dispute_delivered_before_the_payment_takes_the_later_credit_back_at_o
     let (token, user) = app.sign_in_id("early-dispute@example.com").await;
     let payment = Payment::new(user, "100", 500);
 
-    let replies = deliver_in_order(
+    deliver_in_order(
         &app,
         [
             (payment.disputed(), "nothing_to_reverse"),
@@ -645,7 +645,7 @@ async fn a_dispute_won_before_the_dispute_and_the_credit_arrive_leaves_the_token
     let (token, user) = app.sign_in_id("won-first@example.com").await;
     let payment = Payment::new(user, "100", 500);
 
-    let replies = deliver_in_order(
+    deliver_in_order(
         &app,
         [
             (payment.dispute_closed("won"), "nothing_to_restore"),
@@ -685,7 +685,7 @@ async fn a_lost_dispute_changes_nothing_further() {
     let payment = Payment::new(user, "100", 500);
     app.deliver_signed(&payment.checkout_completed()).await;
 
-    let replies = deliver_in_order(
+    deliver_in_order(
         &app,
         [
             (payment.disputed(), "reversed"),
@@ -1295,7 +1295,7 @@ async fn reconcile_after_a_refund_that_came_before_the_credit_leaves_nothing_spe
 
 /// Stripe's list endpoints for reconciliation: the payments (charges
 /// expanded) and, per disputed payment, its disputes.
-async fn stripe_lists(app: &TestApp, intents: Vec<Value>, disputes: Vec<(&str, Value)>) {
+async fn stripe_lists(app: &Shop, intents: Vec<Value>, disputes: Vec<(&str, Value)>) {
     Mock::given(method("GET"))
         .and(path("/v1/payment_intents"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
