@@ -118,6 +118,34 @@ describe('askgate web UI', () => {
     });
   });
 
+  test('an answer renders as Markdown, and markup in it stays text', async () => {
+    const email = uniqueEmail('markdown');
+    await withPage('markdown', {}, async (page) => {
+      await signIn(page, { email, name: 'Grace Hopper' });
+      await grantTokens(email, 1);
+      await page.reload();
+      await expectBalance(page, 1);
+
+      // The demo upstream echoes the question, so the question is the answer's Markdown.
+      await ask(
+        page,
+        'Show **bold** and `inline`\n```js\nconst x = 1;\n```\n<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2">',
+      );
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText('askgate demo upstream').waitFor();
+      assert.equal(await answer.locator('strong').first().textContent(), 'bold');
+      assert.equal(await answer.locator('p code').first().textContent(), 'inline');
+      assert.equal(await answer.locator('pre code').textContent(), 'const x = 1;');
+      await answer.getByRole('button', { name: 'Copy' }).waitFor();
+      // The tags are characters on the page, not elements, and ran nothing.
+      assert.equal(await answer.locator('script, img').count(), 0);
+      assert.match(await answer.textContent(), /<script>window\.pwned = 1<\/script> <img src=x onerror="window\.pwned = 2">/);
+      assert.equal(await page.evaluate(() => window.pwned), undefined);
+      await expectBalance(page, 0);
+      await screenshot(page, 'chat-markdown');
+    });
+  });
+
   test('a domain an admin creates can be asked about by a user', async () => {
     const slug = `hr-${Math.random().toString(36).slice(2, 8)}`;
     const displayName = `HR policies ${slug.slice(3)}`;

@@ -27,7 +27,7 @@ use askgate_domain::ledger::{
 use askgate_domain::page::{Page, PageRequest};
 use askgate_domain::ports::{
     AiUpstream, Charges, Ledger, LedgerError, RecoveredCharge, Reservation, ReserveError, Reserved,
-    Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest, UpstreamStream,
 };
 use askgate_domain::{ChargeId, StoreError, Tokens, UserId};
 use askgate_http::ApiError;
@@ -187,6 +187,12 @@ impl AiUpstream for MeteredUpstream {
         )
         .record(waited.as_secs_f64());
         result
+    }
+
+    /// Forwarded as it is, so that wrapping an upstream never turns its
+    /// streamed answers into whole ones.
+    async fn stream(&self, request: &UpstreamRequest) -> Result<UpstreamStream, UpstreamError> {
+        self.inner.stream(request).await
     }
 }
 

@@ -24,6 +24,8 @@ mod askdocs;
 mod builtin;
 mod hosts;
 mod openai;
+mod sse;
+mod streaming;
 mod transport;
 mod wire;
 
@@ -39,6 +41,7 @@ use askgate_domain::domain::{Domain, DomainConfiguration};
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::ports::{
     AiUpstream, ServiceToken, ServiceTokenProvider, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    UpstreamStream,
 };
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -381,11 +384,101 @@ impl AiUpstream for Upstreams {
                     Auth::ApiKey(key) => Some(key.expose_secret()),
                     Auth::None => None,
                 };
-                let body = openai::body(request, model, system_prompt).map_err(failed)?;
+                let body = openai::body(request, model, system_prompt, false).map_err(failed)?;
                 let raw = self.post(&openai::url(&base), bearer, &body).await?;
                 openai::parse(&raw).map_err(failed)
             }
         }
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(service = %request.service, kind, status = tracing::field::Empty, stream = true)
+    )]
+    async fn stream(&self, request: &UpstreamRequest) -> Result<UpstreamStream, UpstreamError> {
+        let route = self.route(request)?;
+        tracing::Span::current().record("kind", route.kind());
+        match route {
+            Route::Builtin => Ok(streaming::words(builtin::answer(request), DEMO_WORD_PAUSE)),
+            Route::AskAtt { endpoint } => {
+                let token = self.bearer(self.config.askatt_scope.as_deref()).await?;
+                let body = askatt::body(request).map_err(failed)?;
+                let bearer = token.as_ref().map(ServiceToken::expose);
+                let url = askatt::url(endpoint);
+                self.open_stream(
+                    &url,
+                    bearer,
+                    &body,
+                    streaming::Format::Pieces,
+                    askatt::parse,
+                )
+                .await
+            }
+            Route::AskDocs { url, configuration } => {
+                let token = self.bearer(self.config.askdocs_scope.as_deref()).await?;
+                let body = askdocs::body(request, configuration).map_err(failed)?;
+                let bearer = token.as_ref().map(ServiceToken::expose);
+                self.open_stream(
+                    &url,
+                    bearer,
+                    &body,
+                    streaming::Format::Pieces,
+                    askdocs::parse,
+                )
+                .await
+            }
+            Route::OpenAi {
+                base,
+                model,
+                system_prompt,
+                auth,
+            } => {
+                let bearer = match &auth {
+                    Auth::ApiKey(key) => Some(key.expose_secret()),
+                    Auth::None => None,
+                };
+                let body = openai::body(request, model, system_prompt, true).map_err(failed)?;
+                let url = openai::url(&base);
+                self.open_stream(
+                    &url,
+                    bearer,
+                    &body,
+                    streaming::Format::OpenAi,
+                    openai::parse,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// How long the built-in demo waits between two words of its streamed answer.
+const DEMO_WORD_PAUSE: Duration = Duration::from_millis(25);
+
+impl Upstreams {
+    async fn open_stream(
+        &self,
+        url: &Url,
+        bearer: Option<&str>,
+        body: &[u8],
+        format: streaming::Format,
+        whole: fn(&[u8]) -> Result<UpstreamAnswer, WireError>,
+    ) -> Result<UpstreamStream, UpstreamError> {
+        let started = Instant::now();
+        let result = match self
+            .transport
+            .post_for_stream(url, bearer, body, streaming::ACCEPT)
+            .await
+        {
+            Ok(response) => streaming::answer(response, format, whole).await,
+            Err(error) => Err(error),
+        };
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &result {
+            Ok(_) => tracing::info!(latency_ms, "upstream started its answer"),
+            Err(error) => tracing::warn!(latency_ms, %error, "upstream failed"),
+        }
+        result
     }
 }
 

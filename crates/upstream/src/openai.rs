@@ -50,6 +50,9 @@ impl<'a> DomainSettings<'a> {
 struct Request<'a> {
     model: &'a str,
     messages: Vec<Message<'a>>,
+    /// Asks for the answer as chunks (Server-Sent Events) as it is written.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
 }
 
 #[derive(Serialize)]
@@ -85,6 +88,7 @@ pub(crate) fn body(
     request: &UpstreamRequest,
     model: &str,
     system_prompt: Option<&str>,
+    stream: bool,
 ) -> Result<Vec<u8>, WireError> {
     let system = system_prompt.map(|content| Message {
         role: "system",
@@ -103,7 +107,11 @@ pub(crate) fn body(
         .chain(history)
         .chain(std::iter::once(user))
         .collect();
-    Ok(serde_json::to_vec(&Request { model, messages })?)
+    Ok(serde_json::to_vec(&Request {
+        model,
+        messages,
+        stream,
+    })?)
 }
 
 pub(crate) fn parse(raw: &[u8]) -> Result<UpstreamAnswer, WireError> {

@@ -25,7 +25,7 @@ const RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Longest time spent opening one connection.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest answer body read from an upstream.
-const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why one attempt failed, as far as retrying is concerned.
 #[derive(Debug, PartialEq, Eq)]
@@ -69,27 +69,60 @@ impl Transport {
     ) -> Result<Vec<u8>, UpstreamError> {
         let deadline = Instant::now() + self.timeout;
         with_one_retry(deadline, |remaining| async move {
-            let mut request = self
-                .client
-                .post(url.clone())
-                .timeout(remaining)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
-            if let Some(token) = bearer {
-                request = request.bearer_auth(token);
-            }
-            let response = request.send().await.map_err(classify)?;
-            let status = response.status();
-            tracing::Span::current().record("status", status.as_u16());
-            if !status.is_success() {
-                return Err(AttemptError::Failed(format!(
-                    "upstream answered HTTP {}",
-                    status.as_u16()
-                )));
-            }
+            let response = self
+                .send(url, bearer, body, "application/json", remaining)
+                .await?;
             read_capped(response).await
         })
         .await
+    }
+
+    /// POSTs `body` to `url`, asking for a streamed answer (`accept`), and
+    /// returns the 2xx response once its headers arrived; its body is read by
+    /// the caller, as it comes, within what is left of the same deadline.
+    pub(crate) async fn post_for_stream(
+        &self,
+        url: &Url,
+        bearer: Option<&str>,
+        body: &[u8],
+        accept: &'static str,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let deadline = Instant::now() + self.timeout;
+        with_one_retry(deadline, |remaining| {
+            self.send(url, bearer, body, accept, remaining)
+        })
+        .await
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        bearer: Option<&str>,
+        body: &[u8],
+        accept: &'static str,
+        remaining: Duration,
+    ) -> Result<reqwest::Response, AttemptError> {
+        // The timeout covers reading the body too, so a stream ends by the deadline.
+        let mut request = self
+            .client
+            .post(url.clone())
+            .timeout(remaining)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, accept)
+            .body(body.to_vec());
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(classify)?;
+        let status = response.status();
+        tracing::Span::current().record("status", status.as_u16());
+        if !status.is_success() {
+            return Err(AttemptError::Failed(format!(
+                "upstream answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        Ok(response)
     }
 }
 
@@ -159,7 +192,7 @@ fn refused_address(err: &reqwest::Error) -> bool {
     false
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, AttemptError> {
+pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, AttemptError> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {

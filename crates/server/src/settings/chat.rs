@@ -8,7 +8,28 @@ use askgate_upstream::{AllowedHosts, HostPattern, ServiceRoute, UpstreamConfig};
 use secrecy::SecretString;
 use url::Url;
 
-use super::{AppEnv, ConfigError, Env};
+use super::AppEnv;
+use super::env::{ConfigError, Env, parse_url, variables};
+
+variables! {
+    ASKATT_API_ENDPOINT,
+    ASKATT_KIND,
+    OPENAI_MODEL,
+    OPENAI_API_KEY,
+    ASKDOCS_API_BASE_ENDPOINT,
+    AZURE_AD_SCOPE,
+    AZURE_AD_DOMAIN_QNA_SCOPE,
+    UPSTREAM_ALLOWED_HOSTS,
+    UPSTREAM_TIMEOUT_MS,
+    CHARGE_RECOVERY_AFTER_SECONDS,
+    RATE_LIMIT_PER_MINUTE,
+    RATE_LIMIT_BURST,
+    REDIS_URL,
+    REDIS_RATE_LIMIT_FAILURE,
+}
+
+/// How an upstream's base URL looks, for messages.
+const ENDPOINT_EXAMPLE: &str = "https://api.example.com";
 
 /// How long a duplicate request (same `Idempotency-Key`) waits for the first
 /// one beyond the upstream timeout.
@@ -60,71 +81,49 @@ pub struct UpstreamSettings {
 
 impl UpstreamSettings {
     pub(super) fn read(env: &Env<'_>, app_env: AppEnv) -> Result<Self, ConfigError> {
-        let askatt_endpoint = env
-            .get("ASKATT_API_ENDPOINT")
-            .map(|raw| http_url("ASKATT_API_ENDPOINT", &raw))
-            .transpose()?;
-        let askatt_kind = match env.get("ASKATT_KIND").as_deref() {
-            None | Some("askatt") => AskAttKind::AskAtt,
-            Some("openai") => AskAttKind::OpenAi,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "ASKATT_KIND",
-                    "must be 'askatt' or 'openai'",
-                ));
-            }
-        };
-        let openai_model = env.get("OPENAI_MODEL");
+        let askatt_endpoint = env.http_url(ASKATT_API_ENDPOINT, ENDPOINT_EXAMPLE)?;
+        let askatt_kind = env
+            .one_of(
+                ASKATT_KIND,
+                &[
+                    ("askatt", AskAttKind::AskAtt),
+                    ("openai", AskAttKind::OpenAi),
+                ],
+            )?
+            .unwrap_or(AskAttKind::AskAtt);
+        let openai_model = env.get(OPENAI_MODEL);
         if askatt_kind == AskAttKind::OpenAi {
             if askatt_endpoint.is_none() {
                 return Err(ConfigError::new(
-                    "ASKATT_API_ENDPOINT",
+                    ASKATT_API_ENDPOINT,
                     "is required when ASKATT_KIND=openai (the API's base URL, e.g. http://127.0.0.1:11434)",
                 ));
             }
             if openai_model.is_none() {
                 return Err(ConfigError::new(
-                    "OPENAI_MODEL",
+                    OPENAI_MODEL,
                     "is required when ASKATT_KIND=openai (e.g. gpt-4o-mini)",
                 ));
             }
         }
-        let askdocs_base = env
-            .get("ASKDOCS_API_BASE_ENDPOINT")
-            .map(|raw| http_url("ASKDOCS_API_BASE_ENDPOINT", &raw))
-            .transpose()?;
-        let timeout_ms = env.integer("UPSTREAM_TIMEOUT_MS", 30_000, 1..=600_000)?;
+        let askdocs_base = env.http_url(ASKDOCS_API_BASE_ENDPOINT, ENDPOINT_EXAMPLE)?;
+        let timeout_ms = env.integer(UPSTREAM_TIMEOUT_MS, 30_000, 1..=600_000)?;
         let timeout = Duration::from_millis(timeout_ms);
         let default_recovery = (timeout + RECOVERY_MARGIN).as_secs();
-        let recovery_secs = env.integer(
-            "CHARGE_RECOVERY_AFTER_SECONDS",
-            default_recovery,
-            1..=86_400,
-        )?;
+        let recovery_secs =
+            env.integer(CHARGE_RECOVERY_AFTER_SECONDS, default_recovery, 1..=86_400)?;
         let charge_recovery_after = Duration::from_secs(recovery_secs);
         let allowed_hosts = env
-            .get("UPSTREAM_ALLOWED_HOSTS")
-            .map(|raw| {
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|entry| !entry.is_empty())
-                    .map(|entry| {
-                        HostPattern::parse(entry).map_err(|e| {
-                            ConfigError::new(
-                                "UPSTREAM_ALLOWED_HOSTS",
-                                format!("must be a comma-separated list of hosts; {e}"),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?
+            .list(UPSTREAM_ALLOWED_HOSTS, |entry| {
+                HostPattern::parse(entry)
+                    .map_err(|e| format!("must be a comma-separated list of hosts; {e}"))
+            })?
             .unwrap_or_default();
         // A live request holds its charge for up to the upstream timeout plus
         // the time to settle: a shorter window would refund answered chats.
         if charge_recovery_after <= timeout + DUPLICATE_GRACE {
             return Err(ConfigError::new(
-                "CHARGE_RECOVERY_AFTER_SECONDS",
+                CHARGE_RECOVERY_AFTER_SECONDS,
                 "must be longer than UPSTREAM_TIMEOUT_MS plus 5 seconds",
             ));
         }
@@ -132,10 +131,10 @@ impl UpstreamSettings {
             askatt_endpoint,
             askatt_kind,
             openai_model,
-            openai_api_key: env.get("OPENAI_API_KEY").map(SecretString::from),
+            openai_api_key: env.secret(OPENAI_API_KEY),
             askdocs_base,
-            askatt_scope: env.get("AZURE_AD_SCOPE"),
-            askdocs_scope: env.get("AZURE_AD_DOMAIN_QNA_SCOPE"),
+            askatt_scope: env.get(AZURE_AD_SCOPE),
+            askdocs_scope: env.get(AZURE_AD_DOMAIN_QNA_SCOPE),
             timeout,
             charge_recovery_after,
             allowed_hosts,
@@ -189,18 +188,6 @@ impl UpstreamSettings {
     }
 }
 
-fn http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
-    Url::parse(raw)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-        .ok_or_else(|| {
-            ConfigError::new(
-                variable,
-                "must be an absolute http(s) URL, e.g. https://api.example.com",
-            )
-        })
-}
-
 #[derive(Debug, Clone)]
 pub struct RateLimitSettings {
     /// `RATE_LIMIT_PER_MINUTE` (default 30): chats a user may make a minute.
@@ -217,32 +204,21 @@ pub struct RateLimitSettings {
 
 impl RateLimitSettings {
     pub(super) fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
-        let per_minute = env.integer("RATE_LIMIT_PER_MINUTE", 30, 1..=100_000)?;
-        let burst = env.integer("RATE_LIMIT_BURST", per_minute, 1..=100_000)?;
-        let redis_url = env.get("REDIS_URL");
-        if let Some(url) = &redis_url {
-            // The value may hold a password: never repeat it.
-            let valid = Url::parse(url)
-                .is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss") && u.has_host());
-            if !valid {
-                return Err(ConfigError::new(
-                    "REDIS_URL",
-                    "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379",
-                ));
-            }
-        }
+        let per_minute = env.integer(RATE_LIMIT_PER_MINUTE, 30, 1..=100_000)?;
+        let burst = env.integer(RATE_LIMIT_BURST, per_minute, 1..=100_000)?;
+        // The value may hold a password: never repeat it.
+        let redis_url = env.checked_secret(
+            REDIS_URL,
+            |url| parse_url(url, &["redis", "rediss"]).is_some(),
+            "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379",
+        )?;
         let redis_failure = env
-            .get("REDIS_RATE_LIMIT_FAILURE")
-            .map(|raw| raw.parse::<RedisFailureMode>())
-            .transpose()
-            .map_err(|_| {
-                ConfigError::new("REDIS_RATE_LIMIT_FAILURE", "must be 'open' or 'closed'")
-            })?
+            .parsed(REDIS_RATE_LIMIT_FAILURE, "must be 'open' or 'closed'")?
             .unwrap_or_default();
         Ok(Self {
             per_minute: u32::try_from(per_minute).unwrap_or(u32::MAX),
             burst: u32::try_from(burst).unwrap_or(u32::MAX),
-            redis_url: redis_url.map(SecretString::from),
+            redis_url,
             redis_failure,
         })
     }

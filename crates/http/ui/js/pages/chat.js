@@ -1,8 +1,9 @@
-// Chat with AskAT&T or an AskDocs domain. Answers are shown as text only:
-// model output never becomes markup.
+// Chat with AskAT&T or an AskDocs domain. Answers are rendered as Markdown
+// built from DOM nodes (markdown.js): model output never becomes markup.
 
 import { newIdempotencyKey, request, setBalance } from '../api.js';
 import { confirmAction, field, formatDate, h, link, replace, SERVICE_NAMES } from '../dom.js';
+import { render as renderMarkdown } from '../markdown.js';
 
 const PAGE_SIZE = 20;
 
@@ -162,7 +163,10 @@ export function render(view, _ctx) {
 
   function addMessage(author, who, text) {
     empty.hidden = true;
-    const item = h('li', { class: `message ${author}` }, h('p', { class: 'message-author' }, who), h('p', { class: 'message-text', text }));
+    // The question is shown as typed; the answer as the Markdown it is written in.
+    const body =
+      author === 'assistant' ? h('div', { class: 'message-text markdown' }, renderMarkdown(text)) : h('p', { class: 'message-text', text });
+    const item = h('li', { class: `message ${author}` }, h('p', { class: 'message-author' }, who), body);
     messages.append(item);
     item.scrollIntoView({ block: 'nearest' });
     return item;
