@@ -10,9 +10,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use actix_web::ResponseError;
+use askgate_domain::SessionId;
 use askgate_domain::testing;
 use askgate_domain::user::{Role, User};
-use askgate_domain::SessionId;
 use askgate_http::{ApiError, SessionKeys};
 use criterion::{Criterion, criterion_group, criterion_main};
 use secrecy::SecretString;

@@ -250,7 +250,12 @@ pub async fn exchange(
     );
     let question = fixtures::message(question);
     charges
-        .settle(&fixtures::settlement(&reservation, target, &question, answer))
+        .settle(&fixtures::settlement(
+            &reservation,
+            target,
+            &question,
+            answer,
+        ))
         .await
         .unwrap_or_else(|e| panic!("cannot settle a test chat: {e}"))
 }

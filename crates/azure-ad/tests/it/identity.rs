@@ -1,10 +1,10 @@
 //! Sign-in and bearer-token validation against an identity provider played by wiremock.
 
+use crate::support::*;
 use askgate_azure_ad::{AzureAd, AzureAdError};
 use askgate_domain::Email;
 use askgate_domain::ports::{IdentityError, IdentityProvider};
 use serde_json::json;
-use crate::support::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 

@@ -3,6 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 mod client_credentials;
 mod identity;
+mod support;

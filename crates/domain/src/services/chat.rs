@@ -392,12 +392,12 @@ mod tests {
 
     use super::*;
     use crate::UserId;
-    use crate::testing::chat_request;
     use crate::domain::{DisplayName, DomainConfiguration, DomainSlug};
     use crate::ports::{
         MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
         MockRateLimiter,
     };
+    use crate::testing::chat_request;
     use crate::user::Role;
 
     struct Mocks {
@@ -726,7 +726,10 @@ mod tests {
             m.charges.expect_reserve().never();
             let err = m
                 .service()
-                .chat(chat_request(ServiceType::AskDocs, Some(DomainId::generate())))
+                .chat(chat_request(
+                    ServiceType::AskDocs,
+                    Some(DomainId::generate()),
+                ))
                 .await
                 .unwrap_err();
             assert!(matches!(err, ChatError::DomainNotFound));

@@ -903,7 +903,10 @@ mod model {
                 }
                 Op::RefundFinished(i) if !finished.is_empty() => {
                     let charge = finished[i % finished.len()];
-                    assert_eq!(charges.refund(charge, "upstream_failed").await.unwrap(), None);
+                    assert_eq!(
+                        charges.refund(charge, "upstream_failed").await.unwrap(),
+                        None
+                    );
                 }
                 Op::Recover => {
                     age_pending_charges(&db, "1 hour").await;
@@ -953,7 +956,10 @@ mod model {
                 Op::ReversePurchase(i) if !purchases.is_empty() => {
                     let at = i % purchases.len();
                     let bought = &mut purchases[at];
-                    ledger.reverse_purchase(&reversal(&bought.intent)).await.unwrap();
+                    ledger
+                        .reverse_purchase(&reversal(&bought.intent))
+                        .await
+                        .unwrap();
                     if !bought.reversed {
                         bought.reversed = true;
                         let taken = bought.tokens.min(model);

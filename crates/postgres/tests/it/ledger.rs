@@ -823,21 +823,13 @@ async fn purchase_and_refund_in_every_order_with_duplicates_end_at_the_same_bala
 
 #[tokio::test]
 async fn purchase_dispute_and_reconcile_in_every_order_with_duplicates_end_at_the_same_balance() {
-    let events = [
-        ('p', "evt_paid"),
-        ('r', "evt_dispute"),
-        ('c', "reconcile"),
-    ];
+    let events = [('p', "evt_paid"), ('r', "evt_dispute"), ('c', "reconcile")];
     deliver_in_every_order("charge.dispute.created", &events, 3, 250, 250).await;
 }
 
 #[tokio::test]
 async fn purchase_and_two_partial_refunds_in_every_order_with_duplicates_end_at_the_same_balance() {
-    let events = [
-        ('p', "evt_paid"),
-        ('q', "evt_quarter"),
-        ('h', "evt_half"),
-    ];
+    let events = [('p', "evt_paid"), ('q', "evt_quarter"), ('h', "evt_half")];
     // Half of 600 tokens, however the two refunds arrive.
     deliver_in_every_order("charge.refunded", &events, 7, 600, 300).await;
 }
@@ -855,11 +847,7 @@ async fn purchase_partial_refund_and_dispute_in_every_order_with_duplicates_end_
 
 #[tokio::test]
 async fn purchase_dispute_and_its_win_in_every_order_with_duplicates_end_where_they_began() {
-    let events = [
-        ('p', "evt_paid"),
-        ('d', "evt_dispute"),
-        ('w', "evt_won"),
-    ];
+    let events = [('p', "evt_paid"), ('d', "evt_dispute"), ('w', "evt_won")];
     // Won: the buyer keeps the 250 tokens, however the events arrive.
     deliver_in_every_order("dispute", &events, 3, 250, 0).await;
 }

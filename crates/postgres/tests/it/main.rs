@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 mod charges;
 mod chat_store;
 mod ledger;
@@ -13,4 +12,5 @@ mod rls;
 mod sessions;
 mod sql_scripts;
 mod store;
+mod support;
 mod tls;

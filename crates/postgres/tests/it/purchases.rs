@@ -1,11 +1,11 @@
 //! Checkouts followed from pending to credited or failed, on a real PostgreSQL.
 
-use askgate_domain::testing as fixtures;
 use askgate_domain::Tokens;
 use askgate_domain::ledger::PurchaseCredit;
 use askgate_domain::package::TokenPackage;
 use askgate_domain::payment::{Purchase, PurchaseStatus};
 use askgate_domain::ports::{Ledger, PurchaseRepository, UserRepository};
+use askgate_domain::testing as fixtures;
 
 use askgate_domain::UserId;
 use askgate_postgres::testing::TestDatabase;

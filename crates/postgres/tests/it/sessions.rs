@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use askgate_domain::testing as fixtures;
 use askgate_domain::ports::{NewRefreshToken, Rotation, SessionStore, UserRepository};
+use askgate_domain::testing as fixtures;
 use askgate_domain::user::{ExternalId, SignIn, User};
 use askgate_domain::{Email, SessionId, StoreError, Tokens};
 use askgate_postgres::testing::TestDatabase;

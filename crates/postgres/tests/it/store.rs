@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use askgate_domain::testing as fixtures;
 use askgate_domain::domain::{
     ApiEndpoint, DisplayName, DomainConfiguration, DomainDeletion, DomainSlug, NewDomain,
 };
@@ -11,6 +10,7 @@ use askgate_domain::ports::{
     Charges, DomainRepository, HealthCheck, Ledger, LedgerError, Reservation, ReserveError,
     UserRepository,
 };
+use askgate_domain::testing as fixtures;
 use askgate_domain::user::{Role, SignIn};
 use askgate_domain::{ChargeId, ConversationId, DomainId, Email, StoreError, Tokens, UserId};
 use askgate_postgres::testing::TestDatabase;
@@ -24,7 +24,6 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures::future::join_all;
 use serde_json::json;
-
 
 fn config(url: &str) -> PgConfig {
     PgConfig {

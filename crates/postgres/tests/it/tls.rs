@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::support::{Certificates, Daemon, Scratch, free_port, postgres_bin, run};
 use askgate_postgres::testing::connection_is_encrypted;
 use askgate_postgres::{Database, PgConfig, PgTls, SslMode, create_database_if_missing};
-use crate::support::{Certificates, Daemon, Scratch, free_port, postgres_bin, run};
 
 const PASSWORD: &str = "tls-test-secret";
 

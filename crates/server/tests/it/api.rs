@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::support::{Reply, TestApp};
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{Email, SessionId, Tokens};
 use askgate_http::SessionKeys;
 use askgate_server::settings::SESSION_AUDIENCE;
-use crate::support::{Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -85,7 +85,8 @@ async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
     );
     let (status, page) = app
         .get("/api/user/transactions?limit=1", Some(&token))
-        .await.into_parts();
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
@@ -99,7 +100,8 @@ async fn a_grant_shows_in_the_balance_and_the_history_newest_first() {
             &format!("/api/user/transactions?limit=1&cursor={cursor}"),
             Some(&token),
         )
-        .await.into_parts();
+        .await
+        .into_parts();
     assert_eq!(page["items"][0]["amount"], 100);
     assert_eq!(page["items"][0]["balance_after"], 100);
     app.db.assert_ledger_invariant().await;

@@ -81,7 +81,8 @@ impl TestApp {
                     "display_name": "HR policies",
                     "api_endpoint": endpoint,
                     "configuration": {"kind": "askdocs", "index": "hr-2026"},
-                }),)
+                }),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body["id"].as_str().unwrap().to_owned()
@@ -737,7 +738,9 @@ async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
     assert_eq!(items[0]["name"], "hr");
     assert!(items[0].get("api_endpoint").is_none());
     assert!(items[0].get("configuration").is_none());
-    let peek = app.get("/api/domains?include_inactive=true", Some(&user)).await;
+    let peek = app
+        .get("/api/domains?include_inactive=true", Some(&user))
+        .await;
     assert_problem(&peek, StatusCode::FORBIDDEN, "forbidden");
 
     let mut renamed = hr.clone();
@@ -755,7 +758,8 @@ async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
         .put(
             &format!("/api/domains/{}", Uuid::new_v4()),
             Some(&admin),
-            &renamed,)
+            &renamed,
+        )
         .await;
     assert_problem(&nowhere, StatusCode::NOT_FOUND, "not_found");
 
@@ -764,12 +768,17 @@ async fn only_admins_manage_domains_and_everyone_lists_the_active_ones() {
         StatusCode::FORBIDDEN,
         "forbidden",
     );
-    let deleted = app.delete(&format!("/api/domains/{id}"), Some(&admin)).await;
+    let deleted = app
+        .delete(&format!("/api/domains/{id}"), Some(&admin))
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let all = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
+    let all = app
+        .get("/api/domains?include_inactive=true", Some(&admin))
+        .await;
     assert_eq!(all.body, json!([]));
     assert_problem(
-        &app.delete(&format!("/api/domains/{id}"), Some(&admin)).await,
+        &app.delete(&format!("/api/domains/{id}"), Some(&admin))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -784,7 +793,8 @@ async fn deleting_a_domain_with_history_deactivates_it() {
         .post(
             "/api/domains",
             Some(&admin),
-            &json!({"name": "hr", "display_name": "HR"}),)
+            &json!({"name": "hr", "display_name": "HR"}),
+        )
         .await;
     let id = created.body["id"].as_str().unwrap().to_owned();
     let (token, _) = app.user_with("ann@example.com", 1).await;
@@ -798,9 +808,13 @@ async fn deleting_a_domain_with_history_deactivates_it() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
-    let deleted = app.delete(&format!("/api/domains/{id}"), Some(&admin)).await;
+    let deleted = app
+        .delete(&format!("/api/domains/{id}"), Some(&admin))
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let all = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
+    let all = app
+        .get("/api/domains?include_inactive=true", Some(&admin))
+        .await;
     let items = all.body.as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["is_active"], false);
@@ -836,12 +850,17 @@ async fn conversations_are_private_to_their_user() {
     assert_eq!(listed.body["items"][0]["id"], newer.as_str());
     let cursor = listed.body["next_cursor"].as_str().unwrap();
     let older = app
-        .get(&format!("/api/conversations?limit=1&cursor={cursor}"), Some(&ann))
+        .get(
+            &format!("/api/conversations?limit=1&cursor={cursor}"),
+            Some(&ann),
+        )
         .await;
     assert_eq!(older.body["items"][0]["id"], id.as_str());
     assert_eq!(older.body["items"][0]["title"], "Ann's secret question");
 
-    let opened = app.get(&format!("/api/conversations/{id}"), Some(&ann)).await;
+    let opened = app
+        .get(&format!("/api/conversations/{id}"), Some(&ann))
+        .await;
     assert_eq!(opened.status, StatusCode::OK);
     assert_eq!(opened.body["conversation"]["service_type"], "askatt");
     let messages = opened.body["messages"].as_array().unwrap();
@@ -852,7 +871,8 @@ async fn conversations_are_private_to_their_user() {
 
     // Bob cannot see, continue or delete it, and pays nothing for trying.
     assert_problem(
-        &app.get(&format!("/api/conversations/{id}"), Some(&bob)).await,
+        &app.get(&format!("/api/conversations/{id}"), Some(&bob))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -868,7 +888,8 @@ async fn conversations_are_private_to_their_user() {
     assert_eq!(app.balance(&bob).await, 5);
     assert!(app.charges(&bob_id).await.is_empty());
     assert_problem(
-        &app.delete(&format!("/api/conversations/{id}"), Some(&bob)).await,
+        &app.delete(&format!("/api/conversations/{id}"), Some(&bob))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -877,10 +898,13 @@ async fn conversations_are_private_to_their_user() {
         json!({"items": [], "next_cursor": null})
     );
 
-    let deleted = app.delete(&format!("/api/conversations/{id}"), Some(&ann)).await;
+    let deleted = app
+        .delete(&format!("/api/conversations/{id}"), Some(&ann))
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_problem(
-        &app.get(&format!("/api/conversations/{id}"), Some(&ann)).await,
+        &app.get(&format!("/api/conversations/{id}"), Some(&ann))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -950,8 +974,7 @@ async fn with_nothing_configured_the_builtin_upstream_answers_after_a_grant() {
 
 #[tokio::test]
 async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_hosts() {
-    let app =
-        spawn_with(&[("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,*.askdocs.example.com")]).await;
+    let app = spawn_with(&[("UPSTREAM_ALLOWED_HOSTS", "127.0.0.1,*.askdocs.example.com")]).await;
     let (admin, _) = app.sign_in(ADMIN).await;
     let domain = |api_endpoint: &str, configuration: Value| {
         json!({
@@ -995,7 +1018,9 @@ async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_h
         );
         assert_eq!(reply.body["field"], *field, "{}", reply.body);
     }
-    let all = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
+    let all = app
+        .get("/api/domains?include_inactive=true", Some(&admin))
+        .await;
     assert_eq!(all.body, json!([]), "nothing was stored");
 
     // A host under the wildcard is accepted, and an update is checked the same way.
@@ -1006,12 +1031,15 @@ async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_h
             &domain(
                 "https://hr.askdocs.example.com/chat",
                 json!({"kind": "askdocs"}),
-            ),)
+            ),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().unwrap();
     for (body, field) in &refused {
-        let reply = app.put(&format!("/api/domains/{id}"), Some(&admin), body).await;
+        let reply = app
+            .put(&format!("/api/domains/{id}"), Some(&admin), body)
+            .await;
         assert_problem(
             &reply,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1019,7 +1047,9 @@ async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_h
         );
         assert_eq!(reply.body["field"], *field, "{}", reply.body);
     }
-    let kept = app.get("/api/domains?include_inactive=true", Some(&admin)).await;
+    let kept = app
+        .get("/api/domains?include_inactive=true", Some(&admin))
+        .await;
     assert_eq!(
         kept.body[0]["api_endpoint"],
         "https://hr.askdocs.example.com/chat"

@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::{JWT_SECRET, Reply, TestApp};
 use askgate_azure_ad::testing::{PUBLISHED, STRANGER};
 use askgate_postgres::testing::TestDatabase;
 use askgate_server::settings::Settings;
 use askgate_server::{Application, StartupError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use crate::support::{JWT_SECRET, Reply, TestApp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
@@ -279,7 +279,9 @@ impl TestApp<Idp> {
 
     /// Another instance on the same database and tenant.
     async fn second_instance(&self) -> String {
-        crate::support::serve(settings(self.idp(), &self.db, &[])).await.base
+        crate::support::serve(settings(self.idp(), &self.db, &[]))
+            .await
+            .base
     }
 
     async fn me(&self, token: &str) -> Reply {
@@ -502,7 +504,8 @@ async fn login_refuses_a_redirect_uri_on_another_origin() {
                 login_body(&code),
                 "redirect_uri",
                 json!("https://evil.example/api/auth/callback"),
-            ),)
+            ),
+        )
         .await;
     assert_eq!(
         refused.status,
@@ -520,7 +523,8 @@ async fn login_refuses_a_redirect_uri_on_another_origin() {
                 login_body(&code),
                 "redirect_uri",
                 json!("http://localhost:3000/auth/done"),
-            ),)
+            ),
+        )
         .await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
     let sent = app.idp().server.received_requests().await.unwrap();
@@ -691,7 +695,10 @@ async fn an_id_token_with_another_nonce_signs_nobody_in() {
 #[tokio::test]
 async fn an_authorization_code_signs_in_only_once() {
     let app = spawn().await;
-    let code = app.idp().code_for(&Person::new(11, "ada@example.com")).await;
+    let code = app
+        .idp()
+        .code_for(&Person::new(11, "ada@example.com"))
+        .await;
     let first = app.post("/api/auth/login", None, &login_body(&code)).await;
     assert_eq!(first.status, StatusCode::OK);
     let again = app.post("/api/auth/login", None, &login_body(&code)).await;
@@ -704,7 +711,10 @@ async fn an_authorization_code_signs_in_only_once() {
 #[tokio::test]
 async fn login_without_a_pkce_verifier_or_a_nonce_is_refused_before_the_code_is_redeemed() {
     let app = spawn().await;
-    let code = app.idp().code_for(&Person::new(30, "ada@example.com")).await;
+    let code = app
+        .idp()
+        .code_for(&Person::new(30, "ada@example.com"))
+        .await;
     let without = |field: &str| {
         let mut body = login_body(&code);
         body.as_object_mut().unwrap().remove(field);
@@ -755,7 +765,10 @@ async fn login_without_a_pkce_verifier_or_a_nonce_is_refused_before_the_code_is_
 #[tokio::test]
 async fn login_with_another_pkce_verifier_signs_nobody_in() {
     let app = spawn().await;
-    let code = app.idp().code_for(&Person::new(31, "ada@example.com")).await;
+    let code = app
+        .idp()
+        .code_for(&Person::new(31, "ada@example.com"))
+        .await;
 
     let refused = app
         .post(
@@ -765,7 +778,8 @@ async fn login_with_another_pkce_verifier_signs_nobody_in() {
                 login_body(&code),
                 "code_verifier",
                 json!("a-verifier-of-someone-who-intercepted-the-code-0123"),
-            ),)
+            ),
+        )
         .await;
 
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
@@ -917,7 +931,8 @@ async fn refresh_with_a_body_token_answers_the_next_one_in_the_body() {
         .post(
             "/api/auth/refresh",
             None,
-            &json!({ "refresh_token": signed_in.refresh_cookie() }),)
+            &json!({ "refresh_token": signed_in.refresh_cookie() }),
+        )
         .await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let next = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
@@ -1032,7 +1047,8 @@ async fn dev_login_starts_a_real_session() {
         .post(
             "/api/auth/dev-login",
             None,
-            &json!({ "email": "dev@example.com" }),)
+            &json!({ "email": "dev@example.com" }),
+        )
         .await;
     assert_eq!(signed_in.status, StatusCode::OK);
     let refreshed = app.refresh_with_cookie(&signed_in.refresh_cookie()).await;

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 mod api;
 mod binary;
 mod chat;
@@ -11,3 +10,4 @@ mod faults;
 mod identity;
 mod metrics;
 mod payments;
+mod support;

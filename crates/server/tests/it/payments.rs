@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::support::{Reply, TestApp};
 use askgate_domain::UserId;
 use askgate_postgres::testing::{TestDatabase, spend};
 use askgate_server::cli::ReconcileArgs;
 use askgate_server::commands;
-use crate::support::{Reply, TestApp};
 use futures::future::join_all;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::StatusCode;
@@ -816,7 +816,8 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
     for path in ["/api/create-payment-intent", "/api/checkout-session"] {
         let (status, problem) = app
             .post_with_key(path, Some(&token), &json!({ "package": "100" }), None)
-            .await.into_parts();
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
         assert_eq!(problem["code"], "unavailable", "{path}");
         assert_eq!(problem["detail"], "payments are not configured", "{path}");
@@ -824,7 +825,8 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
     let body = serde_json::to_string(&Payment::new(user, "100", 500).intent_succeeded()).unwrap();
     let (status, problem) = app
         .deliver(&body, Some(&stripe_signature(&body, WEBHOOK_SECRET, now())))
-        .await.into_parts();
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(problem["detail"], "payments are not configured");
 
@@ -835,8 +837,10 @@ async fn without_a_stripe_key_purchases_answer_503_and_the_rest_works() {
             "/api/askatt/chat",
             Some(&token),
             &json!({ "message": "hello" }),
-            None,)
-        .await.into_parts();
+            None,
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["tokens_remaining"], 1);
     let (status, packages) = app.get("/api/token-packages", None).await.into_parts();
@@ -863,8 +867,10 @@ async fn with_payments_on_an_empty_balance_points_at_the_purchase_page_only() {
             "/api/askatt/chat",
             Some(&token),
             &json!({ "message": "hello" }),
-            None,)
-        .await.into_parts();
+            None,
+        )
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{problem}");
     assert_eq!(problem["purchase_url"], "/buy");
@@ -939,8 +945,10 @@ async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_
             "/api/checkout-session",
             Some(&token),
             &json!({ "package": "250" }),
-            Some("buy-250-once"),)
-        .await.into_parts();
+            Some("buy-250-once"),
+        )
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(
@@ -1010,7 +1018,8 @@ async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_
     assert_eq!(problem["code"], "not_found");
     let (status, _) = app
         .get("/api/purchases/cs_test_unknown", Some(&token))
-        .await.into_parts();
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get(&poll, None).await.into_parts();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -1042,7 +1051,8 @@ async fn an_async_payment_failure_shows_the_checkout_as_failed() {
         "/api/checkout-session",
         Some(&token),
         &json!({ "package": "100" }),
-        None,)
+        None,
+    )
     .await;
     let mut failed = Payment {
         checkout: checkout_id.clone(),
@@ -1057,7 +1067,8 @@ async fn an_async_payment_failure_shows_the_checkout_as_failed() {
     assert_eq!(outcomes(&[reply]), ["checkout_failed"]);
     let (_, view) = app
         .get(&format!("/api/purchases/{checkout_id}"), Some(&token))
-        .await.into_parts();
+        .await
+        .into_parts();
     assert_eq!(
         view,
         json!({ "status": "failed", "tokens": 100, "balance": 0 })
@@ -1080,25 +1091,30 @@ async fn create_payment_intent_returns_the_client_secret_under_the_clients_idemp
             "/api/create-payment-intent",
             Some(&token),
             &json!({ "package": "100" }),
-            Some("retry-me"),)
-        .await.into_parts();
+            Some("retry-me"),
+        )
+        .await
+        .into_parts();
     app.post_with_key(
         "/api/create-payment-intent",
         Some(&token),
         &json!({ "package": "100" }),
-        Some("retry-me"),)
+        Some("retry-me"),
+    )
     .await;
     app.post_with_key(
         "/api/create-payment-intent",
         Some(&token),
         &json!({ "package": "100" }),
-        None,)
+        None,
+    )
     .await;
     app.post_with_key(
         "/api/create-payment-intent",
         Some(&token),
         &json!({ "package": "100" }),
-        None,)
+        None,
+    )
     .await;
 
     assert_eq!(status, StatusCode::OK, "{created}");
@@ -1138,8 +1154,10 @@ async fn purchase_requests_are_checked_before_stripe_is_called() {
             "/api/checkout-session",
             Some(&token),
             &json!({ "package": "99" }),
-            None,)
-        .await.into_parts();
+            None,
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["code"], "validation_failed");
     assert_eq!(problem["field"], "package");
@@ -1149,8 +1167,10 @@ async fn purchase_requests_are_checked_before_stripe_is_called() {
             "/api/create-payment-intent",
             Some(&token),
             &json!({ "package": "100" }),
-            Some("key with spaces"),)
-        .await.into_parts();
+            Some("key with spaces"),
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["field"], "Idempotency-Key");
 
@@ -1180,8 +1200,10 @@ async fn a_request_stripe_refuses_is_a_generic_502() {
             "/api/create-payment-intent",
             Some(&token),
             &json!({ "package": "600" }),
-            None,)
-        .await.into_parts();
+            None,
+        )
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(problem["code"], "upstream_failed");

@@ -426,7 +426,8 @@ async fn a_listing_failure_is_not_a_partial_answer() {
 }
 
 const EVENT_CHARGE_REFUNDED: &str = include_str!("../../fixtures/events/charge_refunded.json");
-const EVENT_DISPUTE_CREATED: &str = include_str!("../../fixtures/events/charge_dispute_created.json");
+const EVENT_DISPUTE_CREATED: &str =
+    include_str!("../../fixtures/events/charge_dispute_created.json");
 
 /// The charge of `intent`, as `expand[]=data.latest_charge` lists it.
 fn charge_of(intent: &str, amount: i64, refunded_cents: i64, disputed: bool) -> Value {

@@ -12,7 +12,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 const SIGNATURES: &str = include_str!("../../fixtures/signatures.json");
-const CHECKOUT_COMPLETED: &str = include_str!("../../fixtures/events/checkout_session_completed.json");
+const CHECKOUT_COMPLETED: &str =
+    include_str!("../../fixtures/events/checkout_session_completed.json");
 const CHECKOUT_COMPLETED_UNPAID: &str =
     include_str!("../../fixtures/events/checkout_session_completed_unpaid.json");
 const ASYNC_SUCCEEDED: &str =

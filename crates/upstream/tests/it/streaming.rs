@@ -1,7 +1,6 @@
 //! Streamed answers over real HTTP: wiremock for whole bodies, and a raw TCP
 //! upstream for what wiremock cannot do (send part of an answer, then stall,
 //! break off, or notice that askgate went away).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
