@@ -398,7 +398,6 @@ mod tests {
         MockRateLimiter,
     };
     use crate::testing::chat_request;
-    use crate::user::Role;
 
     struct Mocks {
         charges: MockCharges,
