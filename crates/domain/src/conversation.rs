@@ -4,52 +4,27 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::ServiceType;
+use crate::newtype::string_newtype;
 use crate::{ConversationId, DomainId, MessageId, UserId};
 
 /// Largest chat message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 8000;
 
-/// A question a user asks: 1–8000 characters, not blank, no NUL character.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ChatMessage(String);
+string_newtype! {
+    /// A question a user asks: 1–8000 characters, not blank, no NUL character.
+    pub struct ChatMessage(String), check = ChatMessageError;
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("message must be 1 to 8000 characters, not blank, and without NUL characters")]
 pub struct ChatMessageError;
 
 impl ChatMessage {
-    pub fn parse(raw: &str) -> Result<Self, ChatMessageError> {
-        Self::check(raw)?;
-        Ok(Self(raw.to_owned()))
-    }
-
     fn check(raw: &str) -> Result<(), ChatMessageError> {
         let ok = !raw.trim().is_empty()
             && raw.chars().count() <= MAX_MESSAGE_CHARS
             && crate::text::is_storable(raw);
         if ok { Ok(()) } else { Err(ChatMessageError) }
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ChatMessage {
-    type Error = ChatMessageError;
-
-    /// Takes the string without copying it.
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::check(&value)?;
-        Ok(Self(value))
-    }
-}
-
-impl From<ChatMessage> for String {
-    fn from(m: ChatMessage) -> Self {
-        m.0
     }
 }
 

@@ -1,19 +1,21 @@
 //! AskDocs domains: admin-managed document collections, each with its own upstream.
 
 use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::newtype::string_newtype;
 use crate::{DomainId, UserId};
 
 /// Largest accepted `configuration`, serialized.
 pub const MAX_CONFIGURATION_BYTES: usize = 16 * 1024;
 
-/// A domain's unique name (`domains.name`): `^[a-z0-9][a-z0-9-]{0,62}$`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DomainSlug(String);
+string_newtype! {
+    /// A domain's unique name (`domains.name`): `^[a-z0-9][a-z0-9-]{0,62}$`.
+    pub struct DomainSlug(String), check = DomainValidationError;
+}
 
 /// Why a domain was refused. Each variant names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +42,8 @@ pub enum DomainValidationError {
     ScopeNotAllowed,
     #[error("configuration.base_url must be an absolute http or https URL")]
     InvalidBaseUrl,
+    #[error("configuration.kind must be one of \"askdocs\", \"openai\" or \"builtin\"")]
+    UnknownKind,
     /// The URL is well formed but the operator's rules refuse it.
     #[error("{field} is not allowed: {reason}")]
     TargetRefused { field: &'static str, reason: String },
@@ -59,55 +63,31 @@ impl DomainValidationError {
             | Self::ConfigurationNotStorable => "configuration",
             Self::ScopeNotAllowed => "configuration.scope",
             Self::InvalidBaseUrl => "configuration.base_url",
+            Self::UnknownKind => "configuration.kind",
             Self::TargetRefused { field, .. } => field,
         }
     }
 }
 
 impl DomainSlug {
-    pub fn parse(raw: &str) -> Result<Self, DomainValidationError> {
+    fn check(raw: &str) -> Result<(), DomainValidationError> {
         let bytes = raw.as_bytes();
         let valid_char = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
         let ok = (1..=63).contains(&bytes.len())
             && bytes.first().is_some_and(|b| *b != b'-')
             && bytes.iter().all(valid_char);
         if ok {
-            Ok(Self(raw.to_owned()))
+            Ok(())
         } else {
             Err(DomainValidationError::InvalidSlug)
         }
     }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for DomainSlug {
-    type Error = DomainValidationError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
+string_newtype! {
+    /// 1–100 characters after trimming, none of them control characters.
+    pub struct DisplayName(String), parse = DomainValidationError;
 }
-
-impl From<DomainSlug> for String {
-    fn from(s: DomainSlug) -> Self {
-        s.0
-    }
-}
-
-impl fmt::Display for DomainSlug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// 1–100 characters after trimming, none of them control characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, DomainValidationError> {
@@ -119,31 +99,13 @@ impl DisplayName {
             Err(DomainValidationError::InvalidDisplayName)
         }
     }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for DisplayName {
-    type Error = DomainValidationError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<DisplayName> for String {
-    fn from(s: DisplayName) -> Self {
-        s.0
-    }
-}
-
-/// An absolute `http`/`https` URL with a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An absolute `http`/`https` URL with a host, kept parsed. Not a
+/// [`string_newtype!`]: its text is the URL's own serialisation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ApiEndpoint(String);
+pub struct ApiEndpoint(url::Url);
 
 impl ApiEndpoint {
     pub fn parse(raw: &str) -> Result<Self, DomainValidationError> {
@@ -152,7 +114,7 @@ impl ApiEndpoint {
         let ok = matches!(url.scheme(), "http" | "https")
             && url.host_str().is_some_and(|h| !h.is_empty());
         if ok {
-            Ok(Self(url.to_string()))
+            Ok(Self(url))
         } else {
             Err(DomainValidationError::InvalidEndpoint)
         }
@@ -160,13 +122,13 @@ impl ApiEndpoint {
 
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// The endpoint as a URL.
     #[must_use]
-    pub fn url(&self) -> Option<url::Url> {
-        url::Url::parse(&self.0).ok()
+    pub const fn url(&self) -> &url::Url {
+        &self.0
     }
 }
 
@@ -180,12 +142,54 @@ impl TryFrom<String> for ApiEndpoint {
 
 impl From<ApiEndpoint> for String {
     fn from(s: ApiEndpoint) -> Self {
-        s.0
+        s.0.into()
+    }
+}
+
+/// Which upstream adapter answers a domain's questions: its configuration's
+/// `kind` (`askdocs` when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UpstreamKind {
+    /// An AskDocs service: the domain's `api_endpoint`, or the configured base.
+    AskDocs,
+    /// An OpenAI-compatible chat completions API.
+    OpenAi,
+    /// The local, deterministic demo.
+    Builtin,
+}
+
+impl UpstreamKind {
+    pub const ALL: [Self; 3] = [Self::AskDocs, Self::OpenAi, Self::Builtin];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AskDocs => "askdocs",
+            Self::OpenAi => "openai",
+            Self::Builtin => "builtin",
+        }
+    }
+}
+
+impl FromStr for UpstreamKind {
+    type Err = DomainValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or(DomainValidationError::UnknownKind)
+    }
+}
+
+impl fmt::Display for UpstreamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 /// A domain's upstream settings: a JSON object of at most 16 KiB. Its `kind` key,
-/// when present, picks the upstream adapter (`askdocs`, `openai`, `builtin`).
+/// when present, picks the upstream adapter ([`UpstreamKind`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
 pub struct DomainConfiguration(serde_json::Map<String, serde_json::Value>);
@@ -225,10 +229,15 @@ impl DomainConfiguration {
         serde_json::Value::Object(self.0.clone())
     }
 
-    /// The `kind` key, if any.
-    #[must_use]
-    pub fn kind(&self) -> Option<&str> {
-        self.0.get("kind").and_then(serde_json::Value::as_str)
+    /// The `kind` key: [`UpstreamKind::AskDocs`] when absent or null, `UnknownKind`
+    /// when it is not one of the kinds' names. Checked when a domain is saved;
+    /// a row stored before that check may still hold an unknown one.
+    pub fn kind(&self) -> Result<UpstreamKind, DomainValidationError> {
+        match self.0.get("kind") {
+            None | Some(serde_json::Value::Null) => Ok(UpstreamKind::AskDocs),
+            Some(serde_json::Value::String(kind)) => kind.parse(),
+            Some(_) => Err(DomainValidationError::UnknownKind),
+        }
     }
 
     /// True when the configuration has a `scope` key. Token scopes are server
@@ -395,6 +404,21 @@ mod tests {
                 Err(DomainValidationError::InvalidEndpoint),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_upstream_kind_is_askdocs_unless_named_and_must_be_known() {
+        let kind = |value| DomainConfiguration::parse(value).unwrap().kind();
+        assert_eq!(kind(json!({})), Ok(UpstreamKind::AskDocs));
+        assert_eq!(kind(json!({"kind": null})), Ok(UpstreamKind::AskDocs));
+        for known in UpstreamKind::ALL {
+            assert_eq!(kind(json!({"kind": known.as_str()})), Ok(known));
+        }
+        for unknown in [json!("gpt"), json!("OpenAI"), json!(7), json!(["openai"])] {
+            let err = kind(json!({ "kind": unknown })).unwrap_err();
+            assert_eq!(err, DomainValidationError::UnknownKind, "{unknown}");
+            assert_eq!(err.field(), "configuration.kind");
         }
     }
 

@@ -1,16 +1,14 @@
 //! E-mail addresses.
 
-use std::fmt;
+use crate::newtype::string_newtype;
 
-use serde::{Deserialize, Serialize};
-
-/// A syntactically plausible e-mail address, trimmed and lower-cased.
-///
-/// askgate does not send mail; this only keeps obvious garbage out of the
-/// `users.email` unique column and makes comparisons case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Email(String);
+string_newtype! {
+    /// A syntactically plausible e-mail address, trimmed and lower-cased.
+    ///
+    /// askgate does not send mail; this only keeps obvious garbage out of the
+    /// `users.email` unique column and makes comparisons case-insensitive.
+    pub struct Email(String), parse = EmailError;
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmailError {
@@ -43,31 +41,6 @@ impl Email {
             return Err(EmailError::Malformed);
         }
         Ok(Self(value))
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = EmailError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Email> for String {
-    fn from(e: Email) -> Self {
-        e.0
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -10,6 +10,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::newtype::string_newtype;
+use crate::payment::{PaymentIntentId, StripeEventId};
 use crate::{DomainId, Tokens, TransactionId, UserId};
 
 /// Why a ledger row exists (`transactions.transaction_type`).
@@ -116,51 +118,47 @@ impl fmt::Display for ServiceType {
     }
 }
 
-/// A client- or system-chosen key that makes an operation happen at most once.
-///
-/// 1–255 printable ASCII characters (what the `Idempotency-Key` header allows).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(String);
+string_newtype! {
+    /// A client- or system-chosen key that makes an operation happen at most once.
+    ///
+    /// 1–255 printable ASCII characters (what the `Idempotency-Key` header allows).
+    pub struct IdempotencyKey(String), check = IdempotencyKeyError;
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("idempotency key must be 1 to 255 printable ASCII characters")]
 pub struct IdempotencyKeyError;
 
 impl IdempotencyKey {
-    pub fn parse(raw: &str) -> Result<Self, IdempotencyKeyError> {
+    fn check(raw: &str) -> Result<(), IdempotencyKeyError> {
         let ok =
             !raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| (0x21..=0x7e).contains(&b));
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(IdempotencyKeyError)
-        }
+        if ok { Ok(()) } else { Err(IdempotencyKeyError) }
     }
 
     /// The ledger key under which a Stripe payment is credited: one credit per payment.
     #[must_use]
-    pub fn for_payment(payment_intent_id: &str) -> Self {
+    pub fn for_payment(payment_intent_id: &PaymentIntentId) -> Self {
         Self(format!("purchase:{payment_intent_id}"))
     }
 
     /// The ledger key of the reversal of a Stripe payment: at most one per payment.
     #[must_use]
-    pub fn for_reversal(payment_intent_id: &str) -> Self {
+    pub fn for_reversal(payment_intent_id: &PaymentIntentId) -> Self {
         Self(format!("reversal:{payment_intent_id}"))
     }
 
     /// The ledger key of a later reversal of the same payment (after a partial
     /// refund), which brings what the payment owes back up to `due` tokens.
     #[must_use]
-    pub fn for_reversal_up_to(payment_intent_id: &str, due: i32) -> Self {
+    pub fn for_reversal_up_to(payment_intent_id: &PaymentIntentId, due: i32) -> Self {
         Self(format!("reversal:{payment_intent_id}:{due}"))
     }
 
     /// The ledger key of a reversal of the same payment after its dispute was
     /// won and given back (the keys before it are taken).
     #[must_use]
-    pub fn for_reversal_after_dispute_won(payment_intent_id: &str, due: i32) -> Self {
+    pub fn for_reversal_after_dispute_won(payment_intent_id: &PaymentIntentId, due: i32) -> Self {
         Self(format!(
             "reversal:{payment_intent_id}:{due}:after-dispute-won"
         ))
@@ -168,27 +166,8 @@ impl IdempotencyKey {
 
     /// The ledger key of what a won dispute gives back: at most once per payment.
     #[must_use]
-    pub fn for_dispute_won(payment_intent_id: &str) -> Self {
+    pub fn for_dispute_won(payment_intent_id: &PaymentIntentId) -> Self {
         Self(format!("dispute-won:{payment_intent_id}"))
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for IdempotencyKey {
-    type Error = IdempotencyKeyError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<IdempotencyKey> for String {
-    fn from(k: IdempotencyKey) -> Self {
-        k.0
     }
 }
 
@@ -240,10 +219,10 @@ pub struct CreditRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PurchaseCredit {
     pub user: UserId,
-    pub payment_intent_id: String,
+    pub payment_intent_id: PaymentIntentId,
     pub tokens: Tokens,
     /// The Stripe event that announced the payment; recorded in the same transaction.
-    pub event_id: Option<String>,
+    pub event_id: Option<StripeEventId>,
     pub metadata: serde_json::Value,
 }
 
@@ -253,8 +232,8 @@ pub struct PurchaseCredit {
 /// later (larger) refund or a dispute only what is due on top.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PurchaseReversal {
-    pub payment_intent_id: String,
-    pub event_id: Option<String>,
+    pub payment_intent_id: PaymentIntentId,
+    pub event_id: Option<StripeEventId>,
     pub reason: String,
     /// A refund (which stands) or a dispute (which a won outcome undoes).
     pub cause: ReversalCause,
@@ -276,9 +255,9 @@ pub enum ReversalCause {
 /// took is given back (once), whenever it arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisputeWon {
-    pub payment_intent_id: String,
+    pub payment_intent_id: PaymentIntentId,
     /// The Stripe event that said so; `None` when found by reconciliation.
-    pub event_id: Option<String>,
+    pub event_id: Option<StripeEventId>,
 }
 
 /// How much of a charge has been refunded so far (Stripe's `amount_refunded`,

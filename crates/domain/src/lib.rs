@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod ledger;
+mod newtype;
 pub mod package;
 pub mod page;
 pub mod payment;

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::newtype::string_newtype;
 use crate::{Email, Tokens, UserId};
 
 /// What a user may do: `admin`s also manage domains.
@@ -53,12 +54,12 @@ impl fmt::Display for Role {
     }
 }
 
-/// The stable identity of a person at the identity provider (`users.azure_ad_id`).
-///
-/// For Azure AD this is the `oid` claim. Development sign-ins use `dev:<email>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ExternalId(String);
+string_newtype! {
+    /// The stable identity of a person at the identity provider (`users.azure_ad_id`).
+    ///
+    /// For Azure AD this is the `oid` claim. Development sign-ins use `dev:<email>`.
+    pub struct ExternalId(String), check = ExternalIdError;
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("external identity must be 1 to 258 visible characters")]
@@ -69,40 +70,17 @@ pub struct ExternalIdError;
 const MAX_EXTERNAL_ID_LEN: usize = 4 + 254;
 
 impl ExternalId {
-    pub fn parse(raw: &str) -> Result<Self, ExternalIdError> {
+    fn check(raw: &str) -> Result<(), ExternalIdError> {
         let ok = !raw.is_empty()
             && raw.len() <= MAX_EXTERNAL_ID_LEN
             && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ExternalIdError)
-        }
+        if ok { Ok(()) } else { Err(ExternalIdError) }
     }
 
     /// The identity used by the development sign-in for an e-mail address.
     #[must_use]
     pub fn for_dev_login(email: &Email) -> Self {
         Self(format!("dev:{email}"))
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ExternalId {
-    type Error = ExternalIdError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ExternalId> for String {
-    fn from(e: ExternalId) -> Self {
-        e.0
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `Idempotency-Key` request header.
+//! The `Idempotency-Key` request header, as chat and purchase requests take it.
 
 use std::future::{Ready, ready};
 
@@ -12,7 +12,11 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// The optional `Idempotency-Key` of a request. A key that is not 1–255
 /// printable ASCII characters, or a repeated header, is refused with 422
-/// naming the header before the handler runs.
+/// naming the header before the handler runs. Purchases take at most
+/// [`ProviderIdempotencyKey::MAX_CLIENT_KEY_LEN`] of them, which their use
+/// case checks.
+///
+/// [`ProviderIdempotencyKey::MAX_CLIENT_KEY_LEN`]: askgate_domain::payment::ProviderIdempotencyKey::MAX_CLIENT_KEY_LEN
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IdempotencyKeyHeader(Option<IdempotencyKey>);
 
@@ -30,7 +34,7 @@ impl IdempotencyKeyHeader {
 
 /// The header was repeated or its value is not a valid key.
 #[derive(Debug)]
-struct InvalidHeader;
+pub(crate) struct InvalidHeader;
 
 fn parse(req: &HttpRequest) -> Result<IdempotencyKeyHeader, InvalidHeader> {
     let mut values = req.headers().get_all(IDEMPOTENCY_KEY);
@@ -51,12 +55,7 @@ impl FromRequest for IdempotencyKeyHeader {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(parse(req).map_err(|InvalidHeader| {
-            ApiError::invalid_field(
-                IDEMPOTENCY_KEY,
-                "Idempotency-Key must be sent once, as 1 to 255 printable ASCII characters.",
-            )
-        }))
+        ready(parse(req).map_err(ApiError::from))
     }
 }
 

@@ -57,26 +57,14 @@ impl FromRequest for StripeSignedEvent {
                 .map(str::to_owned);
             let body = read_body(&req, payload).await?;
             let Some(signature) = signature else {
-                return Err(refused(&WebhookError::MissingSignature));
+                return Err(WebhookError::MissingSignature.into());
             };
             verifier
                 .verify(&body, &signature, state.clock().now())
                 .map(Self)
-                .map_err(|e| refused(&e))
+                .map_err(ApiError::from)
         })
     }
-}
-
-/// 400 naming what was wrong; the details are logged, not echoed.
-fn refused(error: &WebhookError) -> ApiError {
-    tracing::warn!(error = %error, "refused a webhook delivery");
-    let detail = match error {
-        WebhookError::MissingSignature => "The Stripe-Signature header is missing or malformed.",
-        WebhookError::BadSignature => "The Stripe-Signature does not match the payload.",
-        WebhookError::Stale => "The Stripe-Signature timestamp is outside the tolerance.",
-        WebhookError::MalformedPayload(_) => "The payload is not a Stripe event.",
-    };
-    ApiError::invalid_with_status(StatusCode::BAD_REQUEST, detail)
 }
 
 async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<Vec<u8>, ApiError> {

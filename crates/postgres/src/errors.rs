@@ -2,7 +2,9 @@
 //! reached → `Unavailable`; anything else → `Unexpected`.
 
 use askgate_domain::StoreError;
-use askgate_domain::ports::LedgerError;
+use askgate_domain::ports::{
+    BalanceError, CreditError, HistoryError, PurchaseCreditError, RestoreError, ReversalError,
+};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::database::Unreachable;
@@ -54,22 +56,28 @@ pub(crate) fn unique_violation(error: &DieselError) -> Option<&str> {
     }
 }
 
-impl From<DbError> for LedgerError {
-    fn from(error: DbError) -> Self {
-        if error.is_unavailable() {
-            Self::Unavailable(Box::new(error))
-        } else {
-            Self::Unexpected(Box::new(error))
+/// `From<DbError>` for errors that have `Unavailable` and `Unexpected`
+/// variants, as every port error has.
+macro_rules! from_db_error {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<DbError> for $error {
+            fn from(error: DbError) -> Self {
+                if error.is_unavailable() {
+                    Self::Unavailable(Box::new(error))
+                } else {
+                    Self::Unexpected(Box::new(error))
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl From<DbError> for StoreError {
-    fn from(error: DbError) -> Self {
-        if error.is_unavailable() {
-            Self::Unavailable(Box::new(error))
-        } else {
-            Self::Unexpected(Box::new(error))
-        }
-    }
-}
+from_db_error!(
+    StoreError,
+    CreditError,
+    PurchaseCreditError,
+    ReversalError,
+    RestoreError,
+    BalanceError,
+    HistoryError,
+);

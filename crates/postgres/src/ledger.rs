@@ -15,7 +15,11 @@ use askgate_domain::ledger::{
     PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ReversalCause, tokens_due,
 };
 use askgate_domain::page::{Cursor, Page, PageRequest};
-use askgate_domain::ports::{Ledger, LedgerError};
+use askgate_domain::payment::{PaymentIntentId, StripeEventId};
+use askgate_domain::ports::{
+    BalanceError, CreditError, HistoryError, Ledger, PurchaseCreditError, RestoreError,
+    ReversalError,
+};
 use askgate_domain::{Tokens, UserId};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -60,34 +64,84 @@ impl PgLedger {
 /// Why a database transaction stopped; all but `Db` are decisions, not failures.
 #[derive(Debug)]
 enum Stop {
-    Db(DieselError),
-    Refused(LedgerError),
+    Db(DbError),
+    UserNotFound,
+    /// The balance would pass `i32::MAX`.
+    Overflow,
     /// The row this call would write exists already: roll back what was done.
     Duplicate,
 }
 
 impl From<DieselError> for Stop {
     fn from(e: DieselError) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<DbError> for Stop {
+    fn from(e: DbError) -> Self {
         Self::Db(e)
     }
 }
 
-impl From<Stop> for LedgerError {
+/// A decision the operation cannot make, as its `Unexpected` cause.
+#[derive(Debug, thiserror::Error)]
+enum Impossible {
+    #[error("unexpected duplicate ledger row")]
+    Duplicate,
+    #[error("the user of the payment was not found")]
+    UserNotFound,
+    #[error("taking tokens back would pass the maximum balance")]
+    Overflow,
+}
+
+impl From<Stop> for CreditError {
     fn from(stop: Stop) -> Self {
         match stop {
-            Stop::Db(e) => DbError::from(e).into(),
-            Stop::Refused(e) => e,
-            Stop::Duplicate => Self::Unexpected("unexpected duplicate ledger row".into()),
+            Stop::Db(e) => e.into(),
+            Stop::UserNotFound => Self::UserNotFound,
+            Stop::Overflow => Self::Overflow,
+            Stop::Duplicate => Self::Unexpected(Box::new(Impossible::Duplicate)),
         }
     }
 }
 
-fn db(e: impl Into<DbError>) -> LedgerError {
-    e.into().into()
+impl From<Stop> for PurchaseCreditError {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Db(e) => e.into(),
+            Stop::Overflow => Self::Overflow,
+            // An unknown buyer is recorded as an orphaned payment before this.
+            Stop::UserNotFound => Self::Unexpected(Box::new(Impossible::UserNotFound)),
+            Stop::Duplicate => Self::Unexpected(Box::new(Impossible::Duplicate)),
+        }
+    }
 }
 
-fn entry(row: TransactionRow) -> Result<LedgerEntry, LedgerError> {
-    LedgerEntry::try_from(row).map_err(db)
+impl From<Stop> for ReversalError {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Db(e) => e.into(),
+            Stop::UserNotFound => Self::Unexpected(Box::new(Impossible::UserNotFound)),
+            Stop::Overflow => Self::Unexpected(Box::new(Impossible::Overflow)),
+            Stop::Duplicate => Self::Unexpected(Box::new(Impossible::Duplicate)),
+        }
+    }
+}
+
+impl From<Stop> for RestoreError {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Db(e) => e.into(),
+            Stop::Overflow => Self::Overflow,
+            Stop::UserNotFound => Self::Unexpected(Box::new(Impossible::UserNotFound)),
+            Stop::Duplicate => Self::Unexpected(Box::new(Impossible::Duplicate)),
+        }
+    }
+}
+
+fn entry(row: TransactionRow) -> Result<LedgerEntry, DbError> {
+    LedgerEntry::try_from(row).map_err(DbError::from)
 }
 
 /// Adds `amount` to the balance, refusing to pass `i32::MAX`; returns the new balance.
@@ -108,11 +162,11 @@ async fn add_tokens(conn: &mut AsyncPgConnection, user: Uuid, amount: i32) -> Re
             let exists = diesel::select(diesel::dsl::exists(users::table.find(user)))
                 .get_result::<bool>(conn)
                 .await?;
-            Err(Stop::Refused(if exists {
-                LedgerError::Overflow
+            Err(if exists {
+                Stop::Overflow
             } else {
-                LedgerError::UserNotFound
-            }))
+                Stop::UserNotFound
+            })
         }
     }
 }
@@ -136,12 +190,12 @@ async fn insert_once(
 /// Records a Stripe event id; `false` when it was recorded before.
 async fn record_event(
     conn: &mut AsyncPgConnection,
-    event_id: &str,
+    event_id: &StripeEventId,
     event_type: &str,
 ) -> Result<bool, DieselError> {
     let inserted = diesel::insert_into(stripe_events::table)
         .values((
-            stripe_events::event_id.eq(event_id),
+            stripe_events::event_id.eq(event_id.as_str()),
             stripe_events::event_type.eq(event_type),
         ))
         .on_conflict_do_nothing()
@@ -167,10 +221,10 @@ async fn find_by_key(
 /// reversal yet could both commit, and the reversal would be lost.
 async fn lock_payment(
     conn: &mut AsyncPgConnection,
-    payment_intent_id: &str,
+    payment_intent_id: &PaymentIntentId,
 ) -> Result<(), DieselError> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(payment_intent_id)
+        .bind::<Text, _>(payment_intent_id.as_str())
         .execute(conn)
         .await?;
     Ok(())
@@ -204,7 +258,7 @@ struct Took {
 async fn take_back(
     tx: &mut AsyncPgConnection,
     purchase: &TransactionRow,
-    pi: &str,
+    pi: &PaymentIntentId,
     reason: &str,
     due: i32,
     refunded_due: i32,
@@ -213,7 +267,7 @@ async fn take_back(
     let purchased = purchase.amount;
     let due = due.clamp(0, purchased);
     let before = purchase_reversals::table
-        .find(pi)
+        .find(pi.as_str())
         .select((
             purchase_reversals::due,
             purchase_reversals::reversed,
@@ -230,7 +284,7 @@ async fn take_back(
     if before.is_some() && due <= due_before {
         // An earlier reversal made as much due or more: nothing more to take.
         if refunded_due > refunded_before {
-            diesel::update(purchase_reversals::table.find(pi))
+            diesel::update(purchase_reversals::table.find(pi.as_str()))
                 .set(purchase_reversals::refunded_due.eq(refunded_due.min(due_before)))
                 .execute(tx)
                 .await?;
@@ -250,7 +304,7 @@ async fn take_back(
     let refunded_due = refunded_due.min(due);
     diesel::insert_into(purchase_reversals::table)
         .values((
-            purchase_reversals::payment_intent_id.eq(pi),
+            purchase_reversals::payment_intent_id.eq(pi.as_str()),
             purchase_reversals::user_id.eq(purchase.user_id),
             purchase_reversals::purchased.eq(purchased),
             purchase_reversals::due.eq(due),
@@ -304,7 +358,7 @@ async fn take_back(
             transaction_type: EntryKind::Reversal.as_str(),
             amount: -taken,
             balance_after: after,
-            stripe_payment_intent_id: Some(pi),
+            stripe_payment_intent_id: Some(pi.as_str()),
             idempotency_key: Some(reversal_key.as_str()),
             service_type: None,
             domain_id: None,
@@ -313,7 +367,7 @@ async fn take_back(
         },
     )
     .await?;
-    diesel::update(purchase_reversals::table.find(pi))
+    diesel::update(purchase_reversals::table.find(pi.as_str()))
         .set(purchase_reversals::transaction_id.eq(row.id))
         .execute(tx)
         .await?;
@@ -324,10 +378,10 @@ async fn take_back(
 /// it has not been applied).
 async fn dispute_of(
     tx: &mut AsyncPgConnection,
-    pi: &str,
+    pi: &PaymentIntentId,
 ) -> Result<Option<(String, String, Option<Took>)>, DieselError> {
     let row = payment_disputes::table
-        .find(pi)
+        .find(pi.as_str())
         .select((
             payment_disputes::status,
             payment_disputes::reason,
@@ -348,10 +402,13 @@ async fn dispute_of(
 
 /// Whether the payment's dispute was won after it had been applied (so the
 /// reversal keys it used are taken).
-async fn dispute_given_back(tx: &mut AsyncPgConnection, pi: &str) -> Result<bool, DieselError> {
+async fn dispute_given_back(
+    tx: &mut AsyncPgConnection,
+    pi: &PaymentIntentId,
+) -> Result<bool, DieselError> {
     diesel::select(diesel::dsl::exists(
         payment_disputes::table
-            .find(pi)
+            .find(pi.as_str())
             .filter(payment_disputes::status.eq(DISPUTE_WON))
             .filter(payment_disputes::restored.is_not_null()),
     ))
@@ -365,13 +422,13 @@ async fn dispute_given_back(tx: &mut AsyncPgConnection, pi: &str) -> Result<bool
 async fn apply_dispute(
     tx: &mut AsyncPgConnection,
     purchase: &TransactionRow,
-    pi: &str,
+    pi: &PaymentIntentId,
     reason: &str,
     refunded_due: i32,
 ) -> Result<Taken, Stop> {
     let purchased = purchase.amount;
     let due_before = purchase_reversals::table
-        .find(pi)
+        .find(pi.as_str())
         .select(purchase_reversals::due)
         .first::<i32>(tx)
         .await
@@ -390,7 +447,7 @@ async fn apply_dispute(
     };
     diesel::insert_into(payment_disputes::table)
         .values((
-            payment_disputes::payment_intent_id.eq(pi),
+            payment_disputes::payment_intent_id.eq(pi.as_str()),
             payment_disputes::status.eq(DISPUTE_OPEN),
             payment_disputes::reason.eq(reason),
             payment_disputes::taken.eq(own.taken),
@@ -414,11 +471,11 @@ async fn apply_dispute(
 /// out of what it took, which comes back with an `adjustment` row.
 async fn give_back(
     tx: &mut AsyncPgConnection,
-    pi: &str,
+    pi: &PaymentIntentId,
     dispute: Took,
 ) -> Result<Option<TransactionRow>, Stop> {
     let state = purchase_reversals::table
-        .find(pi)
+        .find(pi.as_str())
         .select((
             purchase_reversals::user_id,
             purchase_reversals::due,
@@ -437,7 +494,7 @@ async fn give_back(
     let from_shortfall = drop.min(dispute.shortfall).min(shortfall);
     let restored = (drop - from_shortfall).min(reversed);
     let drop = from_shortfall + restored;
-    diesel::update(purchase_reversals::table.find(pi))
+    diesel::update(purchase_reversals::table.find(pi.as_str()))
         .set((
             purchase_reversals::due.eq(due - drop),
             purchase_reversals::reversed.eq(reversed - restored),
@@ -465,7 +522,7 @@ async fn give_back(
             transaction_type: EntryKind::Adjustment.as_str(),
             amount: restored,
             balance_after: after,
-            stripe_payment_intent_id: Some(pi),
+            stripe_payment_intent_id: Some(pi.as_str()),
             idempotency_key: Some(key.as_str()),
             service_type: None,
             domain_id: None,
@@ -481,10 +538,10 @@ async fn give_back(
 /// and share (`None`: the whole payment).
 async fn pending_reversal(
     tx: &mut AsyncPgConnection,
-    pi: &str,
+    pi: &PaymentIntentId,
 ) -> Result<Option<(String, Option<RefundShare>)>, DieselError> {
     let row = pending_reversals::table
-        .find(pi)
+        .find(pi.as_str())
         .select((
             pending_reversals::reason,
             pending_reversals::refunded_cents,
@@ -511,7 +568,7 @@ async fn remember_reversal(
     tx: &mut AsyncPgConnection,
     reversal: &PurchaseReversal,
 ) -> Result<(), DieselError> {
-    let pi = reversal.payment_intent_id.as_str();
+    let pi = &reversal.payment_intent_id;
     let (refunded, paid) = reversal
         .share
         .map(|s| (s.refunded_cents, s.paid_cents))
@@ -519,9 +576,10 @@ async fn remember_reversal(
     let Some((_, before)) = pending_reversal(tx, pi).await? else {
         diesel::insert_into(pending_reversals::table)
             .values((
-                pending_reversals::payment_intent_id.eq(pi),
+                pending_reversals::payment_intent_id.eq(pi.as_str()),
                 pending_reversals::reason.eq(&reversal.reason),
-                pending_reversals::event_id.eq(reversal.event_id.as_deref()),
+                pending_reversals::event_id
+                    .eq(reversal.event_id.as_ref().map(StripeEventId::as_str)),
                 pending_reversals::refunded_cents.eq(refunded),
                 pending_reversals::paid_cents.eq(paid),
             ))
@@ -538,10 +596,11 @@ async fn remember_reversal(
         }
     };
     if larger {
-        diesel::update(pending_reversals::table.find(pi))
+        diesel::update(pending_reversals::table.find(pi.as_str()))
             .set((
                 pending_reversals::reason.eq(&reversal.reason),
-                pending_reversals::event_id.eq(reversal.event_id.as_deref()),
+                pending_reversals::event_id
+                    .eq(reversal.event_id.as_ref().map(StripeEventId::as_str)),
                 pending_reversals::refunded_cents.eq(refunded),
                 pending_reversals::paid_cents.eq(paid),
             ))
@@ -559,10 +618,10 @@ async fn record_orphan(
 ) -> Result<bool, DieselError> {
     let inserted = diesel::insert_into(orphaned_payments::table)
         .values((
-            orphaned_payments::payment_intent_id.eq(&credit.payment_intent_id),
+            orphaned_payments::payment_intent_id.eq(credit.payment_intent_id.as_str()),
             orphaned_payments::user_id.eq(credit.user.as_uuid()),
             orphaned_payments::tokens.eq(credit.tokens.get()),
-            orphaned_payments::event_id.eq(credit.event_id.as_deref()),
+            orphaned_payments::event_id.eq(credit.event_id.as_ref().map(StripeEventId::as_str)),
             orphaned_payments::metadata.eq(&credit.metadata),
         ))
         .on_conflict_do_nothing()
@@ -576,7 +635,7 @@ fn outcome_of(taken: Taken) -> Result<PaymentOutcome, Stop> {
     Ok(match taken {
         Taken::Before => PaymentOutcome::AlreadyApplied,
         Taken::Nothing => PaymentOutcome::NothingToDo,
-        Taken::Row(row) => PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?),
+        Taken::Row(row) => PaymentOutcome::Applied(entry(row).map_err(Stop::from)?),
     })
 }
 
@@ -586,7 +645,7 @@ fn outcome_of(taken: Taken) -> Result<PaymentOutcome, Stop> {
 async fn dispute(
     tx: &mut AsyncPgConnection,
     purchase: Option<&TransactionRow>,
-    pi: &str,
+    pi: &PaymentIntentId,
     reason: &str,
 ) -> Result<PaymentOutcome, Stop> {
     match dispute_of(tx, pi).await? {
@@ -598,7 +657,7 @@ async fn dispute(
         // Stripe may deliver the dispute first: remembered for the credit.
         diesel::insert_into(payment_disputes::table)
             .values((
-                payment_disputes::payment_intent_id.eq(pi),
+                payment_disputes::payment_intent_id.eq(pi.as_str()),
                 payment_disputes::status.eq(DISPUTE_OPEN),
                 payment_disputes::reason.eq(reason),
             ))
@@ -611,22 +670,22 @@ async fn dispute(
 }
 
 /// The row another call wrote first, as `Recorded::Duplicate`.
-fn duplicate(row: Option<TransactionRow>) -> Result<Recorded, LedgerError> {
+fn duplicate(row: Option<TransactionRow>) -> Result<Recorded, CreditError> {
     let row = row
-        .ok_or_else(|| LedgerError::Unexpected("the duplicate ledger row was not found".into()))?;
+        .ok_or_else(|| CreditError::Unexpected("the duplicate ledger row was not found".into()))?;
     Ok(Recorded::Duplicate(entry(row)?))
 }
 
 #[async_trait]
 impl Ledger for PgLedger {
     #[tracing::instrument(skip_all, fields(user_id = %request.user))]
-    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError> {
+    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, CreditError> {
         if request.amount.is_zero() {
-            return Err(LedgerError::EmptyCredit);
+            return Err(CreditError::EmptyCredit);
         }
-        let mut conn = self.db.conn().await.map_err(db)?;
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
         let key = request.idempotency_key.as_str();
-        if let Some(row) = find_by_key(&mut conn, key).await.map_err(db)? {
+        if let Some(row) = find_by_key(&mut conn, key).await.map_err(DbError::from)? {
             return Ok(Recorded::Duplicate(entry(row)?));
         }
         let kind = EntryKind::from(request.kind);
@@ -657,20 +716,22 @@ impl Ledger for PgLedger {
             .await;
         match written {
             Ok(row) => Ok(Recorded::Applied(entry(row)?)),
-            Err(Stop::Duplicate) => duplicate(find_by_key(&mut conn, key).await.map_err(db)?),
+            Err(Stop::Duplicate) => {
+                duplicate(find_by_key(&mut conn, key).await.map_err(DbError::from)?)
+            }
             Err(stop) => Err(stop.into()),
         }
     }
 
-    #[tracing::instrument(skip_all, fields(user_id = %credit.user, payment_intent = credit.payment_intent_id))]
+    #[tracing::instrument(skip_all, fields(user_id = %credit.user, payment_intent = %credit.payment_intent_id))]
     async fn credit_purchase(
         &self,
         credit: &PurchaseCredit,
-    ) -> Result<PaymentOutcome, LedgerError> {
+    ) -> Result<PaymentOutcome, PurchaseCreditError> {
         if credit.tokens.is_zero() {
-            return Err(LedgerError::EmptyCredit);
+            return Err(PurchaseCreditError::EmptyCredit);
         }
-        let mut conn = self.db.conn().await.map_err(db)?;
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
         let key = IdempotencyKey::for_payment(&credit.payment_intent_id);
         let outcome = conn
             .transaction::<_, Stop, _>(async |tx| {
@@ -695,7 +756,7 @@ impl Ledger for PgLedger {
                                 transaction_type: EntryKind::Purchase.as_str(),
                                 amount: credit.tokens.get(),
                                 balance_after: after,
-                                stripe_payment_intent_id: Some(&credit.payment_intent_id),
+                                stripe_payment_intent_id: Some(credit.payment_intent_id.as_str()),
                                 idempotency_key: Some(key.as_str()),
                                 service_type: None,
                                 domain_id: None,
@@ -709,7 +770,7 @@ impl Ledger for PgLedger {
                 let row = match credited {
                     Ok(row) => row,
                     Err(Stop::Duplicate) => return Ok(PaymentOutcome::AlreadyApplied),
-                    Err(Stop::Refused(LedgerError::UserNotFound)) => {
+                    Err(Stop::UserNotFound) => {
                         // The buyer is gone: recorded once with the event, so
                         // a redelivery finds it handled instead of failing again.
                         let first = record_orphan(tx, credit).await?;
@@ -719,7 +780,7 @@ impl Ledger for PgLedger {
                 };
                 // A refund or dispute came first: the credit is taken back in
                 // this same transaction, so the tokens are never spendable.
-                let pi = credit.payment_intent_id.as_str();
+                let pi = &credit.payment_intent_id;
                 let refund = pending_reversal(tx, pi).await?;
                 let refunded_due = refund
                     .as_ref()
@@ -737,15 +798,15 @@ impl Ledger for PgLedger {
                     }
                     // No refund, and no dispute or one won already.
                     (_, None) => {
-                        return Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?));
+                        return Ok(PaymentOutcome::Applied(entry(row).map_err(Stop::from)?));
                     }
                 };
                 let reversal = match taken {
-                    Taken::Row(reversal) => Some(entry(reversal).map_err(Stop::Refused)?),
+                    Taken::Row(reversal) => Some(entry(reversal).map_err(Stop::from)?),
                     Taken::Before | Taken::Nothing => None,
                 };
                 Ok(PaymentOutcome::AppliedThenReversed {
-                    credit: entry(row).map_err(Stop::Refused)?,
+                    credit: entry(row).map_err(Stop::from)?,
                     reversal,
                 })
             })
@@ -769,13 +830,13 @@ impl Ledger for PgLedger {
     ///   user bought afterwards.
     /// - A dispute is applied once (`payment_disputes`), remembered for the
     ///   credit like a refund, and takes nothing once the dispute was won.
-    #[tracing::instrument(skip_all, fields(payment_intent = reversal.payment_intent_id))]
+    #[tracing::instrument(skip_all, fields(payment_intent = %reversal.payment_intent_id))]
     async fn reverse_purchase(
         &self,
         reversal: &PurchaseReversal,
-    ) -> Result<PaymentOutcome, LedgerError> {
-        let mut conn = self.db.conn().await.map_err(db)?;
-        let pi = reversal.payment_intent_id.as_str();
+    ) -> Result<PaymentOutcome, ReversalError> {
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
+        let pi = &reversal.payment_intent_id;
         let purchase_key = IdempotencyKey::for_payment(pi);
         let outcome = conn
             .transaction::<_, Stop, _>(async |tx| {
@@ -809,16 +870,16 @@ impl Ledger for PgLedger {
                 outcome_of(taken)
             })
             .await;
-        outcome.map_err(LedgerError::from)
+        outcome.map_err(ReversalError::from)
     }
 
     /// Gives back what the payment's dispute took (see [`give_back`]), once.
     /// A won outcome that arrives before the dispute or before the credit is
     /// remembered: the dispute then takes nothing.
-    #[tracing::instrument(skip_all, fields(payment_intent = won.payment_intent_id))]
-    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, LedgerError> {
-        let mut conn = self.db.conn().await.map_err(db)?;
-        let pi = won.payment_intent_id.as_str();
+    #[tracing::instrument(skip_all, fields(payment_intent = %won.payment_intent_id))]
+    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, RestoreError> {
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
+        let pi = &won.payment_intent_id;
         let outcome = conn
             .transaction::<_, Stop, _>(async |tx| {
                 lock_payment(tx, pi).await?;
@@ -840,7 +901,7 @@ impl Ledger for PgLedger {
                 };
                 diesel::insert_into(payment_disputes::table)
                     .values((
-                        payment_disputes::payment_intent_id.eq(pi),
+                        payment_disputes::payment_intent_id.eq(pi.as_str()),
                         payment_disputes::status.eq(DISPUTE_WON),
                     ))
                     .on_conflict(payment_disputes::payment_intent_id)
@@ -855,33 +916,33 @@ impl Ledger for PgLedger {
                     .execute(tx)
                     .await?;
                 Ok(match row {
-                    Some(row) => PaymentOutcome::Applied(entry(row).map_err(Stop::Refused)?),
+                    Some(row) => PaymentOutcome::Applied(entry(row).map_err(Stop::from)?),
                     None => PaymentOutcome::NothingToDo,
                 })
             })
             .await;
-        outcome.map_err(LedgerError::from)
+        outcome.map_err(RestoreError::from)
     }
 
-    async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError> {
-        let mut conn = self.db.conn().await.map_err(db)?;
+    async fn balance(&self, user: UserId) -> Result<Tokens, BalanceError> {
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
         let tokens = users::table
             .find(user.as_uuid())
             .select(users::tokens)
             .first::<i32>(&mut conn)
             .await
             .optional()
-            .map_err(db)?
-            .ok_or(LedgerError::UserNotFound)?;
-        Tokens::new(tokens.into()).map_err(|e| LedgerError::Unexpected(e.into()))
+            .map_err(DbError::from)?
+            .ok_or(BalanceError::UserNotFound)?;
+        Tokens::new(tokens.into()).map_err(|e| BalanceError::Unexpected(e.into()))
     }
 
     async fn history(
         &self,
         user: UserId,
         page: PageRequest,
-    ) -> Result<Page<LedgerEntry>, LedgerError> {
-        let mut conn = self.db.conn().await.map_err(db)?;
+    ) -> Result<Page<LedgerEntry>, HistoryError> {
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
         let limit = usize::from(page.limit.get());
         let mut query = transactions::table
             .filter(transactions::user_id.eq(user.as_uuid()))
@@ -899,7 +960,7 @@ impl Ledger for PgLedger {
                         .and(transactions::id.lt(after.id))),
             );
         }
-        let mut rows = query.load(&mut conn).await.map_err(db)?;
+        let mut rows = query.load(&mut conn).await.map_err(DbError::from)?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let items = rows.into_iter().map(entry).collect::<Result<Vec<_>, _>>()?;

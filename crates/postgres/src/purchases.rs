@@ -6,7 +6,7 @@
 //! webhooks for one checkout cannot interleave inside it.
 
 use askgate_domain::package::TokenPackage;
-use askgate_domain::payment::{Purchase, PurchaseStatus};
+use askgate_domain::payment::{CheckoutSessionId, PaymentIntentId, Purchase, PurchaseStatus};
 use askgate_domain::ports::PurchaseRepository;
 use askgate_domain::{StoreError, UserId};
 use async_trait::async_trait;
@@ -77,13 +77,18 @@ impl TryFrom<PurchaseRow> for Purchase {
 
     fn try_from(row: PurchaseRow) -> Result<Self, Self::Error> {
         Ok(Self {
-            checkout_session_id: row.checkout_session_id,
+            checkout_session_id: CheckoutSessionId::try_from(row.checkout_session_id)
+                .map_err(|_| CorruptPurchase("checkout_session_id"))?,
             user: UserId::from_uuid(row.user_id),
             package: row
                 .package
                 .parse::<TokenPackage>()
                 .map_err(|_| CorruptPurchase("package"))?,
-            payment_intent_id: row.payment_intent_id,
+            payment_intent_id: row
+                .payment_intent_id
+                .map(PaymentIntentId::try_from)
+                .transpose()
+                .map_err(|_| CorruptPurchase("payment_intent_id"))?,
             status: status_from(&row.status).ok_or(CorruptPurchase("status"))?,
         })
     }
@@ -91,11 +96,11 @@ impl TryFrom<PurchaseRow> for Purchase {
 
 #[async_trait]
 impl PurchaseRepository for PgPurchases {
-    #[tracing::instrument(skip_all, fields(user_id = %purchase.user, checkout = purchase.checkout_session_id))]
+    #[tracing::instrument(skip_all, fields(user_id = %purchase.user, checkout = %purchase.checkout_session_id))]
     async fn record(&self, purchase: &Purchase) -> Result<(), StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
         diesel::sql_query(RECORD)
-            .bind::<Text, _>(&purchase.checkout_session_id)
+            .bind::<Text, _>(purchase.checkout_session_id.as_str())
             .bind::<SqlUuid, _>(purchase.user.as_uuid())
             .bind::<Text, _>(purchase.package.id())
             .execute(&mut conn)
@@ -104,17 +109,17 @@ impl PurchaseRepository for PgPurchases {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(checkout = checkout_session_id))]
+    #[tracing::instrument(skip_all, fields(checkout = %checkout_session_id))]
     async fn attach_payment(
         &self,
-        checkout_session_id: &str,
-        payment_intent_id: &str,
+        checkout_session_id: &CheckoutSessionId,
+        payment_intent_id: &PaymentIntentId,
     ) -> Result<(), StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
         // No row: a payment made outside askgate's checkout. Nothing to follow.
-        diesel::update(purchases::table.find(checkout_session_id))
+        diesel::update(purchases::table.find(checkout_session_id.as_str()))
             .set((
-                purchases::payment_intent_id.eq(payment_intent_id),
+                purchases::payment_intent_id.eq(payment_intent_id.as_str()),
                 purchases::status.eq(PurchaseStatus::Credited.as_str()),
                 purchases::updated_at.eq(diesel::dsl::now),
             ))
@@ -124,13 +129,13 @@ impl PurchaseRepository for PgPurchases {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(checkout = checkout_session_id))]
-    async fn mark_failed(&self, checkout_session_id: &str) -> Result<(), StoreError> {
+    #[tracing::instrument(skip_all, fields(checkout = %checkout_session_id))]
+    async fn mark_failed(&self, checkout_session_id: &CheckoutSessionId) -> Result<(), StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
         // Only a pending checkout fails: tokens once credited stay credited.
         diesel::update(
             purchases::table
-                .find(checkout_session_id)
+                .find(checkout_session_id.as_str())
                 .filter(purchases::status.eq(PurchaseStatus::Pending.as_str())),
         )
         .set((
@@ -143,10 +148,13 @@ impl PurchaseRepository for PgPurchases {
         Ok(())
     }
 
-    async fn get(&self, checkout_session_id: &str) -> Result<Option<Purchase>, StoreError> {
+    async fn get(
+        &self,
+        checkout_session_id: &CheckoutSessionId,
+    ) -> Result<Option<Purchase>, StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
         let row = purchases::table
-            .find(checkout_session_id)
+            .find(checkout_session_id.as_str())
             .select(PurchaseRow::as_select())
             .first(&mut conn)
             .await

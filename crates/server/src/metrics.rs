@@ -26,8 +26,9 @@ use askgate_domain::ledger::{
 };
 use askgate_domain::page::{Page, PageRequest};
 use askgate_domain::ports::{
-    AiUpstream, Charges, Ledger, LedgerError, RecoveredCharge, Reservation, ReserveError, Reserved,
-    Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest, UpstreamStream,
+    AiUpstream, BalanceError, Charges, CreditError, HistoryError, Ledger, PurchaseCreditError,
+    RecoveredCharge, Reservation, ReserveError, Reserved, RestoreError, ReversalError, Settled,
+    Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest, UpstreamStream,
 };
 use askgate_domain::{ChargeId, StoreError, Tokens, UserId};
 use askgate_http::ApiError;
@@ -215,7 +216,7 @@ fn count_credit(kind: &'static str, entry: &LedgerEntry) {
 
 #[async_trait]
 impl Ledger for MeteredLedger {
-    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError> {
+    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, CreditError> {
         let recorded = self.inner.credit(request).await?;
         if let Recorded::Applied(entry) = &recorded {
             count_credit(entry.kind.as_str(), entry);
@@ -226,7 +227,7 @@ impl Ledger for MeteredLedger {
     async fn credit_purchase(
         &self,
         credit: &PurchaseCredit,
-    ) -> Result<PaymentOutcome, LedgerError> {
+    ) -> Result<PaymentOutcome, PurchaseCreditError> {
         let outcome = self.inner.credit_purchase(credit).await?;
         match &outcome {
             PaymentOutcome::Applied(entry)
@@ -247,11 +248,11 @@ impl Ledger for MeteredLedger {
     async fn reverse_purchase(
         &self,
         reversal: &PurchaseReversal,
-    ) -> Result<PaymentOutcome, LedgerError> {
+    ) -> Result<PaymentOutcome, ReversalError> {
         self.inner.reverse_purchase(reversal).await
     }
 
-    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, LedgerError> {
+    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, RestoreError> {
         let outcome = self.inner.restore_disputed(won).await?;
         if let PaymentOutcome::Applied(entry) = &outcome {
             count_credit("dispute_won", entry);
@@ -259,7 +260,7 @@ impl Ledger for MeteredLedger {
         Ok(outcome)
     }
 
-    async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError> {
+    async fn balance(&self, user: UserId) -> Result<Tokens, BalanceError> {
         self.inner.balance(user).await
     }
 
@@ -267,7 +268,7 @@ impl Ledger for MeteredLedger {
         &self,
         user: UserId,
         page: PageRequest,
-    ) -> Result<Page<LedgerEntry>, LedgerError> {
+    ) -> Result<Page<LedgerEntry>, HistoryError> {
         self.inner.history(user, page).await
     }
 }

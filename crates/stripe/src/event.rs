@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use askgate_domain::UserId;
 use askgate_domain::ledger::RefundShare;
-use askgate_domain::payment::{PaidPayment, PaymentEvent, PaymentStanding};
+use askgate_domain::payment::{
+    CheckoutSessionId, PaidPayment, PaymentEvent, PaymentIntentId, PaymentStanding, StripeEventId,
+};
 use askgate_domain::ports::WebhookError;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -18,7 +20,7 @@ pub(crate) const META_TOKENS: &str = "tokens";
 
 #[derive(Deserialize)]
 struct Envelope {
-    id: String,
+    id: StripeEventId,
     #[serde(rename = "type")]
     kind: String,
     created: Option<i64>,
@@ -30,16 +32,16 @@ struct EventData {
     object: serde_json::Value,
 }
 
-/// An id field that Stripe may also send expanded into the full object.
+/// A payment intent id field that Stripe may also send expanded into the full object.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum IdOrObject {
-    Id(String),
-    Object { id: String },
+    Id(PaymentIntentId),
+    Object { id: PaymentIntentId },
 }
 
 impl IdOrObject {
-    fn into_id(self) -> String {
+    fn into_id(self) -> PaymentIntentId {
         match self {
             Self::Id(id) | Self::Object { id } => id,
         }
@@ -48,7 +50,7 @@ impl IdOrObject {
 
 #[derive(Deserialize)]
 struct CheckoutSessionObject {
-    id: String,
+    id: CheckoutSessionId,
     payment_intent: Option<IdOrObject>,
     payment_status: Option<String>,
     amount_total: Option<i64>,
@@ -61,7 +63,7 @@ struct CheckoutSessionObject {
 
 #[derive(Deserialize)]
 struct PaymentIntentObject {
-    id: String,
+    id: PaymentIntentId,
     amount_received: Option<i64>,
     currency: Option<String>,
     #[serde(default)]
@@ -186,7 +188,7 @@ pub(crate) fn parse_event(payload: &[u8]) -> Result<PaymentEvent, WebhookError> 
 }
 
 fn paid_from_session(
-    event_id: String,
+    event_id: StripeEventId,
     event_created: Option<i64>,
     session: CheckoutSessionObject,
 ) -> Result<PaymentEvent, WebhookError> {
@@ -214,7 +216,7 @@ fn paid_from_session(
 }
 
 fn paid_from_intent(
-    event_id: String,
+    event_id: StripeEventId,
     event_created: Option<i64>,
     intent: PaymentIntentObject,
 ) -> Result<PaymentEvent, WebhookError> {
@@ -279,8 +281,8 @@ mod tests {
         assert_eq!(
             parse_event(body).unwrap(),
             PaymentEvent::Refunded {
-                event_id: "evt_1".to_owned(),
-                payment_intent_id: "pi_1".to_owned(),
+                event_id: StripeEventId::parse("evt_1").unwrap(),
+                payment_intent_id: PaymentIntentId::parse("pi_1").unwrap(),
                 share: None,
             }
         );
@@ -297,8 +299,8 @@ mod tests {
     #[test]
     fn a_dispute_closed_won_gives_back_and_closed_lost_stays_a_dispute() {
         let won = PaymentEvent::DisputeWon {
-            event_id: "evt_2".to_owned(),
-            payment_intent_id: "pi_1".to_owned(),
+            event_id: StripeEventId::parse("evt_2").unwrap(),
+            payment_intent_id: PaymentIntentId::parse("pi_1").unwrap(),
         };
         for (kind, status) in [
             ("charge.dispute.closed", "won"),
@@ -314,8 +316,8 @@ mod tests {
         assert_eq!(
             parse_event(&dispute_closed("charge.dispute.closed", "lost")).unwrap(),
             PaymentEvent::Disputed {
-                event_id: "evt_2".to_owned(),
-                payment_intent_id: "pi_1".to_owned(),
+                event_id: StripeEventId::parse("evt_2").unwrap(),
+                payment_intent_id: PaymentIntentId::parse("pi_1").unwrap(),
             }
         );
         assert!(matches!(
@@ -330,7 +332,7 @@ mod tests {
         assert_eq!(
             parse_event(body).unwrap(),
             PaymentEvent::Ignored {
-                event_id: "evt_9".to_owned(),
+                event_id: StripeEventId::parse("evt_9").unwrap(),
                 event_type: "v2.core.account.updated".to_owned()
             }
         );

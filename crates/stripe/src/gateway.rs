@@ -6,8 +6,9 @@ use askgate_domain::UserId;
 use askgate_domain::ledger::RefundShare;
 use askgate_domain::package::TokenPackage;
 use askgate_domain::payment::{
-    CheckoutCreated, CheckoutRequest, DisputeStatus, PaidPayment, PaymentIntentCreated,
-    PaymentIntentRequest, PaymentStanding,
+    CheckoutCreated, CheckoutRequest, CheckoutSessionId, DisputeStatus, PaidPayment,
+    PaymentIntentCreated, PaymentIntentId, PaymentIntentRequest, PaymentStanding,
+    ProviderIdempotencyKey,
 };
 use askgate_domain::ports::{PaymentError, PaymentGateway};
 use async_trait::async_trait;
@@ -133,6 +134,8 @@ enum ApiFailure {
     Configuration(String),
     #[error("Stripe's response lacks `{0}`")]
     MissingField(&'static str),
+    #[error("Stripe's response has an unusable `{0}`")]
+    InvalidId(&'static str),
 }
 
 fn api_base(mut base: url::Url) -> Result<String, StripeSetupError> {
@@ -151,8 +154,8 @@ fn api_base(mut base: url::Url) -> Result<String, StripeSetupError> {
     Ok(base.into())
 }
 
-fn idempotent(key: &str) -> Result<RequestStrategy, PaymentError> {
-    IdempotencyKey::new(key)
+fn idempotent(key: &ProviderIdempotencyKey) -> Result<RequestStrategy, PaymentError> {
+    IdempotencyKey::new(key.as_str())
         .map(RequestStrategy::Idempotent)
         .map_err(|err| PaymentError::Rejected(format!("idempotency key: {err}")))
 }
@@ -224,10 +227,19 @@ fn dispute_status(status: &stripe_core::DisputeStatus) -> DisputeStatus {
     }
 }
 
-fn paid_payment(intent: stripe_core::PaymentIntent, standing: PaymentStanding) -> PaidPayment {
-    PaidPayment {
+/// An id of Stripe's response as the domain's type.
+fn id_of<T: TryFrom<String>>(raw: &str, field: &'static str) -> Result<T, PaymentError> {
+    T::try_from(raw.to_owned())
+        .map_err(|_| PaymentError::Unavailable(Box::new(ApiFailure::InvalidId(field))))
+}
+
+fn paid_payment(
+    intent: stripe_core::PaymentIntent,
+    standing: PaymentStanding,
+) -> Result<PaidPayment, PaymentError> {
+    Ok(PaidPayment {
         event_id: None,
-        payment_intent_id: intent.id.as_str().to_owned(),
+        payment_intent_id: id_of::<PaymentIntentId>(intent.id.as_str(), "payment_intent.id")?,
         checkout_session_id: None,
         user: user_from(intent.metadata.get(META_USER_ID).map(String::as_str)),
         package: intent.metadata.get(META_PACKAGE).cloned(),
@@ -235,7 +247,7 @@ fn paid_payment(intent: stripe_core::PaymentIntent, standing: PaymentStanding) -
         currency: intent.currency.to_string(),
         created_at: timestamp(Some(intent.created)),
         standing,
-    }
+    })
 }
 
 #[async_trait]
@@ -257,7 +269,7 @@ impl PaymentGateway for StripeGateway {
             PaymentError::Unavailable(Box::new(ApiFailure::MissingField("client_secret")))
         })?;
         Ok(PaymentIntentCreated {
-            payment_intent_id: intent.id.as_str().to_owned(),
+            payment_intent_id: id_of(intent.id.as_str(), "payment_intent.id")?,
             client_secret,
         })
     }
@@ -293,7 +305,7 @@ impl PaymentGateway for StripeGateway {
             .url
             .ok_or_else(|| PaymentError::Unavailable(Box::new(ApiFailure::MissingField("url"))))?;
         Ok(CheckoutCreated {
-            id: session.id.as_str().to_owned(),
+            id: id_of::<CheckoutSessionId>(session.id.as_str(), "checkout.session.id")?,
             url,
         })
     }
@@ -329,7 +341,7 @@ impl PaymentGateway for StripeGateway {
                     _ => Vec::new(),
                 };
                 let standing = standing(charge, &disputes);
-                paid.push(paid_payment(intent, standing));
+                paid.push(paid_payment(intent, standing)?);
             }
             if !page.has_more || starting_after.is_none() {
                 break;

@@ -37,7 +37,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use askgate_domain::domain::{Domain, DomainConfiguration};
+use askgate_domain::domain::{Domain, DomainConfiguration, UpstreamKind};
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::ports::{
     AiUpstream, ServiceToken, ServiceTokenProvider, UpstreamAnswer, UpstreamError, UpstreamRequest,
@@ -227,14 +227,13 @@ impl Upstreams {
                 "scope is not accepted (token scopes are server settings)",
             )));
         }
-        let endpoint = domain
-            .api_endpoint
-            .as_ref()
-            .map(|e| parse_http_url(e.as_str(), "api_endpoint"))
-            .transpose()?;
-        match configuration.kind() {
-            Some("builtin") => Ok(Route::Builtin),
-            Some("openai") => {
+        let endpoint = domain.api_endpoint.as_ref().map(|e| e.url().clone());
+        let kind = configuration
+            .kind()
+            .map_err(|_| failed(WireError::Configuration("unknown kind")))?;
+        match kind {
+            UpstreamKind::Builtin => Ok(Route::Builtin),
+            UpstreamKind::OpenAi => {
                 let settings =
                     openai::DomainSettings::from_configuration(configuration).map_err(failed)?;
                 let base = match settings.base_url {
@@ -255,7 +254,7 @@ impl Upstreams {
                     auth: Auth::None,
                 })
             }
-            None | Some("askdocs") => {
+            UpstreamKind::AskDocs => {
                 let endpoint = endpoint
                     .map(|url| self.allowed(url, "api_endpoint"))
                     .transpose()?;
@@ -270,7 +269,6 @@ impl Upstreams {
                     None => Route::Builtin,
                 })
             }
-            Some(_) => Err(failed(WireError::Configuration("unknown kind"))),
         }
     }
 

@@ -7,15 +7,70 @@ use crate::ledger::{
 use crate::page::{Page, PageRequest};
 use crate::{BoxError, Tokens, UserId};
 
-/// Why a ledger operation did not happen.
+/// Why [`Ledger::credit`] did not add the tokens.
 #[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
+pub enum CreditError {
     #[error("user not found")]
     UserNotFound,
     #[error("a credit must be at least one token")]
     EmptyCredit,
     #[error("the balance would exceed the maximum")]
     Overflow,
+    #[error("ledger unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected ledger error")]
+    Unexpected(#[source] BoxError),
+}
+
+/// Why [`Ledger::credit_purchase`] did not decide. A buyer who no longer
+/// exists is an outcome ([`PaymentOutcome::Orphaned`]), not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PurchaseCreditError {
+    #[error("a credit must be at least one token")]
+    EmptyCredit,
+    #[error("the balance would exceed the maximum")]
+    Overflow,
+    #[error("ledger unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected ledger error")]
+    Unexpected(#[source] BoxError),
+}
+
+/// Why [`Ledger::reverse_purchase`] did not decide. Taking back never adds
+/// tokens, so it cannot overflow.
+#[derive(Debug, thiserror::Error)]
+pub enum ReversalError {
+    #[error("ledger unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected ledger error")]
+    Unexpected(#[source] BoxError),
+}
+
+/// Why [`Ledger::restore_disputed`] did not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("the balance would exceed the maximum")]
+    Overflow,
+    #[error("ledger unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected ledger error")]
+    Unexpected(#[source] BoxError),
+}
+
+/// Why [`Ledger::balance`] did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum BalanceError {
+    #[error("user not found")]
+    UserNotFound,
+    #[error("ledger unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("unexpected ledger error")]
+    Unexpected(#[source] BoxError),
+}
+
+/// Why [`Ledger::history`] did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
     #[error("ledger unavailable")]
     Unavailable(#[source] BoxError),
     #[error("unexpected ledger error")]
@@ -32,14 +87,18 @@ pub trait Ledger: Send + Sync {
     /// MUST return `Recorded::Duplicate` with the original row and change nothing.
     /// MUST return `EmptyCredit` for an amount of 0 and `UserNotFound` for an
     /// unknown user.
-    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, LedgerError>;
+    async fn credit(&self, request: &CreditRequest) -> Result<Recorded, CreditError>;
 
     /// Credits a paid purchase once per payment intent. The event id (when given)
     /// is recorded in the same transaction: an event seen before MUST return
     /// `DuplicateEvent`; a payment already credited under another event MUST
-    /// return `AlreadyApplied`.
-    async fn credit_purchase(&self, credit: &PurchaseCredit)
-    -> Result<PaymentOutcome, LedgerError>;
+    /// return `AlreadyApplied`; a buyer who no longer exists MUST return
+    /// `Orphaned`. MUST return `EmptyCredit` for 0 tokens and `Overflow` when
+    /// the balance would pass its maximum.
+    async fn credit_purchase(
+        &self,
+        credit: &PurchaseCredit,
+    ) -> Result<PaymentOutcome, PurchaseCreditError>;
 
     /// Takes back the unspent tokens of a credited purchase with a `reversal`
     /// row (never below zero; the shortfall goes in metadata). At most once per
@@ -48,23 +107,24 @@ pub trait Ledger: Send + Sync {
     async fn reverse_purchase(
         &self,
         reversal: &PurchaseReversal,
-    ) -> Result<PaymentOutcome, LedgerError>;
+    ) -> Result<PaymentOutcome, ReversalError>;
 
     /// Gives back what the payment's dispute took, with an `adjustment` row,
     /// once: the refunds' share of the payment stays taken. `Applied` with the
     /// row; `NothingToDo` when the dispute took nothing or was not applied yet
     /// (the outcome is remembered: a later dispute or credit then takes
     /// nothing for it); `AlreadyApplied` when the dispute was won before;
-    /// `DuplicateEvent` for an event seen before.
-    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, LedgerError>;
+    /// `DuplicateEvent` for an event seen before. MUST return `Overflow` when
+    /// the balance would pass its maximum.
+    async fn restore_disputed(&self, won: &DisputeWon) -> Result<PaymentOutcome, RestoreError>;
 
     /// The current balance. MUST return `UserNotFound` for an unknown user.
-    async fn balance(&self, user: UserId) -> Result<Tokens, LedgerError>;
+    async fn balance(&self, user: UserId) -> Result<Tokens, BalanceError>;
 
     /// The user's rows, newest first.
     async fn history(
         &self,
         user: UserId,
         page: PageRequest,
-    ) -> Result<Page<LedgerEntry>, LedgerError>;
+    ) -> Result<Page<LedgerEntry>, HistoryError>;
 }

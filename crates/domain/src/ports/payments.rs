@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::payment::{
-    CheckoutCreated, CheckoutRequest, PaidPayment, PaymentEvent, PaymentIntentCreated,
-    PaymentIntentRequest, Purchase,
+    CheckoutCreated, CheckoutRequest, CheckoutSessionId, PaidPayment, PaymentEvent,
+    PaymentIntentCreated, PaymentIntentId, PaymentIntentRequest, Purchase,
 };
 use crate::{BoxError, StoreError};
 
@@ -75,13 +75,16 @@ pub trait PurchaseRepository: Send + Sync {
     /// checkouts (paid outside askgate's checkout) are ignored.
     async fn attach_payment(
         &self,
-        checkout_session_id: &str,
-        payment_intent_id: &str,
+        checkout_session_id: &CheckoutSessionId,
+        payment_intent_id: &PaymentIntentId,
     ) -> Result<(), StoreError>;
 
     /// Marks a checkout as failed (async payment failure).
-    async fn mark_failed(&self, checkout_session_id: &str) -> Result<(), StoreError>;
+    async fn mark_failed(&self, checkout_session_id: &CheckoutSessionId) -> Result<(), StoreError>;
 
     /// `Ok(None)` when unknown.
-    async fn get(&self, checkout_session_id: &str) -> Result<Option<Purchase>, StoreError>;
+    async fn get(
+        &self,
+        checkout_session_id: &CheckoutSessionId,
+    ) -> Result<Option<Purchase>, StoreError>;
 }

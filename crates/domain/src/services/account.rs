@@ -6,7 +6,9 @@ use tracing::instrument;
 
 use crate::ledger::{CreditKind, CreditRequest, IdempotencyKey, LedgerEntry, Recorded};
 use crate::page::{Page, PageRequest};
-use crate::ports::{Clock, ExternalIdentity, Ledger, LedgerError, UserRepository};
+use crate::ports::{
+    BalanceError, Clock, CreditError, ExternalIdentity, HistoryError, Ledger, UserRepository,
+};
 use crate::user::{ExternalId, Role, SignIn, User, normalise_display_name};
 use crate::{BoxError, Email, StoreError, Tokens, UserId};
 
@@ -40,15 +42,34 @@ impl From<StoreError> for AccountError {
     }
 }
 
-impl From<LedgerError> for AccountError {
-    fn from(e: LedgerError) -> Self {
+impl From<CreditError> for AccountError {
+    fn from(e: CreditError) -> Self {
         match e {
-            LedgerError::UserNotFound => Self::UserNotFound,
-            LedgerError::EmptyCredit => Self::EmptyGrant,
-            LedgerError::Unavailable(src) => Self::Unavailable(src),
-            other @ (LedgerError::Overflow | LedgerError::Unexpected(_)) => {
+            CreditError::UserNotFound => Self::UserNotFound,
+            CreditError::EmptyCredit => Self::EmptyGrant,
+            CreditError::Unavailable(src) => Self::Unavailable(src),
+            other @ (CreditError::Overflow | CreditError::Unexpected(_)) => {
                 Self::Unexpected(Box::new(other))
             }
+        }
+    }
+}
+
+impl From<BalanceError> for AccountError {
+    fn from(e: BalanceError) -> Self {
+        match e {
+            BalanceError::UserNotFound => Self::UserNotFound,
+            BalanceError::Unavailable(src) => Self::Unavailable(src),
+            other @ BalanceError::Unexpected(_) => Self::Unexpected(Box::new(other)),
+        }
+    }
+}
+
+impl From<HistoryError> for AccountError {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::Unavailable(src) => Self::Unavailable(src),
+            other @ HistoryError::Unexpected(_) => Self::Unexpected(Box::new(other)),
         }
     }
 }

@@ -8,15 +8,19 @@ use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
 use crate::ledger::{
-    DisputeWon, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal, RefundShare,
-    ReversalCause,
+    DisputeWon, IdempotencyKey, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
+    RefundShare, ReversalCause,
 };
 use crate::package::{PackageView, TokenPackage, UnknownPackage};
 use crate::payment::{
-    CheckoutCreated, CheckoutRequest, DisputeStatus, PaidPayment, PaymentEvent,
-    PaymentIntentCreated, PaymentIntentRequest, Purchase, PurchaseStatus,
+    CheckoutCreated, CheckoutRequest, CheckoutSessionId, ClientKeyTooLong, DisputeStatus,
+    PaidPayment, PaymentEvent, PaymentIntentCreated, PaymentIntentId, PaymentIntentRequest,
+    PaymentRequestKind, ProviderIdempotencyKey, Purchase, PurchaseStatus, StripeEventId,
 };
-use crate::ports::{Ledger, LedgerError, PaymentError, PaymentGateway, PurchaseRepository};
+use crate::ports::{
+    BalanceError, Ledger, PaymentError, PaymentGateway, PurchaseCreditError, PurchaseRepository,
+    RestoreError, ReversalError,
+};
 use crate::user::Actor;
 use crate::{BoxError, StoreError, Tokens, UserId};
 
@@ -27,6 +31,9 @@ pub enum BillingError {
     NotConfigured,
     #[error(transparent)]
     UnknownPackage(#[from] UnknownPackage),
+    /// The client's idempotency key is too long to pass on to the provider.
+    #[error(transparent)]
+    IdempotencyKeyTooLong(#[from] ClientKeyTooLong),
     #[error("purchase not found")]
     PurchaseNotFound,
     #[error("the payment provider refused the request")]
@@ -48,11 +55,46 @@ impl From<StoreError> for BillingError {
     }
 }
 
-impl From<LedgerError> for BillingError {
-    fn from(e: LedgerError) -> Self {
+impl From<BalanceError> for BillingError {
+    fn from(e: BalanceError) -> Self {
         match e {
-            LedgerError::Unavailable(src) => Self::Unavailable(src),
-            other => Self::Unexpected(Box::new(other)),
+            BalanceError::Unavailable(src) => Self::Unavailable(src),
+            // The purchase names its buyer: a missing one is not the caller's fault.
+            other @ (BalanceError::UserNotFound | BalanceError::Unexpected(_)) => {
+                Self::Unexpected(Box::new(other))
+            }
+        }
+    }
+}
+
+impl From<PurchaseCreditError> for BillingError {
+    fn from(e: PurchaseCreditError) -> Self {
+        match e {
+            PurchaseCreditError::Unavailable(src) => Self::Unavailable(src),
+            // A package is never empty, and a balance this large is a bug.
+            other @ (PurchaseCreditError::EmptyCredit
+            | PurchaseCreditError::Overflow
+            | PurchaseCreditError::Unexpected(_)) => Self::Unexpected(Box::new(other)),
+        }
+    }
+}
+
+impl From<ReversalError> for BillingError {
+    fn from(e: ReversalError) -> Self {
+        match e {
+            ReversalError::Unavailable(src) => Self::Unavailable(src),
+            other @ ReversalError::Unexpected(_) => Self::Unexpected(Box::new(other)),
+        }
+    }
+}
+
+impl From<RestoreError> for BillingError {
+    fn from(e: RestoreError) -> Self {
+        match e {
+            RestoreError::Unavailable(src) => Self::Unavailable(src),
+            other @ (RestoreError::Overflow | RestoreError::Unexpected(_)) => {
+                Self::Unexpected(Box::new(other))
+            }
         }
     }
 }
@@ -173,16 +215,22 @@ impl BillingService {
         self.gateway.as_ref().ok_or(BillingError::NotConfigured)
     }
 
-    /// A PaymentIntent for `package`. `idempotency_key` makes a retried request
-    /// return the same intent.
+    /// A PaymentIntent for `package`. The client's `idempotency_key` makes a
+    /// retried request return the same intent; without one, each request is new.
     #[instrument(skip_all, fields(user_id = %actor.user, package))]
     pub async fn start_payment(
         &self,
         actor: &Actor,
         package: &str,
-        idempotency_key: String,
+        idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<PaymentIntentCreated, BillingError> {
         let package: TokenPackage = package.parse()?;
+        let idempotency_key = ProviderIdempotencyKey::derive(
+            PaymentRequestKind::PaymentIntent,
+            actor.user,
+            package,
+            idempotency_key,
+        )?;
         let gateway = self.gateway()?;
         let request = PaymentIntentRequest {
             user: actor.user,
@@ -199,9 +247,15 @@ impl BillingService {
         actor: &Actor,
         email: Option<String>,
         package: &str,
-        idempotency_key: String,
+        idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<CheckoutCreated, BillingError> {
         let package: TokenPackage = package.parse()?;
+        let idempotency_key = ProviderIdempotencyKey::derive(
+            PaymentRequestKind::Checkout,
+            actor.user,
+            package,
+            idempotency_key,
+        )?;
         let gateway = self.gateway()?;
         let request = CheckoutRequest {
             user: actor.user,
@@ -230,9 +284,12 @@ impl BillingService {
         actor: &Actor,
         checkout_session_id: &str,
     ) -> Result<PurchaseView, BillingError> {
+        // No checkout has an id that is not one.
+        let checkout_session_id = CheckoutSessionId::parse(checkout_session_id)
+            .map_err(|_| BillingError::PurchaseNotFound)?;
         let purchase = self
             .purchases
-            .get(checkout_session_id)
+            .get(&checkout_session_id)
             .await?
             .filter(|p| p.user == actor.user)
             .ok_or(BillingError::PurchaseNotFound)?;
@@ -344,8 +401,8 @@ impl BillingService {
 
     async fn reverse(
         &self,
-        event_id: Option<String>,
-        payment_intent_id: String,
+        event_id: Option<StripeEventId>,
+        payment_intent_id: PaymentIntentId,
         cause: ReversalCause,
         share: Option<RefundShare>,
     ) -> Result<EventOutcome, BillingError> {
@@ -374,8 +431,8 @@ impl BillingService {
 
     async fn restore(
         &self,
-        event_id: Option<String>,
-        payment_intent_id: String,
+        event_id: Option<StripeEventId>,
+        payment_intent_id: PaymentIntentId,
     ) -> Result<EventOutcome, BillingError> {
         let won = DisputeWon {
             payment_intent_id,
@@ -404,7 +461,7 @@ impl BillingService {
     pub async fn reconcile(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<(String, EventOutcome)>, BillingError> {
+    ) -> Result<Vec<(PaymentIntentId, EventOutcome)>, BillingError> {
         let payments = self.gateway()?.succeeded_payments_since(since).await?;
         let mut report = Vec::with_capacity(payments.len());
         for payment in payments {
@@ -498,8 +555,8 @@ mod tests {
 
     fn paid(amount_cents: i64, package: &str) -> PaidPayment {
         PaidPayment {
-            event_id: Some("evt_1".into()),
-            payment_intent_id: "pi_1".into(),
+            event_id: Some(StripeEventId::parse("evt_1").unwrap()),
+            payment_intent_id: PaymentIntentId::parse("pi_1").unwrap(),
             checkout_session_id: None,
             user: Some(UserId::generate()),
             package: Some(package.into()),
@@ -551,8 +608,8 @@ mod tests {
             .expect_credit_purchase()
             .withf(|c| {
                 c.tokens.get() == 250
-                    && c.payment_intent_id == "pi_1"
-                    && c.event_id.as_deref() == Some("evt_1")
+                    && c.payment_intent_id.as_str() == "pi_1"
+                    && c.event_id.as_ref().map(StripeEventId::as_str) == Some("evt_1")
             })
             .times(1)
             .returning(|_| Ok(PaymentOutcome::DuplicateEvent));
@@ -571,7 +628,7 @@ mod tests {
             role: Role::User,
         };
         assert!(matches!(
-            svc.start_payment(&actor, "100", "k".into()).await,
+            svc.start_payment(&actor, "100", None).await,
             Err(BillingError::NotConfigured)
         ));
     }
@@ -586,7 +643,7 @@ mod tests {
             role: Role::User,
         };
         assert!(matches!(
-            svc.start_payment(&actor, "99", "k".into()).await,
+            svc.start_payment(&actor, "99", None).await,
             Err(BillingError::UnknownPackage(_))
         ));
     }

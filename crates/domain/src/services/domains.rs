@@ -71,6 +71,7 @@ impl DomainInput {
         if configuration.names_a_scope() {
             return Err(DomainValidationError::ScopeNotAllowed);
         }
+        configuration.kind()?;
         configuration.base_url().transpose()?;
         Ok(NewDomain {
             name: DomainSlug::parse(&self.name)?,
@@ -101,8 +102,8 @@ impl DomainService {
         let refused = |field: &'static str| {
             move |reason: String| DomainValidationError::TargetRefused { field, reason }
         };
-        if let Some(url) = domain.api_endpoint.as_ref().and_then(ApiEndpoint::url) {
-            self.targets.check(&url).map_err(refused("api_endpoint"))?;
+        if let Some(url) = domain.api_endpoint.as_ref().map(ApiEndpoint::url) {
+            self.targets.check(url).map_err(refused("api_endpoint"))?;
         }
         if let Some(url) = domain.configuration.base_url().transpose()? {
             self.targets

@@ -6,7 +6,6 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use askgate_domain::user::{Actor, Role};
 use askgate_domain::{Email, SessionId, UserId};
 
-use super::TokenError;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -59,14 +58,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthenticatedUser, ApiError> {
         .cloned()
         .ok_or_else(|| ApiError::internal(&MissingState))?;
     let token = bearer_token(&req).ok_or_else(ApiError::unauthenticated)?;
-    match state.verifier().verify(&token).await {
-        Ok(user) => Ok(user),
-        Err(TokenError::Unavailable(source)) => Err(ApiError::unavailable(source.as_ref())),
-        Err(rejected) => {
-            tracing::info!(reason = %rejected, "refused a bearer token");
-            Err(ApiError::invalid_token())
-        }
-    }
+    Ok(state.verifier().verify(&token).await?)
 }
 
 #[derive(Debug, thiserror::Error)]

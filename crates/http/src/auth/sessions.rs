@@ -27,7 +27,6 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::{IssuedToken, SessionKeys, SessionTokenError};
-use crate::error::ApiError;
 
 /// Name of the refresh-token cookie.
 pub const REFRESH_COOKIE: &str = "askgate_refresh";
@@ -121,24 +120,6 @@ pub enum SessionError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Token(#[from] SessionTokenError),
-}
-
-impl From<SessionError> for ApiError {
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Refused | SessionError::ReuseDetected => {
-                tracing::info!(reason = %e, "refused a refresh");
-                Self::invalid_token()
-            }
-            SessionError::Expired => {
-                tracing::info!(reason = %e, "refused a refresh");
-                Self::session_expired()
-            }
-            SessionError::Store(StoreError::Unavailable(_)) => Self::unavailable(&e),
-            SessionError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_))
-            | SessionError::Token(_) => Self::internal(&e),
-        }
-    }
 }
 
 /// Starts, refreshes and ends sessions, and answers "is this session still active?".

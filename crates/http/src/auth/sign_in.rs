@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use askgate_domain::ports::{IdentityError, IdentityProvider};
+use askgate_domain::ports::IdentityProvider;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
@@ -20,8 +20,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use url::Url;
-
-use crate::error::ApiError;
 
 /// Name of the cookie that carries a sign-in in progress.
 pub const FLOW_COOKIE: &str = "askgate_sign_in";
@@ -197,22 +195,10 @@ pub enum FlowCookieError {
 #[error("redirect_uri must be on this service's origin or one of ALLOWED_ORIGINS.")]
 pub struct RedirectUriRefused;
 
-impl From<RedirectUriRefused> for ApiError {
-    fn from(e: RedirectUriRefused) -> Self {
-        Self::invalid_field("redirect_uri", e.to_string())
-    }
-}
-
 /// `return_to` is not a local path (422).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("return_to must be a path on this site, starting with a single '/'.")]
 pub struct NotALocalPath;
-
-impl From<NotALocalPath> for ApiError {
-    fn from(e: NotALocalPath) -> Self {
-        Self::invalid_field("return_to", e.to_string())
-    }
-}
 
 /// `return_to` of `/api/auth/authorize`: a local path (`/…` but not `//…`).
 pub fn local_return_path(raw: Option<&str>) -> Result<String, NotALocalPath> {
@@ -225,18 +211,6 @@ pub fn local_return_path(raw: Option<&str>) -> Result<String, NotALocalPath> {
         Ok(path.to_owned())
     } else {
         Err(NotALocalPath)
-    }
-}
-
-impl From<IdentityError> for ApiError {
-    fn from(e: IdentityError) -> Self {
-        match e {
-            IdentityError::Invalid(reason) => {
-                tracing::info!(%reason, "sign-in refused");
-                Self::sign_in_failed()
-            }
-            IdentityError::Unavailable(_) => Self::unavailable(&e),
-        }
     }
 }
 

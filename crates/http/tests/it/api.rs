@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError, test, web};
 use askgate_domain::ledger::{EntryKind, LedgerEntry, ServiceType};
 use askgate_domain::page::Page;
 use askgate_domain::ports::{
-    LedgerError, MockClock, MockDomainRepository, MockHealthCheck, MockLedger, MockUserRepository,
+    BalanceError, MockClock, MockDomainRepository, MockHealthCheck, MockLedger, MockUserRepository,
 };
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{AccountError, AccountService, DomainError, DomainService};
@@ -469,7 +469,7 @@ async fn balance_is_503_when_the_ledger_is_unavailable() {
     ports
         .ledger
         .expect_balance()
-        .returning(|_| Err(LedgerError::Unavailable("pool timed out".into())));
+        .returning(|_| Err(BalanceError::Unavailable("pool timed out".into())));
     let (status, headers, body) = send(ports, get_as("/api/user/tokens", &token_for(&ann))).await;
     assert_problem(
         status,

@@ -13,6 +13,7 @@ use askgate_domain::ledger::{
     PurchaseReversal, ReversalCause, ServiceType,
 };
 use askgate_domain::page::PageRequest;
+use askgate_domain::payment::{PaymentIntentId, StripeEventId};
 use askgate_domain::ports::{
     Charges, DomainRepository, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved,
     SettleOutcome, Settlement,
@@ -938,9 +939,9 @@ mod model {
                     ledger
                         .credit_purchase(&PurchaseCredit {
                             user: ann,
-                            payment_intent_id: intent.clone(),
+                            payment_intent_id: PaymentIntentId::parse(&intent).unwrap(),
                             tokens: Tokens::new(n).unwrap(),
-                            event_id: Some(unique("evt")),
+                            event_id: Some(StripeEventId::parse(&unique("evt")).unwrap()),
                             metadata: json!({}),
                         })
                         .await
@@ -991,9 +992,9 @@ mod model {
 
     fn reversal(pi: &str) -> PurchaseReversal {
         PurchaseReversal {
-            payment_intent_id: pi.to_owned(),
+            payment_intent_id: PaymentIntentId::parse(pi).unwrap(),
             reason: "refund".to_owned(),
-            event_id: Some(unique("evt")),
+            event_id: Some(StripeEventId::parse(&unique("evt")).unwrap()),
             cause: ReversalCause::Refund,
             share: None,
         }

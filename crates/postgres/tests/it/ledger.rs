@@ -11,7 +11,8 @@ use askgate_domain::ledger::{
     PurchaseCredit, PurchaseReversal, Recorded, RefundShare, ReversalCause, ServiceType,
 };
 use askgate_domain::page::PageRequest;
-use askgate_domain::ports::{Charges, Ledger, LedgerError, Reservation, Reserved};
+use askgate_domain::payment::{PaymentIntentId, StripeEventId};
+use askgate_domain::ports::{BalanceError, Charges, CreditError, Ledger, Reservation, Reserved};
 use askgate_domain::{ChargeId, ConversationId, Tokens, UserId};
 use askgate_postgres::audit::audit;
 use askgate_postgres::testing::{TestDatabase, spend, user_with};
@@ -38,17 +39,17 @@ fn grant(user: UserId, tokens: i64, key: &str) -> CreditRequest {
 fn purchase(user: UserId, pi: &str, tokens: i64, event: Option<&str>) -> PurchaseCredit {
     PurchaseCredit {
         user,
-        payment_intent_id: pi.to_owned(),
+        payment_intent_id: PaymentIntentId::parse(pi).unwrap(),
         tokens: Tokens::new(tokens).unwrap(),
-        event_id: event.map(str::to_owned),
+        event_id: event.map(|e| StripeEventId::parse(e).unwrap()),
         metadata: json!({ "package": tokens.to_string() }),
     }
 }
 
 fn reversal(pi: &str, event: &str) -> PurchaseReversal {
     PurchaseReversal {
-        payment_intent_id: pi.to_owned(),
-        event_id: Some(event.to_owned()),
+        payment_intent_id: PaymentIntentId::parse(pi).unwrap(),
+        event_id: Some(StripeEventId::parse(event).unwrap()),
         reason: "charge.refunded".to_owned(),
         cause: ReversalCause::Refund,
         share: None,
@@ -65,8 +66,8 @@ fn dispute(pi: &str, event: &str) -> PurchaseReversal {
 
 fn won(pi: &str, event: Option<&str>) -> DisputeWon {
     DisputeWon {
-        payment_intent_id: pi.to_owned(),
-        event_id: event.map(str::to_owned),
+        payment_intent_id: PaymentIntentId::parse(pi).unwrap(),
+        event_id: event.map(|e| StripeEventId::parse(e).unwrap()),
     }
 }
 
@@ -144,17 +145,17 @@ async fn credit_and_balance_refuse_nothing_unknown_users_and_overflow() {
     empty.amount = Tokens::ZERO;
     assert!(matches!(
         ledger.credit(&empty).await,
-        Err(LedgerError::EmptyCredit)
+        Err(CreditError::EmptyCredit)
     ));
     assert!(matches!(
         ledger
             .credit(&grant(UserId::generate(), 5, &unique("k")))
             .await,
-        Err(LedgerError::UserNotFound)
+        Err(CreditError::UserNotFound)
     ));
     assert!(matches!(
         ledger.balance(UserId::generate()).await,
-        Err(LedgerError::UserNotFound)
+        Err(BalanceError::UserNotFound)
     ));
     ledger
         .credit(&grant(user, i64::from(i32::MAX), &unique("k")))
@@ -163,7 +164,7 @@ async fn credit_and_balance_refuse_nothing_unknown_users_and_overflow() {
     let key = unique("k");
     assert!(matches!(
         ledger.credit(&grant(user, 1, &key)).await,
-        Err(LedgerError::Overflow)
+        Err(CreditError::Overflow)
     ));
     // The refused key was not used up.
     spend(&db, user, 1).await;
@@ -221,7 +222,7 @@ async fn the_same_purchase_event_delivered_ten_times_at_once_credits_once() {
     );
     assert_eq!(
         credited.idempotency_key.as_deref(),
-        Some(IdempotencyKey::for_payment(&pi).as_str())
+        Some(IdempotencyKey::for_payment(&PaymentIntentId::parse(&pi).unwrap()).as_str())
     );
     assert_eq!(credited.user_id, user);
     assert_eq!(ledger.balance(user).await.unwrap().get(), 100);
@@ -517,7 +518,7 @@ async fn reversal_after_partial_spending_takes_only_the_unspent_tokens() {
     assert_eq!(entry.stripe_payment_intent_id.as_deref(), Some(pi.as_str()));
     assert_eq!(
         entry.idempotency_key.as_deref(),
-        Some(IdempotencyKey::for_reversal(&pi).as_str())
+        Some(IdempotencyKey::for_reversal(&PaymentIntentId::parse(&pi).unwrap()).as_str())
     );
     assert_eq!(
         entry.metadata,
@@ -777,8 +778,8 @@ async fn deliver_in_every_order(
                 'w' => {
                     ledger
                         .restore_disputed(&DisputeWon {
-                            payment_intent_id: pi.clone(),
-                            event_id: Some(event),
+                            payment_intent_id: PaymentIntentId::parse(&pi).unwrap(),
+                            event_id: Some(StripeEventId::parse(&event).unwrap()),
                         })
                         .await
                         .unwrap();

@@ -3,7 +3,9 @@
 use askgate_domain::Tokens;
 use askgate_domain::ledger::PurchaseCredit;
 use askgate_domain::package::TokenPackage;
-use askgate_domain::payment::{Purchase, PurchaseStatus};
+use askgate_domain::payment::{
+    CheckoutSessionId, PaymentIntentId, Purchase, PurchaseStatus, StripeEventId,
+};
 use askgate_domain::ports::{Ledger, PurchaseRepository, UserRepository};
 use askgate_domain::testing as fixtures;
 
@@ -27,9 +29,17 @@ async fn new_user(db: &Database) -> UserId {
         .id
 }
 
-fn pending(checkout: &str, user: UserId, package: TokenPackage) -> Purchase {
+fn cs(raw: &str) -> CheckoutSessionId {
+    CheckoutSessionId::parse(raw).unwrap()
+}
+
+fn pi(raw: &str) -> PaymentIntentId {
+    PaymentIntentId::parse(raw).unwrap()
+}
+
+fn pending(checkout: &CheckoutSessionId, user: UserId, package: TokenPackage) -> Purchase {
     Purchase {
-        checkout_session_id: checkout.to_owned(),
+        checkout_session_id: checkout.clone(),
         user,
         package,
         payment_intent_id: None,
@@ -42,7 +52,7 @@ async fn a_recorded_checkout_reads_back_pending_and_unknown_ones_are_none() {
     let test_db = TestDatabase::new().await;
     let purchases = PgPurchases::new(test_db.database());
     let user = new_user(&test_db.database()).await;
-    let checkout = unique("cs_test");
+    let checkout = cs(&unique("cs_test"));
 
     purchases
         .record(&pending(&checkout, user, TokenPackage::Medium))
@@ -53,7 +63,7 @@ async fn a_recorded_checkout_reads_back_pending_and_unknown_ones_are_none() {
         purchases.get(&checkout).await.unwrap(),
         Some(pending(&checkout, user, TokenPackage::Medium))
     );
-    assert_eq!(purchases.get("cs_test_unknown").await.unwrap(), None);
+    assert_eq!(purchases.get(&cs("cs_test_unknown")).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -61,12 +71,15 @@ async fn recording_the_same_checkout_again_changes_nothing() {
     let test_db = TestDatabase::new().await;
     let purchases = PgPurchases::new(test_db.database());
     let user = new_user(&test_db.database()).await;
-    let checkout = unique("cs_test");
+    let checkout = cs(&unique("cs_test"));
     purchases
         .record(&pending(&checkout, user, TokenPackage::Small))
         .await
         .unwrap();
-    purchases.attach_payment(&checkout, "pi_1").await.unwrap();
+    purchases
+        .attach_payment(&checkout, &pi("pi_1"))
+        .await
+        .unwrap();
 
     // A retried checkout request records again: the credited row stays credited.
     let again = pending(&checkout, user, TokenPackage::Small);
@@ -75,7 +88,13 @@ async fn recording_the_same_checkout_again_changes_nothing() {
 
     let stored = purchases.get(&checkout).await.unwrap().unwrap();
     assert_eq!(stored.status, PurchaseStatus::Credited);
-    assert_eq!(stored.payment_intent_id.as_deref(), Some("pi_1"));
+    assert_eq!(
+        stored
+            .payment_intent_id
+            .as_ref()
+            .map(PaymentIntentId::as_str),
+        Some("pi_1")
+    );
 }
 
 #[tokio::test]
@@ -83,20 +102,26 @@ async fn attaching_the_payment_marks_the_checkout_credited() {
     let test_db = TestDatabase::new().await;
     let purchases = PgPurchases::new(test_db.database());
     let user = new_user(&test_db.database()).await;
-    let checkout = unique("cs_test");
+    let checkout = cs(&unique("cs_test"));
     purchases
         .record(&pending(&checkout, user, TokenPackage::Large))
         .await
         .unwrap();
 
     purchases
-        .attach_payment(&checkout, "pi_3Qpaid")
+        .attach_payment(&checkout, &pi("pi_3Qpaid"))
         .await
         .unwrap();
 
     let stored = purchases.get(&checkout).await.unwrap().unwrap();
     assert_eq!(stored.status, PurchaseStatus::Credited);
-    assert_eq!(stored.payment_intent_id.as_deref(), Some("pi_3Qpaid"));
+    assert_eq!(
+        stored
+            .payment_intent_id
+            .as_ref()
+            .map(PaymentIntentId::as_str),
+        Some("pi_3Qpaid")
+    );
     assert_eq!(stored.package, TokenPackage::Large);
 }
 
@@ -106,15 +131,18 @@ async fn attaching_a_payment_to_an_unknown_checkout_is_ignored() {
     let purchases = PgPurchases::new(test_db.database());
 
     purchases
-        .attach_payment("cs_test_made_elsewhere", "pi_1")
+        .attach_payment(&cs("cs_test_made_elsewhere"), &pi("pi_1"))
         .await
         .unwrap();
     purchases
-        .mark_failed("cs_test_made_elsewhere")
+        .mark_failed(&cs("cs_test_made_elsewhere"))
         .await
         .unwrap();
 
-    assert_eq!(purchases.get("cs_test_made_elsewhere").await.unwrap(), None);
+    assert_eq!(
+        purchases.get(&cs("cs_test_made_elsewhere")).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -122,7 +150,7 @@ async fn a_failed_async_payment_marks_a_pending_checkout_failed() {
     let test_db = TestDatabase::new().await;
     let purchases = PgPurchases::new(test_db.database());
     let user = new_user(&test_db.database()).await;
-    let checkout = unique("cs_test");
+    let checkout = cs(&unique("cs_test"));
     purchases
         .record(&pending(&checkout, user, TokenPackage::Small))
         .await
@@ -139,12 +167,15 @@ async fn a_credited_checkout_is_never_downgraded_to_failed() {
     let test_db = TestDatabase::new().await;
     let purchases = PgPurchases::new(test_db.database());
     let user = new_user(&test_db.database()).await;
-    let checkout = unique("cs_test");
+    let checkout = cs(&unique("cs_test"));
     purchases
         .record(&pending(&checkout, user, TokenPackage::Small))
         .await
         .unwrap();
-    purchases.attach_payment(&checkout, "pi_1").await.unwrap();
+    purchases
+        .attach_payment(&checkout, &pi("pi_1"))
+        .await
+        .unwrap();
 
     purchases.mark_failed(&checkout).await.unwrap();
 
@@ -159,19 +190,19 @@ async fn a_checkout_recorded_after_its_payment_was_credited_starts_credited() {
     let db = test_db.database();
     let purchases = PgPurchases::new(db.clone());
     let user = new_user(&db).await;
-    let checkout = unique("cs_test");
+    let checkout = cs(&unique("cs_test"));
     PgLedger::new(db.clone())
         .credit_purchase(&PurchaseCredit {
             user,
-            payment_intent_id: unique("pi"),
+            payment_intent_id: PaymentIntentId::parse(&unique("pi")).unwrap(),
             tokens: Tokens::new(250).unwrap(),
-            event_id: Some(unique("evt")),
+            event_id: Some(StripeEventId::parse(&unique("evt")).unwrap()),
             metadata: json!({ "package": "250", "checkout_session_id": checkout }),
         })
         .await
         .unwrap();
     purchases
-        .attach_payment(&checkout, "pi_early")
+        .attach_payment(&checkout, &pi("pi_early"))
         .await
         .unwrap();
 
@@ -183,7 +214,7 @@ async fn a_checkout_recorded_after_its_payment_was_credited_starts_credited() {
     let stored = purchases.get(&checkout).await.unwrap().unwrap();
     assert_eq!(stored.status, PurchaseStatus::Credited);
     // Another checkout of the same user is still pending.
-    let other = unique("cs_test");
+    let other = cs(&unique("cs_test"));
     purchases
         .record(&pending(&other, user, TokenPackage::Medium))
         .await

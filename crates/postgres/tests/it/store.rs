@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use askgate_domain::domain::{
     ApiEndpoint, DisplayName, DomainConfiguration, DomainDeletion, DomainSlug, NewDomain,
+    UpstreamKind,
 };
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::ports::{
-    Charges, DomainRepository, HealthCheck, Ledger, LedgerError, Reservation, ReserveError,
+    BalanceError, Charges, DomainRepository, HealthCheck, Ledger, Reservation, ReserveError,
     UserRepository,
 };
 use askgate_domain::testing as fixtures;
@@ -169,7 +170,7 @@ async fn domains_are_created_read_listed_and_updated() {
     let hr = domains.create(&new_domain("hr"), admin.id).await.unwrap();
     assert_eq!(hr.name.as_str(), "hr");
     assert_eq!(hr.created_by, Some(admin.id));
-    assert_eq!(hr.configuration.kind(), Some("askdocs"));
+    assert_eq!(hr.configuration.kind(), Ok(UpstreamKind::AskDocs));
     assert_eq!(
         hr.api_endpoint.as_ref().map(ApiEndpoint::as_str),
         Some("https://docs.example.com/hr")
@@ -339,7 +340,7 @@ async fn connections_the_server_closed_are_replaced_before_they_are_handed_out()
     // And so does the one after it (the query ran: the user is unknown).
     assert!(matches!(
         PgLedger::new(db.clone()).balance(UserId::generate()).await,
-        Err(LedgerError::UserNotFound)
+        Err(BalanceError::UserNotFound)
     ));
 }
 

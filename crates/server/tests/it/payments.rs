@@ -1145,6 +1145,55 @@ async fn create_payment_intent_returns_the_client_secret_under_the_clients_idemp
 }
 
 #[tokio::test]
+async fn a_purchase_idempotency_key_too_long_to_pass_on_to_stripe_is_422_before_stripe_is_called() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_in("long-key@example.com").await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture(INTENT_FIXTURE)))
+        .mount(&app.stripe)
+        .await;
+    // 191 characters still fit in Stripe's 255 with askgate's prefix; 192 do
+    // not, although a chat would take them.
+    let (status, _) = app
+        .post(
+            "/api/create-payment-intent",
+            &token,
+            &json!({ "package": "600" }),
+            Some(&"k".repeat(191)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for path in ["/api/create-payment-intent", "/api/checkout-session"] {
+        let (status, problem) = app
+            .post(
+                path,
+                &token,
+                &json!({ "package": "600" }),
+                Some(&"k".repeat(192)),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {problem}"
+        );
+        assert_eq!(problem["code"], "validation_failed");
+        assert_eq!(problem["field"], "Idempotency-Key");
+        assert_eq!(
+            problem["detail"],
+            "Idempotency-Key must be 1 to 191 visible ASCII characters."
+        );
+    }
+    assert_eq!(app.stripe_requests("/v1/payment_intents").await.len(), 1);
+    assert!(
+        app.stripe_requests("/v1/checkout/sessions")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn purchase_requests_are_checked_before_stripe_is_called() {
     let app = spawn().await;
     let (token, _) = app.sign_in_id("typo@example.com").await;

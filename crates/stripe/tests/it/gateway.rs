@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 
 use askgate_domain::UserId;
+use askgate_domain::ledger::IdempotencyKey;
 use askgate_domain::ledger::RefundShare;
 use askgate_domain::package::TokenPackage;
 use askgate_domain::payment::{
-    CheckoutRequest, DisputeStatus, PaidPayment, PaymentIntentRequest, PaymentStanding,
+    CheckoutRequest, DisputeStatus, PaidPayment, PaymentIntentId, PaymentIntentRequest,
+    PaymentRequestKind, PaymentStanding, ProviderIdempotencyKey,
 };
 use askgate_domain::ports::{PaymentError, PaymentGateway};
 use askgate_stripe::{PriceIds, StripeConfig, StripeGateway};
@@ -54,11 +56,42 @@ async fn sent_form(server: &MockServer) -> (HashMap<String, String>, wiremock::R
     (form, request)
 }
 
+/// The key askgate derives for `kind` with the client's key `client`.
+fn provider_key(
+    kind: PaymentRequestKind,
+    package: TokenPackage,
+    client: &str,
+) -> ProviderIdempotencyKey {
+    ProviderIdempotencyKey::derive(
+        kind,
+        user(),
+        package,
+        Some(&IdempotencyKey::parse(client).unwrap()),
+    )
+    .unwrap()
+}
+
+fn intent_key() -> ProviderIdempotencyKey {
+    provider_key(
+        PaymentRequestKind::PaymentIntent,
+        TokenPackage::Small,
+        "7f3c2a10",
+    )
+}
+
+fn checkout_key() -> ProviderIdempotencyKey {
+    provider_key(
+        PaymentRequestKind::Checkout,
+        TokenPackage::Medium,
+        "5e1d9b77",
+    )
+}
+
 fn intent_request(package: TokenPackage) -> PaymentIntentRequest {
     PaymentIntentRequest {
         user: user(),
         package,
-        idempotency_key: "askgate-pi-7f3c2a10".to_owned(),
+        idempotency_key: provider_key(PaymentRequestKind::PaymentIntent, package, "7f3c2a10"),
     }
 }
 
@@ -71,7 +104,7 @@ fn checkout_request(email: Option<&str>) -> CheckoutRequest {
             "https://askgate.example.com/purchase/success?session_id={CHECKOUT_SESSION_ID}"
                 .to_owned(),
         cancel_url: "https://askgate.example.com/purchase/cancel".to_owned(),
-        idempotency_key: "askgate-cs-5e1d9b77".to_owned(),
+        idempotency_key: checkout_key(),
     }
 }
 
@@ -80,7 +113,7 @@ async fn create_payment_intent_sends_the_package_price_metadata_and_idempotency_
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
-        .and(header("idempotency-key", "askgate-pi-7f3c2a10"))
+        .and(header("idempotency-key", intent_key().as_str()))
         .and(header(
             "authorization",
             format!("Bearer {SECRET_KEY}").as_str(),
@@ -137,7 +170,7 @@ async fn create_checkout_sends_mode_urls_metadata_and_inline_price_without_a_pri
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
-        .and(header("idempotency-key", "askgate-cs-5e1d9b77"))
+        .and(header("idempotency-key", checkout_key().as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json_body(CHECKOUT_SESSION)))
         .expect(1)
         .mount(&server)
@@ -372,7 +405,7 @@ async fn listing_follows_every_page_and_keeps_only_succeeded_payments() {
 
     let expected = |id: &str, amount: i64, package: &str, created: i64| PaidPayment {
         event_id: None,
-        payment_intent_id: id.to_owned(),
+        payment_intent_id: PaymentIntentId::parse(id).unwrap(),
         checkout_session_id: None,
         user: Some(user()),
         package: Some(package.to_owned()),

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use askgate_domain::UserId;
-use askgate_domain::payment::{PaidPayment, PaymentEvent, PaymentStanding};
+use askgate_domain::payment::{
+    CheckoutSessionId, PaidPayment, PaymentEvent, PaymentIntentId, PaymentStanding, StripeEventId,
+};
 use askgate_domain::ports::{WebhookError, WebhookVerifier};
 use askgate_stripe::{DEFAULT_TOLERANCE, StripeWebhooks};
 use chrono::{DateTime, Utc};
@@ -73,9 +75,9 @@ fn verify(payload: &str, name: &str) -> Result<PaymentEvent, WebhookError> {
 
 fn paid(event_id: &str, checkout: bool) -> PaymentEvent {
     PaymentEvent::Paid(PaidPayment {
-        event_id: Some(event_id.to_owned()),
-        payment_intent_id: PAYMENT_INTENT_ID.to_owned(),
-        checkout_session_id: checkout.then(|| CHECKOUT_ID.to_owned()),
+        event_id: Some(StripeEventId::parse(event_id).unwrap()),
+        payment_intent_id: PaymentIntentId::parse(PAYMENT_INTENT_ID).unwrap(),
+        checkout_session_id: checkout.then(|| CheckoutSessionId::parse(CHECKOUT_ID).unwrap()),
         user: Some(USER_ID.parse::<UserId>().unwrap()),
         package: Some("250".to_owned()),
         amount_cents: 1000,
@@ -101,7 +103,7 @@ fn checkout_completed_but_unpaid_is_ignored() {
     assert_eq!(
         event,
         PaymentEvent::Ignored {
-            event_id: "evt_1QaskgateFixture0002".to_owned(),
+            event_id: StripeEventId::parse("evt_1QaskgateFixture0002").unwrap(),
             event_type: "checkout.session.completed".to_owned(),
         }
     );
@@ -119,8 +121,8 @@ fn async_payment_failed_becomes_a_failed_checkout() {
     assert_eq!(
         event,
         PaymentEvent::CheckoutFailed {
-            event_id: "evt_1QaskgateFixture0004".to_owned(),
-            checkout_session_id: CHECKOUT_ID.to_owned(),
+            event_id: StripeEventId::parse("evt_1QaskgateFixture0004").unwrap(),
+            checkout_session_id: CheckoutSessionId::parse(CHECKOUT_ID).unwrap(),
         }
     );
 }
@@ -137,8 +139,8 @@ fn charge_refunded_names_the_payment_intent() {
     assert_eq!(
         event,
         PaymentEvent::Refunded {
-            event_id: "evt_1QaskgateFixture0006".to_owned(),
-            payment_intent_id: PAYMENT_INTENT_ID.to_owned(),
+            event_id: StripeEventId::parse("evt_1QaskgateFixture0006").unwrap(),
+            payment_intent_id: PaymentIntentId::parse(PAYMENT_INTENT_ID).unwrap(),
             share: None,
         }
     );
@@ -150,8 +152,8 @@ fn dispute_created_names_the_payment_intent() {
     assert_eq!(
         event,
         PaymentEvent::Disputed {
-            event_id: "evt_1QaskgateFixture0007".to_owned(),
-            payment_intent_id: PAYMENT_INTENT_ID.to_owned(),
+            event_id: StripeEventId::parse("evt_1QaskgateFixture0007").unwrap(),
+            payment_intent_id: PaymentIntentId::parse(PAYMENT_INTENT_ID).unwrap(),
         }
     );
 }
@@ -162,7 +164,7 @@ fn unknown_event_types_are_ignored() {
     assert_eq!(
         event,
         PaymentEvent::Ignored {
-            event_id: "evt_1QaskgateFixture0008".to_owned(),
+            event_id: StripeEventId::parse("evt_1QaskgateFixture0008").unwrap(),
             event_type: "customer.created".to_owned(),
         }
     );

@@ -24,13 +24,7 @@ struct Body {
 /// The body is neither empty nor `{refresh_token}` (422).
 #[derive(Debug, thiserror::Error)]
 #[error("The body must be empty, {{}} or {{\"refresh_token\": \"…\"}}.")]
-struct BadBody;
-
-impl From<BadBody> for ApiError {
-    fn from(e: BadBody) -> Self {
-        Self::invalid(e.to_string())
-    }
-}
+pub(crate) struct BadBody;
 
 /// The token from the body (when there is one) or else the cookie, and
 /// whether it came in the body.

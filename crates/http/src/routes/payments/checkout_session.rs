@@ -2,11 +2,12 @@
 //! the package, tracked as a pending purchase. Answers `{url, id}`; the web UI
 //! sends the browser to `url`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use super::{PackageBody, stripe_idempotency_key};
+use super::PackageBody;
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
+use crate::idempotency::IdempotencyKeyHeader;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -24,18 +25,17 @@ use crate::state::AppState;
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,
-    req: HttpRequest,
     body: web::Json<PackageBody>,
+    key: IdempotencyKeyHeader,
 ) -> Result<HttpResponse, ApiError> {
     let package = body.into_inner().package;
-    let key = stripe_idempotency_key(&req, caller.user, "checkout", &package)?;
     let created = state
         .billing()?
         .start_checkout(
             &caller.actor(),
             Some(caller.email.as_str().to_owned()),
             &package,
-            key,
+            key.key(),
         )
         .await?;
     Ok(HttpResponse::Ok().json(created))

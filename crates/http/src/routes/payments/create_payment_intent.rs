@@ -2,11 +2,12 @@
 //! package's exact price, for clients that collect the card themselves
 //! (Stripe Elements). Answers `{client_secret, payment_intent_id}`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use super::{PackageBody, stripe_idempotency_key};
+use super::PackageBody;
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
+use crate::idempotency::IdempotencyKeyHeader;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -24,14 +25,13 @@ use crate::state::AppState;
 pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,
-    req: HttpRequest,
     body: web::Json<PackageBody>,
+    key: IdempotencyKeyHeader,
 ) -> Result<HttpResponse, ApiError> {
     let package = body.into_inner().package;
-    let key = stripe_idempotency_key(&req, caller.user, "payment_intent", &package)?;
     let created = state
         .billing()?
-        .start_payment(&caller.actor(), &package, key)
+        .start_payment(&caller.actor(), &package, key.key())
         .await?;
     Ok(HttpResponse::Ok().json(created))
 }

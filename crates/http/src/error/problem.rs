@@ -1,25 +1,17 @@
-//! The one place where errors become HTTP responses.
+//! The problem+json body every error answer carries (RFC 9457), and the
+//! [`ApiError`] value it is rendered from.
 //!
-//! Every error leaves as an RFC 9457 `application/problem+json` body with a
-//! stable snake_case `code`. Domain errors are mapped exhaustively,
-//! with no catch-all arm, so a new variant forces a decision about its status.
-//! 5xx bodies are generic: the full error chain is logged once, here, and never
-//! sent to the client.
+//! 5xx bodies are generic: the full error chain is logged once, when the
+//! error is made, and never sent to the client.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use askgate_domain::StoreError;
-use askgate_domain::email::EmailError;
-use askgate_domain::page::PageError;
+use actix_web::{HttpResponse, ResponseError};
 use askgate_domain::ports::RateDecision;
-use askgate_domain::services::ChatError;
-use askgate_domain::services::{AccountError, BillingError, DomainError};
 use serde::Serialize;
 
 /// Media type of every error body.
@@ -155,7 +147,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
+    pub(super) fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self {
             code,
             status: code.status(),
@@ -170,7 +162,7 @@ impl ApiError {
 
     /// A server-side failure: logs the whole chain of `source` once and keeps
     /// only the generic text.
-    fn server(code: ProblemCode, source: &(dyn StdError + 'static)) -> Self {
+    pub(super) fn server(code: ProblemCode, source: &(dyn StdError + 'static)) -> Self {
         tracing::error!(
             code = code.as_str(),
             error.chain = %ErrorChain(source),
@@ -352,6 +344,14 @@ impl ApiError {
         Self::server(ProblemCode::Internal, source)
     }
 
+    /// The same problem with another detail (the status and code stay).
+    pub(super) fn with_detail(self, detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            ..self
+        }
+    }
+
     #[must_use]
     pub const fn code(&self) -> ProblemCode {
         self.code
@@ -449,160 +449,4 @@ impl fmt::Display for ErrorChain<'_> {
         }
         Ok(())
     }
-}
-
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::UserNotFound => Self::not_found("No such user."),
-            AccountError::MissingEmail => Self::invalid_field("email", e.to_string()),
-            AccountError::InvalidIdentity => Self::invalid_token(),
-            AccountError::Conflict(what) => Self::conflict(what),
-            AccountError::EmptyGrant => Self::invalid_field("tokens", e.to_string()),
-            AccountError::Unavailable(_) => Self::unavailable(&e),
-            AccountError::Unexpected(_) => Self::internal(&e),
-        }
-    }
-}
-
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
-        match e {
-            DomainError::Forbidden => Self::forbidden("Only admins may do this."),
-            DomainError::NotFound => Self::not_found("No such domain."),
-            DomainError::Invalid(invalid) => {
-                Self::invalid_field(invalid.field(), invalid.to_string())
-            }
-            DomainError::Conflict(what) => Self::conflict(what),
-            DomainError::Unavailable(_) => Self::unavailable(&e),
-            DomainError::Unexpected(_) => Self::internal(&e),
-        }
-    }
-}
-
-impl From<ChatError> for ApiError {
-    fn from(e: ChatError) -> Self {
-        match e {
-            ChatError::DomainRequired => Self::invalid_field("domain_id", e.to_string()),
-            ChatError::DomainNotFound => Self::not_found("No such domain, or it is not active."),
-            ChatError::ConversationNotFound => Self::not_found("No such conversation."),
-            ChatError::RateLimited(decision) => Self::rate_limited_by(decision),
-            ChatError::InsufficientTokens { balance } => {
-                Self::insufficient_tokens(i64::from(balance.get()), PURCHASE_URL)
-            }
-            ChatError::UpstreamFailed(_) => Self::upstream_failed(&e),
-            ChatError::UpstreamTimeout => Self::upstream_timeout(&e),
-            ChatError::IdempotencyMismatch => Self::invalid_field(
-                "Idempotency-Key",
-                "This Idempotency-Key was used with a different request.",
-            ),
-            ChatError::IdempotencyInProgress => Self::conflict(
-                "A request with this Idempotency-Key is still being processed. Retry later.",
-            ),
-            ChatError::Unavailable(_) => Self::unavailable(&e),
-            ChatError::Unexpected(_) => Self::internal(&e),
-        }
-    }
-}
-
-/// A storage port called directly by a handler (conversations).
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => Self::conflict(what),
-            StoreError::Unavailable(_) => Self::unavailable(&e),
-            StoreError::Unexpected(_) => Self::internal(&e),
-        }
-    }
-}
-
-impl From<BillingError> for ApiError {
-    fn from(e: BillingError) -> Self {
-        match e {
-            // Configuration, not an outage: said plainly and not logged as an error.
-            BillingError::NotConfigured => {
-                Self::new(ProblemCode::Unavailable, "payments are not configured")
-            }
-            BillingError::UnknownPackage(unknown) => {
-                Self::invalid_field("package", unknown.to_string())
-            }
-            BillingError::PurchaseNotFound => Self::not_found("No such purchase."),
-            // Stripe's own message is logged, never shown.
-            BillingError::Rejected(_) => Self {
-                detail: "The payment provider could not start the payment. Please try again later."
-                    .to_owned(),
-                ..Self::server(ProblemCode::UpstreamFailed, &e)
-            },
-            BillingError::Unavailable(_) => Self::unavailable(&e),
-            BillingError::Unexpected(_) => Self::internal(&e),
-        }
-    }
-}
-
-impl From<PageError> for ApiError {
-    fn from(e: PageError) -> Self {
-        let field = match e {
-            PageError::InvalidLimit => "limit",
-            PageError::InvalidCursor => "cursor",
-        };
-        Self::invalid_field(field, e.to_string())
-    }
-}
-
-impl From<EmailError> for ApiError {
-    fn from(e: EmailError) -> Self {
-        Self::invalid_field("email", e.to_string())
-    }
-}
-
-/// Bodies that are not JSON, too large or of the wrong shape.
-pub(crate) fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::invalid_with_status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "The request body is too large.",
-            )
-        }
-        JsonPayloadError::ContentType => ApiError::invalid_with_status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "The request body must be JSON (Content-Type: application/json).",
-        ),
-        JsonPayloadError::Deserialize(serde) if serde.is_data() => {
-            ApiError::invalid(format!("The request body is not valid: {serde}"))
-        }
-        JsonPayloadError::Deserialize(_) | JsonPayloadError::Serialize(_) => {
-            ApiError::invalid_with_status(
-                StatusCode::BAD_REQUEST,
-                "The request body is not valid JSON.",
-            )
-        }
-        JsonPayloadError::Payload(_) => ApiError::invalid_with_status(
-            StatusCode::BAD_REQUEST,
-            "The request body could not be read.",
-        ),
-        _ => {
-            ApiError::invalid_with_status(StatusCode::BAD_REQUEST, "The request body is not valid.")
-        }
-    };
-    tracing::debug!(error = %err, "refused a request body");
-    api.into()
-}
-
-/// Query strings of the wrong shape (`?limit=abc`).
-pub(crate) fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let reason = match &err {
-        QueryPayloadError::Deserialize(e) => e.to_string(),
-        other => other.to_string(),
-    };
-    ApiError::invalid(format!("The query string is not valid: {reason}")).into()
-}
-
-/// Path segments of the wrong shape (`/api/domains/not-a-uuid`).
-pub(crate) fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    let reason = match &err {
-        PathError::Deserialize(e) => e.to_string(),
-        other => other.to_string(),
-    };
-    ApiError::invalid(format!("The path is not valid: {reason}")).into()
 }

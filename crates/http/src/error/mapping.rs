@@ -1,0 +1,208 @@
+//! Every error of the use cases, the ports and the request parsers, turned
+//! into an [`ApiError`]: one `From` impl per error type, each matching every
+//! variant, so a new variant forces a decision about its status.
+
+use actix_web::http::StatusCode;
+use askgate_domain::StoreError;
+use askgate_domain::email::EmailError;
+use askgate_domain::page::PageError;
+use askgate_domain::payment::ProviderIdempotencyKey;
+use askgate_domain::ports::{IdentityError, WebhookError};
+use askgate_domain::services::{AccountError, BillingError, ChatError, DomainError};
+
+use super::{ApiError, PURCHASE_URL, ProblemCode};
+use crate::auth::{NotALocalPath, RedirectUriRefused, SessionError, TokenError};
+use crate::idempotency::IDEMPOTENCY_KEY;
+use crate::routes::auth::refresh::BadBody;
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::UserNotFound => Self::not_found("No such user."),
+            AccountError::MissingEmail => Self::invalid_field("email", e.to_string()),
+            AccountError::InvalidIdentity => Self::invalid_token(),
+            AccountError::Conflict(what) => Self::conflict(what),
+            AccountError::EmptyGrant => Self::invalid_field("tokens", e.to_string()),
+            AccountError::Unavailable(_) => Self::unavailable(&e),
+            AccountError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Forbidden => Self::forbidden("Only admins may do this."),
+            DomainError::NotFound => Self::not_found("No such domain."),
+            DomainError::Invalid(invalid) => {
+                Self::invalid_field(invalid.field(), invalid.to_string())
+            }
+            DomainError::Conflict(what) => Self::conflict(what),
+            DomainError::Unavailable(_) => Self::unavailable(&e),
+            DomainError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::DomainRequired => Self::invalid_field("domain_id", e.to_string()),
+            ChatError::DomainNotFound => Self::not_found("No such domain, or it is not active."),
+            ChatError::ConversationNotFound => Self::not_found("No such conversation."),
+            ChatError::RateLimited(decision) => Self::rate_limited_by(decision),
+            ChatError::InsufficientTokens { balance } => {
+                Self::insufficient_tokens(i64::from(balance.get()), PURCHASE_URL)
+            }
+            ChatError::UpstreamFailed(_) => Self::upstream_failed(&e),
+            ChatError::UpstreamTimeout => Self::upstream_timeout(&e),
+            ChatError::IdempotencyMismatch => Self::invalid_field(
+                "Idempotency-Key",
+                "This Idempotency-Key was used with a different request.",
+            ),
+            ChatError::IdempotencyInProgress => Self::conflict(
+                "A request with this Idempotency-Key is still being processed. Retry later.",
+            ),
+            ChatError::Unavailable(_) => Self::unavailable(&e),
+            ChatError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+/// A storage port called directly by a handler (conversations).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::conflict(what),
+            StoreError::Unavailable(_) => Self::unavailable(&e),
+            StoreError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(e: BillingError) -> Self {
+        match e {
+            // Configuration, not an outage: said plainly and not logged as an error.
+            BillingError::NotConfigured => {
+                Self::new(ProblemCode::Unavailable, "payments are not configured")
+            }
+            BillingError::UnknownPackage(unknown) => {
+                Self::invalid_field("package", unknown.to_string())
+            }
+            BillingError::IdempotencyKeyTooLong(_) => Self::invalid_field(
+                IDEMPOTENCY_KEY,
+                format!(
+                    "Idempotency-Key must be 1 to {} visible ASCII characters.",
+                    ProviderIdempotencyKey::MAX_CLIENT_KEY_LEN
+                ),
+            ),
+            BillingError::PurchaseNotFound => Self::not_found("No such purchase."),
+            // Stripe's own message is logged, never shown.
+            BillingError::Rejected(_) => Self::server(ProblemCode::UpstreamFailed, &e).with_detail(
+                "The payment provider could not start the payment. Please try again later.",
+            ),
+            BillingError::Unavailable(_) => Self::unavailable(&e),
+            BillingError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<PageError> for ApiError {
+    fn from(e: PageError) -> Self {
+        let field = match e {
+            PageError::InvalidLimit => "limit",
+            PageError::InvalidCursor => "cursor",
+        };
+        Self::invalid_field(field, e.to_string())
+    }
+}
+
+impl From<EmailError> for ApiError {
+    fn from(e: EmailError) -> Self {
+        Self::invalid_field("email", e.to_string())
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Refused | SessionError::ReuseDetected => {
+                tracing::info!(reason = %e, "refused a refresh");
+                Self::invalid_token()
+            }
+            SessionError::Expired => {
+                tracing::info!(reason = %e, "refused a refresh");
+                Self::session_expired()
+            }
+            SessionError::Store(StoreError::Unavailable(_)) => Self::unavailable(&e),
+            SessionError::Store(StoreError::Conflict(_) | StoreError::Unexpected(_))
+            | SessionError::Token(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Invalid(reason) => {
+                tracing::info!(%reason, "sign-in refused");
+                Self::sign_in_failed()
+            }
+            IdentityError::Unavailable(_) => Self::unavailable(&e),
+        }
+    }
+}
+
+impl From<RedirectUriRefused> for ApiError {
+    fn from(e: RedirectUriRefused) -> Self {
+        Self::invalid_field("redirect_uri", e.to_string())
+    }
+}
+
+impl From<NotALocalPath> for ApiError {
+    fn from(e: NotALocalPath) -> Self {
+        Self::invalid_field("return_to", e.to_string())
+    }
+}
+
+impl From<BadBody> for ApiError {
+    fn from(e: BadBody) -> Self {
+        Self::invalid(e.to_string())
+    }
+}
+
+/// A bearer token was refused: the client learns only "invalid token", the
+/// reason is logged.
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Unavailable(source) => Self::unavailable(source.as_ref()),
+            TokenError::Jwt(_)
+            | TokenError::WrongRole
+            | TokenError::InvalidClaim(_)
+            | TokenError::Revoked
+            | TokenError::Refused(_) => {
+                tracing::info!(reason = %e, "refused a bearer token");
+                Self::invalid_token()
+            }
+        }
+    }
+}
+
+/// A webhook delivery was refused: 400 naming what was wrong; the details are
+/// logged, not echoed.
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        tracing::warn!(error = %e, "refused a webhook delivery");
+        let detail = match e {
+            WebhookError::MissingSignature => {
+                "The Stripe-Signature header is missing or malformed."
+            }
+            WebhookError::BadSignature => "The Stripe-Signature does not match the payload.",
+            WebhookError::Stale => "The Stripe-Signature timestamp is outside the tolerance.",
+            WebhookError::MalformedPayload(_) => "The payload is not a Stripe event.",
+        };
+        Self::invalid_with_status(StatusCode::BAD_REQUEST, detail)
+    }
+}
