@@ -1059,7 +1059,7 @@ async fn a_domain_cannot_name_a_token_scope_or_an_upstream_outside_the_allowed_h
 
 #[tokio::test]
 async fn an_unknown_upstream_kind_is_refused_when_a_domain_is_saved_naming_configuration_kind() {
-    let app = TestApp::spawn_with(&[]).await;
+    let app = spawn_with(&[]).await;
     let (admin, _) = app.sign_in(ADMIN).await;
     let domain = |kind: Value| {
         json!({
@@ -1069,7 +1069,7 @@ async fn an_unknown_upstream_kind_is_refused_when_a_domain_is_saved_naming_confi
         })
     };
     for kind in [json!("gpt-9"), json!("OpenAI"), json!(7)] {
-        let reply = app.post("/api/domains", &admin, &domain(kind)).await;
+        let reply = app.post("/api/domains", Some(&admin), &domain(kind)).await;
         assert_problem(
             &reply,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1077,18 +1077,20 @@ async fn an_unknown_upstream_kind_is_refused_when_a_domain_is_saved_naming_confi
         );
         assert_eq!(reply.body["field"], "configuration.kind", "{}", reply.body);
     }
-    let all = app.get("/api/domains?include_inactive=true", &admin).await;
+    let all = app
+        .get("/api/domains?include_inactive=true", Some(&admin))
+        .await;
     assert_eq!(all.body, json!([]), "nothing was stored");
 
     let created = app
-        .post("/api/domains", &admin, &domain(json!("builtin")))
+        .post("/api/domains", Some(&admin), &domain(json!("builtin")))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().unwrap();
     let reply = app
         .put(
             &format!("/api/domains/{id}"),
-            &admin,
+            Some(&admin),
             &domain(json!("gpt-9")),
         )
         .await;
@@ -1098,7 +1100,9 @@ async fn an_unknown_upstream_kind_is_refused_when_a_domain_is_saved_naming_confi
         "validation_failed",
     );
     assert_eq!(reply.body["field"], "configuration.kind", "{}", reply.body);
-    let kept = app.get("/api/domains?include_inactive=true", &admin).await;
+    let kept = app
+        .get("/api/domains?include_inactive=true", Some(&admin))
+        .await;
     assert_eq!(kept.body[0]["configuration"]["kind"], "builtin");
 }
 

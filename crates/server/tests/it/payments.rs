@@ -937,7 +937,7 @@ async fn checkout_session_asks_stripe_for_the_package_and_the_success_page_sees_
         .and(path("/v1/checkout/sessions"))
         .respond_with(ResponseTemplate::new(200).set_body_json(&session))
         .expect(1)
-        .mount(&app.stripe())
+        .mount(app.stripe())
         .await;
 
     let (status, created) = app
@@ -1045,7 +1045,7 @@ async fn an_async_payment_failure_shows_the_checkout_as_failed() {
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .respond_with(ResponseTemplate::new(200).set_body_json(&session))
-        .mount(&app.stripe())
+        .mount(app.stripe())
         .await;
     app.post_with_key(
         "/api/checkout-session",
@@ -1083,7 +1083,7 @@ async fn create_payment_intent_returns_the_client_secret_under_the_clients_idemp
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture(INTENT_FIXTURE)))
-        .mount(&app.stripe())
+        .mount(app.stripe())
         .await;
 
     let (status, created) = app
@@ -1146,33 +1146,35 @@ async fn create_payment_intent_returns_the_client_secret_under_the_clients_idemp
 
 #[tokio::test]
 async fn a_purchase_idempotency_key_too_long_to_pass_on_to_stripe_is_422_before_stripe_is_called() {
-    let app = TestApp::spawn().await;
-    let (token, _) = app.sign_in("long-key@example.com").await;
+    let app = spawn().await;
+    let (token, _) = app.sign_in_id("long-key@example.com").await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture(INTENT_FIXTURE)))
-        .mount(&app.stripe)
+        .mount(app.stripe())
         .await;
     // 191 characters still fit in Stripe's 255 with askgate's prefix; 192 do
     // not, although a chat would take them.
     let (status, _) = app
-        .post(
+        .post_with_key(
             "/api/create-payment-intent",
-            &token,
+            Some(&token),
             &json!({ "package": "600" }),
             Some(&"k".repeat(191)),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     for path in ["/api/create-payment-intent", "/api/checkout-session"] {
         let (status, problem) = app
-            .post(
+            .post_with_key(
                 path,
-                &token,
+                Some(&token),
                 &json!({ "package": "600" }),
                 Some(&"k".repeat(192)),
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1241,7 +1243,7 @@ async fn a_request_stripe_refuses_is_a_generic_502() {
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .respond_with(ResponseTemplate::new(402).set_body_string(CARD_ERROR_FIXTURE))
-        .mount(&app.stripe())
+        .mount(app.stripe())
         .await;
 
     let (status, problem) = app
@@ -1280,7 +1282,7 @@ async fn reconcile_credits_a_missed_payment_once_however_often_it_runs() {
             "has_more": false,
             "data": [missed.succeeded_intent(), webhooked.succeeded_intent(), unpaid],
         })))
-        .mount(&app.stripe())
+        .mount(app.stripe())
         .await;
     let args = ReconcileArgs {
         since: Duration::from_secs(72 * 3600),
@@ -1337,7 +1339,7 @@ async fn reconcile_after_a_refund_that_came_before_the_credit_leaves_nothing_spe
             "has_more": false,
             "data": [refunded.succeeded_intent()],
         })))
-        .mount(&app.stripe())
+        .mount(app.stripe())
         .await;
     let args = ReconcileArgs {
         since: Duration::from_secs(72 * 3600),
@@ -1375,7 +1377,7 @@ async fn stripe_lists(app: &Shop, intents: Vec<Value>, disputes: Vec<(&str, Valu
             "has_more": false,
             "data": intents,
         })))
-        .mount(&app.stripe())
+        .mount(app.stripe())
         .await;
     for (intent, dispute) in disputes {
         Mock::given(method("GET"))
@@ -1387,7 +1389,7 @@ async fn stripe_lists(app: &Shop, intents: Vec<Value>, disputes: Vec<(&str, Valu
                 "has_more": false,
                 "data": [dispute],
             })))
-            .mount(&app.stripe())
+            .mount(app.stripe())
             .await;
     }
 }
