@@ -19,6 +19,8 @@ mod error;
 mod http;
 mod keys;
 mod provider;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use client_credentials::ClientCredentials;
 pub use config::AzureAdConfig;

@@ -18,6 +18,8 @@ pub mod page;
 pub mod payment;
 pub mod ports;
 pub mod services;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod text;
 pub mod tokens;
 pub mod user;

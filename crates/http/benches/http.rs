@@ -10,10 +10,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use actix_web::ResponseError;
-use askgate_domain::user::{ExternalId, Role, User};
-use askgate_domain::{Email, SessionId, Tokens, UserId};
+use askgate_domain::SessionId;
+use askgate_domain::testing;
+use askgate_domain::user::{Role, User};
 use askgate_http::{ApiError, SessionKeys};
-use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use secrecy::SecretString;
 
@@ -23,16 +23,9 @@ fn session(c: &mut Criterion) {
         Duration::from_secs(900),
         "authenticated".to_owned(),
     );
-    let email = Email::parse("bench@example.com").unwrap();
     let user = User {
-        id: UserId::generate(),
-        external_id: ExternalId::for_dev_login(&email),
-        email,
         display_name: Some("Bench".to_owned()),
-        tokens: Tokens::ZERO,
-        role: Role::User,
-        created_at: Utc::now(),
-        last_login: None,
+        ..testing::user("bench@example.com", Role::User)
     };
     let token = keys.issue(&user, SessionId::generate()).unwrap().token;
     assert!(keys.verify_session(&token).is_ok());

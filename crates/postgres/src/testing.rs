@@ -15,15 +15,12 @@
 
 use std::time::Duration;
 
-use askgate_domain::conversation::ChatMessage;
-use askgate_domain::ledger::{CreditKind, CreditRequest, IdempotencyKey, ServiceType};
+use askgate_domain::ledger::{CreditKind, CreditRequest, IdempotencyKey};
 use askgate_domain::ports::{
-    Charges, ExchangeTarget, Ledger, Reservation, Reserved, SettleOutcome, Settlement,
-    UserRepository,
+    Charges, ExchangeTarget, Ledger, Reserved, SettleOutcome, Settled, UserRepository,
 };
-use askgate_domain::user::{ExternalId, Role, SignIn};
-use askgate_domain::{ChargeId, ConversationId, Email, Tokens, UserId};
-use chrono::Utc;
+use askgate_domain::testing as fixtures;
+use askgate_domain::{ConversationId, Tokens, UserId};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -107,20 +104,29 @@ impl TestDatabase {
 
     /// Like [`TestDatabase::new`], with a pool of `max_connections`.
     pub async fn with_max_connections(max_connections: usize) -> Self {
-        let server_url = test_server_url();
-        let template = TEMPLATE
-            .get_or_try_init(|| ensure_template(&server_url))
-            .await
-            .unwrap_or_else(|e| panic!("cannot prepare the test template database: {e}"));
+        let template = template().await;
+        Self::create(&format!(r#"TEMPLATE "{template}""#), max_connections).await
+    }
 
+    /// A fresh database without askgate's schema (PostgreSQL's default
+    /// template), for tests that build a schema themselves: the Supabase
+    /// scripts, migrations from nothing. Named and swept like the migrated ones.
+    pub async fn empty() -> Self {
+        // Checking the template once also sweeps the leftovers of crashed runs.
+        template().await;
+        Self::create("", DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Creates `askgate_t_<uuid v7>` with the `CREATE DATABASE` options
+    /// `options` and connects a pool of `max_connections` to it.
+    async fn create(options: &str, max_connections: usize) -> Self {
+        let server_url = test_server_url();
         let name = format!("{TEST_PREFIX}{}", Uuid::now_v7().simple());
         let mut server = connect_server(&server_url)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         server
-            .batch_execute(&format!(
-                r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#
-            ))
+            .batch_execute(&format!(r#"CREATE DATABASE "{name}" {options}"#))
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
         drop(server);
@@ -187,18 +193,20 @@ impl TestDatabase {
     }
 }
 
+/// The name of the migrated template, checked (or built) once per process.
+async fn template() -> &'static str {
+    let server_url = test_server_url();
+    TEMPLATE
+        .get_or_try_init(|| ensure_template(&server_url))
+        .await
+        .unwrap_or_else(|e| panic!("cannot prepare the test template database: {e}"))
+}
+
 /// A new user, signed in once, holding `tokens` granted tokens.
 pub async fn user_with(db: &Database, tokens: i64) -> UserId {
     let id = Uuid::now_v7().simple();
     let user = PgUsers::new(db.clone())
-        .upsert_sign_in(&SignIn {
-            external_id: ExternalId::parse(&format!("oid-{id}")).unwrap_or_else(|e| panic!("{e}")),
-            email: Email::parse(&format!("user-{id}@example.com"))
-                .unwrap_or_else(|e| panic!("{e}")),
-            display_name: None,
-            role: Role::User,
-            at: Utc::now(),
-        })
+        .upsert_sign_in(&fixtures::new_sign_in())
         .await
         .unwrap_or_else(|e| panic!("cannot create a test user: {e}"))
         .id;
@@ -218,44 +226,47 @@ pub async fn user_with(db: &Database, tokens: i64) -> UserId {
     user
 }
 
+/// One chat as the chat use case records it: one of `user`'s tokens reserved
+/// for AskAT&T (the reservation must hold), then settled with `question` and
+/// `answer` recorded in `target`.
+pub async fn exchange(
+    charges: &PgCharges,
+    user: UserId,
+    target: ExchangeTarget,
+    question: &str,
+    answer: &str,
+) -> Settled {
+    let conversation = match target {
+        ExchangeTarget::New(id) | ExchangeTarget::Existing(id) => id,
+    };
+    let reservation = fixtures::reservation(user, conversation);
+    let reserved = charges
+        .reserve(&reservation, Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reserve a test chat's token: {e}"));
+    assert!(
+        matches!(reserved, Reserved::Held { .. }),
+        "cannot reserve a test chat's token: {reserved:?}"
+    );
+    let question = fixtures::message(question);
+    charges
+        .settle(&fixtures::settlement(
+            &reservation,
+            target,
+            &question,
+            answer,
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("cannot settle a test chat: {e}"))
+}
+
 /// Spends `n` of the user's tokens as chats do: each one reserved, then
 /// settled with a question and answer in a new conversation.
 pub async fn spend(db: &Database, user: UserId, n: usize) {
     let charges = PgCharges::new(db.clone());
-    let question = ChatMessage::parse("a question").unwrap_or_else(|e| panic!("{e}"));
     for _ in 0..n {
-        let (charge, conversation) = (ChargeId::generate(), ConversationId::generate());
-        let reserved = charges
-            .reserve(
-                &Reservation {
-                    charge,
-                    user,
-                    service: ServiceType::AskAtt,
-                    domain: None,
-                    conversation,
-                    idempotency: None,
-                },
-                Duration::ZERO,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("cannot spend a test token: {e}"));
-        assert!(
-            matches!(reserved, Reserved::Held { .. }),
-            "cannot spend a test token: {reserved:?}"
-        );
-        let settled = charges
-            .settle(&Settlement {
-                charge,
-                user,
-                service: ServiceType::AskAtt,
-                domain: None,
-                target: ExchangeTarget::New(conversation),
-                question: &question,
-                answer: "an answer",
-                idempotency: None,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("cannot settle a test charge: {e}"));
+        let target = ExchangeTarget::New(ConversationId::generate());
+        let settled = exchange(&charges, user, target, "a question", "an answer").await;
         assert_eq!(settled.outcome, SettleOutcome::Charged);
     }
 }

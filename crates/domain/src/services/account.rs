@@ -300,19 +300,7 @@ mod tests {
 
     use super::*;
     use crate::ports::{MockClock, MockLedger, MockUserRepository};
-
-    fn user_from(sign_in: &SignIn) -> User {
-        User {
-            id: UserId::generate(),
-            external_id: sign_in.external_id.clone(),
-            email: sign_in.email.clone(),
-            display_name: sign_in.display_name.clone(),
-            tokens: Tokens::ZERO,
-            role: sign_in.role,
-            created_at: sign_in.at,
-            last_login: Some(sign_in.at),
-        }
-    }
+    use crate::testing::user_signed_in;
 
     fn service(users: MockUserRepository, admins: AdminPolicy) -> AccountService {
         let mut clock = MockClock::new();
@@ -346,7 +334,7 @@ mod tests {
                     && s.role == Role::User
             })
             .times(1)
-            .returning(|s| Ok(user_from(s)));
+            .returning(|s| Ok(user_signed_in(s)));
         let user = service(users, AdminPolicy::default())
             .sign_in(&identity(Some("ann@example.com"), &[]))
             .await
@@ -364,7 +352,7 @@ mod tests {
         let mut users = MockUserRepository::new();
         users
             .expect_upsert_sign_in()
-            .returning(|s| Ok(user_from(s)));
+            .returning(|s| Ok(user_signed_in(s)));
         let svc = service(users, policy);
         assert_eq!(
             svc.sign_in(&identity(Some("ann@example.com"), &["Admin"]))
@@ -399,7 +387,7 @@ mod tests {
         let mut users = MockUserRepository::new();
         users
             .expect_upsert_sign_in()
-            .returning(|s| Ok(user_from(s)));
+            .returning(|s| Ok(user_signed_in(s)));
         let svc = service(users, policy);
         let listed = svc
             .sign_in(&identity(Some("ann@example.com"), &[]))

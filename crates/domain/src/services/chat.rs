@@ -405,7 +405,7 @@ mod tests {
         MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
         MockRateLimiter, MockReplyFormat, StoredReply,
     };
-    use crate::user::Role;
+    use crate::testing::chat_request;
 
     struct Mocks {
         charges: MockCharges,
@@ -478,24 +478,10 @@ mod tests {
         }
     }
 
-    fn request(service: ServiceType, domain: Option<DomainId>) -> ChatRequest {
-        ChatRequest {
-            actor: Actor {
-                user: UserId::generate(),
-                role: Role::User,
-            },
-            service,
-            domain,
-            message: ChatMessage::parse("What is askgate?").unwrap(),
-            conversation: None,
-            idempotency_key: None,
-        }
-    }
-
     /// Keys claimed before an upgrade keep matching their requests.
     #[test]
     fn the_fingerprint_is_the_text_of_its_json_object() {
-        let mut request = request(ServiceType::AskDocs, Some(DomainId::generate()));
+        let mut request = chat_request(ServiceType::AskDocs, Some(DomainId::generate()));
         request.conversation = Some(ConversationId::generate());
         request.message = ChatMessage::parse("quote \" and ünïcode").unwrap();
         let object = json!({
@@ -544,7 +530,7 @@ mod tests {
             .returning(|_| Ok(answer("42")));
         let reply = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert_eq!(reply.response, "42");
@@ -572,7 +558,7 @@ mod tests {
         m.upstream.expect_ask().returning(|_| Ok(answer("hi")));
         let service = m.service();
         let reply = service
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert!(reply.conversation_id.is_some());
@@ -604,7 +590,7 @@ mod tests {
         });
         let reply = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert_eq!(reply.response, "a\u{FFFD}b");
@@ -622,7 +608,7 @@ mod tests {
         m.upstream.expect_ask().never();
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::InsufficientTokens { balance } if balance.is_zero()));
@@ -639,7 +625,7 @@ mod tests {
         m.upstream.expect_ask().never();
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::RateLimited(d) if !d.allowed));
@@ -670,7 +656,7 @@ mod tests {
             .returning(|_| Err(UpstreamError::Failed("502".into())));
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::UpstreamFailed(_)));
@@ -694,7 +680,7 @@ mod tests {
             .returning(|_| Err(UpstreamError::Timeout));
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::UpstreamTimeout));
@@ -714,7 +700,7 @@ mod tests {
         m.upstream.expect_ask().returning(|_| Ok(answer("kept")));
         let reply = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap();
         assert_eq!(reply.response, "kept");
@@ -738,7 +724,7 @@ mod tests {
         m.upstream.expect_ask().returning(|_| Ok(answer("free?")));
         let err = m
             .service()
-            .chat(request(ServiceType::AskAtt, None))
+            .chat(chat_request(ServiceType::AskAtt, None))
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::Unavailable(_)));
@@ -754,7 +740,10 @@ mod tests {
             m.charges.expect_reserve().never();
             let err = m
                 .service()
-                .chat(request(ServiceType::AskDocs, Some(DomainId::generate())))
+                .chat(chat_request(
+                    ServiceType::AskDocs,
+                    Some(DomainId::generate()),
+                ))
                 .await
                 .unwrap_err();
             assert!(matches!(err, ChatError::DomainNotFound));
@@ -791,7 +780,7 @@ mod tests {
             .returning(|_| Ok(answer("from the docs")));
         let reply = m
             .service()
-            .chat(request(ServiceType::AskDocs, Some(id)))
+            .chat(chat_request(ServiceType::AskDocs, Some(id)))
             .await
             .unwrap();
         assert_eq!(reply.domain_name.as_deref(), Some("hr"));
@@ -804,7 +793,7 @@ mod tests {
             .expect_recent_turns()
             .returning(|_, _, _| Ok(None));
         m.charges.expect_reserve().never();
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.conversation = Some(ConversationId::generate());
         assert!(matches!(
             m.service().chat(req).await,
@@ -835,7 +824,7 @@ mod tests {
             .returning(move |_, _| Ok(Reserved::Replay(kept.clone())));
         m.charges.expect_settle().never();
         m.upstream.expect_ask().never();
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k1").unwrap());
         assert_eq!(m.service().chat(req).await.unwrap(), stored);
     }
@@ -847,7 +836,7 @@ mod tests {
             .expect_reserve()
             .returning(|_, _| Ok(Reserved::Mismatch));
         m.upstream.expect_ask().never();
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k1").unwrap());
         assert!(matches!(
             m.service().chat(req).await,
@@ -873,7 +862,7 @@ mod tests {
             })
         });
         m.upstream.expect_ask().returning(|_| Ok(answer("ok")));
-        let mut req = request(ServiceType::AskAtt, None);
+        let mut req = chat_request(ServiceType::AskAtt, None);
         req.idempotency_key = Some(IdempotencyKey::parse("k2").unwrap());
         m.service().chat(req).await.unwrap();
     }

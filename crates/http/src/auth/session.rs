@@ -196,8 +196,7 @@ impl TokenVerifier for SessionKeys {
 
 #[cfg(test)]
 mod tests {
-    use askgate_domain::Tokens;
-    use askgate_domain::user::ExternalId;
+    use askgate_domain::testing;
 
     use super::*;
 
@@ -210,17 +209,7 @@ mod tests {
     }
 
     fn user() -> User {
-        let email = Email::parse("ann@example.com").unwrap();
-        User {
-            id: UserId::generate(),
-            external_id: ExternalId::for_dev_login(&email),
-            email,
-            display_name: None,
-            tokens: Tokens::ZERO,
-            role: Role::Admin,
-            created_at: Utc::now(),
-            last_login: None,
-        }
+        testing::user("ann@example.com", Role::Admin)
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";

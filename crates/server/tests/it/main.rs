@@ -1,0 +1,13 @@
+//! askgate-server over real HTTP and as a process, against real databases:
+//! one module per area, so that the crate links a single test binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod binary;
+mod chat;
+mod faults;
+mod identity;
+mod metrics;
+mod payments;
+mod support;
