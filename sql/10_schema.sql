@@ -3,7 +3,7 @@
 --
 -- The migrations in migrations/ are the source of truth; this file repeats
 -- migrations/2026-11-22-000001_initial/up.sql statement for statement.
--- crates/postgres/tests/sql_scripts.rs applies both to fresh databases and
+-- crates/postgres/tests/it/sql_scripts.rs applies both to fresh databases and
 -- fails when their tables, columns, defaults, constraints, indexes or triggers
 -- differ, so the two cannot drift apart unnoticed.
 --

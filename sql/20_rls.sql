@@ -46,7 +46,7 @@ REVOKE ALL ON TABLE public.users, public.transactions, public.domains, public.st
 -- Server-side tables: no JWT holder may touch them. (Whoever could write
 -- diesel's bookkeeping could make askgate skip or repeat migrations.) A table
 -- a later migration adds belongs either here or under its own policies below;
--- crates/postgres/tests/sql_scripts.rs fails until it is in one of the two.
+-- crates/postgres/tests/it/sql_scripts.rs fails until it is in one of the two.
 DO $$
 DECLARE
     server_only text;
