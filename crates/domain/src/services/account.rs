@@ -405,7 +405,7 @@ mod tests {
         users
             .expect_upsert_sign_in()
             .times(2)
-            .returning(|s| Ok(user_from(s)));
+            .returning(|s| Ok(user_signed_in(s)));
         let svc = service(users, AdminPolicy::default());
         let first = svc
             .sign_in_bearer(&identity(Some("ann@example.com"), &["Reader", "Writer"]))

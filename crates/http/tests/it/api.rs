@@ -18,8 +18,8 @@ use askgate_domain::services::{
     DomainError, DomainService, ReturnUrls, SessionPolicy, SessionService,
 };
 use askgate_domain::testing;
-use askgate_domain::user::{ExternalId, Role, User};
-use askgate_domain::{Email, SessionId, StoreError, Tokens, TransactionId, UserId};
+use askgate_domain::user::{Role, User};
+use askgate_domain::{SessionId, StoreError, Tokens, TransactionId};
 use askgate_http::{
     AdminUser, ApiError, AppState, AuthenticatedUser, HttpOptions, Services, SessionKeys, app,
 };

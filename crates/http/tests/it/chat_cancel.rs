@@ -18,8 +18,8 @@ use askgate_domain::services::{
     ReturnUrls, SessionPolicy, SessionService,
 };
 use askgate_domain::testing;
-use askgate_domain::user::{ExternalId, Role, User};
-use askgate_domain::{Email, SessionId, Tokens, UserId};
+use askgate_domain::user::{Role, User};
+use askgate_domain::{SessionId, Tokens};
 use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys, app};
 use async_trait::async_trait;
