@@ -1,5 +1,7 @@
 //! `DomainRepository` on PostgreSQL.
 
+use std::sync::Arc;
+
 use askgate_domain::domain::{Domain, DomainDeletion, DomainUpdate, NewDomain};
 use askgate_domain::ports::DomainRepository;
 use askgate_domain::{DomainId, StoreError, UserId};
@@ -66,7 +68,7 @@ impl DomainRepository for PgDomains {
         rows.into_iter().map(to_domain).collect()
     }
 
-    async fn get(&self, id: DomainId) -> Result<Option<Domain>, StoreError> {
+    async fn get(&self, id: DomainId) -> Result<Option<Arc<Domain>>, StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
         domains::table
             .find(id.as_uuid())
@@ -75,7 +77,7 @@ impl DomainRepository for PgDomains {
             .await
             .optional()
             .map_err(DbError::from)?
-            .map(to_domain)
+            .map(|row| to_domain(row).map(Arc::new))
             .transpose()
     }
 

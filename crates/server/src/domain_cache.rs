@@ -30,7 +30,7 @@ const MAX_ENTRIES: u64 = 10_000;
 /// A [`DomainRepository`] that caches reads of another one.
 pub struct CachedDomains {
     inner: Arc<dyn DomainRepository>,
-    by_id: Cache<DomainId, (u64, Option<Domain>)>,
+    by_id: Cache<DomainId, (u64, Option<Arc<Domain>>)>,
     lists: Cache<bool, (u64, Vec<Domain>)>,
     generation: AtomicU64,
 }
@@ -87,7 +87,7 @@ impl DomainRepository for CachedDomains {
         Ok(domains)
     }
 
-    async fn get(&self, id: DomainId) -> Result<Option<Domain>, StoreError> {
+    async fn get(&self, id: DomainId) -> Result<Option<Arc<Domain>>, StoreError> {
         let generation = self.current();
         if let Some((loaded_in, domain)) = self.by_id.get(&id).await
             && loaded_in == generation
@@ -149,7 +149,7 @@ mod tests {
                 .collect())
         }
 
-        async fn get(&self, id: DomainId) -> Result<Option<Domain>, StoreError> {
+        async fn get(&self, id: DomainId) -> Result<Option<Arc<Domain>>, StoreError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
             let found = self
                 .domains
@@ -157,7 +157,8 @@ mod tests {
                 .unwrap()
                 .iter()
                 .find(|d| d.id == id)
-                .cloned();
+                .cloned()
+                .map(Arc::new);
             Ok(found)
         }
 
@@ -244,7 +245,10 @@ mod tests {
         cache.update(domain.id, &new_domain(false)).await.unwrap();
         cache
             .by_id
-            .insert(domain.id, (stale_generation, Some(domain.clone())))
+            .insert(
+                domain.id,
+                (stale_generation, Some(Arc::new(domain.clone()))),
+            )
             .await;
         assert!(!cache.get(domain.id).await.unwrap().unwrap().is_active);
     }

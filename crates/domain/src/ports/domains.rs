@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::domain::{Domain, DomainDeletion, DomainUpdate, NewDomain};
@@ -9,8 +11,9 @@ pub trait DomainRepository: Send + Sync {
     /// Active domains by name; all of them when `include_inactive`.
     async fn list(&self, include_inactive: bool) -> Result<Vec<Domain>, StoreError>;
 
-    /// `Ok(None)` when there is no such domain (active or not).
-    async fn get(&self, id: DomainId) -> Result<Option<Domain>, StoreError>;
+    /// `Ok(None)` when there is no such domain (active or not). Shared, so a
+    /// cache hands out the same domain to every question without copying it.
+    async fn get(&self, id: DomainId) -> Result<Option<Arc<Domain>>, StoreError>;
 
     /// MUST return `StoreError::Conflict` when the name is taken.
     async fn create(&self, domain: &NewDomain, created_by: UserId) -> Result<Domain, StoreError>;

@@ -1,6 +1,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
@@ -16,7 +17,7 @@ use crate::ledger::ServiceType;
 pub struct UpstreamRequest {
     pub service: ServiceType,
     /// The AskDocs domain asked (with its endpoint and configuration).
-    pub domain: Option<Domain>,
+    pub domain: Option<Arc<Domain>>,
     pub message: ChatMessage,
     /// Earlier turns of the conversation, oldest first.
     pub history: Vec<Turn>,

@@ -315,7 +315,10 @@ impl ChatService {
         }
     }
 
-    async fn resolve_domain(&self, request: &ChatRequest) -> Result<Option<Domain>, ChatError> {
+    async fn resolve_domain(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<Option<Arc<Domain>>, ChatError> {
         match (request.service, request.domain) {
             (ServiceType::AskAtt, _) => Ok(None),
             (ServiceType::AskDocs, None) => Err(ChatError::DomainRequired),
@@ -736,7 +739,7 @@ mod tests {
             let mut m = Mocks::new();
             m.domains
                 .expect_get()
-                .returning(move |id| Ok(active.map(|a| domain(id, a))));
+                .returning(move |id| Ok(active.map(|a| Arc::new(domain(id, a)))));
             m.charges.expect_reserve().never();
             let err = m
                 .service()
@@ -756,7 +759,7 @@ mod tests {
         let id = DomainId::generate();
         m.domains
             .expect_get()
-            .returning(|id| Ok(Some(domain(id, true))));
+            .returning(|id| Ok(Some(Arc::new(domain(id, true)))));
         m.charges
             .expect_reserve()
             .withf(move |r, _| r.domain == Some(id) && r.service == ServiceType::AskDocs)

@@ -175,7 +175,10 @@ async fn domains_are_created_read_listed_and_updated() {
         hr.api_endpoint.as_ref().map(ApiEndpoint::as_str),
         Some("https://docs.example.com/hr")
     );
-    assert_eq!(domains.get(hr.id).await.unwrap(), Some(hr.clone()));
+    assert_eq!(
+        domains.get(hr.id).await.unwrap(),
+        Some(std::sync::Arc::new(hr.clone()))
+    );
     assert_eq!(domains.get(DomainId::generate()).await.unwrap(), None);
 
     let mut inactive = new_domain("archive");

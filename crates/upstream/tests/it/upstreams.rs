@@ -100,7 +100,7 @@ fn askatt_question(message: &str, history: Vec<Turn>) -> UpstreamRequest {
 fn askdocs_question(domain: Domain, message: &str) -> UpstreamRequest {
     UpstreamRequest {
         service: ServiceType::AskDocs,
-        domain: Some(domain),
+        domain: Some(std::sync::Arc::new(domain)),
         message: ChatMessage::parse(message).unwrap(),
         history: Vec::new(),
     }
