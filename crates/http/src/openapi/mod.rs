@@ -62,7 +62,14 @@ pub(crate) const BEARER: &str = "bearer";
         routes::user::tokens::handle,
         routes::user::transactions::handle,
     ),
-    components(schemas(crate::dto::Problem)),
+    components(schemas(
+        crate::dto::Problem,
+        crate::dto::StartEvent,
+        crate::dto::DeltaEvent,
+        crate::dto::SourcesEvent,
+        crate::dto::DoneEvent,
+        crate::dto::ErrorEvent,
+    )),
     modifiers(&CommonResponses),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
