@@ -218,7 +218,7 @@ impl ChatService {
     /// the charge is recovered (refunded) later.
     #[instrument(skip_all, fields(user_id = %request.actor.user, service = %request.service))]
     pub async fn chat(&self, request: ChatRequest) -> Result<ChatReply, ChatError> {
-        let held = match self.begin(request).await? {
+        let held = match self.begin(request, self.duplicate_wait).await? {
             Begun::Held(held) => held,
             Begun::Replay(reply) => return Ok(reply),
         };
@@ -242,8 +242,13 @@ impl ChatService {
 
     /// Everything before the upstream is asked: the domain and the history
     /// (proving the user may ask them), the rate limit, then the held token —
-    /// or the stored reply of a finished request with the same key.
-    async fn begin(&self, request: ChatRequest) -> Result<Begun, ChatError> {
+    /// or the stored reply of a finished request with the same key, waiting up
+    /// to `duplicate_wait` for one still running.
+    async fn begin(
+        &self,
+        request: ChatRequest,
+        duplicate_wait: Duration,
+    ) -> Result<Begun, ChatError> {
         let domain = self.resolve_domain(&request).await?;
         let history = self.history(&request).await?;
 
@@ -282,7 +287,7 @@ impl ChatService {
                     conversation,
                     idempotency: fingerprint.as_ref().map(|(k, f)| (*k, f.as_str())),
                 },
-                self.duplicate_wait,
+                duplicate_wait,
             )
             .await?;
         let balance_after = match reserved {

@@ -17,6 +17,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::time::Duration;
 
 use futures_core::Stream;
 use tracing::{instrument, warn};
@@ -82,7 +83,8 @@ impl ChatService {
     /// answer that ends early costs).
     ///
     /// A refusal before the token is held (validation, rate limit, no tokens,
-    /// an `Idempotency-Key` in use) is returned and nothing is sent; once the
+    /// an `Idempotency-Key` in use, at once, by a request still running) is
+    /// returned and nothing is sent; once the
     /// token is held every outcome is an event. Like [`Self::chat`], run it to
     /// completion in a task of its own: dropping `events`' receiver is how the
     /// client leaves, not dropping this future.
@@ -92,7 +94,10 @@ impl ChatService {
         request: ChatRequest,
         events: ChatEvents,
     ) -> Result<(), ChatError> {
-        let held = match self.begin(request).await? {
+        // A retry while the first request is still streaming is told so at
+        // once: waiting silently for the whole first answer to replay it would
+        // defeat streaming.
+        let held = match self.begin(request, Duration::ZERO).await? {
             Begun::Held(held) => held,
             Begun::Replay(reply) => {
                 replay(reply, &events).await;
