@@ -185,6 +185,8 @@ export async function chatStream(path, body, { signal, idempotencyKey, onEvent =
       const { value, done } = await readChunk(reader, signal);
       const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
       for (const { event, data } of parser.feed(text)) {
+        // Stop ends the answer at once, also within a chunk that held several events.
+        signal?.throwIfAborted();
         const parsed = parseEventData(data);
         if (!parsed || !STREAM_EVENTS.has(event)) continue;
         const last = emit(event, parsed);
