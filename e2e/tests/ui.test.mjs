@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
+  ASKDOCS_URL,
   api,
   checkoutSession,
   deliverCheckoutCompleted,
@@ -48,6 +49,28 @@ async function withPage(name, options, fn) {
 async function ask(page, question) {
   await page.getByLabel('Message', { exact: true }).fill(question);
   await page.getByRole('button', { name: 'Send' }).click();
+}
+
+/**
+ * A question the demo upstream takes a while to answer: it echoes up to 200
+ * characters of it, one word at a time, so this gives it a hundred words.
+ */
+const LONG_QUESTION = Array.from({ length: 100 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(' ');
+
+/**
+ * Records, in the page, the length of the last answer's text each time it
+ * changes while the answer is still arriving (`.message.streaming`).
+ */
+async function recordAnswerGrowth(page) {
+  await page.evaluate(() => {
+    window.answerLengths = [];
+    new MutationObserver(() => {
+      const streaming = document.querySelector('.message.assistant.streaming .message-text');
+      if (!streaming) return;
+      const length = streaming.textContent.length;
+      if (length !== window.answerLengths.at(-1)) window.answerLengths.push(length);
+    }).observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
+  });
 }
 
 describe('askgate web UI', () => {
@@ -143,6 +166,125 @@ describe('askgate web UI', () => {
       assert.equal(await page.evaluate(() => window.pwned), undefined);
       await expectBalance(page, 0);
       await screenshot(page, 'chat-markdown');
+    });
+  });
+
+  test('a streamed answer appears bit by bit, and the charging rules are beside the composer', async () => {
+    const email = uniqueEmail('stream');
+    await devLogin(email);
+    await grantTokens(email, 2);
+    await withPage('streaming', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 2);
+      await page.locator('#charging-help').getByText('Stop ends the answer').waitFor();
+
+      await recordAnswerGrowth(page);
+      await ask(page, LONG_QUESTION);
+      const answer = page.locator('.message.assistant').last();
+      // While it streams, Stop is offered and the token is already held.
+      await page.getByRole('button', { name: 'Stop' }).waitFor();
+      await expectBalance(page, 1);
+      await answer.getByText('for real answers.').waitFor();
+      await answer.and(page.locator('.streaming')).waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden' });
+
+      const lengths = await page.evaluate(() => window.answerLengths);
+      assert.ok(lengths.length >= 5, `the answer was shown in ${lengths.length} steps: ${lengths}`);
+      assert.deepEqual(
+        lengths,
+        [...lengths].sort((a, b) => a - b),
+        'the answer only grew',
+      );
+      const full = (await answer.locator('.message-text').textContent()).length;
+      assert.ok(lengths[0] < full / 2, `the first part shown (${lengths[0]} characters) is a small part of the answer (${full})`);
+      assert.equal(await answer.locator('.marker').count(), 0, 'a whole answer carries no marker');
+      await expectBalance(page, 1);
+      await screenshot(page, 'chat-streamed');
+    });
+  });
+
+  test('Stop ends a streaming answer: the part shown stays, the token is spent, and it is kept marked interrupted', async () => {
+    const email = uniqueEmail('stop');
+    const { session_token: token } = await devLogin(email);
+    await grantTokens(email, 3);
+    await withPage('stop', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 3);
+      await ask(page, LONG_QUESTION);
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText('You asked').waitFor();
+      await page.getByRole('button', { name: 'Stop' }).click();
+
+      await answer.getByText('Stopped — the token was spent').waitFor();
+      await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden' });
+      await expectBalance(page, 2);
+      const partial = (await answer.locator('.message-text').textContent()).trim();
+      assert.match(partial, /^\[askgate demo upstream\] You asked/);
+      assert.doesNotMatch(partial, /for real answers\.$/, 'the answer was cut short');
+      await screenshot(page, 'chat-stopped');
+
+      // The server stores what was sent once it sees the connection close.
+      const conversationId = await page.locator('.conversations li[data-id]').first().getAttribute('data-id');
+      let stored;
+      for (let i = 0; i < 100 && !stored; i++) {
+        const { body } = await api(`/api/conversations/${conversationId}`, { token });
+        stored = body.messages.find((m) => m.author === 'assistant' && m.interrupted);
+        if (!stored) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(stored, 'the partial answer is stored, marked interrupted');
+      assert.ok(partial.startsWith(stored.content.trim().slice(0, 40)), 'the stored text is the text shown');
+
+      await page.reload();
+      await expectBalance(page, 2);
+      const item = page.locator(`.conversations li[data-id="${conversationId}"]`);
+      await item.getByText('Interrupted').waitFor();
+      await item.locator('.conversation-open').click();
+      const reopened = page.locator('.message.assistant').last();
+      await reopened.locator('.marker').getByText('Interrupted').waitFor();
+      assert.equal((await reopened.locator('.message-text').textContent()).trim(), stored.content.trim());
+      await screenshot(page, 'chat-interrupted');
+    });
+  });
+
+  test('an AskDocs answer lists its sources, linking only http and https ones', async () => {
+    const { session_token: admin } = await devLogin(uniqueEmail('docs-admin'), true);
+    const slug = `kb-${Math.random().toString(36).slice(2, 8)}`;
+    const created = await api('/api/domains', {
+      method: 'POST',
+      token: admin,
+      body: { name: slug, display_name: `Knowledge ${slug}`, api_endpoint: `${ASKDOCS_URL}/chat`, configuration: {} },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+
+    const email = uniqueEmail('sources');
+    await devLogin(email);
+    await grantTokens(email, 1);
+    await withPage('sources', {}, async (page) => {
+      await signIn(page, { email });
+      await page.getByLabel('Service').selectOption('askdocs');
+      const domain = page.getByLabel('Domain');
+      await domain.locator('option', { hasText: `Knowledge ${slug}` }).waitFor({ state: 'attached' });
+      await domain.selectOption({ label: `Knowledge ${slug}` });
+      await ask(page, 'How much leave do I get?');
+
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText('Leave is 25 days a year.').waitFor();
+      const sources = answer.locator('.sources');
+      await sources.getByText('Sources').waitFor();
+      assert.deepEqual(
+        (await sources.locator('li').allTextContents()).map((t) => t.trim()),
+        ['Staff handbook', 'Leave policy', 'Team wiki page'],
+      );
+      const handbook = sources.getByRole('link', { name: 'Staff handbook' });
+      assert.equal(await handbook.getAttribute('href'), 'https://intranet.example.com/handbook');
+      assert.equal(await handbook.getAttribute('target'), '_blank');
+      assert.equal(await handbook.getAttribute('rel'), 'noopener noreferrer');
+      // A javascript: target is only its title, and a source without a link is text.
+      assert.equal(await sources.locator('a').count(), 1);
+      await sources.getByText('Leave policy').click();
+      assert.equal(await page.evaluate(() => window.pwned), undefined);
+      await expectBalance(page, 0);
+      await screenshot(page, 'chat-sources');
     });
   });
 
