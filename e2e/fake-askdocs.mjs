@@ -1,6 +1,8 @@
-// A stand-in for an AskDocs upstream that streams: any POST is answered with
-// `text/event-stream` pieces of AskDocs' JSON answer (crates/upstream/src/askdocs.rs),
-// `{"response": "next text"}` one after another, then `{"sources": [...]}`:
+// A stand-in for an AskDocs upstream that streams: any POST that accepts
+// `text/event-stream` is answered with pieces of AskDocs' JSON answer
+// (crates/upstream/src/askdocs.rs), `{"response": "next text"}` one after
+// another, then `{"sources": [...]}`; any other POST with the whole JSON answer,
+// `{"response", "sources"}`. The sources are:
 //   - a source with an https link,
 //   - a source whose link is `javascript:` (the page must not make it a link),
 //   - a source with a title only.
@@ -34,8 +36,14 @@ const server = createServer((req, res) => {
       return;
     }
     console.log(`question ${JSON.stringify(question)}`);
+    const text = `From the documents: you asked “${question}”. Leave is 25 days a year.`;
+    if (!(req.headers.accept || '').includes('text/event-stream')) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ response: text, sources: SOURCES }));
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
-    const words = `From the documents: you asked “${question}”. Leave is 25 days a year.`.split(/(?<= )/);
+    const words = text.split(/(?<= )/);
     for (const word of words) {
       if (res.destroyed) return;
       res.write(`data: ${JSON.stringify({ response: word })}\n\n`);
