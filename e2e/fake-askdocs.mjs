@@ -7,6 +7,8 @@
 //   - a source whose link is `javascript:` (the page must not make it a link),
 //   - a source with a title only.
 // The answer repeats the question, so a test can tell its answers apart.
+// A question containing "break off" is cut off: the connection is dropped
+// after a few pieces (or, asked for JSON, before any answer).
 //
 //   FAKE_ASKDOCS_PORT   port to listen on (0: any; the port is printed as "listening <port>")
 
@@ -37,15 +39,24 @@ const server = createServer((req, res) => {
     }
     console.log(`question ${JSON.stringify(question)}`);
     const text = `From the documents: you asked “${question}”. Leave is 25 days a year.`;
+    const breakOff = question.includes('break off');
     if (!(req.headers.accept || '').includes('text/event-stream')) {
+      if (breakOff) {
+        res.destroy();
+        return;
+      }
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ response: text, sources: SOURCES }));
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     const words = text.split(/(?<= )/);
-    for (const word of words) {
+    for (const [i, word] of words.entries()) {
       if (res.destroyed) return;
+      if (breakOff && i === 4) {
+        res.destroy();
+        return;
+      }
       res.write(`data: ${JSON.stringify({ response: word })}\n\n`);
       await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
     }

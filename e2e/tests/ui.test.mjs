@@ -247,24 +247,13 @@ describe('askgate web UI', () => {
   });
 
   test('an AskDocs answer lists its sources, linking only http and https ones', async () => {
-    const { session_token: admin } = await devLogin(uniqueEmail('docs-admin'), true);
-    const slug = `kb-${Math.random().toString(36).slice(2, 8)}`;
-    const created = await api('/api/domains', {
-      method: 'POST',
-      token: admin,
-      body: { name: slug, display_name: `Knowledge ${slug}`, api_endpoint: `${ASKDOCS_URL}/chat`, configuration: {} },
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-
+    const displayName = await fakeAskDocsDomain();
     const email = uniqueEmail('sources');
     await devLogin(email);
     await grantTokens(email, 1);
     await withPage('sources', {}, async (page) => {
       await signIn(page, { email });
-      await page.getByLabel('Service').selectOption('askdocs');
-      const domain = page.getByLabel('Domain');
-      await domain.locator('option', { hasText: `Knowledge ${slug}` }).waitFor({ state: 'attached' });
-      await domain.selectOption({ label: `Knowledge ${slug}` });
+      await chooseDomain(page, displayName);
       await ask(page, 'How much leave do I get?');
 
       const answer = page.locator('.message.assistant').last();
@@ -285,6 +274,27 @@ describe('askgate web UI', () => {
       assert.equal(await page.evaluate(() => window.pwned), undefined);
       await expectBalance(page, 0);
       await screenshot(page, 'chat-sources');
+    });
+  });
+
+  test('an answer the AI service breaks off keeps the part shown, marked interrupted, and gives the token back', async () => {
+    const displayName = await fakeAskDocsDomain();
+    const email = uniqueEmail('broken');
+    await devLogin(email);
+    await grantTokens(email, 2);
+    await withPage('broken-off', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 2);
+      await chooseDomain(page, displayName);
+      await ask(page, 'Please break off');
+
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText('Your token was given back.').waitFor();
+      await answer.locator('.marker').getByText('Interrupted').waitFor();
+      assert.match(await answer.locator('.message-text').textContent(), /^From the documents: you asked/);
+      await answer.getByText('The part shown is kept in the conversation.').waitFor();
+      await expectBalance(page, 2);
+      await screenshot(page, 'chat-broken-off');
     });
   });
 
@@ -480,6 +490,27 @@ describe('askgate web UI', () => {
     });
   });
 });
+
+/** Creates a domain answered by the fake AskDocs (fake-askdocs.mjs); resolves to its display name. */
+async function fakeAskDocsDomain() {
+  const { session_token: admin } = await devLogin(uniqueEmail('docs-admin'), true);
+  const slug = `kb-${Math.random().toString(36).slice(2, 8)}`;
+  const displayName = `Knowledge ${slug}`;
+  const created = await api('/api/domains', {
+    method: 'POST',
+    token: admin,
+    body: { name: slug, display_name: displayName, api_endpoint: `${ASKDOCS_URL}/chat`, configuration: {} },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return displayName;
+}
+
+async function chooseDomain(page, displayName) {
+  await page.getByLabel('Service').selectOption('askdocs');
+  const domain = page.getByLabel('Domain');
+  await domain.locator('option', { hasText: displayName }).waitFor({ state: 'attached' });
+  await domain.selectOption({ label: displayName });
+}
 
 /** A usage row's cells after the date. */
 async function cells(row) {
