@@ -197,7 +197,7 @@ export async function chatStream(path, body, { signal, idempotencyKey, onEvent =
   } finally {
     reader.cancel().catch(() => {});
   }
-  throw new ApiProblem(0, { code: 'network', detail: 'The connection to askgate was lost before the answer was complete.' }, null);
+  throw connectionLost();
 }
 
 const STREAM_EVENTS = new Set(['start', 'delta', 'sources', 'done', 'error']);
@@ -215,13 +215,17 @@ function wholeAnswerAsEvents(answer, emit) {
   return emit('done', { length: [...text].length, tokens_remaining: answer.tokens_remaining, finish_reason: 'stop' });
 }
 
+function connectionLost() {
+  return new ApiProblem(0, { code: 'network', detail: 'The connection to askgate was lost before the answer was complete.' }, null);
+}
+
 /** The next chunk; a connection lost mid-answer rejects as an ApiProblem. */
 async function readChunk(reader, signal) {
   try {
     return await reader.read();
   } catch (err) {
     if (signal?.aborted) throw err;
-    throw new ApiProblem(0, { code: 'network', detail: 'The connection to askgate was lost before the answer was complete.' }, null);
+    throw connectionLost();
   }
 }
 
