@@ -147,6 +147,8 @@ export function render(view, _ctx) {
       heldFrom: null,
       // Set when the user went to another conversation: the answer is no longer shown.
       left: false,
+      // Whether `start` named a conversation not shown before.
+      newConversation: false,
     };
     state.streaming = streaming;
     stop.hidden = false;
@@ -176,8 +178,10 @@ export function render(view, _ctx) {
       stop.hidden = true;
       status.textContent = '';
     }
-    if (last?.event === 'done') streaming.answer?.finish();
-    else if (last?.event === 'error') streamFailed(streaming, mine, text, last.data);
+    if (last?.event === 'done') {
+      streaming.answer?.finish();
+      if (streaming.newConversation) loadConversations();
+    } else if (last?.event === 'error') streamFailed(streaming, mine, text, last.data);
   });
 
   stop.addEventListener('click', () => {
@@ -191,10 +195,10 @@ export function render(view, _ctx) {
         status.textContent = 'Answering…';
         if (typeof data.tokens_remaining === 'number') streaming.heldFrom = data.tokens_remaining + 1;
         streaming.answer = addAnswer(streaming.who(data.domain_name));
-        const isNew = data.conversation_id && data.conversation_id !== state.conversationId;
+        // A new conversation is listed once its answer is stored, at the end.
+        streaming.newConversation = Boolean(data.conversation_id && data.conversation_id !== state.conversationId);
         state.conversationId = data.conversation_id || state.conversationId;
-        if (isNew) loadConversations();
-        else markCurrent();
+        markCurrent();
         break;
       }
       case 'delta':
