@@ -12,6 +12,7 @@ mod health;
 mod ledger;
 mod payments;
 mod problem;
+mod usage;
 mod user;
 
 pub use chat::{ChatReplyFormat, ChatReplyView};
@@ -26,4 +27,5 @@ pub use payments::{
     WebhookReceivedView,
 };
 pub use problem::Problem;
+pub use usage::{CSV_HEADER, DailySpendView, FilterParams, UsageView, csv_record};
 pub use user::{BalanceView, ProfileView, RoleView, UserView};
