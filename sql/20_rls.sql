@@ -51,7 +51,7 @@ DO $$
 DECLARE
     server_only text;
 BEGIN
-    FOREACH server_only IN ARRAY ARRAY['__diesel_schema_migrations', 'purchase_reversals', 'pending_reversals', 'sessions', 'refresh_tokens', 'purchases', 'conversations', 'messages', 'idempotency_keys', 'charges', 'orphaned_payments', 'payment_disputes'] LOOP
+    FOREACH server_only IN ARRAY ARRAY['__diesel_schema_migrations', 'purchase_reversals', 'pending_reversals', 'sessions', 'refresh_tokens', 'purchases', 'conversations', 'messages', 'idempotency_keys', 'charges', 'orphaned_payments', 'payment_disputes', 'trial_grants'] LOOP
         IF to_regclass('public.' || quote_ident(server_only)) IS NOT NULL THEN
             EXECUTE format('REVOKE ALL ON TABLE public.%I FROM PUBLIC, anon, authenticated', server_only);
             EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', server_only);

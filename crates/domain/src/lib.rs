@@ -22,6 +22,7 @@ pub mod services;
 pub mod testing;
 pub mod text;
 pub mod tokens;
+pub mod usage;
 pub mod user;
 
 pub use email::Email;

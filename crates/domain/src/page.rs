@@ -21,6 +21,10 @@ pub enum PageError {
 }
 
 impl PageLimit {
+    /// What an export reads per round trip: large enough to be quick, small
+    /// enough that a page is a small buffer.
+    pub const EXPORT: Self = Self(1000);
+
     pub fn new(limit: Option<u32>) -> Result<Self, PageError> {
         match limit {
             None => Ok(Self(DEFAULT_PAGE_SIZE)),

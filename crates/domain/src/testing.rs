@@ -76,6 +76,7 @@ pub fn sign_in(external_id: &str, email: &str) -> SignIn {
         display_name: None,
         role: Role::User,
         at: now(),
+        trial: Tokens::ZERO,
     }
 }
 

@@ -98,8 +98,9 @@ pub struct User {
 }
 
 /// What a successful sign-in tells askgate about a person. Upserting it creates
-/// the user with 0 tokens on first sign-in and refreshes email, name, role and
-/// `last_login` afterwards. It never changes the balance.
+/// the user on first sign-in, with `trial` tokens when neither the identity nor
+/// the e-mail address had a trial before, and refreshes email, name, role and
+/// `last_login` afterwards. A later sign-in never changes the balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
     pub external_id: ExternalId,
@@ -107,6 +108,8 @@ pub struct SignIn {
     pub display_name: Option<String>,
     pub role: Role,
     pub at: DateTime<Utc>,
+    /// Tokens a first sign-in gets (`TRIAL_TOKENS`); 0 grants nothing.
+    pub trial: Tokens,
 }
 
 /// Trims a display name and caps it at 100 characters; blank becomes `None`.

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+mod export;
 mod idempotency;
 pub mod metrics;
 mod middleware;

@@ -12,6 +12,10 @@ use askgate_domain::services::{
 
 use crate::auth::{MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie};
 
+/// The balance at or below which the web UI shows its low-balance notice
+/// when nothing else is configured.
+pub const DEFAULT_LOW_BALANCE_TOKENS: u32 = 5;
+
 /// How long a request body may take to arrive when nothing else is configured.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,6 +58,9 @@ pub struct HttpOptions {
     pub body_read_timeout: Duration,
     /// `STRIPE_PUBLISHABLE_KEY`, served to the web UI in `GET /api/ui-config`.
     pub stripe_publishable_key: Option<String>,
+    /// The web UI shows a notice, with the way to buy tokens, at this
+    /// balance or below (`LOW_BALANCE_TOKENS`).
+    pub low_balance_tokens: u32,
 }
 
 impl Default for HttpOptions {
@@ -66,6 +73,7 @@ impl Default for HttpOptions {
             cors_origins: Vec::new(),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             stripe_publishable_key: None,
+            low_balance_tokens: DEFAULT_LOW_BALANCE_TOKENS,
         }
     }
 }

@@ -20,8 +20,10 @@ use askgate_domain::ports::{
     BalanceError, CreditError, HistoryError, Ledger, PurchaseCreditError, RestoreError,
     ReversalError,
 };
-use askgate_domain::{Tokens, UserId};
+use askgate_domain::usage::{DailySpend, LedgerFilter};
+use askgate_domain::{DomainId, Tokens, UserId};
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::Text;
@@ -31,7 +33,7 @@ use uuid::Uuid;
 
 use crate::Database;
 use crate::errors::DbError;
-use crate::models::{NewTransactionRow, TransactionRow};
+use crate::models::{NewTransactionRow, TransactionRow, corrupt};
 use crate::schema::{
     orphaned_payments, payment_disputes, pending_reversals, purchase_reversals, stripe_events,
     transactions, users,
@@ -942,15 +944,41 @@ impl Ledger for PgLedger {
         user: UserId,
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>, HistoryError> {
+        let filter = LedgerFilter {
+            user: Some(user),
+            ..LedgerFilter::default()
+        };
+        self.entries(&filter, page).await
+    }
+
+    async fn entries(
+        &self,
+        filter: &LedgerFilter,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, HistoryError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
         let limit = usize::from(page.limit.get());
         let mut query = transactions::table
-            .filter(transactions::user_id.eq(user.as_uuid()))
             .select(TransactionRow::as_select())
             .order((transactions::created_at.desc(), transactions::id.desc()))
             // One more than asked for tells whether another page follows.
             .limit(i64::from(page.limit.get()) + 1)
             .into_boxed();
+        if let Some(user) = filter.user {
+            query = query.filter(transactions::user_id.eq(user.as_uuid()));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(transactions::transaction_type.eq(kind.as_str()));
+        }
+        if let Some(service) = filter.service {
+            query = query.filter(transactions::service_type.eq(service.as_str()));
+        }
+        if let Some(start) = filter.period.starts_at() {
+            query = query.filter(transactions::created_at.ge(start));
+        }
+        if let Some(end) = filter.period.ends_before() {
+            query = query.filter(transactions::created_at.lt(end));
+        }
         if let Some(after) = page.after {
             query = query.filter(
                 transactions::created_at
@@ -976,4 +1004,55 @@ impl Ledger for PgLedger {
         };
         Ok(Page { items, next_cursor })
     }
+
+    async fn daily_spend(
+        &self,
+        user: UserId,
+        since: NaiveDate,
+    ) -> Result<Vec<DailySpend>, HistoryError> {
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
+        let rows = diesel::sql_query(
+            "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, service_type, domain_id, \
+                    -SUM(amount)::bigint AS tokens \
+               FROM transactions \
+              WHERE user_id = $1 AND transaction_type IN ('consumption', 'refund') \
+                AND service_type IS NOT NULL AND created_at >= $2::date::timestamp AT TIME ZONE 'UTC' \
+              GROUP BY 1, 2, 3 \
+             HAVING SUM(amount) <> 0 \
+              ORDER BY 1, 2, 3",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+        .bind::<diesel::sql_types::Date, _>(since)
+        .load::<SpendRow>(&mut conn)
+        .await
+        .map_err(DbError::from)?;
+        rows.into_iter()
+            .map(|row| {
+                let service = row
+                    .service_type
+                    .parse()
+                    .map_err(corrupt("transactions", "service_type"))?;
+                Ok(DailySpend {
+                    day: row.day,
+                    service,
+                    domain: row.domain_id.map(DomainId::from_uuid),
+                    tokens: row.tokens,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()
+            .map_err(HistoryError::from)
+    }
+}
+
+/// One day's spending on one service and domain, as `daily_spend` reads it.
+#[derive(QueryableByName)]
+struct SpendRow {
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    day: NaiveDate,
+    #[diesel(sql_type = Text)]
+    service_type: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    domain_id: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    tokens: i64,
 }

@@ -23,7 +23,10 @@ pub(crate) struct CorruptRow {
     column: &'static str,
 }
 
-fn corrupt<E>(table: &'static str, column: &'static str) -> impl FnOnce(E) -> CorruptRow {
+pub(crate) fn corrupt<E>(
+    table: &'static str,
+    column: &'static str,
+) -> impl FnOnce(E) -> CorruptRow {
     move |_| CorruptRow { table, column }
 }
 

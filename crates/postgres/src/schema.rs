@@ -189,6 +189,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    trial_grants (azure_ad_id) {
+        azure_ad_id -> Text,
+        email -> Text,
+        user_id -> Uuid,
+        transaction_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(domains -> users (created_by));
 diesel::joinable!(transactions -> users (user_id));
 diesel::joinable!(transactions -> domains (domain_id));
@@ -206,4 +216,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchases,
     charges,
     orphaned_payments,
+    trial_grants,
 );

@@ -1,18 +1,23 @@
 //! `UserRepository` on PostgreSQL.
 
+use askgate_domain::ledger::EntryKind;
 use askgate_domain::ports::UserRepository;
 use askgate_domain::user::{SignIn, User};
 use askgate_domain::{Email, StoreError, UserId};
 use async_trait::async_trait;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::Bool;
 use diesel::upsert::excluded;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::Database;
 use crate::errors::{DbError, unique_violation};
-use crate::models::{NewUserRow, UserRow};
-use crate::schema::users;
+use crate::models::{NewTransactionRow, NewUserRow, UserRow};
+use crate::schema::{transactions, trial_grants, users};
 
 /// Users, found and created by their identity-provider id.
 #[derive(Debug, Clone)]
@@ -80,6 +85,65 @@ async fn claim_legacy_row(
     }
 }
 
+/// Credits the trial of a user created in this transaction, unless its
+/// identity or address had one before (then nothing changes); returns the row
+/// with its balance after.
+async fn grant_trial(
+    tx: &mut AsyncPgConnection,
+    created: UserRow,
+    sign_in: &SignIn,
+) -> Result<UserRow, DieselError> {
+    let trial = sign_in.trial.get();
+    let granted = tx
+        .transaction::<_, DieselError, _>(async |sp| {
+            let row = diesel::update(users::table.find(created.id))
+                .set(users::tokens.eq(users::tokens + trial))
+                .returning(UserRow::as_returning())
+                .get_result(sp)
+                .await?;
+            let transaction = Uuid::now_v7();
+            diesel::insert_into(transactions::table)
+                .values(&NewTransactionRow {
+                    id: transaction,
+                    user_id: created.id,
+                    transaction_type: EntryKind::Grant.as_str(),
+                    amount: trial,
+                    balance_after: row.tokens,
+                    stripe_payment_intent_id: None,
+                    idempotency_key: Some(&format!("trial:{}", created.id)),
+                    service_type: None,
+                    domain_id: None,
+                    refunds_transaction_id: None,
+                    metadata: &json!({ "reason": "trial" }),
+                })
+                .execute(sp)
+                .await?;
+            // A sign-in racing this one for the same identity or address waits
+            // here for this transaction and then writes nothing.
+            let first = diesel::insert_into(trial_grants::table)
+                .values((
+                    trial_grants::azure_ad_id.eq(sign_in.external_id.as_str()),
+                    trial_grants::email.eq(sign_in.email.as_str()),
+                    trial_grants::user_id.eq(created.id),
+                    trial_grants::transaction_id.eq(transaction),
+                ))
+                .on_conflict_do_nothing()
+                .execute(sp)
+                .await?;
+            if first == 1 {
+                Ok(row)
+            } else {
+                Err(DieselError::RollbackTransaction)
+            }
+        })
+        .await;
+    match granted {
+        Ok(row) => Ok(row),
+        Err(DieselError::RollbackTransaction) => Ok(created),
+        Err(e) => Err(e),
+    }
+}
+
 #[async_trait]
 impl UserRepository for PgUsers {
     #[tracing::instrument(skip_all, fields(external_id = sign_in.external_id.as_str()))]
@@ -104,20 +168,31 @@ impl UserRepository for PgUsers {
             role: sign_in.role.as_str(),
             last_login: Some(sign_in.at),
         };
-        // The balance is never part of the update: only the profile and last_login.
-        let result = diesel::insert_into(users::table)
-            .values(&row)
-            .on_conflict(users::azure_ad_id)
-            .do_update()
-            .set((
-                users::email.eq(excluded(users::email)),
-                users::display_name.eq(excluded(users::display_name)),
-                users::role.eq(excluded(users::role)),
-                users::last_login.eq(excluded(users::last_login)),
-                users::updated_at.eq(diesel::dsl::now),
-            ))
-            .returning(UserRow::as_returning())
-            .get_result(&mut conn)
+        // The balance is never part of the update: only the profile and
+        // last_login. A new row gets its trial in the same transaction.
+        let result = conn
+            .transaction::<_, DieselError, _>(async |tx| {
+                let (row, created) = diesel::insert_into(users::table)
+                    .values(&row)
+                    .on_conflict(users::azure_ad_id)
+                    .do_update()
+                    .set((
+                        users::email.eq(excluded(users::email)),
+                        users::display_name.eq(excluded(users::display_name)),
+                        users::role.eq(excluded(users::role)),
+                        users::last_login.eq(excluded(users::last_login)),
+                        users::updated_at.eq(diesel::dsl::now),
+                    ))
+                    // `xmax` is 0 on a row this statement inserted, not updated.
+                    .returning((UserRow::as_returning(), sql::<Bool>("xmax = 0")))
+                    .get_result::<(UserRow, bool)>(tx)
+                    .await?;
+                if created && !sign_in.trial.is_zero() {
+                    grant_trial(tx, row, sign_in).await
+                } else {
+                    Ok(row)
+                }
+            })
             .await;
         let row = match result {
             Ok(row) => row,

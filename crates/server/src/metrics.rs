@@ -34,11 +34,13 @@ use askgate_domain::ports::{
     RecoveredCharge, Reservation, ReserveError, Reserved, RestoreError, ReversalError, Settled,
     Settlement, UpstreamAnswer, UpstreamError, UpstreamEvent, UpstreamRequest, UpstreamStream,
 };
+use askgate_domain::usage::{DailySpend, LedgerFilter};
 use askgate_domain::{ChargeId, StoreError, Tokens, UserId};
 use askgate_http::ApiError;
 use askgate_postgres::Database;
 use askgate_ratelimit::RedisLimiter;
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use futures_core::Stream;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
@@ -322,6 +324,22 @@ impl Ledger for MeteredLedger {
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>, HistoryError> {
         self.inner.history(user, page).await
+    }
+
+    async fn entries(
+        &self,
+        filter: &LedgerFilter,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, HistoryError> {
+        self.inner.entries(filter, page).await
+    }
+
+    async fn daily_spend(
+        &self,
+        user: UserId,
+        since: NaiveDate,
+    ) -> Result<Vec<DailySpend>, HistoryError> {
+        self.inner.daily_spend(user, since).await
     }
 }
 

@@ -298,6 +298,7 @@ fn accounts(settings: &Settings, postgres: &PgAdapters, clock: Arc<dyn Clock>) -
             object_ids: settings.auth.admin_object_ids.clone(),
         },
     )
+    .with_trial(settings.auth.trial_tokens)
 }
 
 /// Client-credentials tokens for the upstreams (`AZURE_AD_SCOPE`,
@@ -537,6 +538,7 @@ fn app_state(
         cors_origins: settings.http.allowed_origins.clone(),
         body_read_timeout: settings.http.body_read_timeout,
         stripe_publishable_key: settings.stripe.publishable_key.clone(),
+        low_balance_tokens: settings.auth.low_balance_tokens,
     };
     Ok(AppState::new(services, options))
 }

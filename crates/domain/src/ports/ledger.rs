@@ -5,7 +5,9 @@ use crate::ledger::{
     Recorded,
 };
 use crate::page::{Page, PageRequest};
+use crate::usage::{DailySpend, LedgerFilter};
 use crate::{BoxError, Tokens, UserId};
+use chrono::NaiveDate;
 
 /// Why [`Ledger::credit`] did not add the tokens.
 #[derive(Debug, thiserror::Error)]
@@ -127,4 +129,22 @@ pub trait Ledger: Send + Sync {
         user: UserId,
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>, HistoryError>;
+
+    /// The rows `filter` lets through (of every user when it names none),
+    /// newest first, one page at a time: exports read the whole ledger this
+    /// way without holding it in memory.
+    async fn entries(
+        &self,
+        filter: &LedgerFilter,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, HistoryError>;
+
+    /// What the user spent per UTC day from `since` on, per service and
+    /// domain, oldest day first: consumptions less their refunds. Days
+    /// without a chat are left out.
+    async fn daily_spend(
+        &self,
+        user: UserId,
+        since: NaiveDate,
+    ) -> Result<Vec<DailySpend>, HistoryError>;
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use tracing::instrument;
 
 use crate::cache::ExpiringCache;
@@ -11,7 +12,8 @@ use crate::page::{Page, PageRequest};
 use crate::ports::{
     BalanceError, Clock, CreditError, ExternalIdentity, HistoryError, Ledger, UserRepository,
 };
-use crate::user::{ExternalId, Role, SignIn, User, normalise_display_name};
+use crate::usage::{DailySpend, LedgerFilter, UsageDays};
+use crate::user::{Actor, ExternalId, Role, SignIn, User, normalise_display_name};
 use crate::{BoxError, Email, StoreError, Tokens, UserId};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum AccountError {
     Conflict(String),
     #[error("a grant must be at least one token")]
     EmptyGrant,
+    /// Only admins read other people's rows.
+    #[error("only admins may do this")]
+    Forbidden,
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
     #[error("unexpected error")]
@@ -155,6 +160,7 @@ pub struct AccountService {
     ledger: Arc<dyn Ledger>,
     clock: Arc<dyn Clock>,
     admins: AdminPolicy,
+    trial: Tokens,
     bearer_users: ExpiringCache<IdentityKey, User>,
 }
 
@@ -170,12 +176,22 @@ impl AccountService {
             ledger,
             clock,
             admins,
+            trial: Tokens::ZERO,
             bearer_users: ExpiringCache::new(BEARER_USER_CAPACITY, BEARER_USER_TTL),
         }
     }
 
+    /// Gives every person `tokens` at their first sign-in (`TRIAL_TOKENS`),
+    /// once per identity and per e-mail address.
+    #[must_use]
+    pub const fn with_trial(mut self, tokens: Tokens) -> Self {
+        self.trial = tokens;
+        self
+    }
+
     /// Signs in a person the identity provider vouched for: creates the user
-    /// with 0 tokens the first time, refreshes profile, role and `last_login` after.
+    /// with the trial tokens the first time, refreshes profile, role and
+    /// `last_login` after.
     #[instrument(skip_all, fields(subject = %identity.subject))]
     pub async fn sign_in(&self, identity: &ExternalIdentity) -> Result<User, AccountError> {
         let email = identity.email.clone().ok_or(AccountError::MissingEmail)?;
@@ -232,6 +248,7 @@ impl AccountService {
             display_name: normalise_display_name(display_name),
             role,
             at: self.clock.now(),
+            trial: self.trial,
         };
         Ok(self.users.upsert_sign_in(&sign_in).await?)
     }
@@ -267,6 +284,45 @@ impl AccountService {
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>, AccountError> {
         Ok(self.ledger.history(user, page).await?)
+    }
+
+    /// The user's own rows that `filter` lets through, newest first (its
+    /// `user` is replaced by `user`).
+    pub async fn transactions(
+        &self,
+        user: UserId,
+        filter: LedgerFilter,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, AccountError> {
+        let own = LedgerFilter {
+            user: Some(user),
+            ..filter
+        };
+        Ok(self.ledger.entries(&own, page).await?)
+    }
+
+    /// Everyone's rows that `filter` lets through, newest first: admins only.
+    pub async fn all_transactions(
+        &self,
+        actor: &Actor,
+        filter: LedgerFilter,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, AccountError> {
+        if !actor.is_admin() {
+            return Err(AccountError::Forbidden);
+        }
+        Ok(self.ledger.entries(&filter, page).await?)
+    }
+
+    /// What the user spent per day over the last `days` (today, UTC,
+    /// included): the first day covered, and the days with spending.
+    pub async fn daily_spend(
+        &self,
+        user: UserId,
+        days: UsageDays,
+    ) -> Result<(NaiveDate, Vec<DailySpend>), AccountError> {
+        let since = days.first_day(self.clock.now().date_naive());
+        Ok((since, self.ledger.daily_spend(user, since).await?))
     }
 
     /// An operator's grant of tokens (`grant` ledger row), once per key.

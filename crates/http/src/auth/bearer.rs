@@ -101,7 +101,8 @@ impl BearerTokens {
                 | AccountError::MissingEmail
                 | AccountError::InvalidIdentity
                 | AccountError::Conflict(_)
-                | AccountError::EmptyGrant) => TokenError::Refused(format!(
+                | AccountError::EmptyGrant
+                | AccountError::Forbidden) => TokenError::Refused(format!(
                     "the access token's identity cannot be signed in: {refused}"
                 )),
             })?;

@@ -4,10 +4,10 @@ use askgate_domain::ledger::{EntryKind, LedgerEntry, ServiceType};
 use askgate_domain::page::Page;
 use askgate_domain::{DomainId, TransactionId};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 // Which AI service a conversation or a consumption is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = ServiceType)]
 pub enum ServiceTypeView {
     #[serde(rename = "askatt")]
@@ -26,7 +26,7 @@ impl From<ServiceType> for ServiceTypeView {
 }
 
 // Why a ledger row exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = EntryKind)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKindView {
@@ -36,6 +36,28 @@ pub enum EntryKindView {
     Grant,
     Adjustment,
     Reversal,
+}
+
+impl From<ServiceTypeView> for ServiceType {
+    fn from(service: ServiceTypeView) -> Self {
+        match service {
+            ServiceTypeView::AskAtt => Self::AskAtt,
+            ServiceTypeView::AskDocs => Self::AskDocs,
+        }
+    }
+}
+
+impl From<EntryKindView> for EntryKind {
+    fn from(kind: EntryKindView) -> Self {
+        match kind {
+            EntryKindView::Purchase => Self::Purchase,
+            EntryKindView::Consumption => Self::Consumption,
+            EntryKindView::Refund => Self::Refund,
+            EntryKindView::Grant => Self::Grant,
+            EntryKindView::Adjustment => Self::Adjustment,
+            EntryKindView::Reversal => Self::Reversal,
+        }
+    }
 }
 
 impl From<EntryKind> for EntryKindView {

@@ -13,6 +13,7 @@ mod ledger;
 mod payments;
 mod problem;
 mod stream;
+mod usage;
 mod user;
 
 pub use chat::{ChatReplyFormat, ChatReplyView};
@@ -30,4 +31,5 @@ pub use problem::Problem;
 pub use stream::{
     DeltaEvent, DoneEvent, ErrorEvent, FinishReason, SourcesEvent, StartEvent, StreamEvent,
 };
+pub use usage::{CSV_HEADER, DailySpendView, FilterParams, UsageView, csv_record};
 pub use user::{BalanceView, ProfileView, RoleView, UserView};

@@ -11,6 +11,7 @@ use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::services::{
     AccountError, BillingError, ChatError, ConversationError, DomainError, SessionError,
 };
+use askgate_domain::usage::{PeriodError, UsageDaysError};
 
 use super::{ApiError, PURCHASE_URL, ProblemCode};
 use crate::auth::{NotALocalPath, RedirectUriRefused, TokenError};
@@ -25,9 +26,22 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidIdentity => Self::invalid_token(),
             AccountError::Conflict(what) => Self::conflict(what),
             AccountError::EmptyGrant => Self::invalid_field("tokens", e.to_string()),
+            AccountError::Forbidden => Self::forbidden("Only admins may do this."),
             AccountError::Unavailable(_) => Self::unavailable(&e),
             AccountError::Unexpected(_) => Self::internal(&e),
         }
+    }
+}
+
+impl From<PeriodError> for ApiError {
+    fn from(e: PeriodError) -> Self {
+        Self::invalid_field("to", e.to_string())
+    }
+}
+
+impl From<UsageDaysError> for ApiError {
+    fn from(e: UsageDaysError) -> Self {
+        Self::invalid_field("days", e.to_string())
     }
 }
 

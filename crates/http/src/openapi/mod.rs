@@ -61,6 +61,9 @@ pub(crate) const BEARER: &str = "bearer";
         routes::user::me::handle,
         routes::user::tokens::handle,
         routes::user::transactions::handle,
+        routes::user::transactions_csv::handle,
+        routes::user::usage::handle,
+        routes::admin::transactions_csv::handle,
     ),
     components(schemas(
         crate::dto::Problem,
@@ -80,6 +83,7 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "payments", description = "Buying tokens through Stripe"),
         (name = "user", description = "The caller's account"),
         (name = "ui", description = "What the web UI needs"),
+        (name = "admin", description = "Administration (admins only)"),
     ),
 )]
 pub struct ApiDoc;

@@ -5,6 +5,7 @@ use actix_web::web;
 
 use crate::state::AppState;
 
+pub mod admin;
 pub mod auth;
 pub mod chat;
 pub mod conversations;
@@ -79,7 +80,16 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                 web::scope("/user")
                     .route("/me", web::get().to(user::me::handle))
                     .route("/tokens", web::get().to(user::tokens::handle))
-                    .route("/transactions", web::get().to(user::transactions::handle)),
+                    .route("/transactions", web::get().to(user::transactions::handle))
+                    .route(
+                        "/transactions.csv",
+                        web::get().to(user::transactions_csv::handle),
+                    )
+                    .route("/usage", web::get().to(user::usage::handle)),
+            )
+            .route(
+                "/admin/transactions.csv",
+                web::get().to(admin::transactions_csv::handle),
             ),
     );
 }

@@ -17,6 +17,8 @@ struct UiConfig<'a> {
     /// How to grant tokens on this server, when `grant_locally`.
     grant_command: Option<&'static str>,
     stripe_publishable_key: Option<&'a str>,
+    /// The web UI shows a low-balance notice at this balance or below.
+    low_balance_tokens: u32,
 }
 
 #[utoipa::path(
@@ -37,5 +39,6 @@ pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
             .grant_tokens_locally()
             .then_some(crate::error::GRANT_COMMAND),
         stripe_publishable_key: state.options.stripe_publishable_key.as_deref(),
+        low_balance_tokens: state.options.low_balance_tokens,
     })
 }

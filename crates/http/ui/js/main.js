@@ -2,7 +2,7 @@
 // out) and the session guard. Every page is a module exporting
 // `render(view, ctx)`, which may return a function to call when leaving.
 
-import { currentUser, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
+import { currentUser, loadUiConfig, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
 import { h, link, replace } from './dom.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
@@ -35,6 +35,30 @@ const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
 const nav = document.getElementById('nav');
 const balance = document.getElementById('balance');
+const lowBalance = h(
+  'p',
+  { class: 'notice low-balance', role: 'status', 'data-testid': 'low-balance', hidden: true },
+  'Your balance is running low. ',
+  link('/buy', 'Buy tokens'),
+);
+topbar.after(lowBalance);
+
+// The balance at or below which the notice shows (`LOW_BALANCE_TOKENS`).
+let lowBalanceAt = 5;
+loadUiConfig()
+  .then((config) => {
+    if (typeof config.low_balance_tokens === 'number') lowBalanceAt = config.low_balance_tokens;
+    showBalance(currentUser());
+  })
+  .catch(() => {
+    // Without the configuration the default threshold stays.
+  });
+
+/** The balance in the header, and the low-balance notice when it is due. */
+function showBalance(user) {
+  lowBalance.hidden = !user || user.tokens > lowBalanceAt;
+  if (user) balance.textContent = String(user.tokens);
+}
 
 let leave = null;
 let firstRender = true;
@@ -121,8 +145,8 @@ export function safeReturnPath(value) {
 
 function updateHeader(user) {
   topbar.hidden = !user;
+  showBalance(user);
   if (!user) return;
-  balance.textContent = String(user.tokens);
   const current = location.pathname;
   replace(
     nav,
@@ -152,9 +176,7 @@ document.getElementById('signout').addEventListener('click', async () => {
   }
 });
 
-onUserChange((user) => {
-  if (user) balance.textContent = String(user.tokens);
-});
+onUserChange(showBalance);
 
 onSessionExpired((message) => navigate('/signin', { message }));
 

@@ -532,3 +532,42 @@ async fn a_missing_database_is_created_once_and_then_left_alone() {
         .await
         .unwrap();
 }
+
+fn with_trial(external_id: &str, email: &str) -> SignIn {
+    SignIn {
+        trial: Tokens::new(5).unwrap(),
+        ..sign_in(external_id, email)
+    }
+}
+
+#[tokio::test]
+async fn a_trial_comes_once_per_identity_and_once_per_email_address() {
+    let test_db = TestDatabase::new().await;
+    let users = PgUsers::new(test_db.database());
+
+    let first = users
+        .upsert_sign_in(&with_trial("oid-ann", "ann@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(first.tokens.get(), 5);
+    // Ann's address changes at the identity provider; her old one signs in
+    // again under a new identity: a new user, without a second trial.
+    let moved = users
+        .upsert_sign_in(&with_trial("oid-ann", "ann@example.org"))
+        .await
+        .unwrap();
+    assert_eq!((moved.id, moved.tokens.get()), (first.id, 5));
+    let newcomer = users
+        .upsert_sign_in(&with_trial("oid-other", "ann@example.com"))
+        .await
+        .unwrap();
+    assert_ne!(newcomer.id, first.id);
+    assert_eq!(newcomer.tokens, Tokens::ZERO);
+    // Someone new on both counts gets theirs.
+    let fresh = users
+        .upsert_sign_in(&with_trial("oid-fresh", "fresh@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(fresh.tokens.get(), 5);
+    test_db.assert_ledger_invariant().await;
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use askgate_domain::Email;
+use askgate_domain::{Email, Tokens};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -19,6 +19,8 @@ variables! {
     ADMIN_OBJECT_IDS,
     REFRESH_TTL_DAYS,
     SESSION_MAX_AGE_DAYS,
+    TRIAL_TOKENS,
+    LOW_BALANCE_TOKENS,
 }
 
 /// The smallest `JWT_SECRET` accepted, in bytes (HS256 wants at least 256 bits).
@@ -47,6 +49,12 @@ pub struct AuthSettings {
     /// `SESSION_MAX_AGE_DAYS`: absolute lifetime of a session, however often it
     /// is refreshed; after it a new sign-in is required.
     pub session_max_age: Duration,
+    /// `TRIAL_TOKENS`: what a person gets at their first sign-in, once per
+    /// identity and e-mail address (0: nothing).
+    pub trial_tokens: Tokens,
+    /// `LOW_BALANCE_TOKENS`: at this balance or below the web UI says so,
+    /// with the way to buy more.
+    pub low_balance_tokens: u32,
 }
 
 impl AuthSettings {
@@ -120,6 +128,10 @@ impl AuthSettings {
         let refresh_ttl = Duration::from_secs(env.integer(REFRESH_TTL_DAYS, 14, 1..=365)? * 86_400);
         let session_max_age =
             Duration::from_secs(env.integer(SESSION_MAX_AGE_DAYS, 30, 1..=365)? * 86_400);
+        let trial_tokens = tokens(TRIAL_TOKENS, env.integer(TRIAL_TOKENS, 0, 0..=1_000_000)?)?;
+        let low_balance_tokens =
+            u32::try_from(env.integer(LOW_BALANCE_TOKENS, 5, 0..=1_000_000)?)
+                .map_err(|_| ConfigError::new(LOW_BALANCE_TOKENS, "is too large"))?;
         Ok(Self {
             jwt_secret,
             jwt_secret_generated,
@@ -129,8 +141,18 @@ impl AuthSettings {
             admin_object_ids,
             refresh_ttl,
             session_max_age,
+            trial_tokens,
+            low_balance_tokens,
         })
     }
+}
+
+/// A count `Env::integer` already bounded, as tokens.
+fn tokens(var: super::env::Var, count: u64) -> Result<Tokens, ConfigError> {
+    i64::try_from(count)
+        .ok()
+        .and_then(|n| Tokens::new(n).ok())
+        .ok_or_else(|| ConfigError::new(var, "is too large"))
 }
 
 /// 64 hex characters from two v4 UUIDs: 244 bits from the OS's random source.

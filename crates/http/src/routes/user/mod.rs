@@ -3,3 +3,5 @@
 pub mod me;
 pub mod tokens;
 pub mod transactions;
+pub mod transactions_csv;
+pub mod usage;

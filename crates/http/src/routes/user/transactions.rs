@@ -1,11 +1,13 @@
-//! `GET /api/user/transactions?limit=&cursor=`: the caller's ledger, newest first.
+//! `GET /api/user/transactions?limit=&cursor=&type=&service=&from=&to=`: the
+//! caller's ledger, newest first, narrowed by the filters given.
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::page::PageRequest;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::auth::AuthenticatedUser;
-use crate::dto::TransactionPageView;
+use crate::dto::{EntryKindView, FilterParams, ServiceTypeView, TransactionPageView};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,6 +24,18 @@ pub struct Params {
         example = "1764633600000000_019ad6a2-5c3e-7d01-8f00-3b2a1c0d9e8f"
     )]
     cursor: Option<String>,
+    /// Only rows of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kind: Option<EntryKindView>,
+    /// Only chats with this service (and their refunds).
+    service: Option<ServiceTypeView>,
+    /// The first UTC day, `YYYY-MM-DD`.
+    #[param(value_type = Option<String>, format = Date, example = "2026-12-01")]
+    from: Option<NaiveDate>,
+    /// The last UTC day (included), `YYYY-MM-DD`; not before `from`.
+    #[param(value_type = Option<String>, format = Date, example = "2026-12-31")]
+    to: Option<NaiveDate>,
 }
 
 #[utoipa::path(
@@ -31,7 +45,7 @@ pub struct Params {
     params(Params),
     responses(
         (status = 200, description = "The caller's ledger, newest first", body = TransactionPageView),
-        (status = 422, description = "`limit` or `cursor` is not valid", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit`, `cursor` or the period is not valid", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -40,8 +54,26 @@ pub async fn handle(
     caller: AuthenticatedUser,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
-    let Params { limit, cursor } = params.into_inner();
+    let Params {
+        limit,
+        cursor,
+        kind,
+        service,
+        from,
+        to,
+    } = params.into_inner();
     let page = PageRequest::parse(limit, cursor.as_deref())?;
-    let history = state.services.accounts.history(caller.user, page).await?;
+    let filter = FilterParams {
+        kind,
+        service,
+        from,
+        to,
+    }
+    .into_filter()?;
+    let history = state
+        .services
+        .accounts
+        .transactions(caller.user, filter, page)
+        .await?;
     Ok(HttpResponse::Ok().json(TransactionPageView::from(&history)))
 }

@@ -1,0 +1,3 @@
+//! Administration (admins only).
+
+pub mod transactions_csv;
