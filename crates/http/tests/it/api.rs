@@ -590,8 +590,14 @@ async fn transactions_are_listed_with_their_type_and_the_next_cursor() {
     let mut ports = Ports::default();
     ports
         .ledger
-        .expect_history()
-        .withf(move |u, page| *u == id && page.limit.get() == 2 && page.after.is_none())
+        .expect_entries()
+        .withf(move |filter, page| {
+            filter.user == Some(id)
+                && filter.kind.is_none()
+                && filter.service.is_none()
+                && page.limit.get() == 2
+                && page.after.is_none()
+        })
         .times(1)
         .returning(move |_, _| {
             let entry = |kind, amount, after: i64, service| LedgerEntry {
