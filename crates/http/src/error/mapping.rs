@@ -25,6 +25,7 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidIdentity => Self::invalid_token(),
             AccountError::Conflict(what) => Self::conflict(what),
             AccountError::EmptyGrant => Self::invalid_field("tokens", e.to_string()),
+            AccountError::Disabled => Self::account_disabled(),
             AccountError::Unavailable(_) => Self::unavailable(&e),
             AccountError::Unexpected(_) => Self::internal(&e),
         }
@@ -189,6 +190,7 @@ impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::Unavailable(source) => Self::unavailable(source.as_ref()),
+            TokenError::AccountDisabled => Self::account_disabled(),
             TokenError::Jwt(_)
             | TokenError::WrongRole
             | TokenError::InvalidClaim(_)
