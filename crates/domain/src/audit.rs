@@ -170,7 +170,10 @@ mod tests {
 
     #[test]
     fn a_reason_is_trimmed_and_between_1_and_500_characters() {
-        assert_eq!(AuditReason::parse("  goodwill ").unwrap().as_str(), "goodwill");
+        assert_eq!(
+            AuditReason::parse("  goodwill ").unwrap().as_str(),
+            "goodwill"
+        );
         assert!(AuditReason::parse("   ").is_err());
         assert!(AuditReason::parse(&"é".repeat(500)).is_ok());
         assert!(AuditReason::parse(&"é".repeat(501)).is_err());

@@ -99,7 +99,10 @@ async fn revoke_sessions(
     .await
 }
 
-async fn lock_user(conn: &mut AsyncPgConnection, user: Uuid) -> Result<Option<UserRow>, DieselError> {
+async fn lock_user(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+) -> Result<Option<UserRow>, DieselError> {
     users::table
         .find(user)
         .select(UserRow::as_select())
@@ -317,7 +320,9 @@ impl AdminStore for PgAdmin {
                     .await
                     .map_err(DbError::from)?
                     .ok_or_else(|| {
-                        AdminCreditError::Unexpected("the duplicate ledger row was not found".into())
+                        AdminCreditError::Unexpected(
+                            "the duplicate ledger row was not found".into(),
+                        )
                     })?;
                 Ok(Recorded::Duplicate(entry(row)?))
             }
@@ -461,9 +466,11 @@ impl AdminStore for PgAdmin {
         }
         if let Some(after) = page.after {
             query = query.filter(
-                admin_audit::created_at.lt(after.created_at).or(admin_audit::created_at
-                    .eq(after.created_at)
-                    .and(admin_audit::id.lt(after.id))),
+                admin_audit::created_at
+                    .lt(after.created_at)
+                    .or(admin_audit::created_at
+                        .eq(after.created_at)
+                        .and(admin_audit::id.lt(after.id))),
             );
         }
         let mut rows: Vec<(AuditRow, String)> = query.load(&mut conn).await.map_err(store)?;

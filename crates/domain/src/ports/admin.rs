@@ -60,8 +60,11 @@ pub trait AdminStore: Send + Sync {
     /// Users by most recent sign-in first (those who never signed in by when
     /// they were created), optionally only those whose e-mail or name
     /// contains `search` (any case).
-    async fn users(&self, search: Option<String>, page: PageRequest)
-    -> Result<Page<User>, StoreError>;
+    async fn users(
+        &self,
+        search: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<User>, StoreError>;
 
     /// `Ok(None)` when there is no such user.
     async fn user(&self, id: UserId) -> Result<Option<UserOverview>, StoreError>;

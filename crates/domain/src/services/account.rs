@@ -270,7 +270,11 @@ impl AccountService {
 
     /// Whether an admin disabled the account (false for an unknown user).
     pub async fn is_disabled(&self, user: UserId) -> Result<bool, StoreError> {
-        Ok(self.users.find(user).await?.is_some_and(|u| u.is_disabled()))
+        Ok(self
+            .users
+            .find(user)
+            .await?
+            .is_some_and(|u| u.is_disabled()))
     }
 
     pub async fn balance(&self, user: UserId) -> Result<Tokens, AccountError> {

@@ -39,6 +39,8 @@ pub enum AdminError {
     /// The Idempotency-Key was used for a different grant or adjustment.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,
+    #[error("the Idempotency-Key must be at most {max} characters", max = AdminService::MAX_KEY_LEN)]
+    IdempotencyKeyTooLong,
     /// The role comes from the sign-in (ADMIN_EMAILS, ADMIN_OBJECT_IDS, the
     /// Entra app role): changing it here would be undone at the next one.
     #[error("this user's role comes from the sign-in configuration and cannot be changed here")]
@@ -100,6 +102,10 @@ pub struct AdminService {
 }
 
 impl AdminService {
+    /// The longest Idempotency-Key a grant or adjustment takes: the ledger
+    /// key adds the admin's id to it.
+    pub const MAX_KEY_LEN: usize = 200;
+
     /// `admins` says whose role the sign-in decides (not editable here).
     pub fn new(store: Arc<dyn AdminStore>, ledger: Arc<dyn Ledger>, admins: AdminPolicy) -> Self {
         Self {
@@ -175,16 +181,21 @@ impl AdminService {
             .map_err(|_| AdminError::InvalidAmount("amount is out of range"))?;
         match input.kind {
             CreditKind::Grant if amount <= 0 => {
-                return Err(AdminError::InvalidAmount("a grant must be at least 1 token"));
+                return Err(AdminError::InvalidAmount(
+                    "a grant must be at least 1 token",
+                ));
             }
             CreditKind::Adjustment if amount == 0 => {
                 return Err(AdminError::InvalidAmount("an adjustment cannot be 0"));
             }
             CreditKind::Grant | CreditKind::Adjustment => {}
         }
+        if key.as_str().len() > Self::MAX_KEY_LEN {
+            return Err(AdminError::IdempotencyKeyTooLong);
+        }
         // Keys are the admin's own: two admins cannot collide.
         let ledger_key = IdempotencyKey::parse(&format!("admin:{}:{key}", stamp.actor))
-            .map_err(|_| AdminError::InvalidAmount("the Idempotency-Key is too long"))?;
+            .map_err(|_| AdminError::IdempotencyKeyTooLong)?;
         let credit = AdminCredit {
             user,
             kind: input.kind,
@@ -247,7 +258,11 @@ impl AdminService {
         if user == actor.user {
             return Err(AdminError::OwnAccount);
         }
-        let target = self.store.user(user).await?.ok_or(AdminError::UserNotFound)?;
+        let target = self
+            .store
+            .user(user)
+            .await?
+            .ok_or(AdminError::UserNotFound)?;
         if self.role_from_sign_in(&target.user) {
             return Err(AdminError::RoleFromSignIn);
         }
