@@ -228,7 +228,7 @@ impl AdminService {
             return Err(AdminError::OwnAccount);
         }
         let reason = reason.map(AuditReason::parse).transpose()?;
-        self.found(self.store.set_disabled(user, true, reason, &stamp).await?)
+        Self::found(self.store.set_disabled(user, true, reason, &stamp).await?)
     }
 
     #[instrument(skip_all, fields(admin = %stamp.actor, user = %user))]
@@ -241,7 +241,7 @@ impl AdminService {
     ) -> Result<AccountChange, AdminError> {
         Self::require_admin(actor)?;
         let reason = reason.map(AuditReason::parse).transpose()?;
-        self.found(self.store.set_disabled(user, false, reason, &stamp).await?)
+        Self::found(self.store.set_disabled(user, false, reason, &stamp).await?)
     }
 
     /// Makes the user an admin or takes the role away, unless the sign-in
@@ -266,7 +266,7 @@ impl AdminService {
         if self.role_from_sign_in(&target.user) {
             return Err(AdminError::RoleFromSignIn);
         }
-        self.found(self.store.set_role(user, role, &stamp).await?)
+        Self::found(self.store.set_role(user, role, &stamp).await?)
     }
 
     /// The audit log, newest first.
@@ -280,8 +280,7 @@ impl AdminService {
         Ok(self.store.audit(filter, page).await?)
     }
 
-    #[expect(clippy::unused_self, reason = "reads as one step of each use case")]
-    fn found(&self, change: AccountChange) -> Result<AccountChange, AdminError> {
+    fn found(change: AccountChange) -> Result<AccountChange, AdminError> {
         match change {
             AccountChange::NotFound => Err(AdminError::UserNotFound),
             done @ (AccountChange::Changed(_) | AccountChange::Unchanged(_)) => Ok(done),
