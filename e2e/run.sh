@@ -33,6 +33,7 @@ stack_database askgate_e2e
 PORT=$(stack_free_port)
 BASE_URL="http://127.0.0.1:$PORT"
 stack_fake_stripe "$BASE_URL"
+stack_fake_askdocs
 
 export APP_ENV=development
 export BIND_ADDR="127.0.0.1:$PORT"
@@ -42,15 +43,17 @@ export JWT_SECRET="e2e-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 export STRIPE_SECRET_KEY=sk_test_x
 export STRIPE_WEBHOOK_SECRET=whsec_test
 export STRIPE_API_BASE="$STRIPE_URL"
+# Domains may send their questions to the fake AskDocs (and to nothing else local).
+export UPSTREAM_ALLOWED_HOSTS=127.0.0.1
 export LOG_FORMAT=pretty
 export RUST_LOG="${RUST_LOG:-info}"
 
-log "starting askgate on $BASE_URL (fake Stripe on $STRIPE_URL)"
+log "starting askgate on $BASE_URL (fake Stripe on $STRIPE_URL, fake AskDocs on $ASKDOCS_URL)"
 stack_server "$ARTIFACTS/server.log"
 
 log "running the browser tests"
 set +e
-ASKGATE_URL="$BASE_URL" FAKE_STRIPE_URL="$STRIPE_URL" ASKGATE_BIN="$BIN" E2E_ARTIFACTS="$ARTIFACTS" \
+ASKGATE_URL="$BASE_URL" FAKE_STRIPE_URL="$STRIPE_URL" FAKE_ASKDOCS_URL="$ASKDOCS_URL" ASKGATE_BIN="$BIN" E2E_ARTIFACTS="$ARTIFACTS" \
     node --test --test-reporter=spec tests/*.test.mjs
 status=$?
 set -e

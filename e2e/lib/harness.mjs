@@ -17,6 +17,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 export const BASE_URL = required('ASKGATE_URL');
 export const STRIPE_URL = required('FAKE_STRIPE_URL');
+export const ASKDOCS_URL = required('FAKE_ASKDOCS_URL');
 const WEBHOOK_SECRET = process.env.STRIPE_WEBHOOK_SECRET || 'whsec_test';
 const ARTIFACTS = process.env.E2E_ARTIFACTS || join(here, '..', 'artifacts');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';

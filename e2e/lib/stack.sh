@@ -1,11 +1,12 @@
 # What e2e/run.sh and e2e/schemathesis/run.sh share, sourced by both: build the
-# server, a fresh database, the fake Stripe, the server itself on a free port,
+# server, a fresh database, the fakes of Stripe and AskDocs, the server itself on a free port,
 # and a cleanup that always stops them and drops the database.
 #
 # The caller sets `log` and `ARTIFACTS`, then:
 #   stack_build                     → BIN
 #   stack_database PREFIX           → DB, DATABASE_URL (exported)
 #   stack_fake_stripe BASE_URL      → STRIPE_URL
+#   stack_fake_askdocs              → ASKDOCS_URL (a streaming AskDocs upstream)
 #   stack_server LOG_FILE           starts "$BIN serve" with the exported
 #                                   environment; returns once it is live
 #
@@ -55,9 +56,12 @@ stack_database() {
     export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
 }
 
-stack_fake_stripe() {
-    local log_file="$ARTIFACTS/fake-stripe.log" port=""
-    PUBLIC_BASE_URL="$1" FAKE_STRIPE_PORT=0 node "$STACK_REPO/e2e/fake-stripe.mjs" >"$log_file" 2>&1 &
+# Starts `node SCRIPT` with the environment given after it, waits for its
+# "listening <port>" line and prints its address.
+stack_fake() {
+    local script=$1 log_file=$2 port=""
+    shift 2
+    env "$@" node "$STACK_REPO/e2e/$script" >"$log_file" 2>&1 &
     local pid=$!
     STACK_PIDS+=("$pid")
     for _ in $(seq 1 100); do
@@ -67,11 +71,21 @@ stack_fake_stripe() {
         sleep 0.1
     done
     if [[ -z "$port" ]]; then
-        log "the fake Stripe did not start"
+        log "$script did not start"
         cat "$log_file" >&2
         return 1
     fi
-    STRIPE_URL="http://127.0.0.1:$port"
+    FAKE_URL="http://127.0.0.1:$port"
+}
+
+stack_fake_stripe() {
+    stack_fake fake-stripe.mjs "$ARTIFACTS/fake-stripe.log" PUBLIC_BASE_URL="$1" FAKE_STRIPE_PORT=0
+    STRIPE_URL=$FAKE_URL
+}
+
+stack_fake_askdocs() {
+    stack_fake fake-askdocs.mjs "$ARTIFACTS/fake-askdocs.log" FAKE_ASKDOCS_PORT=0
+    ASKDOCS_URL=$FAKE_URL
 }
 
 stack_server() {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
+  ASKDOCS_URL,
   api,
   checkoutSession,
   deliverCheckoutCompleted,
@@ -48,6 +49,36 @@ async function withPage(name, options, fn) {
 async function ask(page, question) {
   await page.getByLabel('Message', { exact: true }).fill(question);
   await page.getByRole('button', { name: 'Send' }).click();
+}
+
+/** The last answer, once it has arrived whole (it streams in). */
+async function answered(page, text = 'for real answers.') {
+  const answer = page.locator('.message.assistant').last();
+  await answer.getByText(text).waitFor();
+  await answer.and(page.locator('.streaming')).waitFor({ state: 'detached' });
+  return answer;
+}
+
+/**
+ * A question the demo upstream takes a while to answer: it echoes up to 200
+ * characters of it, one word at a time, so this gives it a hundred words.
+ */
+const LONG_QUESTION = Array.from({ length: 100 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(' ');
+
+/**
+ * Records, in the page, the length of the last answer's text each time it
+ * changes while the answer is still arriving (`.message.streaming`).
+ */
+async function recordAnswerGrowth(page) {
+  await page.evaluate(() => {
+    window.answerLengths = [];
+    new MutationObserver(() => {
+      const streaming = document.querySelector('.message.assistant.streaming .message-text');
+      if (!streaming) return;
+      const length = streaming.textContent.length;
+      if (length !== window.answerLengths.at(-1)) window.answerLengths.push(length);
+    }).observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
+  });
 }
 
 describe('askgate web UI', () => {
@@ -110,8 +141,7 @@ describe('askgate web UI', () => {
       await page.getByRole('link', { name: 'Start chatting' }).click();
       await page.waitForURL(/\/chat$/);
       await ask(page, 'Summarise our travel policy in one sentence.');
-      const answer = page.locator('.message.assistant').last();
-      await answer.getByText('askgate demo upstream').waitFor();
+      const answer = await answered(page);
       assert.match(await answer.locator('.message-author').textContent(), /AskAT&T/);
       await expectBalance(page, 99);
       await screenshot(page, 'chat');
@@ -131,8 +161,7 @@ describe('askgate web UI', () => {
         page,
         'Show **bold** and `inline`\n```js\nconst x = 1;\n```\n<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2">',
       );
-      const answer = page.locator('.message.assistant').last();
-      await answer.getByText('askgate demo upstream').waitFor();
+      const answer = await answered(page);
       assert.equal(await answer.locator('strong').first().textContent(), 'bold');
       assert.equal(await answer.locator('p code').first().textContent(), 'inline');
       assert.equal(await answer.locator('pre code').textContent(), 'const x = 1;');
@@ -143,6 +172,136 @@ describe('askgate web UI', () => {
       assert.equal(await page.evaluate(() => window.pwned), undefined);
       await expectBalance(page, 0);
       await screenshot(page, 'chat-markdown');
+    });
+  });
+
+  test('a streamed answer appears bit by bit, and the charging rules are beside the composer', async () => {
+    const email = uniqueEmail('stream');
+    await devLogin(email);
+    await grantTokens(email, 2);
+    await withPage('streaming', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 2);
+      await page.locator('#charging-help').getByText('Stop ends the answer').waitFor();
+
+      await recordAnswerGrowth(page);
+      await ask(page, LONG_QUESTION);
+      const answer = page.locator('.message.assistant').last();
+      // While it streams, Stop is offered and the token is already held.
+      await page.getByRole('button', { name: 'Stop' }).waitFor();
+      await expectBalance(page, 1);
+      await answered(page);
+      await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden' });
+
+      const lengths = await page.evaluate(() => window.answerLengths);
+      assert.ok(lengths.length >= 5, `the answer was shown in ${lengths.length} steps: ${lengths}`);
+      assert.deepEqual(
+        lengths,
+        [...lengths].sort((a, b) => a - b),
+        'the answer only grew',
+      );
+      const full = (await answer.locator('.message-text').textContent()).length;
+      assert.ok(lengths[0] < full / 2, `the first part shown (${lengths[0]} characters) is a small part of the answer (${full})`);
+      assert.equal(await answer.locator('.marker').count(), 0, 'a whole answer carries no marker');
+      await expectBalance(page, 1);
+      await screenshot(page, 'chat-streamed');
+    });
+  });
+
+  test('Stop ends a streaming answer: the part shown stays, the token is spent, and it is kept marked interrupted', async () => {
+    const email = uniqueEmail('stop');
+    const { session_token: token } = await devLogin(email);
+    await grantTokens(email, 3);
+    await withPage('stop', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 3);
+      await ask(page, LONG_QUESTION);
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText('You asked').waitFor();
+      await page.getByRole('button', { name: 'Stop' }).click();
+
+      await answer.getByText('Stopped — the token was spent').waitFor();
+      await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden' });
+      await expectBalance(page, 2);
+      const partial = (await answer.locator('.message-text').textContent()).trim();
+      assert.match(partial, /^\[askgate demo upstream\] You asked/);
+      assert.doesNotMatch(partial, /for real answers\.$/, 'the answer was cut short');
+      await screenshot(page, 'chat-stopped');
+
+      // The server stores what was sent once it sees the connection close.
+      let conversationId;
+      let stored;
+      for (let i = 0; i < 100 && !stored; i++) {
+        conversationId = (await api('/api/conversations', { token })).body.items[0]?.id;
+        if (conversationId) {
+          const { body } = await api(`/api/conversations/${conversationId}`, { token });
+          stored = body.messages.find((m) => m.author === 'assistant' && m.interrupted);
+        }
+        if (!stored) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(stored, 'the partial answer is stored, marked interrupted');
+      assert.ok(partial.startsWith(stored.content.trim().slice(0, 40)), 'the stored text is the text shown');
+
+      await page.reload();
+      await expectBalance(page, 2);
+      const item = page.locator(`.conversations li[data-id="${conversationId}"]`);
+      await item.getByText('Interrupted').waitFor();
+      await item.locator('.conversation-open').click();
+      const reopened = page.locator('.message.assistant').last();
+      await reopened.locator('.marker').getByText('Interrupted').waitFor();
+      assert.equal((await reopened.locator('.message-text').textContent()).trim(), stored.content.trim());
+      await screenshot(page, 'chat-interrupted');
+    });
+  });
+
+  test('an AskDocs answer lists its sources, linking only http and https ones', async () => {
+    const displayName = await fakeAskDocsDomain();
+    const email = uniqueEmail('sources');
+    await devLogin(email);
+    await grantTokens(email, 1);
+    await withPage('sources', {}, async (page) => {
+      await signIn(page, { email });
+      await chooseDomain(page, displayName);
+      await ask(page, 'How much leave do I get?');
+
+      const answer = await answered(page, 'Leave is 25 days a year.');
+      const sources = answer.locator('.sources');
+      await sources.getByText('Sources').waitFor();
+      assert.deepEqual(
+        (await sources.locator('li').allTextContents()).map((t) => t.trim()),
+        ['Staff handbook', 'Leave policy', 'Team wiki page'],
+      );
+      const handbook = sources.getByRole('link', { name: 'Staff handbook' });
+      assert.equal(await handbook.getAttribute('href'), 'https://intranet.example.com/handbook');
+      assert.equal(await handbook.getAttribute('target'), '_blank');
+      assert.equal(await handbook.getAttribute('rel'), 'noopener noreferrer');
+      // A javascript: target is only its title, and a source without a link is text.
+      assert.equal(await sources.locator('a').count(), 1);
+      await sources.getByText('Leave policy').click();
+      assert.equal(await page.evaluate(() => window.pwned), undefined);
+      await expectBalance(page, 0);
+      await screenshot(page, 'chat-sources');
+    });
+  });
+
+  test('an answer the AI service breaks off keeps the part shown, marked interrupted, and gives the token back', async () => {
+    const displayName = await fakeAskDocsDomain();
+    const email = uniqueEmail('broken');
+    await devLogin(email);
+    await grantTokens(email, 2);
+    await withPage('broken-off', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 2);
+      await chooseDomain(page, displayName);
+      await ask(page, 'Please break off');
+
+      const answer = page.locator('.message.assistant').last();
+      await answer.getByText('Your token was given back.').waitFor();
+      await answer.locator('.marker').getByText('Interrupted').waitFor();
+      assert.match(await answer.locator('.message-text').textContent(), /^From the documents:/);
+      await answer.getByText('The part shown is kept in the conversation.').waitFor();
+      await expectBalance(page, 2);
+      await screenshot(page, 'chat-broken-off');
     });
   });
 
@@ -180,7 +339,7 @@ describe('askgate web UI', () => {
       await domain.locator('option', { hasText: displayName }).waitFor({ state: 'attached' });
       await domain.selectOption({ label: displayName });
       await ask(page, 'How many days of leave do I get?');
-      const answer = page.locator('.message.assistant').last();
+      const answer = await answered(page);
       await answer.getByText(`AskDocs · ${slug}`).waitFor();
       assert.equal((await answer.locator('.message-author').textContent()).trim(), `AskDocs · ${displayName}`);
       await expectBalance(page, 2);
@@ -196,7 +355,7 @@ describe('askgate web UI', () => {
     await withPage('confirm-conversation', {}, async (page) => {
       await signIn(page, { email });
       await ask(page, 'A question worth deleting');
-      await page.locator('.message.assistant').last().getByText('askgate demo upstream').waitFor();
+      await answered(page);
       const item = page.locator('.conversations li[data-id]');
       await item.first().waitFor();
       const remove = item.first().getByRole('button', { name: /^Delete conversation:/ });
@@ -390,6 +549,27 @@ describe('askgate web UI', () => {
     });
   });
 });
+
+/** Creates a domain answered by the fake AskDocs (fake-askdocs.mjs); resolves to its display name. */
+async function fakeAskDocsDomain() {
+  const { session_token: admin } = await devLogin(uniqueEmail('docs-admin'), true);
+  const slug = `kb-${Math.random().toString(36).slice(2, 8)}`;
+  const displayName = `Knowledge ${slug}`;
+  const created = await api('/api/domains', {
+    method: 'POST',
+    token: admin,
+    body: { name: slug, display_name: displayName, api_endpoint: `${ASKDOCS_URL}/chat`, configuration: {} },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return displayName;
+}
+
+async function chooseDomain(page, displayName) {
+  await page.getByLabel('Service').selectOption('askdocs');
+  const domain = page.getByLabel('Domain');
+  await domain.locator('option', { hasText: displayName }).waitFor({ state: 'attached' });
+  await domain.selectOption({ label: displayName });
+}
 
 /** A usage row's cells after the date. */
 async function cells(row) {

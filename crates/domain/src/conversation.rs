@@ -52,6 +52,8 @@ pub struct Conversation {
     pub title: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its latest answer was cut short (see [`Message::interrupted`]).
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +63,9 @@ pub struct Message {
     pub author: Author,
     pub content: String,
     pub created_at: DateTime<Utc>,
+    /// An answer that ended early: the client stopped reading it, or the
+    /// upstream broke off. `content` is the part that was written.
+    pub interrupted: bool,
 }
 
 /// A turn of earlier conversation sent to an upstream for context.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::conversation::ChatMessage;
 use crate::ledger::ServiceType;
-use crate::ports::{ExchangeTarget, Reservation, Settlement};
+use crate::ports::{AnswerEnd, ExchangeTarget, Reservation, Settlement};
 use crate::services::chat::ChatRequest;
 use crate::user::{Actor, ExternalId, Role, SignIn, User};
 use crate::{ChargeId, ConversationId, DomainId, Email, Tokens, UserId};
@@ -138,5 +138,6 @@ pub fn settlement<'a>(
         question,
         answer,
         idempotency: None,
+        end: AnswerEnd::Complete,
     }
 }

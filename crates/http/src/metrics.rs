@@ -6,7 +6,12 @@
 //!   (`/api/domains/{id}`), never the raw path;
 //! - `askgate_rate_limited_total{route}`: 429 answers;
 //! - `askgate_gateway_overhead_seconds{route}`: for the chat routes, the
-//!   request's total time minus the time spent waiting on the AI upstream.
+//!   request's total time minus the time spent waiting on the AI upstream;
+//! - for streamed chats, where the total time is the upstream's writing:
+//!   `askgate_stream_first_delta_seconds{route}`, from the request to its
+//!   first piece of answer (time to first byte of the answer), and
+//!   `askgate_stream_gateway_overhead_seconds{route}`, that time minus the
+//!   upstream's own time to its first event.
 //!
 //! The upstream wait is added up by whoever times the upstream call (the
 //! server's metered upstream) through [`record_upstream_wait`]; the chat
@@ -56,6 +61,45 @@ pub(crate) async fn with_upstream_wait<F: Future>(
     }
 }
 
+/// A streamed chat's time to its first piece of answer, and the part of it
+/// that was askgate's own.
+pub(crate) struct FirstDelta {
+    route: &'static str,
+    started: Instant,
+    waited: Option<Arc<AtomicU64>>,
+}
+
+impl FirstDelta {
+    /// Times a streamed chat on `route` from now; `waited` is the request's
+    /// upstream time, added up while the chat runs.
+    pub(crate) fn start(route: &'static str, waited: Option<Arc<AtomicU64>>) -> Self {
+        Self {
+            route,
+            started: Instant::now(),
+            waited,
+        }
+    }
+
+    /// Records the first piece of answer reaching the client now.
+    pub(crate) fn record(&self) {
+        let elapsed = self.started.elapsed();
+        metrics::histogram!("askgate_stream_first_delta_seconds", "route" => self.route)
+            .record(elapsed.as_secs_f64());
+        let upstream = self.waited.as_ref().map_or(Duration::ZERO, |w| {
+            Duration::from_nanos(w.load(Ordering::Relaxed))
+        });
+        metrics::histogram!("askgate_stream_gateway_overhead_seconds", "route" => self.route)
+            .record(elapsed.saturating_sub(upstream).as_secs_f64());
+    }
+}
+
+fn is_event_stream<B>(response: &actix_web::HttpResponse<B>) -> bool {
+    response
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+}
+
 /// Middleware: counts and times every request by route pattern and status.
 pub(crate) async fn record_request(
     req: ServiceRequest,
@@ -88,7 +132,10 @@ pub(crate) async fn record_request(
     if status == StatusCode::TOO_MANY_REQUESTS {
         metrics::counter!("askgate_rate_limited_total", "route" => route.clone()).increment(1);
     }
-    if CHAT_ROUTES.contains(&route.as_str()) {
+    let streamed = result
+        .as_ref()
+        .is_ok_and(|res| is_event_stream(res.response()));
+    if CHAT_ROUTES.contains(&route.as_str()) && !streamed {
         let upstream = Duration::from_nanos(waited.load(Ordering::Relaxed));
         metrics::histogram!("askgate_gateway_overhead_seconds", "route" => route)
             .record(elapsed.saturating_sub(upstream).as_secs_f64());

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use askgate_domain::conversation::title_from;
 use askgate_domain::ports::{
-    Charges, ExchangeTarget, RecoveredCharge, Reservation, ReserveError, Reserved, SettleOutcome,
-    Settled, Settlement, StoredReply,
+    AnswerEnd, Charges, ExchangeTarget, RecoveredCharge, Reservation, ReserveError, Reserved,
+    SettleOutcome, Settled, Settlement, StoredReply,
 };
 use askgate_domain::{ChargeId, ConversationId, StoreError, Tokens, UserId};
 use async_trait::async_trait;
@@ -51,8 +51,8 @@ const MAX_ATTEMPTS: usize = 100;
 
 const RESERVE: &str = "SELECT outcome, balance, response_version, response_body \
      FROM askgate_reserve_charge($1, $2, $3, $4, $5, $6, $7, $8)";
-const SETTLE: &str = "SELECT settled, conversation_id \
-     FROM askgate_settle_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const SETTLE: &str = "SELECT settled, conversation_id, balance FROM askgate_settle_charge(\
+     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 const REFUND: &str = "SELECT refunded, balance FROM askgate_refund_charge($1, $2, $3)";
 const RECOVER: &str =
     "SELECT charge_id, user_id, pending_seconds FROM askgate_recover_charges($1, $2)";
@@ -101,7 +101,13 @@ impl PgCharges {
         }
     }
 
-    async fn settle_once(&self, settlement: &Settlement<'_>) -> Result<Settled, StoreError> {
+    /// One try; `ids` (question, answer, refund) stay the same across tries,
+    /// so a repeat after a lost answer records nothing twice.
+    async fn settle_once(
+        &self,
+        settlement: &Settlement<'_>,
+        ids: &SettlementIds,
+    ) -> Result<Settled, StoreError> {
         let (conversation, new) = match settlement.target {
             ExchangeTarget::New(id) => (id, true),
             ExchangeTarget::Existing(id) => (id, false),
@@ -111,6 +117,10 @@ impl PgCharges {
             .map(|(_, reply)| i16::try_from(reply.version()))
             .transpose()
             .map_err(StoreError::unexpected)?;
+        let refund = match settlement.end {
+            AnswerEnd::BrokenOff { reason } => Some(reason),
+            AnswerEnd::Complete | AnswerEnd::ClientLeft => None,
+        };
         let mut conn = self.db.conn().await.map_err(store)?;
         let row = diesel::sql_query(SETTLE)
             .bind::<SqlUuid, _>(settlement.charge.as_uuid())
@@ -120,21 +130,33 @@ impl PgCharges {
             .bind::<Text, _>(settlement.service.as_str())
             .bind::<Nullable<SqlUuid>, _>(settlement.domain.map(|d| d.as_uuid()))
             .bind::<Text, _>(title_from(settlement.question))
-            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<SqlUuid, _>(ids.question)
             .bind::<Text, _>(settlement.question.as_str())
-            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<SqlUuid, _>(ids.answer)
             .bind::<Text, _>(settlement.answer)
             .bind::<Nullable<Text>, _>(settlement.idempotency.map(|(key, _)| key.as_str()))
             .bind::<Nullable<SmallInt>, _>(reply_version)
             .bind::<Nullable<Jsonb>, _>(settlement.idempotency.map(|(_, reply)| reply.body()))
+            .bind::<Bool, _>(settlement.end.is_interrupted())
+            .bind::<Nullable<SqlUuid>, _>(refund.map(|_| ids.refund))
+            .bind::<Nullable<Jsonb>, _>(
+                refund.map(|reason| serde_json::json!({ "reason": reason })),
+            )
             .get_result::<SettleRow>(&mut conn)
             .await
             .map_err(store)?;
         Ok(Settled {
-            outcome: match row.settled {
-                Some(true) => SettleOutcome::Charged,
-                Some(false) => SettleOutcome::AlreadyRefunded,
-                None => SettleOutcome::NeverReserved,
+            outcome: match (row.settled, refund) {
+                (Some(true), None) => SettleOutcome::Charged,
+                (Some(true), Some(_)) => {
+                    SettleOutcome::Refunded {
+                        balance_after: tokens(row.balance.ok_or_else(|| {
+                            StoreError::unexpected("a refund without its balance")
+                        })?)?,
+                    }
+                }
+                (Some(false), _) => SettleOutcome::AlreadyRefunded,
+                (None, _) => SettleOutcome::NeverReserved,
             },
             conversation: row.conversation_id.map(ConversationId::from_uuid),
         })
@@ -237,6 +259,13 @@ struct ReserveRow {
     response_body: Option<serde_json::Value>,
 }
 
+/// The rows a settlement may write, named before its first try.
+struct SettlementIds {
+    question: Uuid,
+    answer: Uuid,
+    refund: Uuid,
+}
+
 #[derive(Debug, QueryableByName)]
 struct SettleRow {
     /// NULL when there is no such charge.
@@ -244,6 +273,9 @@ struct SettleRow {
     settled: Option<bool>,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     conversation_id: Option<Uuid>,
+    /// The balance after a refund.
+    #[diesel(sql_type = Nullable<Integer>)]
+    balance: Option<i32>,
 }
 
 #[derive(Debug, QueryableByName)]
@@ -339,7 +371,12 @@ impl Charges for PgCharges {
 
     #[tracing::instrument(skip_all, fields(user_id = %settlement.user))]
     async fn settle<'a>(&self, settlement: &Settlement<'a>) -> Result<Settled, StoreError> {
-        with_retries("settling a charge", || self.settle_once(settlement)).await
+        let ids = SettlementIds {
+            question: Uuid::now_v7(),
+            answer: Uuid::now_v7(),
+            refund: Uuid::now_v7(),
+        };
+        with_retries("settling a charge", || self.settle_once(settlement, &ids)).await
     }
 
     #[tracing::instrument(skip_all, fields(charge = %charge))]

@@ -55,6 +55,7 @@ struct MessageRow {
     author: String,
     content: String,
     created_at: DateTime<Utc>,
+    interrupted: bool,
 }
 
 /// A stored value the domain does not accept: the schema should have prevented it.
@@ -70,21 +71,19 @@ fn author(raw: &str) -> Result<Author, StoreError> {
     }
 }
 
-impl TryFrom<ConversationRow> for Conversation {
-    type Error = StoreError;
-
-    fn try_from(row: ConversationRow) -> Result<Self, Self::Error> {
-        Ok(Self {
-            id: ConversationId::from_uuid(row.id),
-            user_id: UserId::from_uuid(row.user_id),
-            service_type: ServiceType::from_str(&row.service_type)
-                .map_err(|_| corrupt("conversations.service_type"))?,
-            domain_id: row.domain_id.map(DomainId::from_uuid),
-            title: row.title,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
+/// The conversation of `row`; `interrupted`: its latest answer was cut short.
+fn conversation(row: ConversationRow, interrupted: bool) -> Result<Conversation, StoreError> {
+    Ok(Conversation {
+        id: ConversationId::from_uuid(row.id),
+        user_id: UserId::from_uuid(row.user_id),
+        service_type: ServiceType::from_str(&row.service_type)
+            .map_err(|_| corrupt("conversations.service_type"))?,
+        domain_id: row.domain_id.map(DomainId::from_uuid),
+        title: row.title,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        interrupted,
+    })
 }
 
 impl TryFrom<MessageRow> for Message {
@@ -97,12 +96,23 @@ impl TryFrom<MessageRow> for Message {
             author: author(&row.author)?,
             content: row.content,
             created_at: row.created_at,
+            interrupted: row.interrupted,
         })
     }
 }
 
 fn store(e: impl Into<DbError>) -> StoreError {
     e.into().into()
+}
+
+/// Whether the conversation's latest answer was cut short: one step back along
+/// `messages_conversation_order` per conversation listed.
+fn latest_answer_interrupted() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(
+        "COALESCE((SELECT m.interrupted FROM messages m \
+          WHERE m.conversation_id = conversations.id AND m.author = 'assistant' \
+          ORDER BY m.created_at DESC, m.id DESC LIMIT 1), false)",
+    )
 }
 
 /// The conversation when it is the user's.
@@ -158,7 +168,7 @@ impl ConversationRepository for PgConversations {
         let limit = usize::from(page.limit.get());
         let mut query = conversations::table
             .filter(conversations::user_id.eq(user.as_uuid()))
-            .select(ConversationRow::as_select())
+            .select((ConversationRow::as_select(), latest_answer_interrupted()))
             .order((conversations::updated_at.desc(), conversations::id.desc()))
             // One more than asked for tells whether another page follows.
             .limit(i64::from(page.limit.get()) + 1)
@@ -178,7 +188,7 @@ impl ConversationRepository for PgConversations {
         rows.truncate(limit);
         let items = rows
             .into_iter()
-            .map(Conversation::try_from)
+            .map(|(row, interrupted)| conversation(row, interrupted))
             .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = match items.last() {
             Some(last) if more => Some(
@@ -208,8 +218,7 @@ impl ConversationRepository for PgConversations {
         else {
             return Ok(None);
         };
-        let conversation = Conversation::try_from(row)?;
-        let messages = messages::table
+        let messages: Vec<Message> = messages::table
             .filter(messages::conversation_id.eq(id.as_uuid()))
             .order((messages::created_at.asc(), messages::id.asc()))
             .select(MessageRow::as_select())
@@ -219,7 +228,12 @@ impl ConversationRepository for PgConversations {
             .into_iter()
             .map(Message::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some((conversation, messages)))
+        let interrupted = messages
+            .iter()
+            .rev()
+            .find(|m| m.author == Author::Assistant)
+            .is_some_and(|m| m.interrupted);
+        Ok(Some((conversation(row, interrupted)?, messages)))
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user, conversation_id = %id))]

@@ -164,6 +164,7 @@ diesel::table! {
         author -> Text,
         content -> Text,
         created_at -> Timestamptz,
+        interrupted -> Bool,
     }
 }
 

@@ -4,6 +4,8 @@
 //! Besides the request metrics of `askgate_http::metrics`:
 //! - `askgate_upstream_duration_seconds{service, domain, outcome}`: each AI
 //!   upstream call ([`MeteredUpstream`]);
+//! - `askgate_upstream_first_event_seconds{service, domain}`: for streamed
+//!   answers, the upstream's time to its first event (or its end);
 //! - `askgate_tokens_debited_total`, `askgate_tokens_refunded_total`,
 //!   `askgate_charges_recovered_total`: tokens chats held and gave back
 //!   ([`MeteredCharges`]);
@@ -15,7 +17,9 @@
 //!   and `askgate_ratelimit_redis_failures` (Redis limiter calls that failed
 //!   since start).
 
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actix_web::http::header;
@@ -28,13 +32,14 @@ use askgate_domain::page::{Page, PageRequest};
 use askgate_domain::ports::{
     AiUpstream, BalanceError, Charges, CreditError, HistoryError, Ledger, PurchaseCreditError,
     RecoveredCharge, Reservation, ReserveError, Reserved, RestoreError, ReversalError, Settled,
-    Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest, UpstreamStream,
+    Settlement, UpstreamAnswer, UpstreamError, UpstreamEvent, UpstreamRequest, UpstreamStream,
 };
 use askgate_domain::{ChargeId, StoreError, Tokens, UserId};
 use askgate_http::ApiError;
 use askgate_postgres::Database;
 use askgate_ratelimit::RedisLimiter;
 use async_trait::async_trait;
+use futures_core::Stream;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -176,10 +181,7 @@ impl AiUpstream for MeteredUpstream {
             Err(UpstreamError::Failed(_)) => "failed",
             Err(UpstreamError::Credentials(_)) => "credentials",
         };
-        let domain = request
-            .domain
-            .as_ref()
-            .map_or_else(String::new, |d| d.name.as_str().to_owned());
+        let domain = domain_label(request);
         metrics::histogram!(
             "askgate_upstream_duration_seconds",
             "service" => request.service.as_str(),
@@ -190,10 +192,60 @@ impl AiUpstream for MeteredUpstream {
         result
     }
 
-    /// Forwarded as it is, so that wrapping an upstream never turns its
-    /// streamed answers into whole ones.
+    /// Forwarded as a stream, so that wrapping an upstream never turns its
+    /// streamed answers into whole ones; the wait counted as the upstream's is
+    /// the time to its first event.
     async fn stream(&self, request: &UpstreamRequest) -> Result<UpstreamStream, UpstreamError> {
-        self.inner.stream(request).await
+        let started = Instant::now();
+        match self.inner.stream(request).await {
+            Ok(stream) => Ok(UpstreamStream::new(FirstEvent {
+                inner: stream,
+                started: Some(started),
+                service: request.service.as_str(),
+                domain: domain_label(request),
+            })),
+            Err(error) => {
+                askgate_http::metrics::record_upstream_wait(started.elapsed());
+                Err(error)
+            }
+        }
+    }
+}
+
+fn domain_label(request: &UpstreamRequest) -> String {
+    request
+        .domain
+        .as_ref()
+        .map_or_else(String::new, |d| d.name.as_str().to_owned())
+}
+
+/// A streamed answer that records the upstream's time to its first event.
+struct FirstEvent {
+    inner: UpstreamStream,
+    /// Until the first event.
+    started: Option<Instant>,
+    service: &'static str,
+    domain: String,
+}
+
+impl Stream for FirstEvent {
+    type Item = Result<UpstreamEvent, UpstreamError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if polled.is_ready() {
+            if let Some(started) = self.started.take() {
+                let waited = started.elapsed();
+                askgate_http::metrics::record_upstream_wait(waited);
+                metrics::histogram!(
+                    "askgate_upstream_first_event_seconds",
+                    "service" => self.service,
+                    "domain" => std::mem::take(&mut self.domain),
+                )
+                .record(waited.as_secs_f64());
+            }
+        }
+        polled
     }
 }
 

@@ -347,6 +347,82 @@ enum Auth<'a> {
     ApiKey(&'a SecretString),
 }
 
+/// One question ready to send to a remote kind: where, with what, and how its
+/// answer reads. Built once for both a whole and a streamed answer.
+struct Call<'a> {
+    url: Url,
+    bearer: Option<Bearer<'a>>,
+    body: Vec<u8>,
+    format: streaming::Format,
+    whole: fn(&[u8]) -> Result<UpstreamAnswer, WireError>,
+}
+
+/// What a call authenticates with; never printed.
+enum Bearer<'a> {
+    Service(ServiceToken),
+    ApiKey(&'a SecretString),
+}
+
+impl Bearer<'_> {
+    fn expose(&self) -> &str {
+        match self {
+            Self::Service(token) => token.expose(),
+            Self::ApiKey(key) => key.expose_secret(),
+        }
+    }
+}
+
+impl Upstreams {
+    /// The call `route` makes for `request`; `None` for the built-in demo,
+    /// which answers locally.
+    async fn call<'a>(
+        &self,
+        route: Route<'a>,
+        request: &UpstreamRequest,
+        stream: bool,
+    ) -> Result<Option<Call<'a>>, UpstreamError> {
+        let call = match route {
+            Route::Builtin => return Ok(None),
+            Route::AskAtt { endpoint } => Call {
+                url: askatt::url(endpoint),
+                bearer: self
+                    .bearer(self.config.askatt_scope.as_deref())
+                    .await?
+                    .map(Bearer::Service),
+                body: askatt::body(request).map_err(failed)?,
+                format: streaming::Format::Pieces,
+                whole: askatt::parse,
+            },
+            Route::AskDocs { url, configuration } => Call {
+                bearer: self
+                    .bearer(self.config.askdocs_scope.as_deref())
+                    .await?
+                    .map(Bearer::Service),
+                body: askdocs::body(request, configuration).map_err(failed)?,
+                url,
+                format: streaming::Format::Pieces,
+                whole: askdocs::parse,
+            },
+            Route::OpenAi {
+                base,
+                model,
+                system_prompt,
+                auth,
+            } => Call {
+                url: openai::url(&base),
+                bearer: match auth {
+                    Auth::ApiKey(key) => Some(Bearer::ApiKey(key)),
+                    Auth::None => None,
+                },
+                body: openai::body(request, model, system_prompt, stream).map_err(failed)?,
+                format: streaming::Format::OpenAi,
+                whole: openai::parse,
+            },
+        };
+        Ok(Some(call))
+    }
+}
+
 #[async_trait]
 impl AiUpstream for Upstreams {
     #[tracing::instrument(
@@ -356,37 +432,17 @@ impl AiUpstream for Upstreams {
     async fn ask(&self, request: &UpstreamRequest) -> Result<UpstreamAnswer, UpstreamError> {
         let route = self.route(request)?;
         tracing::Span::current().record("kind", route.kind());
-        match route {
-            Route::Builtin => Ok(builtin::answer(request)),
-            Route::AskAtt { endpoint } => {
-                let token = self.bearer(self.config.askatt_scope.as_deref()).await?;
-                let body = askatt::body(request).map_err(failed)?;
-                let bearer = token.as_ref().map(ServiceToken::expose);
-                let raw = self.post(&askatt::url(endpoint), bearer, &body).await?;
-                askatt::parse(&raw).map_err(failed)
-            }
-            Route::AskDocs { url, configuration } => {
-                let token = self.bearer(self.config.askdocs_scope.as_deref()).await?;
-                let body = askdocs::body(request, configuration).map_err(failed)?;
-                let bearer = token.as_ref().map(ServiceToken::expose);
-                let raw = self.post(&url, bearer, &body).await?;
-                askdocs::parse(&raw).map_err(failed)
-            }
-            Route::OpenAi {
-                base,
-                model,
-                system_prompt,
-                auth,
-            } => {
-                let bearer = match &auth {
-                    Auth::ApiKey(key) => Some(key.expose_secret()),
-                    Auth::None => None,
-                };
-                let body = openai::body(request, model, system_prompt, false).map_err(failed)?;
-                let raw = self.post(&openai::url(&base), bearer, &body).await?;
-                openai::parse(&raw).map_err(failed)
-            }
-        }
+        let Some(call) = self.call(route, request, false).await? else {
+            return Ok(builtin::answer(request));
+        };
+        let raw = self
+            .post(
+                &call.url,
+                call.bearer.as_ref().map(Bearer::expose),
+                &call.body,
+            )
+            .await?;
+        (call.whole)(&raw).map_err(failed)
     }
 
     #[tracing::instrument(
@@ -396,56 +452,9 @@ impl AiUpstream for Upstreams {
     async fn stream(&self, request: &UpstreamRequest) -> Result<UpstreamStream, UpstreamError> {
         let route = self.route(request)?;
         tracing::Span::current().record("kind", route.kind());
-        match route {
-            Route::Builtin => Ok(streaming::words(builtin::answer(request), DEMO_WORD_PAUSE)),
-            Route::AskAtt { endpoint } => {
-                let token = self.bearer(self.config.askatt_scope.as_deref()).await?;
-                let body = askatt::body(request).map_err(failed)?;
-                let bearer = token.as_ref().map(ServiceToken::expose);
-                let url = askatt::url(endpoint);
-                self.open_stream(
-                    &url,
-                    bearer,
-                    &body,
-                    streaming::Format::Pieces,
-                    askatt::parse,
-                )
-                .await
-            }
-            Route::AskDocs { url, configuration } => {
-                let token = self.bearer(self.config.askdocs_scope.as_deref()).await?;
-                let body = askdocs::body(request, configuration).map_err(failed)?;
-                let bearer = token.as_ref().map(ServiceToken::expose);
-                self.open_stream(
-                    &url,
-                    bearer,
-                    &body,
-                    streaming::Format::Pieces,
-                    askdocs::parse,
-                )
-                .await
-            }
-            Route::OpenAi {
-                base,
-                model,
-                system_prompt,
-                auth,
-            } => {
-                let bearer = match &auth {
-                    Auth::ApiKey(key) => Some(key.expose_secret()),
-                    Auth::None => None,
-                };
-                let body = openai::body(request, model, system_prompt, true).map_err(failed)?;
-                let url = openai::url(&base);
-                self.open_stream(
-                    &url,
-                    bearer,
-                    &body,
-                    streaming::Format::OpenAi,
-                    openai::parse,
-                )
-                .await
-            }
+        match self.call(route, request, true).await? {
+            None => Ok(streaming::words(builtin::answer(request), DEMO_WORD_PAUSE)),
+            Some(call) => self.open_stream(call).await,
         }
     }
 }
@@ -454,21 +463,19 @@ impl AiUpstream for Upstreams {
 const DEMO_WORD_PAUSE: Duration = Duration::from_millis(25);
 
 impl Upstreams {
-    async fn open_stream(
-        &self,
-        url: &Url,
-        bearer: Option<&str>,
-        body: &[u8],
-        format: streaming::Format,
-        whole: fn(&[u8]) -> Result<UpstreamAnswer, WireError>,
-    ) -> Result<UpstreamStream, UpstreamError> {
+    async fn open_stream(&self, call: Call<'_>) -> Result<UpstreamStream, UpstreamError> {
         let started = Instant::now();
         let result = match self
             .transport
-            .post_for_stream(url, bearer, body, streaming::ACCEPT)
+            .post_for_stream(
+                &call.url,
+                call.bearer.as_ref().map(Bearer::expose),
+                &call.body,
+                streaming::ACCEPT,
+            )
             .await
         {
-            Ok(response) => streaming::answer(response, format, whole).await,
+            Ok(response) => streaming::answer(response, call.format, call.whole).await,
             Err(error) => Err(error),
         };
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

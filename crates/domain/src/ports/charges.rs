@@ -80,6 +80,31 @@ pub struct Settlement<'a> {
     pub answer: &'a str,
     /// The reply stored under the request's `Idempotency-Key`, if it had one.
     pub idempotency: Option<(&'a IdempotencyKey, &'a StoredReply)>,
+    /// How the answer ended, which decides what becomes of the token.
+    pub end: AnswerEnd<'a>,
+}
+
+/// How an answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerEnd<'a> {
+    /// The upstream finished it: the token is spent.
+    Complete,
+    /// The client went away after part of it reached them: the part is kept,
+    /// marked interrupted, and the token is spent (they had the answer's start,
+    /// and the upstream's work up to there).
+    ClientLeft,
+    /// The upstream broke off after part of it reached the client: the part is
+    /// kept, marked interrupted, and the token given back with a `refund` row
+    /// whose metadata carries `reason` (the user did not get a full answer).
+    BrokenOff { reason: &'a str },
+}
+
+impl AnswerEnd<'_> {
+    /// Whether the answer was cut short.
+    #[must_use]
+    pub const fn is_interrupted(&self) -> bool {
+        !matches!(self, Self::Complete)
+    }
 }
 
 /// What became of the charge when its answer was recorded.
@@ -87,6 +112,9 @@ pub struct Settlement<'a> {
 pub enum SettleOutcome {
     /// The token is spent on this answer.
     Charged,
+    /// The answer was recorded and its token given back, as
+    /// [`AnswerEnd::BrokenOff`] asked; the balance after the refund.
+    Refunded { balance_after: Tokens },
     /// The charge was refunded first (recovered, its request thought dead):
     /// the answer was free.
     AlreadyRefunded,
@@ -135,7 +163,9 @@ pub trait Charges: Send + Sync {
     ) -> Result<Reserved, ReserveError>;
 
     /// Records the exchange, marks the charge settled and stores the reply
-    /// under the key, in one round trip. The reply MUST come back from
+    /// under the key, in one round trip; or, for an answer the upstream broke
+    /// off ([`AnswerEnd::BrokenOff`]), records it and refunds the charge in the
+    /// same transaction (never one without the other), releasing the key. The reply MUST come back from
     /// `reserve` as `Replay` exactly as given, version and body. Safe to repeat: adapters retry it
     /// when a connection breaks, and a repeat records nothing twice.
     async fn settle<'a>(&self, settlement: &Settlement<'a>) -> Result<Settled, StoreError>;

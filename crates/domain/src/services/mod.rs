@@ -11,7 +11,10 @@ pub mod session;
 pub use account::{AccountError, AccountService};
 pub use admin::{AdminError, AdminService, CreditInput};
 pub use billing::{BillingError, BillingService, EventOutcome, PurchaseView, ReturnUrls};
-pub use chat::{ChargeRecovery, ChatError, ChatPorts, ChatReply, ChatRequest, ChatService};
+pub use chat::{
+    ChargeRecovery, ChatError, ChatEvent, ChatEvents, ChatPorts, ChatReply, ChatRequest,
+    ChatService, StreamFailure,
+};
 pub use conversations::{ConversationError, ConversationService};
 pub use domains::{DomainError, DomainInput, DomainService};
 pub use session::{Refreshed, SessionError, SessionGrant, SessionPolicy, SessionService};

@@ -20,6 +20,10 @@ pub struct ChatReplyView {
     /// AskDocs: the documents the answer came from, as the upstream sent them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<serde_json::Value>,
+    /// Present (`true`) only when replaying a streamed answer the client
+    /// stopped reading: `response` is the part written until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl From<&ChatReply> for ChatReplyView {
@@ -30,6 +34,7 @@ impl From<&ChatReply> for ChatReplyView {
             conversation_id: reply.conversation_id,
             domain_name: reply.domain_name.clone(),
             sources: reply.sources.clone(),
+            interrupted: reply.interrupted,
         }
     }
 }
@@ -44,6 +49,7 @@ impl TryFrom<ChatReplyView> for ChatReply {
             conversation_id: view.conversation_id,
             domain_name: view.domain_name,
             sources: view.sources,
+            interrupted: view.interrupted,
         })
     }
 }
@@ -95,6 +101,7 @@ mod tests {
             conversation_id: Some(ConversationId::generate()),
             domain_name: Some("hr".into()),
             sources: vec![json!({"title": "handbook"})],
+            interrupted: false,
         }
     }
 
@@ -126,6 +133,7 @@ mod tests {
         assert_eq!(opened.conversation_id, Some(conversation));
         assert_eq!(opened.domain_name, None);
         assert!(opened.sources.is_empty());
+        assert!(!opened.interrupted);
     }
 
     #[test]

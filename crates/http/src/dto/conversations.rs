@@ -39,6 +39,9 @@ pub struct ConversationView {
     pub title: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its latest answer was cut short (a streamed answer the client stopped,
+    /// or one the AI service broke off).
+    pub interrupted: bool,
 }
 
 impl From<&Conversation> for ConversationView {
@@ -51,6 +54,7 @@ impl From<&Conversation> for ConversationView {
             title: c.title.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            interrupted: c.interrupted,
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct MessageView {
     pub author: AuthorView,
     pub content: String,
     pub created_at: DateTime<Utc>,
+    /// An answer that ended early: `content` is the part that was written.
+    pub interrupted: bool,
 }
 
 impl From<&Message> for MessageView {
@@ -75,6 +81,7 @@ impl From<&Message> for MessageView {
             author: m.author.into(),
             content: m.content.clone(),
             created_at: m.created_at,
+            interrupted: m.interrupted,
         }
     }
 }

@@ -13,6 +13,7 @@ mod health;
 mod ledger;
 mod payments;
 mod problem;
+mod stream;
 mod user;
 
 pub use admin::{
@@ -32,4 +33,7 @@ pub use payments::{
     WebhookReceivedView,
 };
 pub use problem::Problem;
+pub use stream::{
+    DeltaEvent, DoneEvent, ErrorEvent, FinishReason, SourcesEvent, StartEvent, StreamEvent,
+};
 pub use user::{BalanceView, ProfileView, RoleView, UserView};

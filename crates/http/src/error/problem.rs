@@ -379,6 +379,21 @@ impl ApiError {
         }
     }
 
+    /// The body of this error's answer (also the `error` event of a stream).
+    #[must_use]
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_uri: format!("{PROBLEM_TYPE_BASE}{}", self.code),
+            title: self.code.title().to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            field: self.field.clone(),
+            balance: self.balance,
+            purchase_url: self.purchase_url.clone(),
+        }
+    }
+
     #[must_use]
     pub const fn code(&self) -> ProblemCode {
         self.code
@@ -409,16 +424,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = Problem {
-            type_uri: format!("{PROBLEM_TYPE_BASE}{}", self.code),
-            title: self.code.title().to_owned(),
-            status: self.status.as_u16(),
-            detail: self.detail.clone(),
-            code: self.code,
-            field: self.field.clone(),
-            balance: self.balance,
-            purchase_url: self.purchase_url.clone(),
-        };
+        let body = self.problem();
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let Some(challenge) = self.challenge {

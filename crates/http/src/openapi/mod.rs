@@ -70,7 +70,14 @@ pub(crate) const BEARER: &str = "bearer";
         routes::admin::role::handle,
         routes::admin::audit::handle,
     ),
-    components(schemas(crate::dto::Problem)),
+    components(schemas(
+        crate::dto::Problem,
+        crate::dto::StartEvent,
+        crate::dto::DeltaEvent,
+        crate::dto::SourcesEvent,
+        crate::dto::DoneEvent,
+        crate::dto::ErrorEvent,
+    )),
     modifiers(&CommonResponses),
     tags(
         (name = "health", description = "Liveness and readiness probes"),

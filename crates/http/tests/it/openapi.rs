@@ -39,6 +39,30 @@ fn openapi_document_is_version_3_1_with_a_bearer_scheme() {
     assert!(chat["responses"]["402"]["content"]["application/problem+json"].is_object());
 }
 
+#[test]
+fn both_chat_routes_document_their_event_stream_and_its_events() {
+    let document = serde_json::to_value(askgate_http::openapi::document()).unwrap();
+    for route in ["/api/askatt/chat", "/api/askdocs/chat"] {
+        let ok = &document["paths"][route]["post"]["responses"]["200"]["content"];
+        assert!(ok["application/json"].is_object(), "{route}");
+        assert!(ok["text/event-stream"].is_object(), "{route}");
+    }
+    let schemas = &document["components"]["schemas"];
+    for event in [
+        "StartEvent",
+        "DeltaEvent",
+        "SourcesEvent",
+        "DoneEvent",
+        "ErrorEvent",
+    ] {
+        assert!(
+            schemas[event]["properties"].is_object() || schemas[event]["allOf"].is_array(),
+            "{event}"
+        );
+    }
+    assert!(schemas["ErrorEvent"].to_string().contains("partial_kept"));
+}
+
 #[actix_web::test]
 async fn every_registered_route_is_in_the_openapi_document() {
     let registered = registered_paths().await;

@@ -6,6 +6,8 @@
 // carry the token in `Authorization`, never in a cookie, so a page on another
 // origin cannot make them on the user's behalf (CSRF).
 
+import { SseParser } from './sse.js';
+
 /** An API error: the problem+json body, flattened. */
 export class ApiProblem extends Error {
   constructor(status, body, retryAfter) {
@@ -146,8 +148,104 @@ export async function signOut() {
  * empty answer). Rejects with an ApiProblem for any non-2xx answer; a 401 on a
  * signed-in request also ends the session.
  */
-export async function request(path, { method = 'GET', body, auth = true, headers = {}, retried = false } = {}) {
-  const init = { method, headers: { Accept: 'application/json', ...headers }, credentials: 'same-origin' };
+export async function request(path, options = {}) {
+  return readJson(await send(path, options));
+}
+
+/**
+ * Asks a chat question and follows the answer as it streams
+ * (`Accept: text/event-stream`). Calls `onEvent({event, data})` for each
+ * `start`, `delta`, `sources`, `done` or `error` event, `data` parsed, and
+ * resolves to the last one (`done` or `error`). A server that answers with
+ * the whole JSON answer instead gives the same events. Keeps the balance
+ * shown up to date from the events' `tokens_remaining`.
+ *
+ * Rejects with an ApiProblem when the question is refused (as `request`
+ * does) or the stream ends without `done` or `error`, and with the abort
+ * error when `signal` aborts it.
+ */
+export async function chatStream(path, body, { signal, idempotencyKey, onEvent = () => {} } = {}) {
+  const headers = idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {};
+  const res = await send(path, { method: 'POST', body, headers, accept: 'text/event-stream', signal });
+  const emit = (event, data) => {
+    if (typeof data.tokens_remaining === 'number') setBalance(data.tokens_remaining);
+    onEvent({ event, data });
+    return { event, data };
+  };
+
+  if (!(res.headers.get('Content-Type') || '').startsWith('text/event-stream')) {
+    return wholeAnswerAsEvents((await readJson(res)) || {}, emit);
+  }
+
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  const parser = new SseParser();
+  try {
+    for (;;) {
+      const { value, done } = await readChunk(reader, signal);
+      const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
+      for (const { event, data } of parser.feed(text)) {
+        // Stop ends the answer at once, also within a chunk that held several events.
+        signal?.throwIfAborted();
+        const parsed = parseEventData(data);
+        if (!parsed || !STREAM_EVENTS.has(event)) continue;
+        const last = emit(event, parsed);
+        if (event === 'done' || event === 'error') return last;
+      }
+      if (done) break;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  throw connectionLost();
+}
+
+const STREAM_EVENTS = new Set(['start', 'delta', 'sources', 'done', 'error']);
+
+/** An older server's JSON answer, told as the events a stream would have sent. */
+function wholeAnswerAsEvents(answer, emit) {
+  const text = typeof answer.response === 'string' ? answer.response : '';
+  emit('start', {
+    conversation_id: answer.conversation_id ?? null,
+    tokens_remaining: answer.tokens_remaining,
+    domain_name: answer.domain_name ?? null,
+  });
+  emit('delta', { text });
+  if (Array.isArray(answer.sources) && answer.sources.length) emit('sources', { sources: answer.sources });
+  return emit('done', { length: [...text].length, tokens_remaining: answer.tokens_remaining, finish_reason: 'stop' });
+}
+
+function connectionLost() {
+  return new ApiProblem(0, { code: 'network', detail: 'The connection to askgate was lost before the answer was complete.' }, null);
+}
+
+/** The next chunk; a connection lost mid-answer rejects as an ApiProblem. */
+async function readChunk(reader, signal) {
+  try {
+    return await reader.read();
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw connectionLost();
+  }
+}
+
+function parseEventData(data) {
+  try {
+    const parsed = JSON.parse(data);
+    return parsed && typeof parsed === 'object' ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends a request and resolves to the response once it is a 2xx. A 401 on a
+ * signed-in request refreshes the access token and tries once more; when that
+ * fails too, the session ends. Any other non-2xx rejects with an ApiProblem.
+ */
+async function send(path, options, retried = false) {
+  const { method = 'GET', body, auth = true, headers = {}, accept = 'application/json', signal } = options;
+  const init = { method, headers: { Accept: accept, ...headers }, credentials: 'same-origin', signal };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -157,20 +255,13 @@ export async function request(path, { method = 'GET', body, auth = true, headers
   let res;
   try {
     res = await fetch(path, init);
-  } catch {
+  } catch (err) {
+    if (signal?.aborted) throw err;
     throw new ApiProblem(0, { code: 'network', detail: 'askgate could not be reached. Check your connection and try again.' }, null);
   }
-  const text = await res.text();
-  let data = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
-  if (res.ok) return data;
+  if (res.ok) return res;
 
+  const data = await readJson(res);
   const problem = new ApiProblem(res.status, data && typeof data === 'object' ? data : {}, retryAfter(res));
   if (res.status === 401 && auth && session.token) {
     // The access token may have just expired: refresh once, then try again.
@@ -179,11 +270,22 @@ export async function request(path, { method = 'GET', body, auth = true, headers
         () => true,
         () => false,
       );
-      if (refreshed) return request(path, { method, body, auth, headers, retried: true });
+      if (refreshed) return send(path, options, true);
     }
     expire('Your session has ended. Please sign in again.');
   }
   throw problem;
+}
+
+/** The response's JSON body, or null when it is empty or not JSON. */
+async function readJson(res) {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 /** Seconds to wait from a `Retry-After` header (seconds or an HTTP date). */

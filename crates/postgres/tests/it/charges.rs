@@ -15,8 +15,8 @@ use askgate_domain::ledger::{
 use askgate_domain::page::PageRequest;
 use askgate_domain::payment::{PaymentIntentId, StripeEventId};
 use askgate_domain::ports::{
-    Charges, DomainRepository, ExchangeTarget, Ledger, Reservation, ReserveError, Reserved,
-    SettleOutcome, Settlement, StoredReply,
+    AnswerEnd, Charges, DomainRepository, ExchangeTarget, Ledger, Reservation, ReserveError,
+    Reserved, SettleOutcome, Settlement, StoredReply,
 };
 use askgate_domain::{ChargeId, ConversationId, Tokens, UserId};
 use askgate_postgres::audit::audit;
@@ -88,6 +88,16 @@ async fn settle(
     answer: &str,
     key: Option<&IdempotencyKey>,
 ) -> askgate_domain::ports::Settled {
+    settle_ending(charges, r, answer, key, AnswerEnd::Complete).await
+}
+
+async fn settle_ending(
+    charges: &PgCharges,
+    r: &Reservation<'_>,
+    answer: &str,
+    key: Option<&IdempotencyKey>,
+    end: AnswerEnd<'_>,
+) -> askgate_domain::ports::Settled {
     let question = ChatMessage::parse("what is the answer?").unwrap();
     let reply = StoredReply::new(REPLY_FORMAT, json!({ "response": answer }));
     charges
@@ -100,9 +110,37 @@ async fn settle(
             question: &question,
             answer,
             idempotency: key.map(|k| (k, &reply)),
+            end,
         })
         .await
         .unwrap()
+}
+
+/// The conversation's messages as (author, content, interrupted), oldest first.
+async fn messages(db: &TestDatabase, conversation: ConversationId) -> Vec<(String, String, bool)> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        author: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        content: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        interrupted: bool,
+    }
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel_async::RunQueryDsl::load::<Row>(
+        diesel::sql_query(
+            "SELECT author, content, interrupted FROM messages WHERE conversation_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(conversation.as_uuid()),
+        &mut conn,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.author, r.content, r.interrupted))
+    .collect()
 }
 
 async fn sql(db: &TestDatabase, statement: &str) -> Result<(), String> {
@@ -165,6 +203,80 @@ async fn a_settled_charge_costs_one_token_and_records_the_exchange() {
     // Settling again changes nothing.
     assert_eq!(charges.refund(r.charge, "late").await.unwrap(), None);
     assert_eq!(balance(&db.database(), ann).await, 1);
+    db.assert_ledger_invariant().await;
+    assert_audit_clean(&db).await;
+}
+
+#[tokio::test]
+async fn a_broken_off_answer_is_kept_interrupted_and_its_token_given_back_once() {
+    let db = TestDatabase::new().await;
+    let charges = PgCharges::new(db.database());
+    let ann = user_with(&db.database(), 2).await;
+    let k = key("k-broken");
+    let r = reservation(ann, Some((&k, "body")));
+    charges.reserve(&r, NO_WAIT).await.unwrap();
+    let end = AnswerEnd::BrokenOff {
+        reason: "upstream_failed",
+    };
+    let settled = settle_ending(&charges, &r, "the first half", Some(&k), end).await;
+    assert_eq!(
+        settled.outcome,
+        SettleOutcome::Refunded {
+            balance_after: Tokens::new(2).unwrap()
+        }
+    );
+    assert_eq!(settled.conversation, Some(r.conversation));
+    assert_eq!(balance(&db.database(), ann).await, 2);
+    let refund = &entries(&db.database(), ann).await[0];
+    assert_eq!(refund.kind, EntryKind::Refund);
+    assert_eq!(refund.metadata["reason"], "upstream_failed");
+    assert_eq!(
+        messages(&db, r.conversation).await,
+        [
+            ("user".into(), "what is the answer?".into(), false),
+            ("assistant".into(), "the first half".into(), true),
+        ]
+    );
+    // The key is released: a retry runs afresh, and pays afresh.
+    let retry = reservation(ann, Some((&k, "body")));
+    assert!(matches!(
+        charges.reserve(&retry, NO_WAIT).await.unwrap(),
+        Reserved::Held { balance_after } if balance_after.get() == 1
+    ));
+    // Nothing more is refunded for the first charge.
+    assert_eq!(charges.refund(r.charge, "late").await.unwrap(), None);
+    db.assert_ledger_invariant().await;
+    assert_audit_clean(&db).await;
+}
+
+#[tokio::test]
+async fn an_answer_whose_client_left_is_kept_interrupted_and_paid_for() {
+    let db = TestDatabase::new().await;
+    let charges = PgCharges::new(db.database());
+    let ann = user_with(&db.database(), 1).await;
+    let k = key("k-left");
+    let r = reservation(ann, Some((&k, "body")));
+    charges.reserve(&r, NO_WAIT).await.unwrap();
+    let settled = settle_ending(
+        &charges,
+        &r,
+        "as far as it got",
+        Some(&k),
+        AnswerEnd::ClientLeft,
+    )
+    .await;
+    assert_eq!(settled.outcome, SettleOutcome::Charged);
+    assert_eq!(balance(&db.database(), ann).await, 0);
+    assert_eq!(
+        messages(&db, r.conversation).await[1],
+        ("assistant".into(), "as far as it got".into(), true)
+    );
+    // A retry is answered with what was stored, free.
+    let retry = reservation(ann, Some((&k, "body")));
+    assert!(matches!(
+        charges.reserve(&retry, NO_WAIT).await.unwrap(),
+        Reserved::Replay(reply) if reply.body()["response"] == "as far as it got"
+    ));
     db.assert_ledger_invariant().await;
     assert_audit_clean(&db).await;
 }

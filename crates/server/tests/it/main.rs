@@ -11,4 +11,5 @@ mod faults;
 mod identity;
 mod metrics;
 mod payments;
+mod streaming;
 mod support;

@@ -37,7 +37,10 @@ pub struct Body {
     request_body = Body,
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body is answered without a second charge", min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7E]+$")),
     responses(
-        (status = 200, description = "The answer; one token was charged", body = crate::dto::ChatReplyView),
+        (status = 200, description = "The answer; one token was charged. With `Accept: text/event-stream`, the answer as it is written: Server-Sent Events `start` (StartEvent), `delta` (DeltaEvent)…, `sources` (SourcesEvent), then `done` (DoneEvent) or `error` (ErrorEvent), each one JSON object on one `data:` line, with `: keep-alive` comments while idle", content(
+            (crate::dto::ChatReplyView = "application/json"),
+            (String = "text/event-stream", example = json!("event: start\ndata: {\"conversation_id\":\"0192f0c4-6f1e-7c3a-9d2b-5a1e8c4b7d20\",\"tokens_remaining\":9,\"domain_name\":null}\n\nevent: delta\ndata: {\"text\":\"Hello\"}\n\nevent: done\ndata: {\"length\":5,\"tokens_remaining\":9,\"finish_reason\":\"stop\"}\n\n")),
+        )),
         (status = 402, description = "No tokens left (`balance`, `purchase_url`)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such conversation", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = crate::dto::Problem, content_type = "application/problem+json"),
@@ -51,6 +54,7 @@ pub async fn handle(
     state: web::Data<AppState>,
     caller: AuthenticatedUser,
     key: IdempotencyKeyHeader,
+    answer_as: super::AnswerAs,
     body: web::Json<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let Body {
@@ -65,7 +69,7 @@ pub async fn handle(
         conversation: conversation_id,
         idempotency_key: key.into_key(),
     };
-    super::answer(&state, request).await
+    super::respond(&state, "/api/askatt/chat", answer_as, request).await
 }
 
 /// 422 naming `message` when it is blank or longer than 8000 characters.

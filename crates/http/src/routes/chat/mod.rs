@@ -1,4 +1,6 @@
-//! `POST /api/askatt/chat` and `POST /api/askdocs/chat`: one token per answer.
+//! `POST /api/askatt/chat` and `POST /api/askdocs/chat`: one token per answer,
+//! whole (JSON) or as it is written (`Accept: text/event-stream`, see
+//! `stream.rs`).
 //!
 //! The use case runs in a task of its own: when a client disconnects, actix
 //! drops the handler's future, but the debit → upstream → refund sequence runs
@@ -7,11 +9,14 @@
 
 pub mod askatt;
 pub mod askdocs;
+mod stream;
+
+pub use stream::AnswerAs;
 
 use std::sync::Arc;
 
 use actix_web::HttpResponse;
-use askgate_domain::services::{ChatReply, ChatRequest};
+use askgate_domain::services::{ChatError, ChatReply, ChatRequest};
 
 use crate::dto::ChatReplyView;
 use crate::error::ApiError;
@@ -21,11 +26,32 @@ use crate::state::AppState;
 #[error("the chat task ended abnormally")]
 struct ChatTaskFailed(#[source] tokio::task::JoinError);
 
-/// Runs the chat to completion whatever happens to this request, then answers.
-pub(crate) async fn answer(
+/// Answers `request` as the client asked: whole, or as a stream.
+pub(crate) async fn respond(
     state: &AppState,
+    route: &'static str,
+    answer_as: AnswerAs,
     request: ChatRequest,
 ) -> Result<HttpResponse, ApiError> {
+    match answer_as {
+        AnswerAs::Json => answer(state, request).await,
+        AnswerAs::EventStream => stream::answer(state, route, request).await,
+    }
+}
+
+/// The error answer of a refused chat, with a hint on getting tokens locally
+/// when the server can grant them.
+fn problem(state: &AppState, error: ChatError) -> ApiError {
+    let error = ApiError::from(error);
+    if state.grant_tokens_locally() {
+        error.with_local_grant_hint()
+    } else {
+        error
+    }
+}
+
+/// Runs the chat to completion whatever happens to this request, then answers.
+async fn answer(state: &AppState, request: ChatRequest) -> Result<HttpResponse, ApiError> {
     let chat = Arc::clone(&state.services.chat);
     let upstream_wait = crate::metrics::current_upstream_wait();
     let task = tokio::spawn(crate::metrics::with_upstream_wait(
@@ -35,13 +61,6 @@ pub(crate) async fn answer(
     let reply: ChatReply = task
         .await
         .map_err(|e| ApiError::internal(&ChatTaskFailed(e)))?
-        .map_err(|e| {
-            let error = ApiError::from(e);
-            if state.grant_tokens_locally() {
-                error.with_local_grant_hint()
-            } else {
-                error
-            }
-        })?;
+        .map_err(|e| problem(state, e))?;
     Ok(HttpResponse::Ok().json(ChatReplyView::from(&reply)))
 }

@@ -1,7 +1,8 @@
-// Chat with AskAT&T or an AskDocs domain. Answers are rendered as Markdown
-// built from DOM nodes (markdown.js): model output never becomes markup.
+// Chat with AskAT&T or an AskDocs domain. Answers stream in (api.js
+// chatStream) and are rendered as Markdown built from DOM nodes (markdown.js):
+// model output never becomes markup.
 
-import { newIdempotencyKey, request, setBalance } from '../api.js';
+import { chatStream, currentUser, newIdempotencyKey, request, setBalance } from '../api.js';
 import { confirmAction, field, formatDate, h, link, replace, SERVICE_NAMES } from '../dom.js';
 import { render as renderMarkdown } from '../markdown.js';
 
@@ -13,6 +14,8 @@ export function render(view, _ctx) {
     domains: null,
     nextCursor: null,
     sending: false,
+    // The answer being streamed (see the submit handler).
+    streaming: null,
   };
 
   // Controls.
@@ -33,11 +36,19 @@ export function render(view, _ctx) {
 
   const input = h('textarea', { id: 'message', name: 'message', rows: 3, maxlength: 8000, required: true });
   const send = h('button', { type: 'submit', class: 'button primary', id: 'send' }, 'Send');
+  const stop = h('button', { type: 'button', class: 'button danger', id: 'stop', hidden: true }, 'Stop');
   const composer = h(
     'form',
     { class: 'composer', 'aria-label': 'Ask a question' },
     field('Message', input, 'Enter sends; Shift+Enter starts a new line.'),
-    h('div', { class: 'composer-actions' }, status, send),
+    h('div', { class: 'composer-actions' }, status, stop, send),
+    h(
+      'p',
+      { class: 'hint charging-help', id: 'charging-help' },
+      'Each answer costs one token, taken when the answer starts. If the AI service fails, the token is given back ' +
+        '(any part of the answer already shown is kept). Stop ends the answer: once text has arrived the token is ' +
+        'spent and the partial answer is kept; stopping before any text arrives costs nothing.',
+    ),
   );
 
   const list = h('ul', { class: 'conversation-list', id: 'conversations' });
@@ -124,31 +135,130 @@ export function render(view, _ctx) {
     const body = { message: text };
     if (state.conversationId) body.conversation_id = state.conversationId;
     if (askdocs) body.domain_id = domain.value;
-    try {
-      const answer = await request(`/api/${service.value}/chat`, {
-        method: 'POST',
-        body,
-        headers: { 'Idempotency-Key': newIdempotencyKey() },
-      });
+    const docsName = selectedDomainName();
+    const streaming = {
+      controller: new AbortController(),
       // `domain_name` is the slug; people chose the domain by its display name.
-      const who = askdocs ? `AskDocs · ${selectedDomainName() || answer.domain_name}` : SERVICE_NAMES.askatt;
-      addMessage('assistant', who, answer.response);
-      setBalance(answer.tokens_remaining);
-      const isNew = answer.conversation_id && answer.conversation_id !== state.conversationId;
-      state.conversationId = answer.conversation_id || state.conversationId;
-      if (isNew) loadConversations();
-      else markCurrent();
+      who: (slug) => (askdocs ? `AskDocs · ${docsName || slug}` : SERVICE_NAMES.askatt),
+      // The text so far, and the bubble showing it (from `start` on).
+      text: '',
+      answer: null,
+      // The balance before the token was held, to show again if Stop comes before any text.
+      heldFrom: null,
+      // Set when the user went to another conversation: the answer is no longer shown.
+      left: false,
+      // Whether `start` named a conversation not shown before.
+      newConversation: false,
+    };
+    state.streaming = streaming;
+    stop.hidden = false;
+    let last = null;
+    try {
+      last = await chatStream(`/api/${service.value}/chat`, body, {
+        signal: streaming.controller.signal,
+        idempotencyKey: newIdempotencyKey(),
+        onEvent: ({ event, data }) => onStreamEvent(streaming, event, data),
+      });
     } catch (err) {
-      mine.classList.add('failed');
-      mine.append(h('p', { class: 'message-note' }, 'Not sent'));
-      input.value = text;
-      showProblem(err);
+      if (streaming.controller.signal.aborted) {
+        stopped(streaming, mine, text);
+      } else if (streaming.text) {
+        // The connection broke mid-answer: the server keeps what was sent, marked interrupted.
+        streaming.answer.finish();
+        streaming.answer.note('Interrupted: the connection was lost. The part shown is kept in the conversation.');
+      } else {
+        streaming.answer?.remove();
+        notSent(mine, text);
+        showProblem(err);
+      }
     } finally {
       state.sending = false;
+      state.streaming = null;
       send.disabled = false;
+      stop.hidden = true;
       status.textContent = '';
     }
+    if (last?.event === 'done') {
+      streaming.answer?.finish();
+      if (streaming.newConversation) loadConversations();
+    } else if (last?.event === 'error') streamFailed(streaming, mine, text, last.data);
   });
+
+  stop.addEventListener('click', () => {
+    state.streaming?.controller.abort();
+    input.focus();
+  });
+
+  function onStreamEvent(streaming, event, data) {
+    switch (event) {
+      case 'start': {
+        status.textContent = 'Answering…';
+        if (typeof data.tokens_remaining === 'number') streaming.heldFrom = data.tokens_remaining + 1;
+        streaming.answer = addAnswer(streaming.who(data.domain_name));
+        // A new conversation is listed once its answer is stored, at the end.
+        streaming.newConversation = Boolean(data.conversation_id && data.conversation_id !== state.conversationId);
+        state.conversationId = data.conversation_id || state.conversationId;
+        markCurrent();
+        break;
+      }
+      case 'delta':
+        if (typeof data.text !== 'string') break;
+        streaming.text += data.text;
+        streaming.answer?.show(streaming.text);
+        break;
+      case 'sources':
+        if (Array.isArray(data.sources)) streaming.answer?.sources(data.sources);
+        break;
+      default:
+      // `done` and `error` end the stream; the submit handler finishes the answer.
+    }
+  }
+
+  /** After Stop: what arrived stays, and the marker says what it cost. */
+  function stopped(streaming, mine, text) {
+    if (streaming.left) {
+      if (!streaming.text) restoreHeldToken(streaming);
+      return;
+    }
+    if (streaming.text) {
+      streaming.answer.finish();
+      streaming.answer.marker('Stopped — the token was spent');
+      loadConversations();
+      return;
+    }
+    // Nothing arrived, so the server gives the token back and keeps nothing.
+    streaming.answer?.remove();
+    restoreHeldToken(streaming);
+    notSent(mine, text, 'Stopped — nothing was charged');
+  }
+
+  /** Shows the token held at `start` as given back (the server refunds it when no text was sent). */
+  function restoreHeldToken(streaming) {
+    if (streaming.heldFrom !== null && currentUser()?.tokens === streaming.heldFrom - 1) setBalance(streaming.heldFrom);
+  }
+
+  /** An `error` event: says why, and whether the token came back and the text was kept. */
+  function streamFailed(streaming, mine, text, problem) {
+    const refund = problem.refunded ? 'Your token was given back.' : 'The token was spent.';
+    const detail = problem.detail || problem.title || 'The AI service failed.';
+    if (streaming.text && problem.partial_kept !== false) {
+      streaming.answer.finish();
+      streaming.answer.marker('Interrupted');
+      streaming.answer.note(`${detail} ${refund} The part shown is kept in the conversation.`);
+      loadConversations();
+      return;
+    }
+    streaming.answer?.remove();
+    notSent(mine, text, 'Not answered');
+    showAlert(h('p', { class: 'alert-title' }, `${detail} ${refund}`), h('p', {}, 'Nothing was kept; your question is still in the box.'));
+  }
+
+  /** Marks the question as not answered and puts it back in the box. */
+  function notSent(mine, text, why = 'Not sent') {
+    mine.classList.add('failed');
+    mine.append(h('p', { class: 'message-note' }, why));
+    if (!input.value) input.value = text;
+  }
 
   newConversation.addEventListener('click', () => {
     startNew();
@@ -161,18 +271,78 @@ export function render(view, _ctx) {
     return domain.selectedOptions[0]?.textContent || '';
   }
 
-  function addMessage(author, who, text) {
+  function addMessage(author, who, text, { interrupted = false } = {}) {
     empty.hidden = true;
     // The question is shown as typed; the answer as the Markdown it is written in.
     const body =
       author === 'assistant' ? h('div', { class: 'message-text markdown' }, renderMarkdown(text)) : h('p', { class: 'message-text', text });
-    const item = h('li', { class: `message ${author}` }, h('p', { class: 'message-author' }, who), body);
+    const item = h(
+      'li',
+      { class: `message ${author}` },
+      h('p', { class: 'message-author' }, who, interrupted ? interruptedMarker('Interrupted') : null),
+      body,
+    );
     messages.append(item);
     item.scrollIntoView({ block: 'nearest' });
     return item;
   }
 
+  /**
+   * The bubble of an answer that is still arriving. `show(text)` renders the
+   * text so far, at most once per frame however fast the deltas come.
+   */
+  function addAnswer(who) {
+    const item = addMessage('assistant', who, '');
+    item.classList.add('streaming');
+    item.setAttribute('aria-busy', 'true');
+    const author = item.querySelector('.message-author');
+    const body = item.querySelector('.message-text');
+    let pending = null;
+    let frame = null;
+    const draw = () => {
+      frame = null;
+      replace(body, renderMarkdown(pending));
+      item.scrollIntoView({ block: 'nearest' });
+    };
+    return {
+      show(text) {
+        pending = text;
+        frame ??= requestAnimationFrame(draw);
+      },
+      finish() {
+        if (frame !== null) cancelAnimationFrame(frame);
+        if (pending !== null) draw();
+        item.classList.remove('streaming');
+        item.removeAttribute('aria-busy');
+      },
+      sources(list) {
+        const shown = sourceList(list);
+        if (shown) item.querySelector('.sources')?.remove();
+        if (shown) item.append(shown);
+      },
+      marker(text) {
+        author.append(interruptedMarker(text));
+      },
+      note(text) {
+        item.append(h('p', { class: 'message-note' }, text));
+      },
+      remove() {
+        if (frame !== null) cancelAnimationFrame(frame);
+        item.remove();
+        empty.hidden = messages.children.length > 0;
+      },
+    };
+  }
+
+  /** Another conversation is shown: an answer still arriving ends, as with Stop. */
+  function leaveStream() {
+    if (!state.streaming) return;
+    state.streaming.left = true;
+    state.streaming.controller.abort();
+  }
+
   function startNew() {
+    leaveStream();
     state.conversationId = null;
     messages.replaceChildren();
     empty.hidden = false;
@@ -248,6 +418,7 @@ export function render(view, _ctx) {
         'span',
         { class: 'conversation-meta' },
         `${SERVICE_NAMES[c.service_type] || c.service_type} · ${formatDate(c.updated_at || c.created_at)}`,
+        c.interrupted ? interruptedMarker('Interrupted', 'The latest answer was cut off') : null,
       ),
     );
     const remove = h(
@@ -274,6 +445,7 @@ export function render(view, _ctx) {
   }
 
   async function openConversation(c) {
+    leaveStream();
     clearAlert();
     let data;
     try {
@@ -291,7 +463,9 @@ export function render(view, _ctx) {
     const docsName = selectedDomainName();
     const assistant = conversation.service_type === 'askdocs' ? `AskDocs${docsName ? ` · ${docsName}` : ''}` : SERVICE_NAMES.askatt;
     for (const m of data.messages || []) {
-      addMessage(m.author === 'user' ? 'user' : 'assistant', m.author === 'user' ? 'You' : assistant, m.content);
+      addMessage(m.author === 'user' ? 'user' : 'assistant', m.author === 'user' ? 'You' : assistant, m.content, {
+        interrupted: m.interrupted === true,
+      });
     }
     empty.hidden = messages.children.length > 0;
     markCurrent();
@@ -319,4 +493,38 @@ export function render(view, _ctx) {
 
   loadConversations();
   input.focus();
+  // Leaving the page ends an answer still arriving, as Stop does.
+  return leaveStream;
+}
+
+/** A small label on a message or conversation: "Interrupted", "Stopped — …". */
+function interruptedMarker(text, title) {
+  return h('span', { class: 'marker interrupted', title: title || null }, text);
+}
+
+// Sources are whatever the upstream sent; these are the fields read from each.
+const SOURCE_TITLE = ['title', 'name', 'document', 'file', 'url'];
+const SOURCE_LINK = ['url', 'link', 'href', 'source'];
+
+/** An AskDocs answer's sources: a title each, a link when it is http or https. */
+function sourceList(sources) {
+  const items = sources.filter((s) => s && typeof s === 'object').map(sourceItem);
+  if (!items.length) return null;
+  return h('div', { class: 'sources' }, h('p', { class: 'sources-title' }, 'Sources'), h('ul', {}, items));
+}
+
+function sourceItem(source) {
+  const title = SOURCE_TITLE.map((k) => source[k]).find((v) => typeof v === 'string' && v.trim()) || 'Untitled source';
+  const href = SOURCE_LINK.map((k) => source[k]).find(safeLink);
+  return h('li', {}, href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, title) : title);
+}
+
+function safeLink(value) {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
 }

@@ -18,12 +18,16 @@ use crate::conversation::{ChatMessage, Turn};
 use crate::domain::Domain;
 use crate::ledger::{IdempotencyKey, ServiceType};
 use crate::ports::{
-    AiUpstream, Charges, ConversationRepository, DomainRepository, ExchangeTarget, RateDecision,
-    RateLimiter, RecoveredCharge, ReplyFormat, Reservation, ReserveError, Reserved, SettleOutcome,
-    Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    AiUpstream, AnswerEnd, Charges, ConversationRepository, DomainRepository, ExchangeTarget,
+    RateDecision, RateLimiter, RecoveredCharge, ReplyFormat, Reservation, ReserveError, Reserved,
+    SettleOutcome, Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
 };
 use crate::user::Actor;
-use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens};
+use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens, UserId};
+
+mod stream;
+
+pub use stream::{ChatEvent, ChatEvents, StreamFailure};
 
 /// How many earlier turns are sent to the upstream for context.
 pub const HISTORY_TURNS: u16 = 20;
@@ -75,6 +79,49 @@ pub struct ChatReply {
     pub domain_name: Option<String>,
     /// AskDocs: the documents the answer came from, as the upstream sent them.
     pub sources: Vec<serde_json::Value>,
+    /// A streamed answer the client stopped reading: `response` is the part
+    /// written until then (the token was spent).
+    pub interrupted: bool,
+}
+
+/// What [`ChatService::begin`] got to.
+enum Begun {
+    Held(Held),
+    /// A finished request with the same `Idempotency-Key`: its reply, free.
+    Replay(ChatReply),
+}
+
+/// A chat whose token is held: what asking, settling or refunding it needs.
+struct Held {
+    charge: ChargeId,
+    user: UserId,
+    target: ExchangeTarget,
+    /// The conversation `target` names.
+    conversation: ConversationId,
+    balance_after: Tokens,
+    idempotency_key: Option<IdempotencyKey>,
+    upstream: UpstreamRequest,
+}
+
+impl Held {
+    /// The reply giving `text` (and `sources`) as this chat's answer.
+    fn reply(&self, text: String, sources: Vec<serde_json::Value>, interrupted: bool) -> ChatReply {
+        ChatReply {
+            response: text,
+            tokens_remaining: self.balance_after,
+            conversation_id: Some(self.conversation),
+            domain_name: self.domain_name(),
+            sources,
+            interrupted,
+        }
+    }
+
+    fn domain_name(&self) -> Option<String> {
+        self.upstream
+            .domain
+            .as_ref()
+            .map(|d| d.name.as_str().to_owned())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +157,16 @@ impl From<StoreError> for ChatError {
             other @ (StoreError::Conflict(_) | StoreError::Unexpected(_)) => {
                 Self::Unexpected(Box::new(other))
             }
+        }
+    }
+}
+
+/// An upstream that timed out is told apart from one that failed otherwise.
+impl From<UpstreamError> for ChatError {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::Timeout => Self::UpstreamTimeout,
+            other => Self::UpstreamFailed(other),
         }
     }
 }
@@ -161,6 +218,37 @@ impl ChatService {
     /// the charge is recovered (refunded) later.
     #[instrument(skip_all, fields(user_id = %request.actor.user, service = %request.service))]
     pub async fn chat(&self, request: ChatRequest) -> Result<ChatReply, ChatError> {
+        let held = match self.begin(request, self.duplicate_wait).await? {
+            Begun::Held(held) => held,
+            Begun::Replay(reply) => return Ok(reply),
+        };
+        let answer = match self.ports.upstream.ask(&held.upstream).await {
+            // Kept in the conversation and the idempotency record: nothing
+            // that cannot be stored may reach them.
+            Ok(answer) => UpstreamAnswer {
+                text: crate::text::make_storable(answer.text),
+                sources: answer
+                    .sources
+                    .into_iter()
+                    .map(crate::text::make_storable_json)
+                    .collect(),
+            },
+            Err(err) => return Err(self.refund(held.charge, err).await),
+        };
+        let mut reply = held.reply(answer.text, answer.sources, false);
+        self.record(&held, &mut reply, AnswerEnd::Complete).await?;
+        Ok(reply)
+    }
+
+    /// Everything before the upstream is asked: the domain and the history
+    /// (proving the user may ask them), the rate limit, then the held token —
+    /// or the stored reply of a finished request with the same key, waiting up
+    /// to `duplicate_wait` for one still running.
+    async fn begin(
+        &self,
+        request: ChatRequest,
+        duplicate_wait: Duration,
+    ) -> Result<Begun, ChatError> {
         let domain = self.resolve_domain(&request).await?;
         let history = self.history(&request).await?;
 
@@ -199,7 +287,7 @@ impl ChatService {
                     conversation,
                     idempotency: fingerprint.as_ref().map(|(k, f)| (*k, f.as_str())),
                 },
-                self.duplicate_wait,
+                duplicate_wait,
             )
             .await?;
         let balance_after = match reserved {
@@ -209,6 +297,7 @@ impl ChatService {
                     .ports
                     .replies
                     .open(&stored)
+                    .map(Begun::Replay)
                     .map_err(ChatError::Unexpected);
             }
             Reserved::Mismatch => return Err(ChatError::IdempotencyMismatch),
@@ -221,60 +310,56 @@ impl ChatService {
             idempotency_key,
             ..
         } = request;
-        let upstream_request = UpstreamRequest {
-            service,
-            domain,
-            message,
-            history,
-        };
-        let answer = match self.ports.upstream.ask(&upstream_request).await {
-            // Kept in the conversation and the idempotency record: nothing
-            // that cannot be stored may reach them.
-            Ok(answer) => UpstreamAnswer {
-                text: crate::text::make_storable(answer.text),
-                sources: answer
-                    .sources
-                    .into_iter()
-                    .map(crate::text::make_storable_json)
-                    .collect(),
+        Ok(Begun::Held(Held {
+            charge,
+            user,
+            target,
+            conversation,
+            balance_after,
+            idempotency_key,
+            upstream: UpstreamRequest {
+                service,
+                domain,
+                message,
+                history,
             },
-            Err(err) => return Err(self.refund(charge, err).await),
-        };
+        }))
+    }
 
-        let UpstreamRequest {
-            domain,
-            message: question,
-            ..
-        } = upstream_request;
-        let mut reply = ChatReply {
-            response: answer.text,
-            tokens_remaining: balance_after,
-            conversation_id: Some(conversation),
-            domain_name: domain.as_ref().map(|d| d.name.as_str().to_owned()),
-            sources: answer.sources,
-        };
-        let stored = match &idempotency_key {
-            Some(key) => Some((
+    /// Records `reply` as the answer of `held`, ending as `end`: the token is
+    /// spent, or given back for an answer the upstream broke off. Sets where
+    /// the exchange went (`None` when it could not be recorded); answers the
+    /// balance after a refund.
+    async fn record(
+        &self,
+        held: &Held,
+        reply: &mut ChatReply,
+        end: AnswerEnd<'_>,
+    ) -> Result<Option<Tokens>, ChatError> {
+        let charge = held.charge;
+        // A broken-off answer releases its key, so a retry runs afresh.
+        let stored = match (&held.idempotency_key, end) {
+            (_, AnswerEnd::BrokenOff { .. }) | (None, _) => None,
+            (Some(key), _) => Some((
                 key,
                 self.ports
                     .replies
-                    .seal(&reply)
+                    .seal(reply)
                     .map_err(ChatError::Unexpected)?,
             )),
-            None => None,
         };
         let settlement = Settlement {
             charge,
-            user,
-            service,
-            domain: domain.as_ref().map(|d| d.id),
-            target,
-            question: &question,
+            user: held.user,
+            service: held.upstream.service,
+            domain: held.upstream.domain.as_ref().map(|d| d.id),
+            target: held.target,
+            question: &held.upstream.message,
             answer: &reply.response,
             idempotency: stored.as_ref().map(|(k, v)| (*k, v)),
+            end,
         };
-        let settled = self.ports.charges.settle(&settlement).await;
-        match settled {
+        match self.ports.charges.settle(&settlement).await {
             Ok(Settled {
                 outcome: SettleOutcome::NeverReserved,
                 ..
@@ -282,24 +367,29 @@ impl ChatService {
                 // The reservation was rolled back after it answered: no token
                 // was taken, so no answer is given (a retry runs afresh).
                 warn!(%charge, "the reservation never committed; the answer is withheld");
-                return Err(ChatError::Unavailable(
+                Err(ChatError::Unavailable(
                     "the chat could not be recorded; no token was charged".into(),
-                ));
+                ))
             }
             Ok(settled) => {
-                if settled.outcome == SettleOutcome::AlreadyRefunded {
-                    warn!(%charge, "the charge was recovered before its answer was recorded; the answer is free");
-                }
                 reply.conversation_id = settled.conversation;
+                match settled.outcome {
+                    SettleOutcome::AlreadyRefunded => {
+                        warn!(%charge, "the charge was recovered before its answer was recorded; the answer is free");
+                        Ok(None)
+                    }
+                    SettleOutcome::Refunded { balance_after } => Ok(Some(balance_after)),
+                    SettleOutcome::Charged | SettleOutcome::NeverReserved => Ok(None),
+                }
             }
             Err(e) => {
                 // The answer exists: give it. The charge stays pending and is
                 // refunded by recovery, an error in the user's favour.
                 warn!(error = ?e, %charge, "could not settle the charge; it will be recovered");
                 reply.conversation_id = None;
+                Ok(None)
             }
         }
-        Ok(reply)
     }
 
     /// Refunds a held charge after an upstream failure and says what happened.
@@ -309,10 +399,7 @@ impl ChatService {
             tracing::error!(error = %e, %charge, "refund after upstream failure failed; recovery will refund it");
             return e.into();
         }
-        match err {
-            UpstreamError::Timeout => ChatError::UpstreamTimeout,
-            other => ChatError::UpstreamFailed(other),
-        }
+        err.into()
     }
 
     async fn resolve_domain(
@@ -410,17 +497,18 @@ mod tests {
     };
     use crate::testing::chat_request;
 
-    struct Mocks {
-        charges: MockCharges,
-        upstream: MockAiUpstream,
-        domains: MockDomainRepository,
-        conversations: MockConversationRepository,
-        rate_limiter: MockRateLimiter,
-        replies: MockReplyFormat,
+    /// Every port mocked; shared with the streaming tests.
+    pub(super) struct Mocks {
+        pub(super) charges: MockCharges,
+        pub(super) upstream: MockAiUpstream,
+        pub(super) domains: MockDomainRepository,
+        pub(super) conversations: MockConversationRepository,
+        pub(super) rate_limiter: MockRateLimiter,
+        pub(super) replies: MockReplyFormat,
     }
 
     impl Mocks {
-        fn new() -> Self {
+        pub(super) fn new() -> Self {
             let mut rate_limiter = MockRateLimiter::new();
             rate_limiter
                 .expect_check()
@@ -440,7 +528,7 @@ mod tests {
         }
 
         /// The charge is held (balance after: `balance_after`) and settles.
-        fn holding(mut self, balance_after: u32) -> Self {
+        pub(super) fn holding(mut self, balance_after: u32) -> Self {
             self.charges.expect_reserve().returning(move |_, _| {
                 Ok(Reserved::Held {
                     balance_after: Tokens::new(balance_after.into()).unwrap(),
@@ -457,7 +545,7 @@ mod tests {
             self
         }
 
-        fn service(self) -> ChatService {
+        pub(super) fn service(self) -> ChatService {
             ChatService::new(
                 ChatPorts {
                     charges: Arc::new(self.charges),
@@ -813,6 +901,7 @@ mod tests {
             conversation_id: None,
             domain_name: None,
             sources: vec![],
+            interrupted: false,
         };
         let kept = StoredReply::new(1, json!("as it was stored"));
         let opened = stored.clone();
