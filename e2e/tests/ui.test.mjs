@@ -428,6 +428,58 @@ describe('askgate web UI', () => {
     });
   });
 
+  test('an admin finds a user, grants tokens with a reason, and the user sees them', async () => {
+    const email = uniqueEmail('granted');
+    await devLogin(email);
+    await withPage('admin-users', {}, async (page) => {
+      await signIn(page, { email: uniqueEmail('admin'), name: 'Grace Admin', admin: true });
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Users' }).click();
+      await page.waitForURL(/\/admin\/users$/);
+      await page.getByLabel('Search users').fill(email);
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.locator(`tr[data-email="${email}"]`).getByRole('button', { name: email }).click();
+      await page.getByLabel('Tokens').fill('25');
+      await page.getByLabel('Reason (required, shown in the audit log)').fill('Welcome to the pilot');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.locator('#user-balance').getByText('25 tokens').waitFor();
+      await page.locator('#user-ledger').getByText('Welcome to the pilot').waitFor();
+      const users = await screenshot(page, 'admin-users');
+      await publishScreenshot(users, 'docs/screenshots/admin-users.png');
+
+      await nav.getByRole('link', { name: 'Audit' }).click();
+      await page.waitForURL(/\/admin\/audit$/);
+      await page.locator('#audit-table').getByText('Welcome to the pilot').waitFor();
+      const audit = await screenshot(page, 'admin-audit');
+      await publishScreenshot(audit, 'docs/screenshots/admin-audit.png');
+    });
+    await withPage('granted-user', {}, async (page) => {
+      await signIn(page, { email });
+      await expectBalance(page, 25);
+    });
+  });
+
+  test('a non-admin sees no admin links and every admin page refuses them', async () => {
+    const allow = [
+      { status: 403, path: '/api/admin/users' },
+      { status: 403, path: '/api/admin/audit' },
+    ];
+    await withPage('not-admin-pages', { allow }, async (page) => {
+      const email = uniqueEmail('user');
+      await signIn(page, { email });
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 0);
+      assert.equal(await nav.getByRole('link', { name: 'Audit' }).count(), 0);
+      await page.goto(new URL('/admin/users', page.url()).href);
+      await page.getByText('You are not allowed to manage users.').waitFor();
+      await page.goto(new URL('/admin/audit', page.url()).href);
+      await page.getByText('You are not allowed to read the audit log.').waitFor();
+      const { session_token: token } = await devLogin(email);
+      const res = await api('/api/admin/users', { token });
+      assert.equal(res.status, 403);
+    });
+  });
+
   test('usage history lists the purchase and the consumption', async () => {
     const email = uniqueEmail('history');
     const { session_token: token } = await devLogin(email);

@@ -5,6 +5,7 @@
 //! (traits) that adapter crates implement for PostgreSQL, Azure AD, Stripe, the AI
 //! upstreams and rate limiting.
 
+pub mod audit;
 mod cache;
 pub mod conversation;
 pub mod domain;

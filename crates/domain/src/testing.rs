@@ -48,6 +48,8 @@ pub fn user(email: &str, role: Role) -> User {
         role,
         created_at: now(),
         last_login: None,
+        disabled_at: None,
+        role_from_sign_in: true,
     }
 }
 
@@ -63,6 +65,8 @@ pub fn user_signed_in(sign_in: &SignIn) -> User {
         role: sign_in.role,
         created_at: sign_in.at,
         last_login: Some(sign_in.at),
+        disabled_at: None,
+        role_from_sign_in: true,
     }
 }
 

@@ -95,6 +95,20 @@ pub struct User {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub last_login: Option<DateTime<Utc>>,
+    /// Set while an admin has switched the account off: no sign-in, no chat,
+    /// no purchase; its tokens and history stay.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// The role came from the sign-in (`ADMIN_EMAILS`, `ADMIN_OBJECT_IDS`, the
+    /// Entra app role) and is decided again at the next one: admins cannot
+    /// change it. False once an admin set the role.
+    pub role_from_sign_in: bool,
+}
+
+impl User {
+    #[must_use]
+    pub const fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }
 
 /// What a successful sign-in tells askgate about a person. Upserting it creates

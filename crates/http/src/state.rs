@@ -7,7 +7,8 @@ use std::time::Duration;
 use actix_web::cookie::Cookie;
 use askgate_domain::ports::{HealthCheck, RefreshToken, WebhookVerifier};
 use askgate_domain::services::{
-    AccountService, BillingService, ChatService, ConversationService, DomainService, SessionService,
+    AccountService, AdminService, BillingService, ChatService, ConversationService, DomainService,
+    SessionService,
 };
 
 use crate::auth::{MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie};
@@ -28,6 +29,7 @@ pub struct Services {
     pub conversations: Arc<ConversationService>,
     pub chat: Arc<ChatService>,
     pub domains: Arc<DomainService>,
+    pub admin: Arc<AdminService>,
     pub billing: Arc<BillingService>,
     pub health: Arc<dyn HealthCheck>,
     /// Whom a bearer token speaks for.

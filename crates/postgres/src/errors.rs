@@ -3,7 +3,8 @@
 
 use askgate_domain::StoreError;
 use askgate_domain::ports::{
-    BalanceError, CreditError, HistoryError, PurchaseCreditError, RestoreError, ReversalError,
+    AdminCreditError, BalanceError, CreditError, HistoryError, PurchaseCreditError, RestoreError,
+    ReversalError,
 };
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -80,4 +81,5 @@ from_db_error!(
     RestoreError,
     BalanceError,
     HistoryError,
+    AdminCreditError,
 );

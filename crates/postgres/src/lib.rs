@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+mod admin;
 pub mod audit;
 mod charges;
 mod conversations;
@@ -39,6 +40,7 @@ pub mod testing;
 mod tls;
 mod users;
 
+pub use admin::PgAdmin;
 pub use charges::{KEY_LIFETIME_HOURS, PgCharges};
 pub use conversations::PgConversations;
 pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_missing};

@@ -41,6 +41,8 @@ pub(crate) struct UserRow {
     pub role: String,
     pub created_at: DateTime<Utc>,
     pub last_login: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub role_from_sign_in: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -57,6 +59,8 @@ impl TryFrom<UserRow> for User {
             role: Role::from_str(&row.role).map_err(corrupt("users", "role"))?,
             created_at: row.created_at,
             last_login: row.last_login,
+            disabled_at: row.disabled_at,
+            role_from_sign_in: row.role_from_sign_in,
         })
     }
 }

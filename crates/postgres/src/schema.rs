@@ -13,6 +13,23 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         last_login -> Nullable<Timestamptz>,
+        disabled_at -> Nullable<Timestamptz>,
+        role_from_sign_in -> Bool,
+    }
+}
+
+diesel::table! {
+    admin_audit (id) {
+        id -> Uuid,
+        actor_id -> Uuid,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Uuid,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        reason -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -199,6 +216,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(admin_audit -> users (actor_id));
 diesel::joinable!(domains -> users (created_by));
 diesel::joinable!(transactions -> users (user_id));
 diesel::joinable!(transactions -> domains (domain_id));
@@ -217,4 +235,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     charges,
     orphaned_payments,
     trial_grants,
+    admin_audit,
 );

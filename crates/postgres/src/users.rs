@@ -179,7 +179,16 @@ impl UserRepository for PgUsers {
                     .set((
                         users::email.eq(excluded(users::email)),
                         users::display_name.eq(excluded(users::display_name)),
-                        users::role.eq(excluded(users::role)),
+                        // The sign-in makes an admin; it takes back only a role
+                        // it gave. A role an admin set (`role_from_sign_in`
+                        // false) stays.
+                        users::role.eq(sql::<diesel::sql_types::Text>(
+                            "CASE WHEN excluded.role = 'admin' OR users.role_from_sign_in \
+                             THEN excluded.role ELSE users.role END",
+                        )),
+                        users::role_from_sign_in.eq(sql::<Bool>(
+                            "excluded.role = 'admin' OR users.role_from_sign_in",
+                        )),
                         users::last_login.eq(excluded(users::last_login)),
                         users::updated_at.eq(diesel::dsl::now),
                     ))

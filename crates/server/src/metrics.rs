@@ -235,17 +235,17 @@ impl Stream for FirstEvent {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if polled.is_ready() {
-            if let Some(started) = self.started.take() {
-                let waited = started.elapsed();
-                askgate_http::metrics::record_upstream_wait(waited);
-                metrics::histogram!(
-                    "askgate_upstream_first_event_seconds",
-                    "service" => self.service,
-                    "domain" => std::mem::take(&mut self.domain),
-                )
-                .record(waited.as_secs_f64());
-            }
+        if polled.is_ready()
+            && let Some(started) = self.started.take()
+        {
+            let waited = started.elapsed();
+            askgate_http::metrics::record_upstream_wait(waited);
+            metrics::histogram!(
+                "askgate_upstream_first_event_seconds",
+                "service" => self.service,
+                "domain" => std::mem::take(&mut self.domain),
+            )
+            .record(waited.as_secs_f64());
         }
         polled
     }

@@ -9,18 +9,22 @@ use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::WebhookVerifier;
 use askgate_domain::ports::{
-    Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
+    AdminStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
 };
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
-use askgate_domain::services::{AccountService, BillingService, DomainService, ReturnUrls};
+use askgate_domain::services::{
+    AccountService, AdminService, BillingService, DomainService, ReturnUrls,
+};
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
 use askgate_domain::services::{SessionPolicy, SessionService};
 use askgate_http::auth::{BearerTokens, MicrosoftSignIn, TokenVerifier};
 use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
-use askgate_postgres::{Database, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers};
+use askgate_postgres::{
+    Database, PgAdmin, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
+};
 use askgate_postgres::{PgCharges, PgConversations, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
@@ -261,6 +265,7 @@ struct PgAdapters {
     purchases: Arc<dyn PurchaseRepository>,
     sessions: Arc<dyn SessionStore>,
     health: Arc<dyn HealthCheck>,
+    admin: Arc<dyn AdminStore>,
 }
 
 impl PgAdapters {
@@ -277,6 +282,7 @@ impl PgAdapters {
             purchases: Arc::new(PgPurchases::new(db.clone())),
             sessions: Arc::new(PgSessions::new(db.clone())),
             health: Arc::new(PgHealth::new(db.clone())),
+            admin: Arc::new(PgAdmin::new(db.clone())),
         }
     }
 }
@@ -287,16 +293,20 @@ pub fn account_service(settings: &Settings, db: &Database) -> AccountService {
     accounts(settings, &PgAdapters::new(db), Arc::new(SystemClock))
 }
 
+fn admin_policy(settings: &Settings) -> AdminPolicy {
+    AdminPolicy {
+        role_name: settings.azure_ad.admin_role.clone(),
+        emails: settings.auth.admin_emails.clone(),
+        object_ids: settings.auth.admin_object_ids.clone(),
+    }
+}
+
 fn accounts(settings: &Settings, postgres: &PgAdapters, clock: Arc<dyn Clock>) -> AccountService {
     AccountService::new(
         Arc::clone(&postgres.users),
         Arc::clone(&postgres.ledger),
         clock,
-        AdminPolicy {
-            role_name: settings.azure_ad.admin_role.clone(),
-            emails: settings.auth.admin_emails.clone(),
-            object_ids: settings.auth.admin_object_ids.clone(),
-        },
+        admin_policy(settings),
     )
     .with_trial(settings.auth.trial_tokens)
 }
@@ -515,6 +525,12 @@ fn app_state(
         domains: Arc::new(DomainService::new(
             Arc::clone(&postgres.domains),
             Arc::new(settings.upstream.allowed_hosts()),
+            Arc::clone(&postgres.admin),
+        )),
+        admin: Arc::new(AdminService::new(
+            Arc::clone(&postgres.admin),
+            Arc::clone(&postgres.ledger),
+            admin_policy(settings),
         )),
         billing: Arc::new(billing(settings, postgres)?),
         chat: Arc::new(chat),

@@ -4,6 +4,7 @@
 //! feature each also has a mockall `Mock*` type for tests. Each method's doc
 //! says which outcome an adapter MUST return when.
 
+mod admin;
 mod charges;
 mod clock;
 mod conversations;
@@ -20,6 +21,7 @@ mod tokens;
 mod upstream;
 mod users;
 
+pub use admin::*;
 pub use charges::*;
 pub use clock::*;
 pub use conversations::*;

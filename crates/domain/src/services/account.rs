@@ -33,6 +33,9 @@ pub enum AccountError {
     /// Only admins read other people's rows.
     #[error("only admins may do this")]
     Forbidden,
+    /// An admin disabled the account: no sign-in until it is enabled again.
+    #[error("this account is disabled")]
+    Disabled,
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
     #[error("unexpected error")]
@@ -250,7 +253,12 @@ impl AccountService {
             at: self.clock.now(),
             trial: self.trial,
         };
-        Ok(self.users.upsert_sign_in(&sign_in).await?)
+        let user = self.users.upsert_sign_in(&sign_in).await?;
+        if user.is_disabled() {
+            tracing::info!(user_id = %user.id, "refused the sign-in of a disabled account");
+            return Err(AccountError::Disabled);
+        }
+        Ok(user)
     }
 
     /// The user behind a session being refreshed, with the role it has now:
@@ -259,6 +267,9 @@ impl AccountService {
     /// in `ADMIN_OBJECT_IDS` today.
     pub async fn for_refresh(&self, user: UserId) -> Result<User, AccountError> {
         let mut user = self.profile(user).await?;
+        if user.is_disabled() {
+            return Err(AccountError::Disabled);
+        }
         if self.admins.emails.contains(&user.email)
             || self.admins.is_admin_object(user.external_id.as_str())
         {
@@ -272,6 +283,15 @@ impl AccountService {
             .find(user)
             .await?
             .ok_or(AccountError::UserNotFound)
+    }
+
+    /// Whether an admin disabled the account (false for an unknown user).
+    pub async fn is_disabled(&self, user: UserId) -> Result<bool, StoreError> {
+        Ok(self
+            .users
+            .find(user)
+            .await?
+            .is_some_and(|u| u.is_disabled()))
     }
 
     pub async fn balance(&self, user: UserId) -> Result<Tokens, AccountError> {

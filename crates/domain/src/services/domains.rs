@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use tracing::instrument;
 
+use crate::audit::{AuditAction, AuditStamp, NewAuditRecord};
 use crate::domain::{
     ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainDeletion, DomainSlug,
     DomainValidationError, NewDomain, parse_description,
 };
-use crate::ports::{DomainRepository, UpstreamTargets};
+use crate::ports::{AdminStore, DomainRepository, UpstreamTargets};
 use crate::user::Actor;
 use crate::{BoxError, DomainId, StoreError};
 
@@ -83,12 +84,57 @@ impl DomainInput {
 pub struct DomainService {
     repo: Arc<dyn DomainRepository>,
     targets: Arc<dyn UpstreamTargets>,
+    audit: Arc<dyn AdminStore>,
+}
+
+/// What the audit log keeps of a domain: what identifies it and where its
+/// questions go (its configuration may hold settings not meant for the log).
+fn audited(domain: &Domain) -> serde_json::Value {
+    serde_json::json!({
+        "name": domain.name.as_str(),
+        "display_name": domain.display_name.as_str(),
+        "description": domain.description,
+        "api_endpoint": domain.api_endpoint.as_ref().map(ApiEndpoint::as_str),
+        "is_active": domain.is_active,
+    })
 }
 
 impl DomainService {
-    /// `targets` decides which upstream URLs a domain may name.
-    pub fn new(repo: Arc<dyn DomainRepository>, targets: Arc<dyn UpstreamTargets>) -> Self {
-        Self { repo, targets }
+    /// `targets` decides which upstream URLs a domain may name; `audit`
+    /// records every change an admin makes.
+    pub fn new(
+        repo: Arc<dyn DomainRepository>,
+        targets: Arc<dyn UpstreamTargets>,
+        audit: Arc<dyn AdminStore>,
+    ) -> Self {
+        Self {
+            repo,
+            targets,
+            audit,
+        }
+    }
+
+    /// Records the change just made. The change is committed already, so a
+    /// failure here is logged loudly and reported as an error.
+    async fn record(
+        &self,
+        stamp: &AuditStamp,
+        action: AuditAction,
+        id: DomainId,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), DomainError> {
+        let record = NewAuditRecord {
+            action,
+            target: id.as_uuid(),
+            before,
+            after,
+            reason: None,
+        };
+        self.audit.record(&record, stamp).await.map_err(|e| {
+            tracing::error!(error = %e, %action, domain = %id, "a domain change was not audited");
+            DomainError::from(e)
+        })
     }
 
     /// Validates `input`, then checks the URLs its questions would go to
@@ -121,36 +167,69 @@ impl DomainService {
         Ok(self.repo.list(include_inactive).await?)
     }
 
-    #[instrument(skip_all, fields(admin = %actor.user))]
-    pub async fn create(&self, actor: &Actor, input: DomainInput) -> Result<Domain, DomainError> {
+    #[instrument(skip_all, fields(admin = %stamp.actor))]
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        stamp: &AuditStamp,
+        input: DomainInput,
+    ) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
         let domain = self.validate(input)?;
-        Ok(self.repo.create(&domain, actor.user).await?)
+        let created = self.repo.create(&domain, actor.user).await?;
+        let after = Some(audited(&created));
+        self.record(stamp, AuditAction::DomainCreate, created.id, None, after)
+            .await?;
+        Ok(created)
     }
 
-    #[instrument(skip_all, fields(admin = %actor.user, domain = %id))]
+    #[instrument(skip_all, fields(admin = %stamp.actor, domain = %id))]
     pub async fn update(
         &self,
         actor: &Actor,
+        stamp: &AuditStamp,
         id: DomainId,
         input: DomainInput,
     ) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
         let update = self.validate(input)?;
-        self.repo
+        let before = self.repo.get(id).await?.ok_or(DomainError::NotFound)?;
+        let updated = self
+            .repo
             .update(id, &update)
             .await?
-            .ok_or(DomainError::NotFound)
+            .ok_or(DomainError::NotFound)?;
+        let (before, after) = (Some(audited(&before)), Some(audited(&updated)));
+        self.record(stamp, AuditAction::DomainUpdate, id, before, after)
+            .await?;
+        Ok(updated)
     }
 
     /// Deletes, or deactivates a domain that ledger rows refer to.
-    #[instrument(skip_all, fields(admin = %actor.user, domain = %id))]
-    pub async fn delete(&self, actor: &Actor, id: DomainId) -> Result<DomainDeletion, DomainError> {
+    #[instrument(skip_all, fields(admin = %stamp.actor, domain = %id))]
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        stamp: &AuditStamp,
+        id: DomainId,
+    ) -> Result<DomainDeletion, DomainError> {
         Self::require_admin(actor)?;
-        match self.repo.delete(id).await? {
-            DomainDeletion::NotFound => Err(DomainError::NotFound),
-            done => Ok(done),
-        }
+        let before = self.repo.get(id).await?.ok_or(DomainError::NotFound)?;
+        let done = self.repo.delete(id).await?;
+        let after = match done {
+            DomainDeletion::NotFound => return Err(DomainError::NotFound),
+            DomainDeletion::Deleted => None,
+            DomainDeletion::Deactivated => Some(serde_json::json!({ "is_active": false })),
+        };
+        self.record(
+            stamp,
+            AuditAction::DomainDelete,
+            id,
+            Some(audited(&before)),
+            after,
+        )
+        .await?;
+        Ok(done)
     }
 
     fn require_admin(actor: &Actor) -> Result<(), DomainError> {
@@ -195,7 +274,16 @@ mod tests {
     }
 
     fn service(repo: MockDomainRepository) -> DomainService {
-        DomainService::new(Arc::new(repo), Arc::new(OnlyDocsExample))
+        let mut audit = crate::ports::MockAdminStore::new();
+        audit.expect_record().never();
+        DomainService::new(Arc::new(repo), Arc::new(OnlyDocsExample), Arc::new(audit))
+    }
+
+    fn stamp(actor: &Actor) -> AuditStamp {
+        AuditStamp {
+            actor: actor.user,
+            request_id: None,
+        }
     }
 
     fn input() -> DomainInput {
@@ -216,11 +304,11 @@ mod tests {
         let svc = service(repo);
         let user = actor(Role::User);
         assert!(matches!(
-            svc.create(&user, input()).await,
+            svc.create(&user, &stamp(&user), input()).await,
             Err(DomainError::Forbidden)
         ));
         assert!(matches!(
-            svc.delete(&user, DomainId::generate()).await,
+            svc.delete(&user, &stamp(&user), DomainId::generate()).await,
             Err(DomainError::Forbidden)
         ));
         assert!(matches!(
@@ -238,7 +326,10 @@ mod tests {
             api_endpoint: Some("ftp://x".into()),
             ..input()
         };
-        match svc.create(&actor(Role::Admin), bad).await {
+        match svc
+            .create(&actor(Role::Admin), &stamp(&actor(Role::Admin)), bad)
+            .await
+        {
             Err(DomainError::Invalid(e)) => assert_eq!(e.field(), "api_endpoint"),
             other => panic!("expected a validation error, got {other:?}"),
         }
@@ -286,11 +377,14 @@ mod tests {
             ),
         ];
         for (bad, field) in cases {
-            match svc.create(&admin, bad.clone()).await {
+            match svc.create(&admin, &stamp(&admin), bad.clone()).await {
                 Err(DomainError::Invalid(e)) => assert_eq!(e.field(), field, "{e}"),
                 other => panic!("expected a validation error on {field}, got {other:?}"),
             }
-            match svc.update(&admin, DomainId::generate(), bad).await {
+            match svc
+                .update(&admin, &stamp(&admin), DomainId::generate(), bad)
+                .await
+            {
                 Err(DomainError::Invalid(e)) => assert_eq!(e.field(), field, "{e}"),
                 other => panic!("expected a validation error on {field}, got {other:?}"),
             }

@@ -1,6 +1,7 @@
 //! Use cases: plain structs holding the ports they need.
 
 pub mod account;
+pub mod admin;
 pub mod billing;
 pub mod chat;
 pub mod conversations;
@@ -8,6 +9,7 @@ pub mod domains;
 pub mod session;
 
 pub use account::{AccountError, AccountService};
+pub use admin::{AdminError, AdminService, CreditInput};
 pub use billing::{BillingError, BillingService, EventOutcome, PurchaseView, ReturnUrls};
 pub use chat::{
     ChargeRecovery, ChatError, ChatEvent, ChatEvents, ChatPorts, ChatReply, ChatRequest,

@@ -196,7 +196,7 @@ impl SessionService {
         };
         let user = match self.accounts.for_refresh(user).await {
             Ok(user) => user,
-            Err(AccountError::UserNotFound) => {
+            Err(AccountError::UserNotFound | AccountError::Disabled) => {
                 self.end(session).await?;
                 return Err(SessionError::Refused);
             }
@@ -233,6 +233,12 @@ impl SessionService {
         let active = self.store.is_active(session).await?;
         self.active.insert(session, active, self.clock.now());
         Ok(active)
+    }
+
+    /// Why a session found inactive was ended: true when its user's account
+    /// is disabled (asked only on that path, so active sessions cost nothing more).
+    pub async fn account_disabled(&self, user: crate::UserId) -> Result<bool, StoreError> {
+        self.accounts.is_disabled(user).await
     }
 
     fn remember_revoked(&self, session: SessionId) {
@@ -435,6 +441,8 @@ mod tests {
             role: Role::User,
             created_at: Utc::now(),
             last_login: None,
+            disabled_at: None,
+            role_from_sign_in: true,
         }
     }
 

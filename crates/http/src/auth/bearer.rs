@@ -72,7 +72,17 @@ impl BearerTokens {
                 .await
                 .map_err(|e| TokenError::Unavailable(Box::new(e)))?;
             if !active {
-                return Err(TokenError::Revoked);
+                // Disabling an account revokes its sessions: say why.
+                let disabled = self
+                    .sessions
+                    .account_disabled(user.user)
+                    .await
+                    .map_err(|e| TokenError::Unavailable(Box::new(e)))?;
+                return Err(if disabled {
+                    TokenError::AccountDisabled
+                } else {
+                    TokenError::Revoked
+                });
             }
         }
         Ok(user)
@@ -96,6 +106,7 @@ impl BearerTokens {
             .await
             .map_err(|e| match e {
                 AccountError::Unavailable(source) => TokenError::Unavailable(source),
+                AccountError::Disabled => TokenError::AccountDisabled,
                 AccountError::Unexpected(_) => TokenError::Unavailable(Box::new(e)),
                 refused @ (AccountError::UserNotFound
                 | AccountError::MissingEmail

@@ -2,9 +2,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use askgate_domain::audit::AuditStamp;
 use askgate_domain::user::{Actor, Role};
 use askgate_domain::{Email, SessionId, UserId};
+use tracing_actix_web::RequestId;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -35,12 +37,25 @@ impl AuthenticatedUser {
 
 /// A signed-in caller with the admin role; others get 403 `forbidden`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminUser(AuthenticatedUser);
+pub struct AdminUser {
+    user: AuthenticatedUser,
+    /// The id this request is logged under, for the audit log.
+    request_id: Option<String>,
+}
 
 impl AdminUser {
     #[must_use]
     pub const fn actor(&self) -> Actor {
-        self.0.actor()
+        self.user.actor()
+    }
+
+    /// Who acts and under which request, for the audit record of a change.
+    #[must_use]
+    pub fn stamp(&self) -> AuditStamp {
+        AuditStamp {
+            actor: self.user.user,
+            request_id: self.request_id.clone(),
+        }
     }
 }
 
@@ -81,9 +96,10 @@ impl FromRequest for AdminUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
+            let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
             let user = authenticate(req).await?;
             if user.role.is_admin() {
-                Ok(Self(user))
+                Ok(Self { user, request_id })
             } else {
                 Err(ApiError::forbidden("Only admins may do this."))
             }

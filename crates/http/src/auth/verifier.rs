@@ -19,6 +19,9 @@ pub enum TokenError {
     /// The session the token belongs to was revoked.
     #[error("token rejected: session revoked")]
     Revoked,
+    /// An admin disabled the caller's account: 403 `account_disabled`.
+    #[error("token rejected: account disabled")]
+    AccountDisabled,
     /// Neither a session token nor an access token askgate accepts (alg, issuer,
     /// audience, key, lifetime, …); the reason is for logs only.
     #[error("token rejected: {0}")]

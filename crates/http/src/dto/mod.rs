@@ -5,6 +5,7 @@
 //! client sees changes only when a type here changes. The schemathesis run
 //! (`e2e/schemathesis/run.sh`) checks every live response against the schemas.
 
+mod admin;
 mod chat;
 mod conversations;
 mod domains;
@@ -16,6 +17,11 @@ mod stream;
 mod usage;
 mod user;
 
+pub use admin::{
+    AccountBody, AdminCreditBody, AdminCreditTypeBody, AdminCreditView, AdminUserDetailView,
+    AdminUserPageView, AdminUserView, AuditActionView, AuditPageView, AuditRecordView, RoleBody,
+    RoleChangeBody,
+};
 pub use chat::{ChatReplyFormat, ChatReplyView};
 pub use conversations::{
     AuthorView, ConversationDetailView, ConversationPageView, ConversationView, MessageView,

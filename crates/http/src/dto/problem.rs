@@ -17,7 +17,7 @@ pub struct Problem {
     /// The request field at fault (validation failures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// 402: the caller's balance.
+    /// 402: the caller's balance; 422 `amount` of an adjustment: the user's balance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<i64>,
     /// 402: where to buy tokens.

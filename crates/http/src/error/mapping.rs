@@ -9,7 +9,7 @@ use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
 use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::services::{
-    AccountError, BillingError, ChatError, ConversationError, DomainError, SessionError,
+    AccountError, AdminError, BillingError, ChatError, ConversationError, DomainError, SessionError,
 };
 use askgate_domain::usage::{PeriodError, UsageDaysError};
 
@@ -27,6 +27,7 @@ impl From<AccountError> for ApiError {
             AccountError::Conflict(what) => Self::conflict(what),
             AccountError::EmptyGrant => Self::invalid_field("tokens", e.to_string()),
             AccountError::Forbidden => Self::forbidden("Only admins may do this."),
+            AccountError::Disabled => Self::account_disabled(),
             AccountError::Unavailable(_) => Self::unavailable(&e),
             AccountError::Unexpected(_) => Self::internal(&e),
         }
@@ -42,6 +43,27 @@ impl From<PeriodError> for ApiError {
 impl From<UsageDaysError> for ApiError {
     fn from(e: UsageDaysError) -> Self {
         Self::invalid_field("days", e.to_string())
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden => Self::forbidden("Only admins may do this."),
+            AdminError::UserNotFound => Self::not_found("No such user."),
+            AdminError::InvalidReason(_) => Self::invalid_field("reason", e.to_string()),
+            AdminError::InvalidAmount(_) | AdminError::Overflow => {
+                Self::invalid_field("amount", e.to_string())
+            }
+            AdminError::InvalidSearch => Self::invalid_field("search", e.to_string()),
+            AdminError::BelowZero { balance } => Self::below_zero(i64::from(balance)),
+            AdminError::IdempotencyMismatch | AdminError::IdempotencyKeyTooLong => {
+                Self::invalid_field(IDEMPOTENCY_KEY, e.to_string())
+            }
+            AdminError::RoleFromSignIn | AdminError::OwnAccount => Self::conflict(e.to_string()),
+            AdminError::Unavailable(_) => Self::unavailable(&e),
+            AdminError::Unexpected(_) => Self::internal(&e),
+        }
     }
 }
 
@@ -203,6 +225,7 @@ impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::Unavailable(source) => Self::unavailable(source.as_ref()),
+            TokenError::AccountDisabled => Self::account_disabled(),
             TokenError::Jwt(_)
             | TokenError::WrongRole
             | TokenError::InvalidClaim(_)

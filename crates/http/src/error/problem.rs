@@ -44,6 +44,7 @@ pub enum ProblemCode {
     Unauthenticated,
     SessionExpired,
     Forbidden,
+    AccountDisabled,
     NotFound,
     ValidationFailed,
     InsufficientTokens,
@@ -62,6 +63,7 @@ impl ProblemCode {
             Self::Unauthenticated => "unauthenticated",
             Self::SessionExpired => "session_expired",
             Self::Forbidden => "forbidden",
+            Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
             Self::ValidationFailed => "validation_failed",
             Self::InsufficientTokens => "insufficient_tokens",
@@ -79,7 +81,7 @@ impl ProblemCode {
     pub const fn status(self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InsufficientTokens => StatusCode::PAYMENT_REQUIRED,
@@ -97,6 +99,7 @@ impl ProblemCode {
             Self::Unauthenticated => "Authentication required",
             Self::SessionExpired => "Session expired",
             Self::Forbidden => "Forbidden",
+            Self::AccountDisabled => "Account disabled",
             Self::NotFound => "Not found",
             Self::ValidationFailed => "Invalid request",
             Self::InsufficientTokens => "Insufficient tokens",
@@ -238,6 +241,15 @@ impl ApiError {
         Self::new(ProblemCode::Forbidden, detail)
     }
 
+    /// The caller's account was disabled by an admin; its tokens and history stay.
+    #[must_use]
+    pub fn account_disabled() -> Self {
+        Self::new(
+            ProblemCode::AccountDisabled,
+            "This account is disabled. Contact an administrator.",
+        )
+    }
+
     #[must_use]
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(ProblemCode::NotFound, detail)
@@ -263,6 +275,19 @@ impl ApiError {
         Self {
             status,
             ..Self::new(ProblemCode::ValidationFailed, detail)
+        }
+    }
+
+    /// 422: an adjustment would take the balance below zero; `balance` is
+    /// what the user has.
+    #[must_use]
+    pub fn below_zero(balance: i64) -> Self {
+        Self {
+            balance: Some(balance),
+            ..Self::invalid_field(
+                "amount",
+                format!("The balance is {balance}: an adjustment cannot take it below zero."),
+            )
         }
     }
 

@@ -77,6 +77,23 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(conversations::delete::handle)),
             )
             .service(
+                web::scope("/admin")
+                    .route("/users", web::get().to(admin::users::handle))
+                    .route("/users/{id}", web::get().to(admin::user::handle))
+                    .route(
+                        "/users/{id}/transactions",
+                        web::get().to(admin::transactions::handle),
+                    )
+                    .route("/users/{id}/credits", web::post().to(admin::credit::handle))
+                    .route(
+                        "/users/{id}/disable",
+                        web::post().to(admin::disable::handle),
+                    )
+                    .route("/users/{id}/enable", web::post().to(admin::enable::handle))
+                    .route("/users/{id}/role", web::put().to(admin::role::handle))
+                    .route("/audit", web::get().to(admin::audit::handle)),
+            )
+            .service(
                 web::scope("/user")
                     .route("/me", web::get().to(user::me::handle))
                     .route("/tokens", web::get().to(user::tokens::handle))

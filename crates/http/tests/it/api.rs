@@ -90,6 +90,7 @@ impl Ports {
         let domains = DomainService::new(
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
+            Arc::new(askgate_domain::ports::MockAdminStore::new()),
         );
         let chat = ChatService::new(
             ChatPorts {
@@ -116,6 +117,11 @@ impl Ports {
             ))),
             chat: Arc::new(chat),
             domains: Arc::new(domains),
+            admin: Arc::new(askgate_domain::services::AdminService::new(
+                Arc::new(askgate_domain::ports::MockAdminStore::new()),
+                Arc::new(MockLedger::new()),
+                AdminPolicy::default(),
+            )),
             billing: Arc::new(billing),
             health: Arc::new(self.health),
             bearer: Arc::new(keys()),

@@ -120,6 +120,12 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
         domains: Arc::new(DomainService::new(
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
+            Arc::new(askgate_domain::ports::MockAdminStore::new()),
+        )),
+        admin: Arc::new(askgate_domain::services::AdminService::new(
+            Arc::new(askgate_domain::ports::MockAdminStore::new()),
+            Arc::new(MockLedger::new()),
+            askgate_domain::services::account::AdminPolicy::default(),
         )),
         billing: Arc::new(BillingService::new(
             None,

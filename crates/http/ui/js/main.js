@@ -4,6 +4,8 @@
 
 import { currentUser, loadUiConfig, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
 import { h, link, replace } from './dom.js';
+import * as adminAudit from './pages/admin-audit.js';
+import * as adminUsers from './pages/admin-users.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
 import * as domains from './pages/domains.js';
@@ -21,6 +23,8 @@ const ROUTES = {
   '/profile': { page: profile, title: 'Profile' },
   '/usage': { page: usage, title: 'Usage' },
   '/admin/domains': { page: domains, title: 'Domains' },
+  '/admin/users': { page: adminUsers, title: 'Users' },
+  '/admin/audit': { page: adminAudit, title: 'Audit log' },
 };
 
 const NAV = [
@@ -29,6 +33,8 @@ const NAV = [
   { href: '/usage', text: 'Usage' },
   { href: '/profile', text: 'Profile' },
   { href: '/admin/domains', text: 'Domains', admin: true },
+  { href: '/admin/users', text: 'Users', admin: true },
+  { href: '/admin/audit', text: 'Audit', admin: true },
 ];
 
 const main = document.getElementById('main');

@@ -121,6 +121,8 @@ async fn a_token_signed_with_another_secret_is_401() {
         role: Role::Admin,
         created_at: chrono::Utc::now(),
         last_login: None,
+        disabled_at: None,
+        role_from_sign_in: true,
     };
     let other = SessionKeys::new(
         &SecretString::from("a-completely-different-secret-of-40-bytes".to_owned()),

@@ -1,3 +1,22 @@
-//! Administration (admins only).
+//! Administration (admins only): users, their ledger, grants and adjustments,
+//! disabling accounts, roles, the audit log, and exports of the whole ledger.
 
+pub mod audit;
+pub mod credit;
+pub mod disable;
+pub mod enable;
+pub mod role;
+pub mod transactions;
 pub mod transactions_csv;
+pub mod user;
+pub mod users;
+
+use askgate_domain::user::User;
+
+use crate::dto::AdminUserView;
+use crate::state::AppState;
+
+/// The user as the admin pages show them.
+fn view(state: &AppState, user: &User) -> AdminUserView {
+    AdminUserView::new(user, state.services.admin.role_from_sign_in(user))
+}

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::signed_in::start_session_cookie;
 use crate::auth::{FLOW_COOKIE, MicrosoftSignIn};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -38,7 +38,7 @@ pub struct Query {
     tag = "auth",
     params(Query),
     responses(
-        (status = 302, description = "Signed in: redirect to `return_to` with the refresh cookie. Not signed in (cancelled, expired, not this browser's, or the provider failed): redirect to `/signin?error=cancelled` or `/signin?error=failed`"),
+        (status = 302, description = "Signed in: redirect to `return_to` with the refresh cookie. Not signed in (cancelled, expired, not this browser's, or the provider failed): redirect to `/signin?error=cancelled`, `/signin?error=disabled` (an admin disabled the account) or `/signin?error=failed`"),
         (status = 404, description = "Microsoft sign-in is not configured", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -65,7 +65,13 @@ pub async fn handle(
             } else {
                 tracing::info!(error = %e, "sign-in with Microsoft refused");
             }
-            Ok(back_to_sign_in(microsoft, "failed"))
+            // A disabled account is told so, not just "failed".
+            let reason = if e.code() == ProblemCode::AccountDisabled {
+                "disabled"
+            } else {
+                "failed"
+            };
+            Ok(back_to_sign_in(microsoft, reason))
         }
     }
 }

@@ -139,10 +139,10 @@ struct EventStream {
 
 impl EventStream {
     fn encode(&mut self, event: ChatEvent) -> Bytes {
-        if matches!(event, ChatEvent::Delta(_)) {
-            if let Some(timer) = self.first_delta.take() {
-                timer.record();
-            }
+        if matches!(event, ChatEvent::Delta(_))
+            && let Some(timer) = self.first_delta.take()
+        {
+            timer.record();
         }
         self.heartbeat.reset();
         Bytes::from(StreamEvent::from(event).to_sse())

@@ -28,7 +28,7 @@ pub async fn handle(
     let domain = state
         .services
         .domains
-        .create(&admin.actor(), body.into_inner().into())
+        .create(&admin.actor(), &admin.stamp(), body.into_inner().into())
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/domains/{}", domain.id)))

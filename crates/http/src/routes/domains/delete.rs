@@ -29,7 +29,7 @@ pub async fn handle(
     let outcome = state
         .services
         .domains
-        .delete(&admin.actor(), id.into_inner())
+        .delete(&admin.actor(), &admin.stamp(), id.into_inner())
         .await?;
     tracing::info!(?outcome, "domain removed");
     Ok(HttpResponse::NoContent().finish())

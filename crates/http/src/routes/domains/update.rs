@@ -31,7 +31,12 @@ pub async fn handle(
     let domain = state
         .services
         .domains
-        .update(&admin.actor(), id.into_inner(), body.into_inner().into())
+        .update(
+            &admin.actor(),
+            &admin.stamp(),
+            id.into_inner(),
+            body.into_inner().into(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(DomainView::new(&domain, true)))
 }

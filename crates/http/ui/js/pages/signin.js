@@ -4,6 +4,12 @@
 import { devLogin, expectSignIn, loadUiConfig } from '../api.js';
 import { field, h, replace } from '../dom.js';
 
+const SIGN_IN_ERRORS = {
+  cancelled: 'Signing in with Microsoft was cancelled.',
+  disabled: 'This account is disabled. Contact an administrator to have it enabled again.',
+  failed: 'Signing in with Microsoft did not complete. Please try again.',
+};
+
 export function render(view, ctx) {
   const options = h('div', { class: 'signin-options' }, h('p', { class: 'loading' }, 'Loading sign-in options…'));
   view.append(
@@ -14,13 +20,7 @@ export function render(view, ctx) {
       h('p', { class: 'lead' }, 'Ask AT&T and your document collections, one token per answer.'),
       ctx.message ? h('p', { class: 'notice', role: 'status' }, ctx.message) : null,
       ctx.params.get('error')
-        ? h(
-            'p',
-            { class: 'error', role: 'alert' },
-            ctx.params.get('error') === 'cancelled'
-              ? 'Signing in with Microsoft was cancelled.'
-              : 'Signing in with Microsoft did not complete. Please try again.',
-          )
+        ? h('p', { class: 'error', role: 'alert' }, SIGN_IN_ERRORS[ctx.params.get('error')] || SIGN_IN_ERRORS.failed)
         : null,
       options,
     ),

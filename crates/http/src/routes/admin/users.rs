@@ -1,0 +1,62 @@
+//! `GET /api/admin/users?search=&limit=&cursor=`: users, most recent sign-in first.
+
+use actix_web::{HttpResponse, web};
+use askgate_domain::page::PageRequest;
+use serde::Deserialize;
+
+use crate::auth::AdminUser;
+use crate::dto::AdminUserPageView;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Part of the e-mail address or name, any case.
+    #[param(max_length = 254, example = "ann")]
+    search: Option<String>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(
+        pattern = "^-?[0-9]{1,16}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        example = "1764633600000000_019ad6a2-5c3e-7d01-8f00-3b2a1c0d9e8f"
+    )]
+    cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/users",
+    tag = "admin",
+    params(Params),
+    responses(
+        (status = 200, description = "Users, most recent sign-in first", body = AdminUserPageView),
+        (status = 403, description = "Admins only", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`search`, `limit` or `cursor` is not valid", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn handle(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    params: web::Query<Params>,
+) -> Result<HttpResponse, ApiError> {
+    let Params {
+        search,
+        limit,
+        cursor,
+    } = params.into_inner();
+    let page = PageRequest::parse(limit, cursor.as_deref())?;
+    let users = state
+        .services
+        .admin
+        .users(&admin.actor(), search.as_deref(), page)
+        .await?;
+    Ok(HttpResponse::Ok().json(AdminUserPageView {
+        items: users.items.iter().map(|u| super::view(&state, u)).collect(),
+        next_cursor: users.next_cursor,
+    }))
+}
