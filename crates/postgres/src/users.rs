@@ -170,47 +170,58 @@ impl UserRepository for PgUsers {
         };
         // The balance is never part of the update: only the profile and
         // last_login. A new row gets its trial in the same transaction.
-        let result = conn
-            .transaction::<_, DieselError, _>(async |tx| {
-                let (row, created) = diesel::insert_into(users::table)
-                    .values(&row)
-                    .on_conflict(users::azure_ad_id)
-                    .do_update()
-                    .set((
-                        users::email.eq(excluded(users::email)),
-                        users::display_name.eq(excluded(users::display_name)),
-                        // The sign-in makes an admin; it takes back only a role
-                        // it gave. A role an admin set (`role_from_sign_in`
-                        // false) stays.
-                        users::role.eq(sql::<diesel::sql_types::Text>(
-                            "CASE WHEN excluded.role = 'admin' OR users.role_from_sign_in \
+        // A first sign-in racing another one of the same person can trip over
+        // the other's not yet committed row on the email key (only the
+        // identity key is the upsert's arbiter): tried again, it finds that
+        // row and updates it.
+        let mut attempts = 0;
+        let row = loop {
+            attempts += 1;
+            let result = conn
+                .transaction::<_, DieselError, _>(async |tx| {
+                    let (row, created) = diesel::insert_into(users::table)
+                        .values(&row)
+                        .on_conflict(users::azure_ad_id)
+                        .do_update()
+                        .set((
+                            users::email.eq(excluded(users::email)),
+                            users::display_name.eq(excluded(users::display_name)),
+                            // The sign-in makes an admin; it takes back only a role
+                            // it gave. A role an admin set (`role_from_sign_in`
+                            // false) stays.
+                            users::role.eq(sql::<diesel::sql_types::Text>(
+                                "CASE WHEN excluded.role = 'admin' OR users.role_from_sign_in \
                              THEN excluded.role ELSE users.role END",
-                        )),
-                        users::role_from_sign_in.eq(sql::<Bool>(
-                            "excluded.role = 'admin' OR users.role_from_sign_in",
-                        )),
-                        users::last_login.eq(excluded(users::last_login)),
-                        users::updated_at.eq(diesel::dsl::now),
-                    ))
-                    // `xmax` is 0 on a row this statement inserted, not updated.
-                    .returning((UserRow::as_returning(), sql::<Bool>("xmax = 0")))
-                    .get_result::<(UserRow, bool)>(tx)
-                    .await?;
-                if created && !sign_in.trial.is_zero() {
-                    grant_trial(tx, row, sign_in).await
-                } else {
-                    Ok(row)
+                            )),
+                            users::role_from_sign_in.eq(sql::<Bool>(
+                                "excluded.role = 'admin' OR users.role_from_sign_in",
+                            )),
+                            users::last_login.eq(excluded(users::last_login)),
+                            users::updated_at.eq(diesel::dsl::now),
+                        ))
+                        // `xmax` is 0 on a row this statement inserted, not updated.
+                        .returning((UserRow::as_returning(), sql::<Bool>("xmax = 0")))
+                        .get_result::<(UserRow, bool)>(tx)
+                        .await?;
+                    if created && !sign_in.trial.is_zero() {
+                        grant_trial(tx, row, sign_in).await
+                    } else {
+                        Ok(row)
+                    }
+                })
+                .await;
+            match result {
+                Ok(row) => break row,
+                Err(e) if unique_violation(&e) == Some("users_email_key") => {
+                    if let Some(row) = claim_legacy_row(&mut conn, sign_in).await? {
+                        break row;
+                    }
+                    if attempts >= 2 {
+                        return Err(email_taken());
+                    }
                 }
-            })
-            .await;
-        let row = match result {
-            Ok(row) => row,
-            Err(e) if unique_violation(&e) == Some("users_email_key") => {
-                claim_legacy_row(&mut conn, sign_in)
-                    .await?
-                    .ok_or_else(email_taken)?
+                Err(e) => return Err(DbError::from(e).into()),
             }
-            Err(e) => return Err(DbError::from(e).into()),
         };
         Ok(User::try_from(row).map_err(DbError::from)?)
     }

@@ -91,7 +91,11 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     )
                     .route("/users/{id}/enable", web::post().to(admin::enable::handle))
                     .route("/users/{id}/role", web::put().to(admin::role::handle))
-                    .route("/audit", web::get().to(admin::audit::handle)),
+                    .route("/audit", web::get().to(admin::audit::handle))
+                    .route(
+                        "/transactions.csv",
+                        web::get().to(admin::transactions_csv::handle),
+                    ),
             )
             .service(
                 web::scope("/user")
@@ -103,10 +107,6 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                         web::get().to(user::transactions_csv::handle),
                     )
                     .route("/usage", web::get().to(user::usage::handle)),
-            )
-            .route(
-                "/admin/transactions.csv",
-                web::get().to(admin::transactions_csv::handle),
             ),
     );
 }

@@ -918,6 +918,7 @@ async fn ui_config_serves_the_publishable_key_and_never_the_secret_key() {
             "microsoft_login": false,
             "payments": true,
             "grant_locally": false,
+            "low_balance_tokens": 5,
             "grant_command": null,
             "stripe_publishable_key": PUBLISHABLE_KEY,
         })
