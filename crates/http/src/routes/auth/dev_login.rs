@@ -37,6 +37,7 @@ pub struct Body {
     request_body = Body,
     responses(
         (status = 200, description = "Signed in; the refresh token is in the `askgate_refresh` cookie", body = super::signed_in::SignedIn),
+        (status = 403, description = "An administrator disabled this account (`account_disabled`)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Dev login is not enabled", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
 )]

@@ -40,6 +40,7 @@ pub struct Body {
     responses(
         (status = 200, description = "Signed in; the refresh token is in the `askgate_refresh` cookie", body = super::signed_in::SignedIn),
         (status = 401, description = "The code or the ID token was refused", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An administrator disabled this account (`account_disabled`)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Microsoft sign-in is not configured", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`code`, `code_verifier` or `nonce` missing or malformed, or `redirect_uri` not allowed", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
