@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::UserId;
-use askgate_domain::ports::AccountChange;
 
 use crate::auth::AdminUser;
 use crate::dto::{AccountBody, AdminUserView};
@@ -40,10 +39,5 @@ pub async fn handle(
             reason.as_deref(),
         )
         .await?;
-    match change {
-        AccountChange::Changed(user) | AccountChange::Unchanged(user) => {
-            Ok(HttpResponse::Ok().json(super::view(&state, &user)))
-        }
-        AccountChange::NotFound => Err(ApiError::not_found("No such user.")),
-    }
+    super::changed(&state, change)
 }

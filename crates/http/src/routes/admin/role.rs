@@ -5,7 +5,6 @@
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::UserId;
-use askgate_domain::ports::AccountChange;
 use askgate_domain::user::Role;
 
 use crate::auth::AdminUser;
@@ -42,10 +41,5 @@ pub async fn handle(
         .admin
         .set_role(&admin.actor(), admin.stamp(), id.into_inner(), role)
         .await?;
-    match change {
-        AccountChange::Changed(user) | AccountChange::Unchanged(user) => {
-            Ok(HttpResponse::Ok().json(super::view(&state, &user)))
-        }
-        AccountChange::NotFound => Err(ApiError::not_found("No such user.")),
-    }
+    super::changed(&state, change)
 }
