@@ -451,6 +451,7 @@ fn chat_service(
             conversations: Arc::clone(&postgres.conversations),
             rate_limiter,
             replies: Arc::new(ChatReplyFormat),
+            users: Arc::clone(&postgres.users),
         },
         settings.upstream.duplicate_wait(),
     ))
@@ -526,6 +527,7 @@ fn app_state(
             Arc::clone(&postgres.domains),
             Arc::new(settings.upstream.allowed_hosts()),
             Arc::clone(&postgres.admin),
+            Arc::clone(&postgres.users),
         )),
         admin: Arc::new(AdminService::new(
             Arc::clone(&postgres.admin),

@@ -21,6 +21,7 @@ use crate::ports::{
     AiUpstream, AnswerEnd, Charges, ConversationRepository, DomainRepository, ExchangeTarget,
     RateDecision, RateLimiter, RecoveredCharge, ReplyFormat, Reservation, ReserveError, Reserved,
     SettleOutcome, Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    UserRepository,
 };
 use crate::user::Actor;
 use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens, UserId};
@@ -192,6 +193,8 @@ pub struct ChatPorts {
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// How replies are kept under their `Idempotency-Key` for replay.
     pub replies: Arc<dyn ReplyFormat>,
+    /// The memberships a restricted domain is matched against.
+    pub users: Arc<dyn UserRepository>,
 }
 
 pub struct ChatService {
@@ -410,7 +413,18 @@ impl ChatService {
             (ServiceType::AskAtt, _) => Ok(None),
             (ServiceType::AskDocs, None) => Err(ChatError::DomainRequired),
             (ServiceType::AskDocs, Some(id)) => match self.ports.domains.get(id).await? {
-                Some(d) if d.is_active => Ok(Some(d)),
+                // A domain the user may not ask is not found, like an unknown one.
+                Some(d)
+                    if d.is_active
+                        && crate::services::domains::admitted(
+                            &d,
+                            &request.actor,
+                            self.ports.users.as_ref(),
+                        )
+                        .await? =>
+                {
+                    Ok(Some(d))
+                }
                 _ => Err(ChatError::DomainNotFound),
             },
         }
@@ -490,12 +504,13 @@ mod tests {
 
     use super::*;
     use crate::UserId;
-    use crate::domain::{DisplayName, DomainConfiguration, DomainSlug};
+    use crate::domain::{AllowedRoles, DisplayName, DomainConfiguration, DomainSlug};
     use crate::ports::{
         MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
-        MockRateLimiter, MockReplyFormat, StoredReply,
+        MockRateLimiter, MockReplyFormat, MockUserRepository, StoredReply,
     };
     use crate::testing::chat_request;
+    use crate::user::Memberships;
 
     /// Every port mocked; shared with the streaming tests.
     pub(super) struct Mocks {
@@ -505,6 +520,7 @@ mod tests {
         pub(super) conversations: MockConversationRepository,
         pub(super) rate_limiter: MockRateLimiter,
         pub(super) replies: MockReplyFormat,
+        pub(super) users: MockUserRepository,
     }
 
     impl Mocks {
@@ -524,6 +540,7 @@ mod tests {
                 conversations: MockConversationRepository::new(),
                 rate_limiter,
                 replies,
+                users: MockUserRepository::new(),
             }
         }
 
@@ -554,6 +571,7 @@ mod tests {
                     conversations: Arc::new(self.conversations),
                     rate_limiter: Arc::new(self.rate_limiter),
                     replies: Arc::new(self.replies),
+                    users: Arc::new(self.users),
                 },
                 Duration::from_millis(10),
             )
@@ -598,6 +616,7 @@ mod tests {
             api_endpoint: None,
             configuration: DomainConfiguration::empty(),
             is_active: active,
+            allowed_roles: AllowedRoles::everyone(),
             created_by: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
@@ -839,6 +858,34 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, ChatError::DomainNotFound));
         }
+    }
+
+    #[tokio::test]
+    async fn askdocs_on_a_domain_restricted_to_roles_the_user_lacks_is_not_found_before_any_charge()
+    {
+        let mut m = Mocks::new();
+        m.domains.expect_get().returning(|id| {
+            let mut d = domain(id, true);
+            d.allowed_roles = AllowedRoles::parse(&["Finance"]).unwrap();
+            Ok(Some(Arc::new(d)))
+        });
+        m.users
+            .expect_memberships()
+            .times(1)
+            .returning(|_| Ok(Memberships::new(vec!["Reader".into()], vec![])));
+        m.rate_limiter = MockRateLimiter::new();
+        m.rate_limiter.expect_check().never();
+        m.charges.expect_reserve().never();
+        m.upstream.expect_ask().never();
+        let err = m
+            .service()
+            .chat(chat_request(
+                ServiceType::AskDocs,
+                Some(DomainId::generate()),
+            ))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChatError::DomainNotFound));
     }
 
     #[tokio::test]
