@@ -414,7 +414,7 @@ async fn rate_limiter_parts(settings: &Settings) -> Result<Limiter, StartupError
             let redis = Arc::new(
                 RedisLimiter::connect(
                     url.expose_secret(),
-                    limits.limit_config(),
+                    limits.limit_tiers(),
                     limits.redis_failure,
                     "askgate",
                 )
@@ -427,7 +427,7 @@ async fn rate_limiter_parts(settings: &Settings) -> Result<Limiter, StartupError
             }
         }
         None => Limiter {
-            limiter: Arc::new(InProcessLimiter::new(limits.limit_config())),
+            limiter: Arc::new(InProcessLimiter::new(limits.limit_tiers())),
             redis: None,
         },
     })

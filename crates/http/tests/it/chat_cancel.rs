@@ -61,7 +61,7 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
         Ok(Some(Tokens::ONE))
     });
     let mut limiter = MockRateLimiter::new();
-    limiter.expect_check().returning(|_| {
+    limiter.expect_check().returning(|_, _| {
         Ok(RateDecision {
             allowed: true,
             limit: 30,

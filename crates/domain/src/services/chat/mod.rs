@@ -259,7 +259,7 @@ impl ChatService {
         let decision = self
             .ports
             .rate_limiter
-            .check(user)
+            .check(user, request.actor.role)
             .await
             .map_err(|e| ChatError::Unavailable(Box::new(e)))?;
         if !decision.allowed {
@@ -510,7 +510,7 @@ mod tests {
         MockRateLimiter, MockReplyFormat, MockUserRepository, StoredReply,
     };
     use crate::testing::chat_request;
-    use crate::user::Memberships;
+    use crate::user::{Memberships, Role};
 
     /// Every port mocked; shared with the streaming tests.
     pub(super) struct Mocks {
@@ -528,7 +528,7 @@ mod tests {
             let mut rate_limiter = MockRateLimiter::new();
             rate_limiter
                 .expect_check()
-                .returning(|_| Ok(decision(true)));
+                .returning(|_, _| Ok(decision(true)));
             let mut replies = MockReplyFormat::new();
             replies
                 .expect_seal()
@@ -730,7 +730,7 @@ mod tests {
         m.rate_limiter = MockRateLimiter::new();
         m.rate_limiter
             .expect_check()
-            .returning(|_| Ok(decision(false)));
+            .returning(|_, _| Ok(decision(false)));
         m.charges.expect_reserve().never();
         m.upstream.expect_ask().never();
         let err = m
@@ -739,6 +739,23 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::RateLimited(d) if !d.allowed));
+    }
+
+    #[tokio::test]
+    async fn a_chat_is_counted_in_the_tier_of_the_askers_role() {
+        for role in [Role::User, Role::Admin] {
+            let mut m = Mocks::new().holding(1);
+            m.rate_limiter = MockRateLimiter::new();
+            m.rate_limiter
+                .expect_check()
+                .withf(move |_, tier| *tier == role)
+                .times(1)
+                .returning(|_, _| Ok(decision(true)));
+            m.upstream.expect_ask().returning(|_| Ok(answer("ok")));
+            let mut request = chat_request(ServiceType::AskAtt, None);
+            request.actor.role = role;
+            m.service().chat(request).await.unwrap();
+        }
     }
 
     #[tokio::test]
