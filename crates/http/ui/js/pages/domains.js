@@ -171,7 +171,7 @@ export function render(view) {
       field(
         'Allowed roles or groups',
         controls.allowed_roles,
-        'Entra app role names or group object ids, separated by commas. Only people with one of them (and admins) see and ask this domain. Empty: everyone.',
+        'Entra app role names or group object ids, separated by commas or spaces. Only people with one of them (and admins) see and ask this domain. Empty: everyone.',
       ),
       h('div', { class: 'field checkbox' }, active, h('label', { for: 'domain-active' }, 'Active (people can ask about it)')),
       formError,
