@@ -10,7 +10,7 @@ use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::{
     AdminStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
 };
-use askgate_domain::ports::{DeviceSignIn, WebhookVerifier};
+use askgate_domain::ports::{DeviceCodes, DeviceSignIn, WebhookVerifier};
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
@@ -26,7 +26,7 @@ use askgate_http::auth::{
 use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
-    Database, PgAdmin, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
+    Database, PgAdmin, PgDeviceCodes, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
 use askgate_postgres::{PgCharges, PgConversations, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
@@ -269,6 +269,7 @@ struct PgAdapters {
     sessions: Arc<dyn SessionStore>,
     health: Arc<dyn HealthCheck>,
     admin: Arc<dyn AdminStore>,
+    device_codes: Arc<dyn DeviceCodes>,
 }
 
 impl PgAdapters {
@@ -286,6 +287,7 @@ impl PgAdapters {
             sessions: Arc::new(PgSessions::new(db.clone())),
             health: Arc::new(PgHealth::new(db.clone())),
             admin: Arc::new(PgAdmin::new(db.clone())),
+            device_codes: Arc::new(PgDeviceCodes::new(db.clone())),
         }
     }
 }
@@ -406,6 +408,7 @@ fn identity(
 fn device_sign_in(
     settings: &Settings,
     provider: Option<Arc<dyn DeviceSignIn>>,
+    postgres: &PgAdapters,
     accounts: &Arc<AccountService>,
 ) -> (
     Option<Arc<DeviceSignInService>>,
@@ -425,8 +428,13 @@ fn device_sign_in(
             codes as Arc<dyn DeviceSignIn>
         })
     });
-    let service =
-        codes.map(|codes| Arc::new(DeviceSignInService::new(codes, Arc::clone(accounts))));
+    let service = codes.map(|codes| {
+        Arc::new(DeviceSignInService::new(
+            codes,
+            Arc::clone(&postgres.device_codes),
+            Arc::clone(accounts),
+        ))
+    });
     (service, local)
 }
 
@@ -557,7 +565,7 @@ fn app_state(
         },
     ));
     let identity = identity(settings, &keys, &sessions, &accounts, azure);
-    let (device, dev_device) = device_sign_in(settings, identity.device, &accounts);
+    let (device, dev_device) = device_sign_in(settings, identity.device, postgres, &accounts);
     let services = Services {
         device,
         dev_device,

@@ -118,3 +118,34 @@ pub trait DeviceSignIn: Send + Sync {
     /// answers [`DevicePoll::Unknown`].
     async fn poll(&self, device_code: &str) -> Result<DevicePoll, IdentityError>;
 }
+
+/// How a poll of a device code stands against its pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollPace {
+    /// Not a code askgate handed out, or one already finished.
+    Unknown,
+    Expired,
+    /// Sooner than the interval after the last poll; the interval is now 5 s longer.
+    TooSoon,
+    InTime,
+}
+
+/// The device codes askgate handed out, shared by every instance: how often
+/// each may be polled, and until when.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DeviceCodes: Send + Sync {
+    async fn issued(
+        &self,
+        device_code: &str,
+        expires_in: std::time::Duration,
+        interval: std::time::Duration,
+    ) -> Result<(), crate::StoreError>;
+
+    /// Records one poll (atomically: two polls at once are one in time and
+    /// one too soon).
+    async fn polled(&self, device_code: &str) -> Result<PollPace, crate::StoreError>;
+
+    /// The sign-in finished (signed in, denied or expired): forget the code.
+    async fn finished(&self, device_code: &str) -> Result<(), crate::StoreError>;
+}

@@ -7,7 +7,13 @@ use std::sync::Arc;
 
 use tracing::instrument;
 
-use crate::ports::{DeviceAuthorization, DevicePerson, DevicePoll, DeviceSignIn, IdentityError};
+use std::time::Duration;
+
+use crate::StoreError;
+use crate::ports::{
+    DeviceAuthorization, DeviceCodes, DevicePerson, DevicePoll, DeviceSignIn, IdentityError,
+    PollPace,
+};
 use crate::services::{AccountError, AccountService};
 use crate::user::User;
 
@@ -30,6 +36,8 @@ pub enum DeviceError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Account(#[from] AccountError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl DeviceError {
@@ -42,42 +50,77 @@ impl DeviceError {
             Self::Expired => Some("expired_token"),
             Self::Denied => Some("access_denied"),
             Self::UnknownCode => Some("invalid_grant"),
-            Self::Identity(_) | Self::Account(_) => None,
+            Self::Identity(_) | Self::Account(_) | Self::Store(_) => None,
         }
     }
 }
 
+/// Starts and polls device-code sign-ins. askgate keeps the pace itself
+/// (providers differ: Entra ID and others may never answer `slow_down`), so a
+/// device polling too fast is told so without reaching the provider, and a
+/// device code askgate never handed out is refused the same way.
 pub struct DeviceSignInService {
-    codes: Arc<dyn DeviceSignIn>,
+    provider: Arc<dyn DeviceSignIn>,
+    codes: Arc<dyn DeviceCodes>,
     accounts: Arc<AccountService>,
 }
 
 impl DeviceSignInService {
-    pub fn new(codes: Arc<dyn DeviceSignIn>, accounts: Arc<AccountService>) -> Self {
-        Self { codes, accounts }
+    pub fn new(
+        provider: Arc<dyn DeviceSignIn>,
+        codes: Arc<dyn DeviceCodes>,
+        accounts: Arc<AccountService>,
+    ) -> Self {
+        Self {
+            provider,
+            codes,
+            accounts,
+        }
     }
 
     pub async fn start(&self) -> Result<DeviceAuthorization, DeviceError> {
-        Ok(self.codes.start().await?)
+        let started = self.provider.start().await?;
+        self.codes
+            .issued(
+                &started.device_code,
+                Duration::from_secs(started.expires_in),
+                Duration::from_secs(started.interval),
+            )
+            .await?;
+        Ok(started)
     }
 
     /// One poll; the user once someone signed in, as [`AccountService::sign_in`]
     /// signs them in (created the first time, refused when disabled).
     #[instrument(skip_all)]
     pub async fn poll(&self, device_code: &str) -> Result<User, DeviceError> {
-        match self.codes.poll(device_code).await? {
-            DevicePoll::Pending => Err(DeviceError::Pending),
-            DevicePoll::SlowDown => Err(DeviceError::SlowDown),
-            DevicePoll::Expired => Err(DeviceError::Expired),
-            DevicePoll::Denied => Err(DeviceError::Denied),
-            DevicePoll::Unknown => Err(DeviceError::UnknownCode),
-            DevicePoll::SignedIn(DevicePerson::Verified(identity)) => {
-                Ok(self.accounts.sign_in(&identity).await?)
+        match self.codes.polled(device_code).await? {
+            PollPace::Unknown => return Err(DeviceError::UnknownCode),
+            PollPace::Expired => {
+                self.codes.finished(device_code).await?;
+                return Err(DeviceError::Expired);
             }
-            DevicePoll::SignedIn(DevicePerson::Approved(user)) => {
-                Ok(self.accounts.for_refresh(user).await?)
-            }
+            PollPace::TooSoon => return Err(DeviceError::SlowDown),
+            PollPace::InTime => {}
         }
+        let person = match self.provider.poll(device_code).await? {
+            DevicePoll::Pending => return Err(DeviceError::Pending),
+            DevicePoll::SlowDown => return Err(DeviceError::SlowDown),
+            finished @ (DevicePoll::Expired | DevicePoll::Denied | DevicePoll::Unknown) => {
+                self.codes.finished(device_code).await?;
+                return Err(match finished {
+                    DevicePoll::Expired => DeviceError::Expired,
+                    DevicePoll::Denied => DeviceError::Denied,
+                    _ => DeviceError::UnknownCode,
+                });
+            }
+            DevicePoll::SignedIn(person) => person,
+        };
+        self.codes.finished(device_code).await?;
+        Ok(match person {
+            DevicePerson::Verified(identity) => self.accounts.sign_in(&identity).await?,
+            DevicePerson::Approved(user) => self.accounts.for_refresh(user).await?,
+        })
     }
 }
 
@@ -86,14 +129,23 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::ports::{MockClock, MockDeviceSignIn, MockLedger, MockUserRepository};
+    use crate::ports::{
+        MockClock, MockDeviceCodes, MockDeviceSignIn, MockLedger, MockUserRepository,
+    };
     use crate::services::account::AdminPolicy;
     use crate::testing;
     use crate::user::Role;
 
     fn service(poll: DevicePoll, found: Option<User>) -> DeviceSignInService {
-        let mut codes = MockDeviceSignIn::new();
-        codes.expect_poll().returning(move |_| Ok(poll.clone()));
+        paced(PollPace::InTime, poll, found)
+    }
+
+    fn paced(pace: PollPace, poll: DevicePoll, found: Option<User>) -> DeviceSignInService {
+        let mut provider = MockDeviceSignIn::new();
+        provider.expect_poll().returning(move |_| Ok(poll.clone()));
+        let mut codes = MockDeviceCodes::new();
+        codes.expect_polled().returning(move |_| Ok(pace));
+        codes.expect_finished().returning(|_| Ok(()));
         let mut users = MockUserRepository::new();
         users.expect_find().returning(move |_| Ok(found.clone()));
         let mut clock = MockClock::new();
@@ -104,7 +156,25 @@ mod tests {
             Arc::new(clock),
             AdminPolicy::default(),
         );
-        DeviceSignInService::new(Arc::new(codes), Arc::new(accounts))
+        DeviceSignInService::new(Arc::new(provider), Arc::new(codes), Arc::new(accounts))
+    }
+
+    #[tokio::test]
+    async fn a_poll_out_of_pace_never_reaches_the_provider() {
+        for (pace, code) in [
+            (PollPace::TooSoon, "slow_down"),
+            (PollPace::Expired, "expired_token"),
+            (PollPace::Unknown, "invalid_grant"),
+        ] {
+            // The provider would sign someone in: it must not be asked.
+            let user = testing::user("ann@example.com", Role::User);
+            let signed_in = DevicePoll::SignedIn(DevicePerson::Approved(user.id));
+            let err = paced(pace, signed_in, Some(user))
+                .poll("code")
+                .await
+                .unwrap_err();
+            assert_eq!(err.oauth_code(), Some(code), "{pace:?}");
+        }
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 //! The codes live in this process only, so this serves a single development
 //! instance; with Microsoft sign-in configured the provider's own device flow
 //! is used instead (see the azure-ad crate), which every instance shares.
+//! The pace of polling is kept by the device sign-in use case, not here.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,8 +46,6 @@ enum Decision {
 struct Pending {
     user_code: String,
     expires_at: Instant,
-    interval: Duration,
-    last_poll: Option<Instant>,
     decision: Decision,
 }
 
@@ -156,8 +155,6 @@ impl DeviceSignIn for DevDeviceCodes {
             Pending {
                 user_code: user_code.clone(),
                 expires_at: now + self.ttl,
-                interval: self.interval,
-                last_poll: None,
                 decision: Decision::Waiting,
             },
         );
@@ -175,21 +172,12 @@ impl DeviceSignIn for DevDeviceCodes {
     async fn poll(&self, device_code: &str) -> Result<DevicePoll, IdentityError> {
         let now = Instant::now();
         let mut codes = self.lock();
-        let Some(pending) = codes.get_mut(device_code) else {
+        let Some(pending) = codes.get(device_code) else {
             return Ok(DevicePoll::Unknown);
         };
         if pending.expires_at <= now {
             codes.remove(device_code);
             return Ok(DevicePoll::Expired);
-        }
-        let too_soon = pending
-            .last_poll
-            .is_some_and(|last| now.duration_since(last) < pending.interval);
-        pending.last_poll = Some(now);
-        if too_soon {
-            // RFC 8628 §3.5: every later poll must wait 5 seconds longer.
-            pending.interval += Duration::from_secs(5);
-            return Ok(DevicePoll::SlowDown);
         }
         match pending.decision {
             Decision::Waiting => Ok(DevicePoll::Pending),
@@ -242,17 +230,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_declined_code_is_denied_and_polling_too_fast_slows_down() {
-        let codes = codes(DEV_DEVICE_CODE_TTL, Duration::from_secs(60));
+    async fn a_declined_code_is_denied_once() {
+        let codes = codes(DEV_DEVICE_CODE_TTL, Duration::ZERO);
         let started = codes.start().await.unwrap();
-        assert_eq!(
-            codes.poll(&started.device_code).await.unwrap(),
-            DevicePoll::Pending
-        );
-        assert_eq!(
-            codes.poll(&started.device_code).await.unwrap(),
-            DevicePoll::SlowDown
-        );
         codes
             .decide(
                 &started.user_code.replace('-', " "),
@@ -260,19 +240,13 @@ mod tests {
                 false,
             )
             .unwrap();
-        let fresh = DevDeviceCodes::new(String::new(), DEV_DEVICE_CODE_TTL, Duration::ZERO);
-        assert_eq!(
-            fresh.poll(&started.device_code).await.unwrap(),
-            DevicePoll::Unknown
-        );
-        let mut guard = codes.lock();
-        let pending = guard.get_mut(&started.device_code).unwrap();
-        assert_eq!(pending.interval, Duration::from_secs(65));
-        pending.interval = Duration::ZERO;
-        drop(guard);
         assert_eq!(
             codes.poll(&started.device_code).await.unwrap(),
             DevicePoll::Denied
+        );
+        assert_eq!(
+            codes.poll(&started.device_code).await.unwrap(),
+            DevicePoll::Unknown
         );
     }
 

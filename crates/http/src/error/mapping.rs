@@ -224,6 +224,7 @@ impl From<DeviceError> for ApiError {
             ),
             DeviceError::Identity(e) => return e.into(),
             DeviceError::Account(e) => return e.into(),
+            DeviceError::Store(e) => return e.into(),
         };
         Self::device_poll(code, detail)
     }
