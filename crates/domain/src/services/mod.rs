@@ -5,6 +5,7 @@ pub mod admin;
 pub mod billing;
 pub mod chat;
 pub mod conversations;
+pub mod device;
 pub mod domains;
 pub mod session;
 
@@ -16,5 +17,6 @@ pub use chat::{
     ChatService, StreamFailure,
 };
 pub use conversations::{ConversationError, ConversationService};
+pub use device::{DeviceError, DeviceSignInService};
 pub use domains::{DomainError, DomainInput, DomainService};
 pub use session::{Refreshed, SessionError, SessionGrant, SessionPolicy, SessionService};

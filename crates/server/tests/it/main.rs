@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod binary;
 mod chat;
+mod device;
 mod faults;
 mod identity;
 mod metrics;
