@@ -6,6 +6,7 @@ pub mod billing;
 pub mod chat;
 pub mod conversations;
 pub mod domains;
+pub mod reports;
 pub mod session;
 
 pub use account::{AccountError, AccountService};
@@ -17,4 +18,5 @@ pub use chat::{
 };
 pub use conversations::{ConversationError, ConversationService};
 pub use domains::{DomainError, DomainInput, DomainService};
+pub use reports::{ReportError, ReportService};
 pub use session::{Refreshed, SessionError, SessionGrant, SessionPolicy, SessionService};
