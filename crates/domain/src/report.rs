@@ -15,7 +15,7 @@
 //!   rest at 0. So the value is never understated;
 //! - grants and trial tokens are worth 0.
 
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
 
 use crate::DomainId;
 use crate::ledger::ServiceType;
@@ -118,6 +118,9 @@ impl ReportPeriod {
     }
 }
 
+/// The years a bound may name: those of four digits that the calendar has.
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 #[derive(Clone, Copy)]
 enum Bound {
     Start,
@@ -132,9 +135,17 @@ fn parse_bound(raw: &str, bound: Bound) -> Result<DateTime<Utc>, ReportPeriodErr
     let refused = ReportPeriodError::Unparsable { field };
     let raw = raw.trim();
     if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(at.with_timezone(&Utc));
+        let at = at.with_timezone(&Utc);
+        return if YEARS.contains(&at.year()) {
+            Ok(at)
+        } else {
+            Err(refused)
+        };
     }
-    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| refused.clone())?;
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|day| YEARS.contains(&day.year()))
+        .ok_or_else(|| refused.clone())?;
     match bound {
         Bound::Start => Ok(midnight(day)),
         Bound::End => day.succ_opt().map(midnight).ok_or(refused),
@@ -417,6 +428,10 @@ mod tests {
         assert_eq!(
             parse(None, Some("+275760-09-13")),
             Err(ReportPeriodError::Unparsable { field: "to" })
+        );
+        assert_eq!(
+            parse(Some("-5000-01-01"), None),
+            Err(ReportPeriodError::Unparsable { field: "from" })
         );
         assert_eq!(
             parse(Some("2026-12-02"), Some("2026-12-01")),
