@@ -11,6 +11,7 @@ mod chat;
 mod faults;
 mod identity;
 mod metrics;
+mod overview;
 mod payments;
 mod streaming;
 mod support;
