@@ -69,7 +69,7 @@ describe('admin overview', () => {
 
       // The domains are this test's own: their spending is known exactly.
       const domains = page.getByTestId('overview-chart-domain');
-      await domains.getByText(policies.displayName).waitFor();
+      await domains.getByText(policies.displayName, { exact: true }).waitFor();
       const domainChart = domains.getByRole('img');
       const summary = await domainChart.getAttribute('aria-labelledby');
       const title = await page.locator(`[id="${summary}"]`).textContent();

@@ -149,7 +149,7 @@ function sections(o) {
       ),
       barChart('liability', 'Unspent tokens at the end', [
         { label: 'Bought', value: o.liability.paid_tokens, note: moneyList(o.liability.value) },
-        { label: 'Free (grants, trials)', value: o.liability.free_tokens, note: 'worth 0' },
+        { label: 'Free', value: o.liability.free_tokens, note: 'grants and trial tokens, worth 0' },
       ]),
     ),
   ];
@@ -233,9 +233,9 @@ function dailyChart(daily) {
 
 /** A horizontal bar per item, its label and value written beside it. */
 function barChart(id, title, items) {
-  const width = 480;
-  const row = 28;
-  const labelWidth = 170;
+  const width = 320;
+  const row = 26;
+  const labelWidth = 120;
   const top = Math.max(1, ...items.map((i) => i.value));
   const titleId = `chart-${id}-title`;
   const summary = items.length ? items.map((i) => `${i.label}: ${i.value}`).join(', ') : 'nothing';
@@ -247,12 +247,12 @@ function barChart(id, title, items) {
   svg.append(svgEl('title', { id: titleId }, `${title}: ${summary}`));
   items.forEach((item, i) => {
     const y = i * row;
-    const barWidth = Math.max(item.value > 0 ? 2 : 0, (item.value / top) * (width - labelWidth - 60));
-    svg.append(svgEl('text', { x: 0, y: y + 18, 'font-size': 12 }, item.label));
+    const barWidth = Math.max(item.value > 0 ? 2 : 0, (item.value / top) * (width - labelWidth - 40));
+    svg.append(svgEl('text', { x: 0, y: y + 17, 'font-size': 13 }, short(item.label)));
     const rect = svgEl('rect', { x: labelWidth, y: y + 5, width: barWidth, height: row - 10, fill: COLOURS[i % COLOURS.length] });
     rect.append(svgEl('title', {}, `${item.label}: ${item.value}${item.note ? ` (${item.note})` : ''}`));
     svg.append(rect);
-    svg.append(svgEl('text', { x: labelWidth + barWidth + 6, y: y + 18, 'font-size': 12, class: 'value' }, number(item.value)));
+    svg.append(svgEl('text', { x: labelWidth + barWidth + 6, y: y + 17, 'font-size': 13, class: 'value' }, number(item.value)));
   });
   return h(
     'figure',
@@ -269,6 +269,11 @@ function barChart(id, title, items) {
         )
       : null,
   );
+}
+
+/** A label that fits beside its bar (the bar's title has it whole). */
+function short(label) {
+  return label.length > 16 ? `${label.slice(0, 15)}…` : label;
 }
 
 const numberFormat = new Intl.NumberFormat();
