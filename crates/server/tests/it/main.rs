@@ -8,6 +8,7 @@ mod admin;
 mod api;
 mod binary;
 mod chat;
+mod client;
 mod device;
 mod faults;
 mod identity;
