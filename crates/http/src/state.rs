@@ -7,11 +7,13 @@ use std::time::Duration;
 use actix_web::cookie::Cookie;
 use askgate_domain::ports::{HealthCheck, RefreshToken, WebhookVerifier};
 use askgate_domain::services::{
-    AccountService, AdminService, BillingService, ChatService, ConversationService, DomainService,
-    ReportService, SessionService,
+    AccountService, AdminService, BillingService, ChatService, ConversationService,
+    DeviceSignInService, DomainService, ReportService, SessionService,
 };
 
-use crate::auth::{MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie};
+use crate::auth::{
+    DevDeviceCodes, MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie,
+};
 
 /// The balance at or below which the web UI shows its low-balance notice
 /// when nothing else is configured.
@@ -39,6 +41,11 @@ pub struct Services {
     /// Microsoft sign-in (`/api/auth/login`, `/authorize`, `/callback`; 404
     /// without it), offered by the web UI when present.
     pub microsoft: Option<MicrosoftSignIn>,
+    /// Device-code sign-in (`/api/auth/device`, `/device/token`; 404 without it).
+    pub device: Option<Arc<DeviceSignInService>>,
+    /// The codes askgate issues itself when dev login stands in for the
+    /// identity provider: approved on the web UI's `/device` page.
+    pub dev_device: Option<Arc<DevDeviceCodes>>,
     /// Verifies `POST /api/webhook/stripe`; without it the webhook answers 503.
     pub webhooks: Option<Arc<dyn WebhookVerifier>>,
 }

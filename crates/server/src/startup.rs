@@ -7,10 +7,10 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
-use askgate_domain::ports::WebhookVerifier;
 use askgate_domain::ports::{
     AdminStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
 };
+use askgate_domain::ports::{DeviceCodes, DeviceSignIn, WebhookVerifier};
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter, Reports};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
@@ -18,12 +18,15 @@ use askgate_domain::services::{
     AccountService, AdminService, BillingService, DomainService, ReturnUrls,
 };
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
-use askgate_domain::services::{ReportService, SessionPolicy, SessionService};
-use askgate_http::auth::{BearerTokens, MicrosoftSignIn, TokenVerifier};
+use askgate_domain::services::{DeviceSignInService, ReportService, SessionPolicy, SessionService};
+use askgate_http::auth::{
+    BearerTokens, DEV_DEVICE_CODE_TTL, DEV_DEVICE_POLL_INTERVAL, DevDeviceCodes, MicrosoftSignIn,
+    TokenVerifier,
+};
 use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
-    Database, PgAdmin, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
+    Database, PgAdmin, PgDeviceCodes, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
 use askgate_postgres::{PgCharges, PgConversations, PgReports, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
@@ -267,6 +270,7 @@ struct PgAdapters {
     health: Arc<dyn HealthCheck>,
     admin: Arc<dyn AdminStore>,
     reports: Arc<dyn Reports>,
+    device_codes: Arc<dyn DeviceCodes>,
 }
 
 impl PgAdapters {
@@ -285,6 +289,7 @@ impl PgAdapters {
             health: Arc::new(PgHealth::new(db.clone())),
             admin: Arc::new(PgAdmin::new(db.clone())),
             reports: Arc::new(PgReports::new(db.clone())),
+            device_codes: Arc::new(PgDeviceCodes::new(db.clone())),
         }
     }
 }
@@ -364,6 +369,8 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 struct Identity {
     verifier: Arc<dyn TokenVerifier>,
     sign_in: Option<MicrosoftSignIn>,
+    /// Device-code sign-in through the provider, when it offers it.
+    device: Option<Arc<dyn DeviceSignIn>>,
 }
 
 /// Session tokens with revocation and, when Azure AD is configured, its
@@ -377,7 +384,11 @@ fn identity(
 ) -> Identity {
     let mut verifier = BearerTokens::new(keys.clone(), Arc::clone(sessions));
     let mut sign_in = None;
+    let mut device = None;
     if let (Some(azure), Some(app)) = (azure, &settings.azure_ad.app) {
+        if azure.offers_device_sign_in() {
+            device = Some(Arc::clone(&azure) as Arc<dyn DeviceSignIn>);
+        }
         verifier = verifier.with_azure_ad(azure.clone(), Arc::clone(accounts));
         sign_in = Some(MicrosoftSignIn::new(
             azure,
@@ -390,7 +401,43 @@ fn identity(
     Identity {
         verifier: Arc::new(verifier),
         sign_in,
+        device,
     }
+}
+
+/// Device-code sign-in: the identity provider's when it offers it, else with
+/// dev login askgate's own codes, approved on the web UI's `/device` page.
+fn device_sign_in(
+    settings: &Settings,
+    provider: Option<Arc<dyn DeviceSignIn>>,
+    postgres: &PgAdapters,
+    accounts: &Arc<AccountService>,
+) -> (
+    Option<Arc<DeviceSignInService>>,
+    Option<Arc<DevDeviceCodes>>,
+) {
+    let mut local = None;
+    let codes = provider.or_else(|| {
+        settings.auth.dev_login.then(|| {
+            let mut page = settings.http.public_base_url.clone();
+            page.set_path("/device");
+            let codes = Arc::new(DevDeviceCodes::new(
+                page.to_string(),
+                DEV_DEVICE_CODE_TTL,
+                DEV_DEVICE_POLL_INTERVAL,
+            ));
+            local = Some(Arc::clone(&codes));
+            codes as Arc<dyn DeviceSignIn>
+        })
+    });
+    let service = codes.map(|codes| {
+        Arc::new(DeviceSignInService::new(
+            codes,
+            Arc::clone(&postgres.device_codes),
+            Arc::clone(accounts),
+        ))
+    });
+    (service, local)
 }
 
 /// Where a client-sent `redirect_uri` may point: this service's origin and
@@ -520,7 +567,10 @@ fn app_state(
         },
     ));
     let identity = identity(settings, &keys, &sessions, &accounts, azure);
+    let (device, dev_device) = device_sign_in(settings, identity.device, postgres, &accounts);
     let services = Services {
+        device,
+        dev_device,
         conversations: Arc::new(ConversationService::new(Arc::clone(
             &postgres.conversations,
         ))),

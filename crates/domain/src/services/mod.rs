@@ -5,6 +5,7 @@ pub mod admin;
 pub mod billing;
 pub mod chat;
 pub mod conversations;
+pub mod device;
 pub mod domains;
 pub mod reports;
 pub mod session;
@@ -17,6 +18,7 @@ pub use chat::{
     ChatService, StreamFailure,
 };
 pub use conversations::{ConversationError, ConversationService};
+pub use device::{DeviceError, DeviceSignInService};
 pub use domains::{DomainError, DomainInput, DomainService};
 pub use reports::{ReportError, ReportService};
 pub use session::{Refreshed, SessionError, SessionGrant, SessionPolicy, SessionService};

@@ -4,6 +4,7 @@
 
 mod bearer;
 mod cookies;
+mod device;
 mod extract;
 mod session;
 mod sign_in;
@@ -12,6 +13,7 @@ mod verifier;
 pub use askgate_domain::ports::{IssuedToken, RefreshToken};
 pub use bearer::BearerTokens;
 pub use cookies::{REFRESH_COOKIE, REFRESH_COOKIE_PATH, cleared_refresh_cookie, refresh_cookie};
+pub use device::{DEV_DEVICE_CODE_TTL, DEV_DEVICE_POLL_INTERVAL, DevDeviceCodes, UnknownUserCode};
 pub use extract::{AdminUser, AuthenticatedUser};
 pub use session::{
     SESSION_ROLE, SessionClaims, SessionKeys, SessionTokenError, hash_refresh_token,

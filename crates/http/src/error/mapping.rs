@@ -11,7 +11,8 @@ use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::report::ReportPeriodError;
 use askgate_domain::services::ReportError;
 use askgate_domain::services::{
-    AccountError, AdminError, BillingError, ChatError, ConversationError, DomainError, SessionError,
+    AccountError, AdminError, BillingError, ChatError, ConversationError, DeviceError, DomainError,
+    SessionError,
 };
 use askgate_domain::usage::{PeriodError, UsageDaysError};
 
@@ -217,6 +218,34 @@ impl From<IdentityError> for ApiError {
             }
             IdentityError::Unavailable(_) => Self::unavailable(&e),
         }
+    }
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(e: DeviceError) -> Self {
+        let (code, detail) = match e {
+            DeviceError::Pending => (
+                ProblemCode::AuthorizationPending,
+                "The sign-in has not been completed yet: poll again after the interval.",
+            ),
+            DeviceError::SlowDown => (
+                ProblemCode::SlowDown,
+                "Polled too fast: wait 5 seconds longer between polls from now on.",
+            ),
+            DeviceError::Expired => (
+                ProblemCode::ExpiredToken,
+                "The code expired before the sign-in was completed: start again.",
+            ),
+            DeviceError::Denied => (ProblemCode::AccessDenied, "The sign-in was declined."),
+            DeviceError::UnknownCode => (
+                ProblemCode::InvalidGrant,
+                "No such device code: it was never issued, has expired or was already used.",
+            ),
+            DeviceError::Identity(e) => return e.into(),
+            DeviceError::Account(e) => return e.into(),
+            DeviceError::Store(e) => return e.into(),
+        };
+        Self::device_poll(code, detail)
     }
 }
 

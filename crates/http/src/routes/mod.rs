@@ -56,6 +56,12 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/authorize", web::get().to(auth::authorize::handle))
                     .route("/callback", web::get().to(auth::callback::handle))
                     .route("/refresh", web::post().to(auth::refresh::handle))
+                    .route("/device", web::post().to(auth::device::start::handle))
+                    .route("/device/token", web::post().to(auth::device::token::handle))
+                    .route(
+                        "/device/approve",
+                        web::post().to(auth::device::approve::handle),
+                    )
                     .route("/logout", web::post().to(auth::logout::handle)),
             )
             .route("/askatt/chat", web::post().to(chat::askatt::handle))

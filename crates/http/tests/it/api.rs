@@ -130,6 +130,8 @@ impl Ports {
             health: Arc::new(self.health),
             bearer: Arc::new(keys()),
             microsoft: None,
+            device: None,
+            dev_device: None,
             webhooks: None,
         };
         AppState::new(

@@ -140,6 +140,8 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
         health: Arc::new(MockHealthCheck::new()),
         bearer: Arc::new(keys),
         microsoft: None,
+        device: None,
+        dev_device: None,
         webhooks: None,
     };
     let state = AppState::new(services, HttpOptions::default());

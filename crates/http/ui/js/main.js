@@ -9,6 +9,7 @@ import * as adminOverview from './pages/admin-overview.js';
 import * as adminUsers from './pages/admin-users.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
+import * as device from './pages/device.js';
 import * as domains from './pages/domains.js';
 import * as profile from './pages/profile.js';
 import * as purchase from './pages/purchase.js';
@@ -22,6 +23,7 @@ const ROUTES = {
   '/purchase/success': { page: purchase.success, title: 'Payment received' },
   '/purchase/cancel': { page: purchase.cancel, title: 'Payment cancelled', public: true },
   '/profile': { page: profile, title: 'Profile' },
+  '/device': { page: device, title: 'Sign in a device' },
   '/usage': { page: usage, title: 'Usage' },
   '/admin/overview': { page: adminOverview, title: 'Overview' },
   '/admin/domains': { page: domains, title: 'Domains' },

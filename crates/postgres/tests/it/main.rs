@@ -5,6 +5,7 @@
 
 mod charges;
 mod chat_store;
+mod device_codes;
 mod ledger;
 mod pooler;
 mod purchases;

@@ -8,6 +8,8 @@ mod admin;
 mod api;
 mod binary;
 mod chat;
+mod client;
+mod device;
 mod faults;
 mod identity;
 mod metrics;
