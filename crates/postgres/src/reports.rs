@@ -352,7 +352,7 @@ fn figures(rows: Rows) -> Result<LedgerFigures, DbError> {
         active_users: tallies.active_users,
         liability: Liability {
             tokens: unspent.tokens,
-            paid_tokens: value.iter().next().map_or(0, |r| r.paid_tokens),
+            paid_tokens: value.as_slice().first().map_or(0, |r| r.paid_tokens),
             value: value
                 .into_iter()
                 .map(|r| Money {
