@@ -394,6 +394,7 @@ fn spend_group(row: SpendingRow) -> Result<SpendGroup, DbError> {
 
 #[async_trait]
 impl Reports for PgReports {
+    #[tracing::instrument(skip_all, fields(from = %period.from(), to = %period.to()))]
     async fn figures(&self, period: &ReportPeriod) -> Result<LedgerFigures, StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
         let (from, to) = (period.from(), period.to());
