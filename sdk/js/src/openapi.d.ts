@@ -223,6 +223,16 @@ export interface DomainInput {
   name: string;
 }
 
+/** Net tokens spent with one AskDocs domain. */
+export interface DomainSpend {
+  display_name?: string | null;
+  /** `null` when the domain no longer exists. */
+  domain_id?: string | null;
+  /** The domain's slug. */
+  name?: string | null;
+  tokens: number;
+}
+
 /** `done`: the answer is complete and its token spent. */
 export interface DoneEvent {
   finish_reason: FinishReason;
@@ -270,10 +280,99 @@ export interface Message {
   interrupted: boolean;
 }
 
+/** An amount in the smallest unit of its currency. */
+export interface Money {
+  amount_cents: number;
+  /** ISO 4217, lower case. */
+  currency: string;
+}
+
+/** What happened in a period, and what is owed at its end. */
+export interface Overview {
+  /** Distinct users with a chat charged in the period. */
+  active_users: number;
+  /** Admin adjustments (`tokens`: their sum, either sign). */
+  adjustments: Tally;
+  /** Chats whose token was given back because the upstream failed. */
+  chat_refunds: Tally;
+  /** Every UTC day the period touches, oldest first. */
+  daily: Array<OverviewDay>;
+  /** The first instant covered. */
+  from: string;
+  /** Grants, trial tokens included. */
+  grants: Tally;
+  liability: OverviewLiability;
+  /** What the period's purchases paid, per currency, before refunds. */
+  revenue: Array<Money>;
+  reversals: OverviewReversals;
+  sales: OverviewSales;
+  spent: OverviewSpent;
+  /** The first instant after the period. */
+  to: string;
+}
+
+/** Tokens sold and spent on one UTC day. */
+export interface OverviewDay {
+  day: string;
+  sold: number;
+  spent: number;
+}
+
+/** The unspent tokens at the end of the period and their value at the price paid: each user's bought tokens are counted as spent after their free ones and valued at the user's average price of the bought tokens they kept; grants and trial tokens are worth 0. */
+export interface OverviewLiability {
+  /** The instant it is measured at (the end of the period). */
+  at: string;
+  /** The rest: grants, trial tokens, adjustments (worth 0). */
+  free_tokens: number;
+  /** Of those, the bought ones. */
+  paid_tokens: number;
+  /** Every balance, added up. */
+  tokens: number;
+  /** The bought ones' value, per currency. */
+  value: Array<Money>;
+}
+
+/** Purchased tokens taken back after Stripe refunds and disputes. */
+export interface OverviewReversals {
+  /** Reversals after disputes (`tokens`: taken back). */
+  disputes: Tally;
+  /** Disputes won by the merchant (`tokens`: given back). */
+  disputes_won: Tally;
+  /** Reversals after refunds (`tokens`: taken back). */
+  refunds: Tally;
+  /** Tokens those made due that had already been spent. */
+  shortfall: number;
+}
+
+/** Tokens sold in the period. */
+export interface OverviewSales {
+  /** By package and currency, in the shop's order. */
+  by_package: Array<PackageSales>;
+  count: number;
+  tokens: number;
+}
+
+/** Net tokens spent in the period: chats charged less charges given back. */
+export interface OverviewSpent {
+  /** AskDocs only, most spent first. */
+  by_domain: Array<DomainSpend>;
+  by_service: Array<ServiceSpend>;
+  tokens: number;
+}
+
 /** The body every purchase request carries. */
 export interface PackageRequest {
   /** `"100"`, `"250"` or `"600"` (see `GET /api/token-packages`). */
   package: string;
+}
+
+/** The purchases of one package in one currency. */
+export interface PackageSales {
+  amount_cents: number;
+  count: number;
+  currency: string;
+  package: string;
+  tokens: number;
 }
 
 /** A Stripe PaymentIntent for the browser to confirm. */
@@ -325,6 +424,12 @@ export interface RefreshRequest {
 
 export type Role = "user" | "admin";
 
+/** Net tokens spent with one service. */
+export interface ServiceSpend {
+  service_type: ServiceType;
+  tokens: number;
+}
+
 export type ServiceType = "askatt" | "askdocs";
 
 export interface SignedIn {
@@ -347,6 +452,12 @@ export interface StartEvent {
   domain_name?: string | null;
   /** The balance with this chat's token held. */
   tokens_remaining: number;
+}
+
+/** A number of ledger rows and the tokens they moved. */
+export interface Tally {
+  count: number;
+  tokens: number;
 }
 
 /** The caller's balance. */
