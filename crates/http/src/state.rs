@@ -8,7 +8,7 @@ use actix_web::cookie::Cookie;
 use askgate_domain::ports::{HealthCheck, RefreshToken, WebhookVerifier};
 use askgate_domain::services::{
     AccountService, AdminService, BillingService, ChatService, ConversationService,
-    DeviceSignInService, DomainService, SessionService,
+    DeviceSignInService, DomainService, ReportService, SessionService,
 };
 
 use crate::auth::{
@@ -32,6 +32,8 @@ pub struct Services {
     pub chat: Arc<ChatService>,
     pub domains: Arc<DomainService>,
     pub admin: Arc<AdminService>,
+    /// The admin overview.
+    pub reports: Arc<ReportService>,
     pub billing: Arc<BillingService>,
     pub health: Arc<dyn HealthCheck>,
     /// Whom a bearer token speaks for.

@@ -34,6 +34,7 @@ mod health;
 mod ledger;
 mod models;
 mod purchases;
+mod reports;
 pub mod schema;
 mod sessions;
 #[cfg(feature = "test-support")]
@@ -50,6 +51,7 @@ pub use domains::PgDomains;
 pub use health::PgHealth;
 pub use ledger::PgLedger;
 pub use purchases::PgPurchases;
+pub use reports::PgReports;
 pub use sessions::PgSessions;
 pub use tls::{PgTls, SslMode, UnknownSslMode, check_ca_file, ssl_mode_of};
 pub use users::PgUsers;

@@ -11,14 +11,14 @@ use askgate_domain::ports::{
     AdminStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
 };
 use askgate_domain::ports::{DeviceCodes, DeviceSignIn, WebhookVerifier};
-use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
+use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter, Reports};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{
     AccountService, AdminService, BillingService, DomainService, ReturnUrls,
 };
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
-use askgate_domain::services::{DeviceSignInService, SessionPolicy, SessionService};
+use askgate_domain::services::{DeviceSignInService, ReportService, SessionPolicy, SessionService};
 use askgate_http::auth::{
     BearerTokens, DEV_DEVICE_CODE_TTL, DEV_DEVICE_POLL_INTERVAL, DevDeviceCodes, MicrosoftSignIn,
     TokenVerifier,
@@ -28,7 +28,7 @@ use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
     Database, PgAdmin, PgDeviceCodes, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
-use askgate_postgres::{PgCharges, PgConversations, PgSessions};
+use askgate_postgres::{PgCharges, PgConversations, PgReports, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
     DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
@@ -269,6 +269,7 @@ struct PgAdapters {
     sessions: Arc<dyn SessionStore>,
     health: Arc<dyn HealthCheck>,
     admin: Arc<dyn AdminStore>,
+    reports: Arc<dyn Reports>,
     device_codes: Arc<dyn DeviceCodes>,
 }
 
@@ -287,6 +288,7 @@ impl PgAdapters {
             sessions: Arc::new(PgSessions::new(db.clone())),
             health: Arc::new(PgHealth::new(db.clone())),
             admin: Arc::new(PgAdmin::new(db.clone())),
+            reports: Arc::new(PgReports::new(db.clone())),
             device_codes: Arc::new(PgDeviceCodes::new(db.clone())),
         }
     }
@@ -583,6 +585,10 @@ fn app_state(
             Arc::clone(&postgres.admin),
             Arc::clone(&postgres.ledger),
             admin_policy(settings),
+        )),
+        reports: Arc::new(ReportService::new(
+            Arc::clone(&postgres.reports),
+            Arc::new(SystemClock),
         )),
         billing: Arc::new(billing(settings, postgres)?),
         chat: Arc::new(chat),

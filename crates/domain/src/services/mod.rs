@@ -7,6 +7,7 @@ pub mod chat;
 pub mod conversations;
 pub mod device;
 pub mod domains;
+pub mod reports;
 pub mod session;
 
 pub use account::{AccountError, AccountService};
@@ -19,4 +20,5 @@ pub use chat::{
 pub use conversations::{ConversationError, ConversationService};
 pub use device::{DeviceError, DeviceSignInService};
 pub use domains::{DomainError, DomainInput, DomainService};
+pub use reports::{ReportError, ReportService};
 pub use session::{Refreshed, SessionError, SessionGrant, SessionPolicy, SessionService};

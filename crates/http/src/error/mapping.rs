@@ -8,6 +8,8 @@ use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
 use askgate_domain::ports::{IdentityError, WebhookError};
+use askgate_domain::report::ReportPeriodError;
+use askgate_domain::services::ReportError;
 use askgate_domain::services::{
     AccountError, AdminError, BillingError, ChatError, ConversationError, DeviceError, DomainError,
     SessionError,
@@ -64,6 +66,23 @@ impl From<AdminError> for ApiError {
             AdminError::RoleFromSignIn | AdminError::OwnAccount => Self::conflict(e.to_string()),
             AdminError::Unavailable(_) => Self::unavailable(&e),
             AdminError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ReportPeriodError> for ApiError {
+    fn from(e: ReportPeriodError) -> Self {
+        Self::invalid_field(e.field(), e.to_string())
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Forbidden => Self::forbidden("Only admins may do this."),
+            ReportError::InvalidPeriod(period) => period.into(),
+            ReportError::Unavailable(_) => Self::unavailable(&e),
+            ReportError::Unexpected(_) => Self::internal(&e),
         }
     }
 }

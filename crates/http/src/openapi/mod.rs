@@ -75,6 +75,7 @@ pub(crate) const BEARER: &str = "bearer";
         routes::admin::enable::handle,
         routes::admin::role::handle,
         routes::admin::audit::handle,
+        routes::admin::overview::handle,
     ),
     components(schemas(
         crate::dto::Problem,

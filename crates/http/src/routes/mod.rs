@@ -98,6 +98,7 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/users/{id}/enable", web::post().to(admin::enable::handle))
                     .route("/users/{id}/role", web::put().to(admin::role::handle))
                     .route("/audit", web::get().to(admin::audit::handle))
+                    .route("/overview", web::get().to(admin::overview::handle))
                     .route(
                         "/transactions.csv",
                         web::get().to(admin::transactions_csv::handle),

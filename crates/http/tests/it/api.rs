@@ -119,6 +119,10 @@ impl Ports {
             ))),
             chat: Arc::new(chat),
             domains: Arc::new(domains),
+            reports: Arc::new(askgate_domain::services::ReportService::new(
+                Arc::new(askgate_domain::ports::MockReports::new()),
+                Arc::new(askgate_domain::ports::SystemClock),
+            )),
             admin: Arc::new(askgate_domain::services::AdminService::new(
                 Arc::new(askgate_domain::ports::MockAdminStore::new()),
                 Arc::new(MockLedger::new()),

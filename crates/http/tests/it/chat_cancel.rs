@@ -124,6 +124,10 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
             Arc::new(MockUserRepository::new()),
         )),
+        reports: Arc::new(askgate_domain::services::ReportService::new(
+            Arc::new(askgate_domain::ports::MockReports::new()),
+            Arc::new(askgate_domain::ports::SystemClock),
+        )),
         admin: Arc::new(askgate_domain::services::AdminService::new(
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
             Arc::new(MockLedger::new()),

@@ -5,6 +5,7 @@
 import { currentUser, loadUiConfig, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
 import { h, link, replace } from './dom.js';
 import * as adminAudit from './pages/admin-audit.js';
+import * as adminOverview from './pages/admin-overview.js';
 import * as adminUsers from './pages/admin-users.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
@@ -24,6 +25,7 @@ const ROUTES = {
   '/profile': { page: profile, title: 'Profile' },
   '/device': { page: device, title: 'Sign in a device' },
   '/usage': { page: usage, title: 'Usage' },
+  '/admin/overview': { page: adminOverview, title: 'Overview' },
   '/admin/domains': { page: domains, title: 'Domains' },
   '/admin/users': { page: adminUsers, title: 'Users' },
   '/admin/audit': { page: adminAudit, title: 'Audit log' },
@@ -34,6 +36,7 @@ const NAV = [
   { href: '/buy', text: 'Buy tokens' },
   { href: '/usage', text: 'Usage' },
   { href: '/profile', text: 'Profile' },
+  { href: '/admin/overview', text: 'Overview', admin: true },
   { href: '/admin/domains', text: 'Domains', admin: true },
   { href: '/admin/users', text: 'Users', admin: true },
   { href: '/admin/audit', text: 'Audit', admin: true },

@@ -9,6 +9,7 @@ mod device_codes;
 mod ledger;
 mod pooler;
 mod purchases;
+mod reports;
 mod rls;
 mod sessions;
 mod sql_scripts;
