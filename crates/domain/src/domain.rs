@@ -373,6 +373,21 @@ pub struct Domain {
 }
 
 impl Domain {
+    /// What the audit log keeps of a domain: what identifies it, where its
+    /// questions go and who may ask (its configuration may hold settings not
+    /// meant for the log).
+    #[must_use]
+    pub fn audit_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name.as_str(),
+            "display_name": self.display_name.as_str(),
+            "description": self.description,
+            "api_endpoint": self.api_endpoint.as_ref().map(ApiEndpoint::as_str),
+            "is_active": self.is_active,
+            "allowed_roles": self.allowed_roles.as_slice(),
+        })
+    }
+
     /// Whether a user with `role` and `memberships` may see this domain and
     /// ask it: every admin, everyone when it is not restricted, and otherwise
     /// whoever holds one of its allowed app roles or groups. The one place

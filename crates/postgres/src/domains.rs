@@ -2,16 +2,18 @@
 
 use std::sync::Arc;
 
+use askgate_domain::audit::{AuditAction, AuditStamp, NewAuditRecord};
 use askgate_domain::domain::{Domain, DomainDeletion, DomainUpdate, NewDomain};
 use askgate_domain::ports::DomainRepository;
 use askgate_domain::{DomainId, StoreError, UserId};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::Database;
+use crate::admin::insert_record;
 use crate::errors::{DbError, unique_violation};
 use crate::models::{DomainFields, DomainRow};
 use crate::schema::domains;
@@ -83,19 +85,37 @@ impl DomainRepository for PgDomains {
     }
 
     #[tracing::instrument(skip_all, fields(name = domain.name.as_str()))]
-    async fn create(&self, domain: &NewDomain, created_by: UserId) -> Result<Domain, StoreError> {
+    async fn create(
+        &self,
+        domain: &NewDomain,
+        created_by: UserId,
+        stamp: &AuditStamp,
+    ) -> Result<Domain, StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
-        let row = diesel::insert_into(domains::table)
-            .values((
-                domains::id.eq(Uuid::now_v7()),
-                fields(domain),
-                domains::created_by.eq(created_by.as_uuid()),
-            ))
-            .returning(DomainRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .map_err(|e| write_error(e, domain.name.as_str()))?;
-        to_domain(row)
+        conn.transaction::<_, Failed, _>(async |tx| {
+            let row = diesel::insert_into(domains::table)
+                .values((
+                    domains::id.eq(Uuid::now_v7()),
+                    fields(domain),
+                    domains::created_by.eq(created_by.as_uuid()),
+                ))
+                .returning(DomainRow::as_returning())
+                .get_result(tx)
+                .await?;
+            let created = domain_of(row)?;
+            audit(
+                tx,
+                AuditAction::DomainCreate,
+                &created,
+                None,
+                Some(created.audit_json()),
+                stamp,
+            )
+            .await?;
+            Ok(created)
+        })
+        .await
+        .map_err(|e| e.into_store(domain.name.as_str()))
     }
 
     #[tracing::instrument(skip_all, fields(domain_id = %id))]
@@ -103,48 +123,151 @@ impl DomainRepository for PgDomains {
         &self,
         id: DomainId,
         update: &DomainUpdate,
+        keep_allowed_roles: bool,
+        stamp: &AuditStamp,
     ) -> Result<Option<Domain>, StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
-        diesel::update(domains::table.find(id.as_uuid()))
-            .set((fields(update), domains::updated_at.eq(diesel::dsl::now)))
-            .returning(DomainRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(|e| write_error(e, update.name.as_str()))?
-            .map(to_domain)
-            .transpose()
+        conn.transaction::<_, Failed, _>(async |tx| {
+            let Some(before) = lock(tx, id).await? else {
+                return Ok(None);
+            };
+            let mut update = update.clone();
+            if keep_allowed_roles {
+                update.allowed_roles = before.allowed_roles.clone();
+            }
+            let row = diesel::update(domains::table.find(id.as_uuid()))
+                .set((fields(&update), domains::updated_at.eq(diesel::dsl::now)))
+                .returning(DomainRow::as_returning())
+                .get_result(tx)
+                .await?;
+            let updated = domain_of(row)?;
+            let (was, is) = (before.audit_json(), updated.audit_json());
+            audit(
+                tx,
+                AuditAction::DomainUpdate,
+                &updated,
+                Some(was),
+                Some(is),
+                stamp,
+            )
+            .await?;
+            Ok(Some(updated))
+        })
+        .await
+        .map_err(|e| e.into_store(update.name.as_str()))
     }
 
     /// Tries the DELETE; when anything (ledger rows, conversations) still refers
     /// to the domain, the foreign key refuses it and the domain is deactivated
     /// instead. Deciding by the database's own check leaves no window for a
     /// debit that lands between a "still referenced?" query and the DELETE.
+    /// The DELETE runs in a savepoint, so its refusal leaves the transaction
+    /// (the lock, the audit record) usable.
     #[tracing::instrument(skip_all, fields(domain_id = %id))]
-    async fn delete(&self, id: DomainId) -> Result<DomainDeletion, StoreError> {
+    async fn delete(&self, id: DomainId, stamp: &AuditStamp) -> Result<DomainDeletion, StoreError> {
         let mut conn = self.db.conn().await.map_err(DbError::from)?;
-        let deleted = diesel::delete(domains::table.find(id.as_uuid()))
-            .execute(&mut conn)
-            .await;
-        match deleted {
-            Ok(0) => Ok(DomainDeletion::NotFound),
-            Ok(_) => Ok(DomainDeletion::Deleted),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
-                let updated = diesel::update(domains::table.find(id.as_uuid()))
-                    .set((
-                        domains::is_active.eq(false),
-                        domains::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(DbError::from)?;
-                Ok(if updated == 0 {
-                    DomainDeletion::NotFound
-                } else {
-                    DomainDeletion::Deactivated
+        conn.transaction::<_, Failed, _>(async |tx| {
+            let Some(before) = lock(tx, id).await? else {
+                return Ok(DomainDeletion::NotFound);
+            };
+            let deleted = tx
+                .transaction::<_, DieselError, _>(async |savepoint| {
+                    diesel::delete(domains::table.find(id.as_uuid()))
+                        .execute(savepoint)
+                        .await
                 })
-            }
-            Err(e) => Err(DbError::from(e).into()),
+                .await;
+            let (done, after) = match deleted {
+                Ok(_) => (DomainDeletion::Deleted, None),
+                Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
+                    diesel::update(domains::table.find(id.as_uuid()))
+                        .set((
+                            domains::is_active.eq(false),
+                            domains::updated_at.eq(diesel::dsl::now),
+                        ))
+                        .execute(tx)
+                        .await?;
+                    (
+                        DomainDeletion::Deactivated,
+                        Some(serde_json::json!({ "is_active": false })),
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            };
+            audit(
+                tx,
+                AuditAction::DomainDelete,
+                &before,
+                Some(before.audit_json()),
+                after,
+                stamp,
+            )
+            .await?;
+            Ok(done)
+        })
+        .await
+        .map_err(|e| e.into_store(""))
+    }
+}
+
+/// Why a domain change's transaction stopped.
+enum Failed {
+    Write(DieselError),
+    Db(DbError),
+}
+
+impl From<DieselError> for Failed {
+    fn from(e: DieselError) -> Self {
+        Self::Write(e)
+    }
+}
+
+impl From<DbError> for Failed {
+    fn from(e: DbError) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl Failed {
+    /// `name`: the domain's name, for the conflict's message.
+    fn into_store(self, name: &str) -> StoreError {
+        match self {
+            Self::Write(e) => write_error(e, name),
+            Self::Db(e) => e.into(),
         }
     }
+}
+
+fn domain_of(row: DomainRow) -> Result<Domain, DbError> {
+    Domain::try_from(row).map_err(DbError::from)
+}
+
+/// The domain, locked until the transaction ends.
+async fn lock(tx: &mut AsyncPgConnection, id: DomainId) -> Result<Option<Domain>, Failed> {
+    let row = domains::table
+        .find(id.as_uuid())
+        .select(DomainRow::as_select())
+        .for_update()
+        .first(tx)
+        .await
+        .optional()?;
+    Ok(row.map(domain_of).transpose()?)
+}
+
+async fn audit(
+    tx: &mut AsyncPgConnection,
+    action: AuditAction,
+    domain: &Domain,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    stamp: &AuditStamp,
+) -> Result<(), DieselError> {
+    let record = NewAuditRecord {
+        action,
+        target: domain.id.as_uuid(),
+        before,
+        after,
+        reason: None,
+    };
+    insert_record(tx, &record, stamp).await
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use askgate_domain::audit::AuditStamp;
 use askgate_domain::domain::{Domain, DomainDeletion, DomainUpdate, NewDomain};
 use askgate_domain::ports::DomainRepository;
 use askgate_domain::{DomainId, StoreError, UserId};
@@ -99,8 +100,13 @@ impl DomainRepository for CachedDomains {
         Ok(domain)
     }
 
-    async fn create(&self, domain: &NewDomain, created_by: UserId) -> Result<Domain, StoreError> {
-        let created = self.inner.create(domain, created_by).await;
+    async fn create(
+        &self,
+        domain: &NewDomain,
+        created_by: UserId,
+        stamp: &AuditStamp,
+    ) -> Result<Domain, StoreError> {
+        let created = self.inner.create(domain, created_by, stamp).await;
         self.invalidate();
         created
     }
@@ -109,14 +115,19 @@ impl DomainRepository for CachedDomains {
         &self,
         id: DomainId,
         update: &DomainUpdate,
+        keep_allowed_roles: bool,
+        stamp: &AuditStamp,
     ) -> Result<Option<Domain>, StoreError> {
-        let updated = self.inner.update(id, update).await;
+        let updated = self
+            .inner
+            .update(id, update, keep_allowed_roles, stamp)
+            .await;
         self.invalidate();
         updated
     }
 
-    async fn delete(&self, id: DomainId) -> Result<DomainDeletion, StoreError> {
-        let deleted = self.inner.delete(id).await;
+    async fn delete(&self, id: DomainId, stamp: &AuditStamp) -> Result<DomainDeletion, StoreError> {
+        let deleted = self.inner.delete(id, stamp).await;
         self.invalidate();
         deleted
     }
@@ -162,7 +173,12 @@ mod tests {
             Ok(found)
         }
 
-        async fn create(&self, new: &NewDomain, _: UserId) -> Result<Domain, StoreError> {
+        async fn create(
+            &self,
+            new: &NewDomain,
+            _: UserId,
+            _: &AuditStamp,
+        ) -> Result<Domain, StoreError> {
             let domain = Domain {
                 id: DomainId::generate(),
                 name: new.name.clone(),
@@ -184,6 +200,8 @@ mod tests {
             &self,
             id: DomainId,
             update: &DomainUpdate,
+            _: bool,
+            _: &AuditStamp,
         ) -> Result<Option<Domain>, StoreError> {
             let mut all = self.domains.lock().unwrap();
             let Some(d) = all.iter_mut().find(|d| d.id == id) else {
@@ -193,9 +211,16 @@ mod tests {
             Ok(Some(d.clone()))
         }
 
-        async fn delete(&self, id: DomainId) -> Result<DomainDeletion, StoreError> {
+        async fn delete(&self, id: DomainId, _: &AuditStamp) -> Result<DomainDeletion, StoreError> {
             self.domains.lock().unwrap().retain(|d| d.id != id);
             Ok(DomainDeletion::Deleted)
+        }
+    }
+
+    fn stamp() -> AuditStamp {
+        AuditStamp {
+            actor: UserId::generate(),
+            request_id: None,
         }
     }
 
@@ -216,7 +241,7 @@ mod tests {
         let memory = Arc::new(Memory::default());
         let cache = CachedDomains::new(memory.clone(), DEFAULT_TTL);
         let domain = cache
-            .create(&new_domain(true), UserId::generate())
+            .create(&new_domain(true), UserId::generate(), &stamp())
             .await
             .unwrap();
         for _ in 0..3 {
@@ -225,11 +250,14 @@ mod tests {
         }
         assert_eq!(memory.reads.load(Ordering::SeqCst), 2);
 
-        cache.update(domain.id, &new_domain(false)).await.unwrap();
+        cache
+            .update(domain.id, &new_domain(false), false, &stamp())
+            .await
+            .unwrap();
         // The deactivation is seen as soon as the write has returned.
         assert!(!cache.get(domain.id).await.unwrap().unwrap().is_active);
         assert!(cache.list(false).await.unwrap().is_empty());
-        cache.delete(domain.id).await.unwrap();
+        cache.delete(domain.id, &stamp()).await.unwrap();
         assert_eq!(cache.get(domain.id).await.unwrap(), None);
     }
 
@@ -238,13 +266,16 @@ mod tests {
         let memory = Arc::new(Memory::default());
         let cache = CachedDomains::new(memory.clone(), DEFAULT_TTL);
         let domain = memory
-            .create(&new_domain(true), UserId::generate())
+            .create(&new_domain(true), UserId::generate(), &stamp())
             .await
             .unwrap();
         // A read that loaded the active domain and stores it only after an
         // admin's deactivation returned (simulated by storing it by hand).
         let stale_generation = cache.current();
-        cache.update(domain.id, &new_domain(false)).await.unwrap();
+        cache
+            .update(domain.id, &new_domain(false), false, &stamp())
+            .await
+            .unwrap();
         cache
             .by_id
             .insert(
@@ -260,12 +291,15 @@ mod tests {
         let memory = Arc::new(Memory::default());
         let cache = CachedDomains::new(memory.clone(), Duration::from_millis(50));
         let domain = cache
-            .create(&new_domain(true), UserId::generate())
+            .create(&new_domain(true), UserId::generate(), &stamp())
             .await
             .unwrap();
         cache.get(domain.id).await.unwrap();
         // Changed behind the cache's back (another instance).
-        memory.update(domain.id, &new_domain(false)).await.unwrap();
+        memory
+            .update(domain.id, &new_domain(false), false, &stamp())
+            .await
+            .unwrap();
         assert!(cache.get(domain.id).await.unwrap().unwrap().is_active);
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert!(!cache.get(domain.id).await.unwrap().unwrap().is_active);

@@ -578,7 +578,6 @@ fn app_state(
         domains: Arc::new(DomainService::new(
             Arc::clone(&postgres.domains),
             Arc::new(settings.upstream.allowed_hosts()),
-            Arc::clone(&postgres.admin),
             Arc::clone(&postgres.users),
         )),
         admin: Arc::new(AdminService::new(

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditStamp;
 use crate::domain::{Domain, DomainDeletion, DomainUpdate, NewDomain};
 use crate::{DomainId, StoreError, UserId};
 
@@ -15,17 +16,31 @@ pub trait DomainRepository: Send + Sync {
     /// cache hands out the same domain to every question without copying it.
     async fn get(&self, id: DomainId) -> Result<Option<Arc<Domain>>, StoreError>;
 
-    /// MUST return `StoreError::Conflict` when the name is taken.
-    async fn create(&self, domain: &NewDomain, created_by: UserId) -> Result<Domain, StoreError>;
+    // Every change below is written with its admin audit record (`stamp`,
+    // before and after as `Domain::audit_json` gives them) in one database
+    // transaction: no change goes unrecorded, no record describes a change
+    // that did not happen.
 
-    /// Replaces the editable fields. `Ok(None)` when there is no such domain;
-    /// MUST return `StoreError::Conflict` when the new name is taken.
+    /// MUST return `StoreError::Conflict` when the name is taken.
+    async fn create(
+        &self,
+        domain: &NewDomain,
+        created_by: UserId,
+        stamp: &AuditStamp,
+    ) -> Result<Domain, StoreError>;
+
+    /// Replaces the editable fields; with `keep_allowed_roles`, all but who
+    /// may ask, which stays as it is at that moment. `Ok(None)` when there is
+    /// no such domain; MUST return `StoreError::Conflict` when the new name
+    /// is taken.
     async fn update(
         &self,
         id: DomainId,
         update: &DomainUpdate,
+        keep_allowed_roles: bool,
+        stamp: &AuditStamp,
     ) -> Result<Option<Domain>, StoreError>;
 
     /// Deletes the domain, or deactivates it when ledger rows refer to it.
-    async fn delete(&self, id: DomainId) -> Result<DomainDeletion, StoreError>;
+    async fn delete(&self, id: DomainId, stamp: &AuditStamp) -> Result<DomainDeletion, StoreError>;
 }

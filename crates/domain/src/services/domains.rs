@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use tracing::instrument;
 
-use crate::audit::{AuditAction, AuditStamp, NewAuditRecord};
+use crate::audit::AuditStamp;
 use crate::domain::{
     AllowedRoles, ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainDeletion,
     DomainSlug, DomainValidationError, NewDomain, parse_description,
 };
-use crate::ports::{AdminStore, DomainRepository, UpstreamTargets, UserRepository};
+use crate::ports::{DomainRepository, UpstreamTargets, UserRepository};
 use crate::user::{Actor, Memberships};
 use crate::{BoxError, DomainId, StoreError};
 
@@ -91,7 +91,6 @@ impl DomainInput {
 pub struct DomainService {
     repo: Arc<dyn DomainRepository>,
     targets: Arc<dyn UpstreamTargets>,
-    audit: Arc<dyn AdminStore>,
     users: Arc<dyn UserRepository>,
 }
 
@@ -109,58 +108,20 @@ pub(crate) async fn admitted(
     Ok(domain.admits(actor.role, &memberships))
 }
 
-/// What the audit log keeps of a domain: what identifies it and where its
-/// questions go (its configuration may hold settings not meant for the log).
-fn audited(domain: &Domain) -> serde_json::Value {
-    serde_json::json!({
-        "name": domain.name.as_str(),
-        "display_name": domain.display_name.as_str(),
-        "description": domain.description,
-        "api_endpoint": domain.api_endpoint.as_ref().map(ApiEndpoint::as_str),
-        "is_active": domain.is_active,
-        "allowed_roles": domain.allowed_roles.as_slice(),
-    })
-}
-
 impl DomainService {
-    /// `targets` decides which upstream URLs a domain may name; `audit`
-    /// records every change an admin makes; `users` knows the memberships a
-    /// restricted domain is matched against.
+    /// `targets` decides which upstream URLs a domain may name; `users` knows
+    /// the memberships a restricted domain is matched against. `repo` writes
+    /// every change with its audit record.
     pub fn new(
         repo: Arc<dyn DomainRepository>,
         targets: Arc<dyn UpstreamTargets>,
-        audit: Arc<dyn AdminStore>,
         users: Arc<dyn UserRepository>,
     ) -> Self {
         Self {
             repo,
             targets,
-            audit,
             users,
         }
-    }
-
-    /// Records the change just made. The change is committed already, so a
-    /// failure here is logged loudly and reported as an error.
-    async fn record(
-        &self,
-        stamp: &AuditStamp,
-        action: AuditAction,
-        id: DomainId,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) -> Result<(), DomainError> {
-        let record = NewAuditRecord {
-            action,
-            target: id.as_uuid(),
-            before,
-            after,
-            reason: None,
-        };
-        self.audit.record(&record, stamp).await.map_err(|e| {
-            tracing::error!(error = %e, %action, domain = %id, "a domain change was not audited");
-            DomainError::from(e)
-        })
     }
 
     /// Validates `input`, then checks the URLs its questions would go to
@@ -210,11 +171,7 @@ impl DomainService {
     ) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
         let domain = self.validate(input)?;
-        let created = self.repo.create(&domain, actor.user).await?;
-        let after = Some(audited(&created));
-        self.record(stamp, AuditAction::DomainCreate, created.id, None, after)
-            .await?;
-        Ok(created)
+        Ok(self.repo.create(&domain, actor.user, stamp).await?)
     }
 
     #[instrument(skip_all, fields(admin = %stamp.actor, domain = %id))]
@@ -226,21 +183,14 @@ impl DomainService {
         input: DomainInput,
     ) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
-        let keeps_access = input.allowed_roles.is_none();
-        let mut update = self.validate(input)?;
-        let before = self.repo.get(id).await?.ok_or(DomainError::NotFound)?;
-        if keeps_access {
-            update.allowed_roles = before.allowed_roles.clone();
-        }
-        let updated = self
-            .repo
-            .update(id, &update)
+        // Leaving `allowed_roles` out keeps who may ask: an older client
+        // cannot open a restricted domain by not knowing the field.
+        let keep_allowed_roles = input.allowed_roles.is_none();
+        let update = self.validate(input)?;
+        self.repo
+            .update(id, &update, keep_allowed_roles, stamp)
             .await?
-            .ok_or(DomainError::NotFound)?;
-        let (before, after) = (Some(audited(&before)), Some(audited(&updated)));
-        self.record(stamp, AuditAction::DomainUpdate, id, before, after)
-            .await?;
-        Ok(updated)
+            .ok_or(DomainError::NotFound)
     }
 
     /// Deletes, or deactivates a domain that ledger rows refer to.
@@ -252,22 +202,10 @@ impl DomainService {
         id: DomainId,
     ) -> Result<DomainDeletion, DomainError> {
         Self::require_admin(actor)?;
-        let before = self.repo.get(id).await?.ok_or(DomainError::NotFound)?;
-        let done = self.repo.delete(id).await?;
-        let after = match done {
-            DomainDeletion::NotFound => return Err(DomainError::NotFound),
-            DomainDeletion::Deleted => None,
-            DomainDeletion::Deactivated => Some(serde_json::json!({ "is_active": false })),
-        };
-        self.record(
-            stamp,
-            AuditAction::DomainDelete,
-            id,
-            Some(audited(&before)),
-            after,
-        )
-        .await?;
-        Ok(done)
+        match self.repo.delete(id, stamp).await? {
+            DomainDeletion::NotFound => Err(DomainError::NotFound),
+            done => Ok(done),
+        }
     }
 
     fn require_admin(actor: &Actor) -> Result<(), DomainError> {
@@ -319,14 +257,7 @@ mod tests {
         repo: MockDomainRepository,
         users: crate::ports::MockUserRepository,
     ) -> DomainService {
-        let mut audit = crate::ports::MockAdminStore::new();
-        audit.expect_record().never();
-        DomainService::new(
-            Arc::new(repo),
-            Arc::new(OnlyDocsExample),
-            Arc::new(audit),
-            Arc::new(users),
-        )
+        DomainService::new(Arc::new(repo), Arc::new(OnlyDocsExample), Arc::new(users))
     }
 
     fn stored(name: &str, allowed: &[&str]) -> Domain {

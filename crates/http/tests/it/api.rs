@@ -90,7 +90,6 @@ impl Ports {
         let domains = DomainService::new(
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
-            Arc::new(askgate_domain::ports::MockAdminStore::new()),
             Arc::new(MockUserRepository::new()),
         );
         let chat = ChatService::new(

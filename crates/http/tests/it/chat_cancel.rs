@@ -121,7 +121,6 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
         domains: Arc::new(DomainService::new(
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
-            Arc::new(askgate_domain::ports::MockAdminStore::new()),
             Arc::new(MockUserRepository::new()),
         )),
         reports: Arc::new(askgate_domain::services::ReportService::new(

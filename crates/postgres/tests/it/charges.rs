@@ -412,6 +412,10 @@ async fn a_reservation_records_its_service_domain_conversation_and_charge() {
                 allowed_roles: askgate_domain::domain::AllowedRoles::everyone(),
             },
             ann,
+            &askgate_domain::audit::AuditStamp {
+                actor: ann,
+                request_id: None,
+            },
         )
         .await
         .unwrap();

@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
+use askgate_domain::audit::{AuditFilter, AuditStamp};
 use askgate_domain::domain::{
     AllowedRoles, ApiEndpoint, DisplayName, DomainConfiguration, DomainDeletion, DomainSlug,
     NewDomain, UpstreamKind,
 };
 use askgate_domain::ledger::ServiceType;
+use askgate_domain::page::PageRequest;
+use askgate_domain::ports::AdminStore;
 use askgate_domain::ports::{
     BalanceError, Charges, DomainRepository, HealthCheck, Ledger, Reservation, ReserveError,
     UserRepository,
@@ -16,7 +19,8 @@ use askgate_domain::user::{Memberships, Role, SignIn};
 use askgate_domain::{ChargeId, ConversationId, DomainId, Email, StoreError, Tokens, UserId};
 use askgate_postgres::testing::TestDatabase;
 use askgate_postgres::{
-    Database, MIGRATIONS, PgCharges, PgConfig, PgDomains, PgError, PgHealth, PgLedger, PgUsers,
+    Database, MIGRATIONS, PgAdmin, PgCharges, PgConfig, PgDomains, PgError, PgHealth, PgLedger,
+    PgUsers,
 };
 use chrono::{Duration as ChronoDuration, SubsecRound, Utc};
 use diesel::QueryableByName;
@@ -53,6 +57,13 @@ fn chat(user: UserId) -> Reservation<'static> {
         domain: None,
         conversation: ConversationId::generate(),
         idempotency: None,
+    }
+}
+
+fn stamp(actor: UserId) -> AuditStamp {
+    AuditStamp {
+        actor,
+        request_id: Some("req-test".to_owned()),
     }
 }
 
@@ -108,12 +119,22 @@ async fn a_domains_allowed_roles_are_stored_and_replaced() {
         allowed_roles: AllowedRoles::parse(&["Finance", "g-1"]).unwrap(),
         ..new_domain("finance")
     };
-    let created = domains.create(&restricted, owner.id).await.unwrap();
+    let created = domains
+        .create(&restricted, owner.id, &stamp(owner.id))
+        .await
+        .unwrap();
     assert_eq!(created.allowed_roles.as_slice(), ["Finance", "g-1"]);
     let read = domains.get(created.id).await.unwrap().unwrap();
     assert_eq!(read.allowed_roles, created.allowed_roles);
+    // Kept when the update leaves them out, replaced when it names them.
+    let kept = domains
+        .update(created.id, &new_domain("finance"), true, &stamp(owner.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.allowed_roles.as_slice(), ["Finance", "g-1"]);
     let opened = domains
-        .update(created.id, &new_domain("finance"))
+        .update(created.id, &new_domain("finance"), false, &stamp(owner.id))
         .await
         .unwrap()
         .unwrap();
@@ -220,7 +241,10 @@ async fn domains_are_created_read_listed_and_updated() {
         .unwrap();
     let domains = PgDomains::new(db);
 
-    let hr = domains.create(&new_domain("hr"), admin.id).await.unwrap();
+    let hr = domains
+        .create(&new_domain("hr"), admin.id, &stamp(admin.id))
+        .await
+        .unwrap();
     assert_eq!(hr.name.as_str(), "hr");
     assert_eq!(hr.created_by, Some(admin.id));
     assert_eq!(hr.configuration.kind(), Ok(UpstreamKind::AskDocs));
@@ -236,7 +260,10 @@ async fn domains_are_created_read_listed_and_updated() {
 
     let mut inactive = new_domain("archive");
     inactive.is_active = false;
-    let archive = domains.create(&inactive, admin.id).await.unwrap();
+    let archive = domains
+        .create(&inactive, admin.id, &stamp(admin.id))
+        .await
+        .unwrap();
     let active: Vec<_> = domains.list(false).await.unwrap();
     assert_eq!(active, vec![hr.clone()]);
     let all: Vec<_> = domains.list(true).await.unwrap();
@@ -246,7 +273,11 @@ async fn domains_are_created_read_listed_and_updated() {
     change.display_name = DisplayName::parse("Human resources").unwrap();
     change.description = None;
     change.api_endpoint = None;
-    let updated = domains.update(hr.id, &change).await.unwrap().unwrap();
+    let updated = domains
+        .update(hr.id, &change, false, &stamp(admin.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(updated.name.as_str(), "human-resources");
     assert_eq!(updated.display_name.as_str(), "Human resources");
     assert_eq!(updated.description, None);
@@ -254,7 +285,10 @@ async fn domains_are_created_read_listed_and_updated() {
     assert_eq!(updated.created_at, hr.created_at);
     assert!(updated.updated_at > hr.updated_at);
     assert_eq!(
-        domains.update(DomainId::generate(), &change).await.unwrap(),
+        domains
+            .update(DomainId::generate(), &change, false, &stamp(admin.id))
+            .await
+            .unwrap(),
         None
     );
 }
@@ -268,18 +302,25 @@ async fn a_taken_domain_name_is_a_conflict() {
         .await
         .unwrap();
     let domains = PgDomains::new(db);
-    domains.create(&new_domain("hr"), admin.id).await.unwrap();
+    domains
+        .create(&new_domain("hr"), admin.id, &stamp(admin.id))
+        .await
+        .unwrap();
     let finance = domains
-        .create(&new_domain("finance"), admin.id)
+        .create(&new_domain("finance"), admin.id, &stamp(admin.id))
         .await
         .unwrap();
 
-    let created = domains.create(&new_domain("hr"), admin.id).await;
+    let created = domains
+        .create(&new_domain("hr"), admin.id, &stamp(admin.id))
+        .await;
     assert!(
         matches!(created, Err(StoreError::Conflict(_))),
         "{created:?}"
     );
-    let renamed = domains.update(finance.id, &new_domain("hr")).await;
+    let renamed = domains
+        .update(finance.id, &new_domain("hr"), false, &stamp(admin.id))
+        .await;
     assert!(
         matches!(renamed, Err(StoreError::Conflict(_))),
         "{renamed:?}"
@@ -308,10 +349,13 @@ async fn deleting_a_domain_with_history_deactivates_it() {
     let charges = PgCharges::new(db.clone());
     let domains = PgDomains::new(db);
     let unused = domains
-        .create(&new_domain("unused"), admin.id)
+        .create(&new_domain("unused"), admin.id, &stamp(admin.id))
         .await
         .unwrap();
-    let used = domains.create(&new_domain("used"), admin.id).await.unwrap();
+    let used = domains
+        .create(&new_domain("used"), admin.id, &stamp(admin.id))
+        .await
+        .unwrap();
     // A chat asked `used`: its consumption row names the domain.
     charges
         .reserve(
@@ -325,13 +369,13 @@ async fn deleting_a_domain_with_history_deactivates_it() {
         .unwrap();
 
     assert_eq!(
-        domains.delete(unused.id).await.unwrap(),
+        domains.delete(unused.id, &stamp(admin.id)).await.unwrap(),
         DomainDeletion::Deleted
     );
     assert_eq!(domains.get(unused.id).await.unwrap(), None);
 
     assert_eq!(
-        domains.delete(used.id).await.unwrap(),
+        domains.delete(used.id, &stamp(admin.id)).await.unwrap(),
         DomainDeletion::Deactivated
     );
     let kept = domains.get(used.id).await.unwrap().unwrap();
@@ -340,10 +384,66 @@ async fn deleting_a_domain_with_history_deactivates_it() {
     assert!(domains.list(false).await.unwrap().is_empty());
 
     assert_eq!(
-        domains.delete(DomainId::generate()).await.unwrap(),
+        domains
+            .delete(DomainId::generate(), &stamp(admin.id))
+            .await
+            .unwrap(),
         DomainDeletion::NotFound
     );
     test_db.assert_ledger_invariant().await;
+}
+
+#[tokio::test]
+async fn every_domain_change_is_audited_in_its_own_transaction() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let admin = PgUsers::new(db.clone())
+        .upsert_sign_in(&sign_in("oid-admin", "admin@example.com"))
+        .await
+        .unwrap();
+    let domains = PgDomains::new(db.clone());
+    let hr = domains
+        .create(&new_domain("hr"), admin.id, &stamp(admin.id))
+        .await
+        .unwrap();
+    domains
+        .update(
+            hr.id,
+            &new_domain("human-resources"),
+            true,
+            &stamp(admin.id),
+        )
+        .await
+        .unwrap();
+    domains.delete(hr.id, &stamp(admin.id)).await.unwrap();
+    let records = PgAdmin::new(db.clone())
+        .audit(
+            AuditFilter::default(),
+            PageRequest::parse(Some(10), None).unwrap(),
+        )
+        .await
+        .unwrap()
+        .items;
+    let actions: Vec<_> = records.iter().rev().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["domain_create", "domain_update", "domain_delete"]);
+    let update = &records[1];
+    assert_eq!(update.before.as_ref().unwrap()["name"], "hr");
+    assert_eq!(update.after.as_ref().unwrap()["name"], "human-resources");
+    assert_eq!(update.request_id.as_deref(), Some("req-test"));
+
+    // A change whose audit record cannot be written does not happen: here
+    // the record names an actor that does not exist.
+    let nobody = stamp(UserId::generate());
+    assert!(
+        domains
+            .create(&new_domain("finance"), admin.id, &nobody)
+            .await
+            .is_err()
+    );
+    assert!(
+        domains.list(true).await.unwrap().is_empty(),
+        "nothing created"
+    );
 }
 
 #[tokio::test]
