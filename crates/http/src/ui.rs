@@ -61,8 +61,24 @@ fn read_only() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
+/// The page another app's sign-in opens in a popup (`/connect`, see the
+/// SDK): it must keep its `window.opener` to hand the result back, which
+/// `Cross-Origin-Opener-Policy: same-origin` would sever.
+pub const CONNECT_PAGE: &str = "/connect";
+
+/// `Cross-Origin-Opener-Policy` of the documents a sign-in popup of another
+/// app loads (the connect page, and the sign-in callback on its way back).
+pub const OPENER_KEPT: &str = "unsafe-none";
+
 async fn page(req: HttpRequest) -> HttpResponse {
-    serve(&req, &INDEX)
+    let mut res = serve(&req, &INDEX);
+    if req.path() == CONNECT_PAGE {
+        res.headers_mut().insert(
+            header::CROSS_ORIGIN_OPENER_POLICY,
+            HeaderValue::from_static(OPENER_KEPT),
+        );
+    }
+    res
 }
 
 async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -9,6 +9,7 @@ import * as adminOverview from './pages/admin-overview.js';
 import * as adminUsers from './pages/admin-users.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
+import * as connect from './pages/connect.js';
 import * as device from './pages/device.js';
 import * as domains from './pages/domains.js';
 import * as profile from './pages/profile.js';
@@ -24,6 +25,7 @@ const ROUTES = {
   '/purchase/cancel': { page: purchase.cancel, title: 'Payment cancelled', public: true },
   '/profile': { page: profile, title: 'Profile' },
   '/device': { page: device, title: 'Sign in a device' },
+  '/connect': { page: connect, title: 'Sign in to an app' },
   '/usage': { page: usage, title: 'Usage' },
   '/admin/overview': { page: adminOverview, title: 'Overview' },
   '/admin/domains': { page: domains, title: 'Domains' },

@@ -54,5 +54,7 @@ pub async fn handle(
         .cookie(microsoft.flow_cookie(&pending))
         .insert_header((header::LOCATION, start.url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        // A sign-in in another app's popup passes here: keep its opener.
+        .insert_header((header::CROSS_ORIGIN_OPENER_POLICY, crate::ui::OPENER_KEPT))
         .finish())
 }

@@ -82,6 +82,8 @@ fn back_to_sign_in(microsoft: &MicrosoftSignIn, reason: &str) -> HttpResponse {
         .cookie(microsoft.cleared_flow_cookie())
         .insert_header((header::LOCATION, format!("/signin?error={reason}")))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        // A sign-in in another app's popup passes here: keep its opener.
+        .insert_header((header::CROSS_ORIGIN_OPENER_POLICY, crate::ui::OPENER_KEPT))
         .finish()
 }
 
@@ -127,7 +129,9 @@ async fn complete(
     response
         .cookie(microsoft.cleared_flow_cookie())
         .insert_header((header::LOCATION, pending.return_to))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        // A sign-in in another app's popup passes here: keep its opener.
+        .insert_header((header::CROSS_ORIGIN_OPENER_POLICY, crate::ui::OPENER_KEPT));
     let refresh = start_session_cookie(state, &user).await?;
     Ok(response.cookie(refresh).finish())
 }
