@@ -82,6 +82,10 @@ uuid_id!(
     /// A sign-in session: one family of rotating refresh tokens (`sid` claim).
     SessionId
 );
+uuid_id!(
+    /// A user's personal API key (`api_keys.id`).
+    ApiKeyId
+);
 
 #[cfg(test)]
 mod tests {

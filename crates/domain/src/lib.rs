@@ -5,6 +5,7 @@
 //! (traits) that adapter crates implement for PostgreSQL, Azure AD, Stripe, the AI
 //! upstreams and rate limiting.
 
+pub mod api_key;
 pub mod audit;
 mod cache;
 pub mod conversation;
@@ -28,5 +29,7 @@ pub mod user;
 
 pub use email::Email;
 pub use error::{BoxError, StoreError};
-pub use ids::{ChargeId, ConversationId, DomainId, MessageId, SessionId, TransactionId, UserId};
+pub use ids::{
+    ApiKeyId, ChargeId, ConversationId, DomainId, MessageId, SessionId, TransactionId, UserId,
+};
 pub use tokens::Tokens;

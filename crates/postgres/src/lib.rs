@@ -23,6 +23,7 @@
 //! ```
 
 mod admin;
+mod api_keys;
 pub mod audit;
 mod charges;
 mod conversations;
@@ -41,6 +42,7 @@ mod tls;
 mod users;
 
 pub use admin::PgAdmin;
+pub use api_keys::PgApiKeys;
 pub use charges::{KEY_LIFETIME_HOURS, PgCharges};
 pub use conversations::PgConversations;
 pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_missing};

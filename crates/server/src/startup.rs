@@ -9,23 +9,23 @@ use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::WebhookVerifier;
 use askgate_domain::ports::{
-    AdminStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
+    AdminStore, ApiKeyStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
 };
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{
-    AccountService, AdminService, BillingService, DomainService, ReturnUrls,
+    AccountService, AdminService, ApiKeyService, BillingService, DomainService, ReturnUrls,
 };
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
 use askgate_domain::services::{SessionPolicy, SessionService};
-use askgate_http::auth::{BearerTokens, MicrosoftSignIn, TokenVerifier};
+use askgate_http::auth::{BearerTokens, MicrosoftSignIn, RandomSecrets, TokenVerifier};
 use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
     Database, PgAdmin, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
-use askgate_postgres::{PgCharges, PgConversations, PgSessions};
+use askgate_postgres::{PgApiKeys, PgCharges, PgConversations, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
     DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
@@ -266,6 +266,7 @@ struct PgAdapters {
     sessions: Arc<dyn SessionStore>,
     health: Arc<dyn HealthCheck>,
     admin: Arc<dyn AdminStore>,
+    api_keys: Arc<dyn ApiKeyStore>,
 }
 
 impl PgAdapters {
@@ -283,6 +284,7 @@ impl PgAdapters {
             sessions: Arc::new(PgSessions::new(db.clone())),
             health: Arc::new(PgHealth::new(db.clone())),
             admin: Arc::new(PgAdmin::new(db.clone())),
+            api_keys: Arc::new(PgApiKeys::new(db.clone())),
         }
     }
 }
@@ -371,9 +373,11 @@ fn identity(
     keys: &SessionKeys,
     sessions: &Arc<SessionService>,
     accounts: &Arc<AccountService>,
+    api_keys: &Arc<ApiKeyService>,
     azure: Option<Arc<AzureAd>>,
 ) -> Identity {
-    let mut verifier = BearerTokens::new(keys.clone(), Arc::clone(sessions));
+    let mut verifier =
+        BearerTokens::new(keys.clone(), Arc::clone(sessions)).with_api_keys(Arc::clone(api_keys));
     let mut sign_in = None;
     if let (Some(azure), Some(app)) = (azure, &settings.azure_ad.app) {
         verifier = verifier.with_azure_ad(azure.clone(), Arc::clone(accounts));
@@ -498,6 +502,11 @@ fn app_state(
     rate_limiter: Arc<dyn RateLimiter>,
 ) -> Result<AppState, StartupError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let api_keys = Arc::new(ApiKeyService::new(
+        Arc::clone(&postgres.api_keys),
+        Arc::new(RandomSecrets),
+        Arc::clone(&clock),
+    ));
     let service_tokens = service_token_provider(azure.as_deref());
     let chat = chat_service(settings, postgres, service_tokens, rate_limiter)?;
     let keys = SessionKeys::new(
@@ -517,7 +526,7 @@ fn app_state(
             revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
         },
     ));
-    let identity = identity(settings, &keys, &sessions, &accounts, azure);
+    let identity = identity(settings, &keys, &sessions, &accounts, &api_keys, azure);
     let services = Services {
         conversations: Arc::new(ConversationService::new(Arc::clone(
             &postgres.conversations,
@@ -532,6 +541,7 @@ fn app_state(
             Arc::clone(&postgres.ledger),
             admin_policy(settings),
         )),
+        api_keys,
         billing: Arc::new(billing(settings, postgres)?),
         chat: Arc::new(chat),
         health: Arc::clone(&postgres.health),

@@ -5,6 +5,7 @@
 //! says which outcome an adapter MUST return when.
 
 mod admin;
+mod api_keys;
 mod charges;
 mod clock;
 mod conversations;
@@ -22,6 +23,7 @@ mod upstream;
 mod users;
 
 pub use admin::*;
+pub use api_keys::*;
 pub use charges::*;
 pub use clock::*;
 pub use conversations::*;

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod api_keys;
 pub mod billing;
 pub mod chat;
 pub mod conversations;
@@ -10,6 +11,7 @@ pub mod session;
 
 pub use account::{AccountError, AccountService};
 pub use admin::{AdminError, AdminService, CreditInput};
+pub use api_keys::{ApiKeyError, ApiKeyInput, ApiKeyService, CreatedApiKey, KeyAuthError};
 pub use billing::{BillingError, BillingService, EventOutcome, PurchaseView, ReturnUrls};
 pub use chat::{
     ChargeRecovery, ChatError, ChatEvent, ChatEvents, ChatPorts, ChatReply, ChatRequest,

@@ -5,6 +5,7 @@
 mod bearer;
 mod cookies;
 mod extract;
+mod secrets;
 mod session;
 mod sign_in;
 mod verifier;
@@ -12,7 +13,8 @@ mod verifier;
 pub use askgate_domain::ports::{IssuedToken, RefreshToken};
 pub use bearer::BearerTokens;
 pub use cookies::{REFRESH_COOKIE, REFRESH_COOKIE_PATH, cleared_refresh_cookie, refresh_cookie};
-pub use extract::{AdminUser, AuthenticatedUser};
+pub use extract::{AdminUser, ApiKeyGrant, AuthenticatedUser, KeyScope, Scoped, scope};
+pub use secrets::RandomSecrets;
 pub use session::{
     SESSION_ROLE, SessionClaims, SessionKeys, SessionTokenError, hash_refresh_token,
 };

@@ -154,6 +154,7 @@ impl SessionKeys {
             role: claims.app_role,
             session: Some(claims.sid),
             email,
+            api_key: None,
         })
     }
 }

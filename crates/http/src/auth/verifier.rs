@@ -19,6 +19,10 @@ pub enum TokenError {
     /// The session the token belongs to was revoked.
     #[error("token rejected: session revoked")]
     Revoked,
+    /// A personal API key that is unknown, revoked or expired (which one is
+    /// for logs only).
+    #[error("API key rejected: {0}")]
+    KeyRefused(&'static str),
     /// An admin disabled the caller's account: 403 `account_disabled`.
     #[error("token rejected: account disabled")]
     AccountDisabled,

@@ -6,6 +6,7 @@
 //! (`e2e/schemathesis/run.sh`) checks every live response against the schemas.
 
 mod admin;
+mod api_keys;
 mod chat;
 mod conversations;
 mod domains;
@@ -22,6 +23,7 @@ pub use admin::{
     AdminUserPageView, AdminUserView, AuditActionView, AuditPageView, AuditRecordView, RoleBody,
     RoleChangeBody,
 };
+pub use api_keys::{ApiKeyBody, ApiKeyCreatedView, ApiKeyListView, ApiKeyScopeView, ApiKeyView};
 pub use chat::{ChatReplyFormat, ChatReplyView};
 pub use conversations::{
     AuthorView, ConversationDetailView, ConversationPageView, ConversationView, MessageView,

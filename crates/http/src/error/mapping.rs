@@ -9,7 +9,8 @@ use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
 use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::services::{
-    AccountError, AdminError, BillingError, ChatError, ConversationError, DomainError, SessionError,
+    AccountError, AdminError, ApiKeyError, BillingError, ChatError, ConversationError, DomainError,
+    SessionError,
 };
 use askgate_domain::usage::{PeriodError, UsageDaysError};
 
@@ -30,6 +31,19 @@ impl From<AccountError> for ApiError {
             AccountError::Disabled => Self::account_disabled(),
             AccountError::Unavailable(_) => Self::unavailable(&e),
             AccountError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ApiKeyError> for ApiError {
+    fn from(e: ApiKeyError) -> Self {
+        match e {
+            ApiKeyError::NoScopes => Self::invalid_field("scopes", e.to_string()),
+            ApiKeyError::ExpiryInPast => Self::invalid_field("expires_at", e.to_string()),
+            ApiKeyError::TooManyKeys => Self::conflict(e.to_string()),
+            ApiKeyError::NotFound => Self::not_found("No such API key."),
+            ApiKeyError::Unavailable(_) => Self::unavailable(&e),
+            ApiKeyError::Unexpected(_) => Self::internal(&e),
         }
     }
 }
@@ -226,6 +240,10 @@ impl From<TokenError> for ApiError {
         match e {
             TokenError::Unavailable(source) => Self::unavailable(source.as_ref()),
             TokenError::AccountDisabled => Self::account_disabled(),
+            TokenError::KeyRefused(_) => {
+                tracing::info!(reason = %e, "refused an API key");
+                Self::invalid_api_key()
+            }
             TokenError::Jwt(_)
             | TokenError::WrongRole
             | TokenError::InvalidClaim(_)

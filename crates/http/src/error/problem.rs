@@ -44,6 +44,7 @@ pub enum ProblemCode {
     Unauthenticated,
     SessionExpired,
     Forbidden,
+    InsufficientScope,
     AccountDisabled,
     NotFound,
     ValidationFailed,
@@ -63,6 +64,7 @@ impl ProblemCode {
             Self::Unauthenticated => "unauthenticated",
             Self::SessionExpired => "session_expired",
             Self::Forbidden => "forbidden",
+            Self::InsufficientScope => "insufficient_scope",
             Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
             Self::ValidationFailed => "validation_failed",
@@ -81,7 +83,9 @@ impl ProblemCode {
     pub const fn status(self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::InsufficientScope | Self::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InsufficientTokens => StatusCode::PAYMENT_REQUIRED,
@@ -99,6 +103,7 @@ impl ProblemCode {
             Self::Unauthenticated => "Authentication required",
             Self::SessionExpired => "Session expired",
             Self::Forbidden => "Forbidden",
+            Self::InsufficientScope => "Insufficient scope",
             Self::AccountDisabled => "Account disabled",
             Self::NotFound => "Not found",
             Self::ValidationFailed => "Invalid request",
@@ -239,6 +244,25 @@ impl ApiError {
     #[must_use]
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(ProblemCode::Forbidden, detail)
+    }
+
+    /// The credentials are valid but do not allow this endpoint (an API key
+    /// without the scope, or a key where only a session will do).
+    #[must_use]
+    pub fn insufficient_scope(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::InsufficientScope, detail)
+    }
+
+    /// A presented API key is unknown, revoked or expired. Never says which.
+    #[must_use]
+    pub fn invalid_api_key() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_INVALID),
+            ..Self::new(
+                ProblemCode::Unauthenticated,
+                "The API key is invalid, revoked or has expired.",
+            )
+        }
     }
 
     /// The caller's account was disabled by an admin; its tokens and history stay.

@@ -59,6 +59,9 @@ pub(crate) const BEARER: &str = "bearer";
         routes::conversations::get::handle,
         routes::conversations::delete::handle,
         routes::user::me::handle,
+        routes::user::api_keys::create::handle,
+        routes::user::api_keys::list::handle,
+        routes::user::api_keys::revoke::handle,
         routes::user::tokens::handle,
         routes::user::transactions::handle,
         routes::user::transactions_csv::handle,
@@ -116,8 +119,9 @@ impl Modify for CommonResponses {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "A session token from sign-in (`session_token`), or an Azure AD access \
-                         token for askgate",
+                        "A session token from sign-in (`session_token`), an Azure AD access \
+                         token for askgate, or a personal API key (`agk_…`) on the endpoints \
+                         its scopes allow",
                     ))
                     .build(),
             ),
@@ -156,6 +160,11 @@ fn add_common_responses(operation: &mut Operation) {
         common.push((
             "401",
             "No bearer token, or one that is invalid, expired or revoked (`WWW-Authenticate: Bearer`)",
+        ));
+        common.push((
+            "403",
+            "The account is disabled (`account_disabled`), or an API key was sent that lacks the \
+             scope this endpoint needs, or where only a session will do (`insufficient_scope`)",
         ));
     }
     if has_body {

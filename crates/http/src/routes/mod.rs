@@ -100,6 +100,15 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
             .service(
                 web::scope("/user")
                     .route("/me", web::get().to(user::me::handle))
+                    .service(
+                        web::resource("/api-keys")
+                            .route(web::get().to(user::api_keys::list::handle))
+                            .route(web::post().to(user::api_keys::create::handle)),
+                    )
+                    .route(
+                        "/api-keys/{id}",
+                        web::delete().to(user::api_keys::revoke::handle),
+                    )
                     .route("/tokens", web::get().to(user::tokens::handle))
                     .route("/transactions", web::get().to(user::transactions::handle))
                     .route(

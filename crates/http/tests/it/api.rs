@@ -122,6 +122,11 @@ impl Ports {
                 Arc::new(MockLedger::new()),
                 AdminPolicy::default(),
             )),
+            api_keys: Arc::new(askgate_domain::services::ApiKeyService::new(
+                Arc::new(askgate_domain::ports::MockApiKeyStore::new()),
+                Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+                Arc::new(askgate_domain::ports::SystemClock),
+            )),
             billing: Arc::new(billing),
             health: Arc::new(self.health),
             bearer: Arc::new(keys()),

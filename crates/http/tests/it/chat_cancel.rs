@@ -122,6 +122,11 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
         )),
+        api_keys: Arc::new(askgate_domain::services::ApiKeyService::new(
+            Arc::new(askgate_domain::ports::MockApiKeyStore::new()),
+            Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+            Arc::new(askgate_domain::ports::SystemClock),
+        )),
         admin: Arc::new(askgate_domain::services::AdminService::new(
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
             Arc::new(MockLedger::new()),

@@ -53,6 +53,7 @@ fn chat(user: UserId) -> Reservation<'static> {
         domain: None,
         conversation: ConversationId::generate(),
         idempotency: None,
+        api_key: None,
     }
 }
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod api;
+mod api_keys;
 mod binary;
 mod chat;
 mod faults;

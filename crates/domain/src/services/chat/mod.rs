@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{instrument, warn};
 
+use crate::api_key::KeyRef;
 use crate::conversation::{ChatMessage, Turn};
 use crate::domain::Domain;
 use crate::ledger::{IdempotencyKey, ServiceType};
@@ -42,6 +43,9 @@ pub struct ChatRequest {
     pub message: ChatMessage,
     pub conversation: Option<ConversationId>,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The personal API key the request came with, named in the consumption
+    /// row; `None` for a session.
+    pub api_key: Option<KeyRef>,
 }
 
 impl ChatRequest {
@@ -286,6 +290,7 @@ impl ChatService {
                     domain: domain.as_ref().map(|d| d.id),
                     conversation,
                     idempotency: fingerprint.as_ref().map(|(k, f)| (*k, f.as_str())),
+                    api_key: request.api_key.as_ref(),
                 },
                 duplicate_wait,
             )
