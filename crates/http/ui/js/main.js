@@ -6,6 +6,7 @@ import { currentUser, loadUiConfig, onSessionExpired, onUserChange, restoreSessi
 import { h, link, replace } from './dom.js';
 import * as adminAudit from './pages/admin-audit.js';
 import * as adminUsers from './pages/admin-users.js';
+import * as apiKeys from './pages/api-keys.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
 import * as domains from './pages/domains.js';
@@ -22,6 +23,7 @@ const ROUTES = {
   '/purchase/cancel': { page: purchase.cancel, title: 'Payment cancelled', public: true },
   '/profile': { page: profile, title: 'Profile' },
   '/usage': { page: usage, title: 'Usage' },
+  '/api-keys': { page: apiKeys, title: 'API keys' },
   '/admin/domains': { page: domains, title: 'Domains' },
   '/admin/users': { page: adminUsers, title: 'Users' },
   '/admin/audit': { page: adminAudit, title: 'Audit log' },
@@ -31,6 +33,7 @@ const NAV = [
   { href: '/chat', text: 'Chat' },
   { href: '/buy', text: 'Buy tokens' },
   { href: '/usage', text: 'Usage' },
+  { href: '/api-keys', text: 'API keys' },
   { href: '/profile', text: 'Profile' },
   { href: '/admin/domains', text: 'Domains', admin: true },
   { href: '/admin/users', text: 'Users', admin: true },
