@@ -86,6 +86,10 @@ uuid_id!(
     /// A user's personal API key (`api_keys.id`).
     ApiKeyId
 );
+uuid_id!(
+    /// A registered app (`apps.id`), which is also its client id.
+    AppId
+);
 
 #[cfg(test)]
 mod tests {

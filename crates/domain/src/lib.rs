@@ -6,6 +6,7 @@
 //! upstreams and rate limiting.
 
 pub mod api_key;
+pub mod app;
 pub mod audit;
 mod cache;
 pub mod conversation;
@@ -30,6 +31,7 @@ pub mod user;
 pub use email::Email;
 pub use error::{BoxError, StoreError};
 pub use ids::{
-    ApiKeyId, ChargeId, ConversationId, DomainId, MessageId, SessionId, TransactionId, UserId,
+    ApiKeyId, AppId, ChargeId, ConversationId, DomainId, MessageId, SessionId, TransactionId,
+    UserId,
 };
 pub use tokens::Tokens;

@@ -58,7 +58,7 @@ fn last_seen(user: &User) -> DateTime<Utc> {
 }
 
 /// Writes one audit record inside the caller's transaction.
-async fn insert_record(
+pub(crate) async fn insert_record(
     conn: &mut AsyncPgConnection,
     record: &NewAuditRecord,
     stamp: &AuditStamp,

@@ -24,6 +24,7 @@
 
 mod admin;
 mod api_keys;
+mod apps;
 pub mod audit;
 mod charges;
 mod conversations;
@@ -43,6 +44,7 @@ mod users;
 
 pub use admin::PgAdmin;
 pub use api_keys::PgApiKeys;
+pub use apps::PgApps;
 pub use charges::{KEY_LIFETIME_HOURS, PgCharges};
 pub use conversations::PgConversations;
 pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_missing};

@@ -9,13 +9,15 @@ use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::WebhookVerifier;
 use askgate_domain::ports::{
-    AdminStore, ApiKeyStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
+    AdminStore, ApiKeyStore, AppStore, Charges, Clock, ConversationRepository, DomainRepository,
+    HealthCheck,
 };
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{
-    AccountService, AdminService, ApiKeyService, BillingService, DomainService, ReturnUrls,
+    AccountService, AdminService, ApiKeyService, AppService, BillingService, DomainService,
+    ReturnUrls,
 };
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
 use askgate_domain::services::{SessionPolicy, SessionService};
@@ -25,7 +27,7 @@ use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
     Database, PgAdmin, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
-use askgate_postgres::{PgApiKeys, PgCharges, PgConversations, PgSessions};
+use askgate_postgres::{PgApiKeys, PgApps, PgCharges, PgConversations, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
     DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
@@ -267,6 +269,7 @@ struct PgAdapters {
     health: Arc<dyn HealthCheck>,
     admin: Arc<dyn AdminStore>,
     api_keys: Arc<dyn ApiKeyStore>,
+    apps: Arc<dyn AppStore>,
 }
 
 impl PgAdapters {
@@ -285,6 +288,7 @@ impl PgAdapters {
             health: Arc::new(PgHealth::new(db.clone())),
             admin: Arc::new(PgAdmin::new(db.clone())),
             api_keys: Arc::new(PgApiKeys::new(db.clone())),
+            apps: Arc::new(PgApps::new(db.clone())),
         }
     }
 }
@@ -542,6 +546,10 @@ fn app_state(
             admin_policy(settings),
         )),
         api_keys,
+        apps: Arc::new(AppService::new(
+            Arc::clone(&postgres.apps),
+            Arc::new(RandomSecrets),
+        )),
         billing: Arc::new(billing(settings, postgres)?),
         chat: Arc::new(chat),
         health: Arc::clone(&postgres.health),

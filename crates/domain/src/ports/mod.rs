@@ -6,6 +6,7 @@
 
 mod admin;
 mod api_keys;
+mod apps;
 mod charges;
 mod clock;
 mod conversations;
@@ -24,6 +25,7 @@ mod users;
 
 pub use admin::*;
 pub use api_keys::*;
+pub use apps::*;
 pub use charges::*;
 pub use clock::*;
 pub use conversations::*;

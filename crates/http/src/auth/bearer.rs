@@ -23,7 +23,9 @@ use askgate_domain::services::{
 use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
 
-use super::{ApiKeyGrant, AuthenticatedUser, SessionKeys, TokenError, TokenVerifier};
+use super::{
+    ActiveSession, ApiKeyGrant, AuthenticatedUser, SessionKeys, TokenError, TokenVerifier,
+};
 
 struct AzureBearer {
     provider: Arc<dyn IdentityProvider>,
@@ -181,5 +183,24 @@ impl TokenVerifier for BearerTokens {
                 "{other:?} tokens are not accepted"
             ))),
         }
+    }
+
+    async fn active_session(&self, token: &str) -> Result<Option<ActiveSession>, TokenError> {
+        if token.starts_with(API_KEY_PREFIX) {
+            return Ok(None);
+        }
+        let Ok(claims) = self.keys.session_claims(token) else {
+            return Ok(None);
+        };
+        let active = self
+            .sessions
+            .is_active(claims.sid)
+            .await
+            .map_err(|e| TokenError::Unavailable(Box::new(e)))?;
+        Ok(active.then_some(ActiveSession {
+            user: claims.sub,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        }))
     }
 }

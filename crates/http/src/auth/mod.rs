@@ -2,6 +2,7 @@
 //! verifier behind the extractors, and the extractors handlers take
 //! (`AuthenticatedUser`, `AdminUser`).
 
+mod app;
 mod bearer;
 mod cookies;
 mod extract;
@@ -10,6 +11,7 @@ mod session;
 mod sign_in;
 mod verifier;
 
+pub use app::{AppCaller, AppScopeNeeded, app_scope};
 pub use askgate_domain::ports::{IssuedToken, RefreshToken};
 pub use bearer::BearerTokens;
 pub use cookies::{REFRESH_COOKIE, REFRESH_COOKIE_PATH, cleared_refresh_cookie, refresh_cookie};
@@ -22,4 +24,4 @@ pub use sign_in::{
     FLOW_COOKIE, FLOW_TTL, FlowCookieError, MicrosoftSignIn, NotALocalPath, PendingSignIn,
     RedirectUriRefused, local_return_path,
 };
-pub use verifier::{TokenError, TokenVerifier};
+pub use verifier::{ActiveSession, TokenError, TokenVerifier};

@@ -7,6 +7,7 @@
 
 mod admin;
 mod api_keys;
+mod apps;
 mod chat;
 mod conversations;
 mod domains;
@@ -24,6 +25,9 @@ pub use admin::{
     RoleChangeBody,
 };
 pub use api_keys::{ApiKeyBody, ApiKeyCreatedView, ApiKeyListView, ApiKeyScopeView, ApiKeyView};
+pub use apps::{
+    AppBody, AppListView, AppPatchBody, AppScopeView, AppSecretView, AppView, RotateBody,
+};
 pub use chat::{ChatReplyFormat, ChatReplyView};
 pub use conversations::{
     AuthorView, ConversationDetailView, ConversationPageView, ConversationView, MessageView,

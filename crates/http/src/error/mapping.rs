@@ -9,8 +9,8 @@ use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
 use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::services::{
-    AccountError, AdminError, ApiKeyError, BillingError, ChatError, ConversationError, DomainError,
-    SessionError,
+    AccountError, AdminError, ApiKeyError, AppAuthError, AppError, BillingError, ChatError,
+    ConversationError, DomainError, SessionError,
 };
 use askgate_domain::usage::{PeriodError, UsageDaysError};
 
@@ -44,6 +44,35 @@ impl From<ApiKeyError> for ApiError {
             ApiKeyError::NotFound => Self::not_found("No such API key."),
             ApiKeyError::Unavailable(_) => Self::unavailable(&e),
             ApiKeyError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Forbidden => Self::forbidden("Only admins may do this."),
+            AppError::NotFound => Self::not_found("No such app."),
+            AppError::Revoked => Self::conflict("The app is revoked."),
+            AppError::NoScopes => Self::invalid_field("scopes", e.to_string()),
+            AppError::InvalidDailyLimit => {
+                Self::invalid_field("daily_limit_per_user", e.to_string())
+            }
+            AppError::InvalidOverlap => Self::invalid_field("overlap_seconds", e.to_string()),
+            AppError::Unavailable(_) => Self::unavailable(&e),
+            AppError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AppAuthError> for ApiError {
+    fn from(e: AppAuthError) -> Self {
+        match e {
+            AppAuthError::Refused => {
+                tracing::info!("refused app credentials");
+                Self::invalid_app_credentials()
+            }
+            AppAuthError::Unavailable(_) => Self::unavailable(&e),
         }
     }
 }

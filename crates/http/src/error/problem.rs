@@ -34,6 +34,8 @@ const PROBLEM_TYPE_BASE: &str = "https://askgate.dev/problems/";
 
 /// `WWW-Authenticate` when no credentials were sent (RFC 6750 §3.1: no error code).
 const CHALLENGE_MISSING: &str = "Bearer realm=\"askgate\"";
+/// `WWW-Authenticate` when an app's credentials are missing or refused.
+const CHALLENGE_APP: &str = "Basic realm=\"askgate apps\"";
 /// `WWW-Authenticate` when the credentials sent were refused.
 const CHALLENGE_INVALID: &str = "Bearer realm=\"askgate\", error=\"invalid_token\"";
 
@@ -251,6 +253,19 @@ impl ApiError {
     #[must_use]
     pub fn insufficient_scope(detail: impl Into<String>) -> Self {
         Self::new(ProblemCode::InsufficientScope, detail)
+    }
+
+    /// App credentials (HTTP Basic `client_id:client_secret`) are missing,
+    /// wrong, retired or belong to a revoked app. Never says which.
+    #[must_use]
+    pub fn invalid_app_credentials() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_APP),
+            ..Self::new(
+                ProblemCode::Unauthenticated,
+                "Send the app's credentials as HTTP Basic 'client_id:client_secret'.",
+            )
+        }
     }
 
     /// A presented API key is unknown, revoked or expired. Never says which.

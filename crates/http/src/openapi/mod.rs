@@ -24,6 +24,8 @@ pub const DOCS_PATH: &str = "/api/docs";
 
 /// Name of the bearer security scheme handlers refer to.
 pub(crate) const BEARER: &str = "bearer";
+/// Name of the HTTP Basic scheme of registered apps.
+pub(crate) const APP: &str = "app";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -75,6 +77,13 @@ pub(crate) const BEARER: &str = "bearer";
         routes::admin::enable::handle,
         routes::admin::role::handle,
         routes::admin::audit::handle,
+        routes::admin::apps::create::handle,
+        routes::admin::apps::list::handle,
+        routes::admin::apps::get::handle,
+        routes::admin::apps::update::handle,
+        routes::admin::apps::revoke::handle,
+        routes::admin::apps::rotate::handle,
+        routes::apps::introspect::handle,
     ),
     components(schemas(
         crate::dto::Problem,
@@ -94,6 +103,7 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "payments", description = "Buying tokens through Stripe"),
         (name = "user", description = "The caller's account"),
         (name = "admin", description = "Administration: users, tokens, accounts, the audit log (admins only)"),
+        (name = "apps", description = "For registered apps' backends: HTTP Basic app credentials, on behalf of a user"),
         (name = "ui", description = "What the web UI needs"),
         (name = "admin", description = "Administration (admins only)"),
     ),
@@ -122,6 +132,18 @@ impl Modify for CommonResponses {
                         "A session token from sign-in (`session_token`), an Azure AD access \
                          token for askgate, or a personal API key (`agk_…`) on the endpoints \
                          its scopes allow",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            APP,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A registered app's credentials: `client_id:client_secret` (from \
+                         `/api/admin/apps`)",
                     ))
                     .build(),
             ),

@@ -6,6 +6,7 @@ use actix_web::web;
 use crate::state::AppState;
 
 pub mod admin;
+pub mod apps;
 pub mod auth;
 pub mod chat;
 pub mod conversations;
@@ -58,6 +59,10 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/refresh", web::post().to(auth::refresh::handle))
                     .route("/logout", web::post().to(auth::logout::handle)),
             )
+            .service(web::scope("/v1").route(
+                "/token/introspect",
+                web::post().to(apps::introspect::handle),
+            ))
             .route("/askatt/chat", web::post().to(chat::askatt::handle))
             .route("/askdocs/chat", web::post().to(chat::askdocs::handle))
             .service(
@@ -92,6 +97,21 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/users/{id}/enable", web::post().to(admin::enable::handle))
                     .route("/users/{id}/role", web::put().to(admin::role::handle))
                     .route("/audit", web::get().to(admin::audit::handle))
+                    .service(
+                        web::resource("/apps")
+                            .route(web::get().to(admin::apps::list::handle))
+                            .route(web::post().to(admin::apps::create::handle)),
+                    )
+                    .service(
+                        web::resource("/apps/{id}")
+                            .route(web::get().to(admin::apps::get::handle))
+                            .route(web::patch().to(admin::apps::update::handle))
+                            .route(web::delete().to(admin::apps::revoke::handle)),
+                    )
+                    .route(
+                        "/apps/{id}/rotate-secret",
+                        web::post().to(admin::apps::rotate::handle),
+                    )
                     .route(
                         "/transactions.csv",
                         web::get().to(admin::transactions_csv::handle),

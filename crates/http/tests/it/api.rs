@@ -127,6 +127,10 @@ impl Ports {
                 Arc::new(askgate_domain::ports::MockSecretMinter::new()),
                 Arc::new(askgate_domain::ports::SystemClock),
             )),
+            apps: Arc::new(askgate_domain::services::AppService::new(
+                Arc::new(askgate_domain::ports::MockAppStore::new()),
+                Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+            )),
             billing: Arc::new(billing),
             health: Arc::new(self.health),
             bearer: Arc::new(keys()),

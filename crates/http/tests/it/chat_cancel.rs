@@ -122,6 +122,10 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
         )),
+        apps: Arc::new(askgate_domain::services::AppService::new(
+            Arc::new(askgate_domain::ports::MockAppStore::new()),
+            Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+        )),
         api_keys: Arc::new(askgate_domain::services::ApiKeyService::new(
             Arc::new(askgate_domain::ports::MockApiKeyStore::new()),
             Arc::new(askgate_domain::ports::MockSecretMinter::new()),

@@ -46,7 +46,10 @@ async fn a_key_chats_and_reads_the_balance_until_it_is_revoked() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let secret = created.body["secret"].as_str().unwrap().to_owned();
     let id = created.body["id"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("agk_") && secret.len() >= 4 + 43, "{secret}");
+    assert!(
+        secret.starts_with("agk_") && secret.len() >= 4 + 43,
+        "{secret}"
+    );
     assert_eq!(created.body["name"], "my script");
     assert_eq!(created.body["prefix"], secret[..12]);
     assert_eq!(created.body["scopes"], json!(["chat", "balance:read"]));
@@ -160,11 +163,20 @@ async fn keys_are_checked_when_made() {
         ),
     ] {
         let reply = create_key(&app, &session, &body).await;
-        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_problem(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
         assert_eq!(reply.body["field"], field, "{}", reply.body);
     }
     let unknown = create_key(&app, &session, &json!({ "name": "x", "scopes": ["admin"] })).await;
-    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.body);
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        unknown.body
+    );
     let listed = app.get("/api/user/api-keys", Some(&session)).await;
     assert_eq!(listed.body["items"], json!([]));
 

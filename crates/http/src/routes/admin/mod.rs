@@ -1,6 +1,7 @@
 //! Administration (admins only): users, their ledger, grants and adjustments,
 //! disabling accounts, roles, the audit log, and exports of the whole ledger.
 
+pub mod apps;
 pub mod audit;
 pub mod credit;
 pub mod disable;
