@@ -7,8 +7,8 @@ use std::time::Duration;
 use actix_web::cookie::Cookie;
 use askgate_domain::ports::{HealthCheck, RefreshToken, WebhookVerifier};
 use askgate_domain::services::{
-    AccountService, AdminService, ApiKeyService, AppService, BillingService, ChatService,
-    ConversationService, DomainService, SessionService,
+    AccountService, AdminService, ApiKeyService, AppCreditService, AppService, BillingService,
+    ChatService, ConversationService, DomainService, SessionService,
 };
 
 use crate::auth::{MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie};
@@ -34,6 +34,8 @@ pub struct Services {
     pub api_keys: Arc<ApiKeyService>,
     /// Registered apps: managed by admins, authenticated on every app call.
     pub apps: Arc<AppService>,
+    /// The credits API: apps spend and refund their users' tokens.
+    pub app_credits: Arc<AppCreditService>,
     pub billing: Arc<BillingService>,
     pub health: Arc<dyn HealthCheck>,
     /// Whom a bearer token speaks for.

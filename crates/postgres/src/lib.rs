@@ -24,6 +24,7 @@
 
 mod admin;
 mod api_keys;
+mod app_credits;
 mod apps;
 pub mod audit;
 mod charges;
@@ -44,6 +45,7 @@ mod users;
 
 pub use admin::PgAdmin;
 pub use api_keys::PgApiKeys;
+pub use app_credits::PgAppLedger;
 pub use apps::PgApps;
 pub use charges::{KEY_LIFETIME_HOURS, PgCharges};
 pub use conversations::PgConversations;

@@ -9,15 +9,15 @@ use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::WebhookVerifier;
 use askgate_domain::ports::{
-    AdminStore, ApiKeyStore, AppStore, Charges, Clock, ConversationRepository, DomainRepository,
-    HealthCheck,
+    AdminStore, ApiKeyStore, AppLedger, AppStore, Charges, Clock, ConversationRepository,
+    DomainRepository, HealthCheck,
 };
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{
-    AccountService, AdminService, ApiKeyService, AppService, BillingService, DomainService,
-    ReturnUrls,
+    AccountService, AdminService, ApiKeyService, AppCreditService, AppService, BillingService,
+    DomainService, ReturnUrls,
 };
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
 use askgate_domain::services::{SessionPolicy, SessionService};
@@ -27,7 +27,7 @@ use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
     Database, PgAdmin, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
-use askgate_postgres::{PgApiKeys, PgApps, PgCharges, PgConversations, PgSessions};
+use askgate_postgres::{PgApiKeys, PgAppLedger, PgApps, PgCharges, PgConversations, PgSessions};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
     DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
@@ -270,6 +270,7 @@ struct PgAdapters {
     admin: Arc<dyn AdminStore>,
     api_keys: Arc<dyn ApiKeyStore>,
     apps: Arc<dyn AppStore>,
+    app_ledger: Arc<dyn AppLedger>,
 }
 
 impl PgAdapters {
@@ -289,6 +290,7 @@ impl PgAdapters {
             admin: Arc::new(PgAdmin::new(db.clone())),
             api_keys: Arc::new(PgApiKeys::new(db.clone())),
             apps: Arc::new(PgApps::new(db.clone())),
+            app_ledger: Arc::new(PgAppLedger::new(db.clone())),
         }
     }
 }
@@ -550,6 +552,7 @@ fn app_state(
             Arc::clone(&postgres.apps),
             Arc::new(RandomSecrets),
         )),
+        app_credits: Arc::new(AppCreditService::new(Arc::clone(&postgres.app_ledger))),
         billing: Arc::new(billing(settings, postgres)?),
         chat: Arc::new(chat),
         health: Arc::clone(&postgres.health),

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod api_keys;
+pub mod app_credits;
 pub mod apps;
 pub mod billing;
 pub mod chat;
@@ -13,6 +14,7 @@ pub mod session;
 pub use account::{AccountError, AccountService};
 pub use admin::{AdminError, AdminService, CreditInput};
 pub use api_keys::{ApiKeyError, ApiKeyInput, ApiKeyService, CreatedApiKey, KeyAuthError};
+pub use app_credits::{AppCreditError, AppCreditService, ConsumeRequest, Consumed};
 pub use apps::{AppAuthError, AppError, AppService, AppWithSecret};
 pub use billing::{BillingError, BillingService, EventOutcome, PurchaseView, ReturnUrls};
 pub use chat::{

@@ -9,8 +9,8 @@ use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
 use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::services::{
-    AccountError, AdminError, ApiKeyError, AppAuthError, AppError, BillingError, ChatError,
-    ConversationError, DomainError, SessionError,
+    AccountError, AdminError, ApiKeyError, AppAuthError, AppCreditError, AppError, BillingError,
+    ChatError, ConversationError, DomainError, SessionError,
 };
 use askgate_domain::usage::{PeriodError, UsageDaysError};
 
@@ -61,6 +61,43 @@ impl From<AppError> for ApiError {
             AppError::InvalidOverlap => Self::invalid_field("overlap_seconds", e.to_string()),
             AppError::Unavailable(_) => Self::unavailable(&e),
             AppError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AppCreditError> for ApiError {
+    fn from(e: AppCreditError) -> Self {
+        match e {
+            AppCreditError::MissingScope(_) => Self::insufficient_scope(format!("{e}.")),
+            AppCreditError::InvalidAmount => Self::invalid_field("amount", e.to_string()),
+            AppCreditError::InvalidReason => Self::invalid_field("reason", e.to_string()),
+            AppCreditError::IdempotencyMismatch => Self::invalid_field(
+                "idempotency_key",
+                "This idempotency_key was used with a different request.",
+            ),
+            AppCreditError::InsufficientTokens { balance } => {
+                Self::insufficient_tokens(i64::from(balance.get()), PURCHASE_URL)
+            }
+            AppCreditError::DailyLimitExceeded { .. } => {
+                let now = chrono::Utc::now();
+                let midnight = (now.date_naive() + chrono::Days::new(1))
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc());
+                let wait = midnight
+                    .and_then(|m| (m - now).to_std().ok())
+                    .unwrap_or(std::time::Duration::from_secs(3600));
+                Self::daily_limit_exceeded(format!("{e}."), wait)
+            }
+            AppCreditError::NotFound => Self::not_found("No such consumption of this app."),
+            AppCreditError::AlreadyRefunded => {
+                Self::conflict("This consumption was refunded already.")
+            }
+            AppCreditError::RefundWindowPassed => {
+                Self::invalid_field("id", "A consumption can be refunded only within 24 hours.")
+            }
+            AppCreditError::UserNotFound => Self::not_found("No such user."),
+            AppCreditError::Unavailable(_) => Self::unavailable(&e),
+            AppCreditError::Unexpected(_) => Self::internal(&e),
         }
     }
 }

@@ -52,6 +52,7 @@ pub enum ProblemCode {
     ValidationFailed,
     InsufficientTokens,
     RateLimited,
+    DailyLimitExceeded,
     Conflict,
     UpstreamFailed,
     UpstreamTimeout,
@@ -72,6 +73,7 @@ impl ProblemCode {
             Self::ValidationFailed => "validation_failed",
             Self::InsufficientTokens => "insufficient_tokens",
             Self::RateLimited => "rate_limited",
+            Self::DailyLimitExceeded => "daily_limit_exceeded",
             Self::Conflict => "conflict",
             Self::UpstreamFailed => "upstream_failed",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -91,7 +93,7 @@ impl ProblemCode {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InsufficientTokens => StatusCode::PAYMENT_REQUIRED,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::DailyLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::Conflict => StatusCode::CONFLICT,
             Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -111,6 +113,7 @@ impl ProblemCode {
             Self::ValidationFailed => "Invalid request",
             Self::InsufficientTokens => "Insufficient tokens",
             Self::RateLimited => "Too many requests",
+            Self::DailyLimitExceeded => "Daily limit exceeded",
             Self::Conflict => "Conflict",
             Self::UpstreamFailed => "Upstream service failed",
             Self::UpstreamTimeout => "Upstream service timed out",
@@ -268,6 +271,15 @@ impl ApiError {
         }
     }
 
+    /// An app call without the user's token: 401 saying where it goes.
+    #[must_use]
+    pub fn unauthenticated_user(detail: impl Into<String>) -> Self {
+        Self {
+            challenge: Some(CHALLENGE_MISSING),
+            ..Self::new(ProblemCode::Unauthenticated, detail)
+        }
+    }
+
     /// A presented API key is unknown, revoked or expired. Never says which.
     #[must_use]
     pub fn invalid_api_key() -> Self {
@@ -369,6 +381,19 @@ impl ApiError {
                 ProblemCode::RateLimited,
                 "Too many requests. Wait before trying again.",
             )
+        }
+    }
+
+    /// 429: an app reached its daily limit for this user; `Retry-After` is
+    /// the next UTC midnight.
+    #[must_use]
+    pub fn daily_limit_exceeded(detail: impl Into<String>, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(Box::new(RetryAfter {
+                wait: retry_after,
+                limits: None,
+            })),
+            ..Self::new(ProblemCode::DailyLimitExceeded, detail)
         }
     }
 

@@ -84,6 +84,9 @@ pub(crate) const APP: &str = "app";
         routes::admin::apps::revoke::handle,
         routes::admin::apps::rotate::handle,
         routes::apps::introspect::handle,
+        routes::apps::balance::handle,
+        routes::apps::consume::handle,
+        routes::apps::refund::handle,
     ),
     components(schemas(
         crate::dto::Problem,

@@ -59,10 +59,16 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/refresh", web::post().to(auth::refresh::handle))
                     .route("/logout", web::post().to(auth::logout::handle)),
             )
-            .service(web::scope("/v1").route(
-                "/token/introspect",
-                web::post().to(apps::introspect::handle),
-            ))
+            .service(
+                web::scope("/v1")
+                    .route(
+                        "/token/introspect",
+                        web::post().to(apps::introspect::handle),
+                    )
+                    .route("/balance", web::get().to(apps::balance::handle))
+                    .route("/credits/consume", web::post().to(apps::consume::handle))
+                    .route("/credits/{id}/refund", web::post().to(apps::refund::handle)),
+            )
             .route("/askatt/chat", web::post().to(chat::askatt::handle))
             .route("/askdocs/chat", web::post().to(chat::askdocs::handle))
             .service(

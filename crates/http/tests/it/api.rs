@@ -127,6 +127,9 @@ impl Ports {
                 Arc::new(askgate_domain::ports::MockSecretMinter::new()),
                 Arc::new(askgate_domain::ports::SystemClock),
             )),
+            app_credits: Arc::new(askgate_domain::services::AppCreditService::new(Arc::new(
+                askgate_domain::ports::MockAppLedger::new(),
+            ))),
             apps: Arc::new(askgate_domain::services::AppService::new(
                 Arc::new(askgate_domain::ports::MockAppStore::new()),
                 Arc::new(askgate_domain::ports::MockSecretMinter::new()),

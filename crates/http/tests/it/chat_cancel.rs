@@ -122,6 +122,9 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
         )),
+        app_credits: Arc::new(askgate_domain::services::AppCreditService::new(Arc::new(
+            askgate_domain::ports::MockAppLedger::new(),
+        ))),
         apps: Arc::new(askgate_domain::services::AppService::new(
             Arc::new(askgate_domain::ports::MockAppStore::new()),
             Arc::new(askgate_domain::ports::MockSecretMinter::new()),

@@ -25,7 +25,12 @@ pub async fn admin(app: &TestApp) -> String {
 }
 
 /// Registers an app with `scopes` (and `extra` fields): its client id and secret.
-pub async fn register(app: &TestApp, admin: &str, scopes: &[&str], extra: Value) -> (String, String) {
+pub async fn register(
+    app: &TestApp,
+    admin: &str,
+    scopes: &[&str],
+    extra: Value,
+) -> (String, String) {
     let mut body = json!({
         "name": "Shop",
         "allowed_origins": ["https://shop.example.com"],
@@ -74,7 +79,10 @@ async fn an_admin_registers_changes_rotates_and_revokes_an_app_and_each_step_is_
     let (id, secret) = register(&app, &boss, &["token:introspect"], json!({})).await;
     assert!(secret.starts_with("ags_"), "{secret}");
     let (user_token, _) = app.sign_in("ann@example.com").await;
-    assert_eq!(introspect(&app, &id, &secret, &user_token).await.body["active"], true);
+    assert_eq!(
+        introspect(&app, &id, &secret, &user_token).await.body["active"],
+        true
+    );
 
     let listed = app.get("/api/admin/apps", Some(&boss)).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
@@ -103,8 +111,14 @@ async fn an_admin_registers_changes_rotates_and_revokes_an_app_and_each_step_is_
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let second = rotated.body["client_secret"].as_str().unwrap().to_owned();
     assert_ne!(second, secret);
-    assert_eq!(introspect(&app, &id, &secret, &user_token).await.status, StatusCode::OK);
-    assert_eq!(introspect(&app, &id, &second, &user_token).await.status, StatusCode::OK);
+    assert_eq!(
+        introspect(&app, &id, &secret, &user_token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        introspect(&app, &id, &second, &user_token).await.status,
+        StatusCode::OK
+    );
     let rotated = app
         .post(
             &format!("/api/admin/apps/{id}/rotate-secret"),
@@ -123,7 +137,10 @@ async fn an_admin_registers_changes_rotates_and_revokes_an_app_and_each_step_is_
                 .starts_with("Basic"),
         );
     }
-    assert_eq!(introspect(&app, &id, &third, &user_token).await.status, StatusCode::OK);
+    assert_eq!(
+        introspect(&app, &id, &third, &user_token).await.status,
+        StatusCode::OK
+    );
 
     let revoked = app
         .delete(&format!("/api/admin/apps/{id}"), Some(&boss))
@@ -175,7 +192,11 @@ async fn app_settings_are_validated_and_only_admins_manage_apps() {
         (json!({ "name": " ", "scopes": ["balance:read"] }), "name"),
     ] {
         let reply = app.post("/api/admin/apps", Some(&boss), &body).await;
-        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_problem(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
         assert_eq!(reply.body["field"], field, "{}", reply.body);
     }
     let (id, _) = register(&app, &boss, &["balance:read"], json!({})).await;
@@ -186,7 +207,11 @@ async fn app_settings_are_validated_and_only_admins_manage_apps() {
             &json!({ "overlap_seconds": 2_592_001 }),
         )
         .await;
-    assert_problem(&too_long, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_problem(
+        &too_long,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
     let listed = app.get("/api/admin/apps", Some(&boss)).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 }
@@ -245,10 +270,17 @@ async fn introspection_tells_active_session_tokens_from_everything_else() {
     // A disabled user's token is inactive.
     let (dee, dee_id) = app.sign_in_id("dee@example.com").await;
     let disabled = app
-        .post(&format!("/api/admin/users/{dee_id}/disable"), Some(&boss), &json!({}))
+        .post(
+            &format!("/api/admin/users/{dee_id}/disable"),
+            Some(&boss),
+            &json!({}),
+        )
         .await;
     assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
-    assert_eq!(introspect(&app, &id, &secret, &dee).await.body, json!({ "active": false }));
+    assert_eq!(
+        introspect(&app, &id, &secret, &dee).await.body,
+        json!({ "active": false })
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod api_keys;
 mod apps;
 mod binary;
 mod chat;
+mod credits;
 mod faults;
 mod identity;
 mod metrics;

@@ -413,6 +413,10 @@ impl ChatService {
     ) -> Result<Option<Arc<Domain>>, ChatError> {
         match (request.service, request.domain) {
             (ServiceType::AskAtt, _) => Ok(None),
+            // Apps spend through the credits API; no chat is ever made for one.
+            (ServiceType::App, _) => Err(ChatError::Unexpected(
+                "a chat request for the app service type".into(),
+            )),
             (ServiceType::AskDocs, None) => Err(ChatError::DomainRequired),
             (ServiceType::AskDocs, Some(id)) => match self.ports.domains.get(id).await? {
                 Some(d) if d.is_active => Ok(Some(d)),
