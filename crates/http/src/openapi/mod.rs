@@ -87,6 +87,7 @@ pub(crate) const APP: &str = "app";
         routes::apps::balance::handle,
         routes::apps::consume::handle,
         routes::apps::refund::handle,
+        routes::apps::checkout::handle,
     ),
     components(schemas(
         crate::dto::Problem,

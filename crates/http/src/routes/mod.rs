@@ -66,6 +66,7 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                         web::post().to(apps::introspect::handle),
                     )
                     .route("/balance", web::get().to(apps::balance::handle))
+                    .route("/checkout", web::post().to(apps::checkout::handle))
                     .route("/credits/consume", web::post().to(apps::consume::handle))
                     .route("/credits/{id}/refund", web::post().to(apps::refund::handle)),
             )

@@ -4,6 +4,7 @@
 //! [`USER_TOKEN_HEADER`].
 
 pub mod balance;
+pub mod checkout;
 pub mod consume;
 pub mod introspect;
 pub mod refund;
