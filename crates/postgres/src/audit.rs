@@ -67,7 +67,7 @@ const RULES: &[(&str, &str)] = &[
           LIMIT $2",
     ),
     (
-        "every consumption belongs to a charge or predates charges, and every finished charge is consistent",
+        "every chat consumption belongs to a charge or predates charges, and every finished charge is consistent",
         "SELECT format('charge %s: %s', c.id,
                        CASE WHEN t.id IS NULL OR t.transaction_type <> 'consumption' THEN 'its consumption row is missing'
                             WHEN c.state = 'refunded' AND (r.id IS NULL OR r.refunds_transaction_id <> c.consumption_id) THEN 'refunded without its refund row'
