@@ -53,7 +53,7 @@ stack_server "$ARTIFACTS/server.log"
 
 log "running the browser tests"
 set +e
-ASKGATE_URL="$BASE_URL" FAKE_STRIPE_URL="$STRIPE_URL" FAKE_ASKDOCS_URL="$ASKDOCS_URL" ASKGATE_BIN="$BIN" E2E_ARTIFACTS="$ARTIFACTS" \
+ASKGATE_URL="$BASE_URL" FAKE_STRIPE_URL="$STRIPE_URL" FAKE_ASKDOCS_URL="$ASKDOCS_URL" ASKGATE_BIN="$BIN" ASKGATE_CLI="$CLI_BIN" E2E_ARTIFACTS="$ARTIFACTS" \
     node --test --test-reporter=spec tests/*.test.mjs
 status=$?
 set -e

@@ -30,6 +30,10 @@ else
     cargo test --workspace --doc --quiet
 fi
 
+# The TypeScript SDK's own tests (no dependencies to install), including that
+# its types are generated from the current OpenAPI document.
+[[ "${SKIP_E2E:-0}" == "1" ]] || (cd sdk/js && node --test test/)
+
 if [[ "${SKIP_E2E:-0}" != "1" && -x e2e/run.sh ]]; then
     e2e/run.sh
 fi

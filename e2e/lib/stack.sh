@@ -3,7 +3,7 @@
 # and a cleanup that always stops them and drops the database.
 #
 # The caller sets `log` and `ARTIFACTS`, then:
-#   stack_build                     → BIN
+#   stack_build                     → BIN, CLI_BIN (the server, the askgate tool)
 #   stack_database PREFIX           → DB, DATABASE_URL (exported)
 #   stack_fake_stripe BASE_URL      → STRIPE_URL
 #   stack_fake_askdocs              → ASKDOCS_URL (a streaming AskDocs upstream)
@@ -40,9 +40,10 @@ trap stack_cleanup EXIT
 trap 'exit 130' INT TERM
 
 stack_build() {
-    log "building the server"
-    (cd "$STACK_REPO" && cargo build --quiet -p askgate-server --bin askgate-server)
+    log "building the server and the command-line tool"
+    (cd "$STACK_REPO" && cargo build --quiet -p askgate-server --bin askgate-server -p askgate-cli --bin askgate)
     BIN="$STACK_TARGET_DIR/debug/askgate-server"
+    CLI_BIN="$STACK_TARGET_DIR/debug/askgate"
 }
 
 stack_free_port() {

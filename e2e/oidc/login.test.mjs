@@ -15,7 +15,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { CLIENT_ID, CLIENT_SECRET, PEOPLE, startProvider, TENANT } from './provider.mjs';
+import { CLIENT_ID, CLIENT_SECRET, PEOPLE, setDeviceCodeTtl, startProvider, TENANT } from './provider.mjs';
 
 // Where cargo builds: CARGO_TARGET_DIR when set, else the workspace's ./target.
 const TARGET = process.env.CARGO_TARGET_DIR || fileURLToPath(new URL('../../target', import.meta.url));
@@ -344,4 +344,121 @@ test('a code exchanged with the wrong PKCE verifier signs nobody in', async () =
     }),
   });
   assert.equal(login.status, 401);
+});
+
+// ---- device-code sign-in (RFC 8628), brokered by askgate -------------------------
+
+async function startDevice() {
+  const res = await fetch(`${base}/api/auth/device`, { method: 'POST' });
+  assert.equal(res.status, 200, await res.clone().text());
+  return res.json();
+}
+
+async function pollDevice(started) {
+  const res = await fetch(`${base}/api/auth/device/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ device_code: started.device_code }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** The person at the provider's device page: enters the code, then continues or aborts. */
+async function enterUserCode(browser, started, decision) {
+  assert.ok(started.verification_uri.startsWith(`${provider.issuer}/device`), started.verification_uri);
+  const input = await browser.request(started.verification_uri);
+  const inputPage = await input.text();
+  assert.equal(input.status, 200, inputPage);
+  const action = inputPage.match(/<form id="op.deviceInputForm"[^>]*action="([^"]+)"/)?.[1];
+  const xsrf = inputPage.match(/name="xsrf" value="([^"]+)"/)?.[1];
+  assert.ok(action && xsrf, 'the code input form');
+  const url = new URL(action.replaceAll('&amp;', '&'), started.verification_uri).href;
+  const confirm = await browser.request(url, { method: 'POST', form: { xsrf, user_code: started.user_code } });
+  const confirmPage = await confirm.text();
+  assert.equal(confirm.status, 200, confirmPage);
+  const confirmXsrf = confirmPage.match(/name="xsrf" value="([^"]+)"/)?.[1];
+  const form = { xsrf: confirmXsrf, user_code: started.user_code };
+  if (decision === 'abort') form.abort = 'yes';
+  else form.confirm = 'yes';
+  return browser.request(url, { method: 'POST', form });
+}
+
+/** Follows the provider's redirects, signing in as `login` and consenting, to its success page. */
+async function finishAtProvider(browser, url, login) {
+  let next = url;
+  for (let hop = 0; hop < 20; hop += 1) {
+    const res = await browser.request(next);
+    if (res.status >= 300 && res.status < 400) {
+      next = new URL(res.headers.get('location'), next).href;
+      continue;
+    }
+    const page = await res.text();
+    assert.equal(res.status, 200, `unexpected ${res.status} at ${next}: ${page}`);
+    if (page.includes('Sign-in Success')) return;
+    const action = page.match(/<form[^>]*action="([^"]+)"/)?.[1];
+    const prompt = page.match(/name="prompt" value="([a-z]+)"/)?.[1];
+    assert.ok(action && prompt, `no interaction form at ${next}: ${page}`);
+    const form = prompt === 'login' ? { prompt, login, password: 'any' } : { prompt };
+    const submitted = await browser.request(new URL(action.replaceAll('&amp;', '&'), next).href, {
+      method: 'POST',
+      form,
+    });
+    assert.ok(submitted.status >= 300 && submitted.status < 400, `submit ${prompt}: ${submitted.status}`);
+    next = new URL(submitted.headers.get('location'), next).href;
+  }
+  throw new Error('too many redirects');
+}
+
+test('a device signs in with the code the person enters at the provider', async () => {
+  const started = await startDevice();
+  assert.ok(started.user_code && started.device_code && started.expires_in > 0);
+  assert.equal((await pollDevice(started)).body.code, 'authorization_pending');
+
+  const browser = new Browser();
+  const continued = await enterUserCode(browser, started, 'continue');
+  assert.ok(continued.status >= 300 && continued.status < 400, `confirm: ${continued.status}`);
+  await finishAtProvider(browser, new URL(continued.headers.get('location'), started.verification_uri).href, 'bob');
+
+  // The first poll after the person finished waited a whole interval.
+  await new Promise((r) => setTimeout(r, started.interval * 1000 + 200));
+  const signedIn = await pollDevice(started);
+  assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
+  assert.equal(signedIn.body.user.email, PEOPLE.bob.email);
+  assert.ok(signedIn.body.refresh_token, 'the refresh token in the body');
+  const profile = await me(signedIn.body.session_token);
+  assert.equal(profile.body.display_name, PEOPLE.bob.name);
+
+  const again = await pollDevice(started);
+  assert.equal(again.status, 400);
+  assert.equal(again.body.error, 'invalid_grant', 'a device code signs in once');
+});
+
+test('a device polling too fast is told to slow down, and a declined one is denied', async () => {
+  const started = await startDevice();
+  assert.equal((await pollDevice(started)).body.code, 'authorization_pending');
+  const tooFast = await pollDevice(started);
+  assert.equal(tooFast.status, 400);
+  assert.equal(tooFast.body.error, 'slow_down');
+
+  const declined = await startDevice();
+  const aborted = await enterUserCode(new Browser(), declined, 'abort');
+  assert.ok(aborted.status < 500, `abort: ${aborted.status}`);
+  const denied = await pollDevice(declined);
+  assert.equal(denied.status, 400, JSON.stringify(denied.body));
+  assert.equal(denied.body.error, 'access_denied');
+  assert.equal(denied.body.session_token, undefined);
+});
+
+test('a device code nobody entered in time expires', async () => {
+  setDeviceCodeTtl(1);
+  try {
+    const started = await startDevice();
+    assert.equal(started.expires_in, 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const expired = await pollDevice(started);
+    assert.equal(expired.status, 400);
+    assert.equal(expired.body.error, 'expired_token');
+  } finally {
+    setDeviceCodeTtl(600);
+  }
 });

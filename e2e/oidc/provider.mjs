@@ -1,8 +1,9 @@
 // A real OpenID provider (panva's certified oidc-provider) posing as one
 // Azure AD (Entra ID) tenant: issuer http://127.0.0.1:PORT/<tenant>/v2.0,
 // ID tokens carrying oid, tid, email, name and roles, authorization code with
-// PKCE, a confidential client with a secret, and the provider's development
-// login and consent pages (which a script can fill in).
+// PKCE, device-code sign-in (RFC 8628), a confidential client with a secret,
+// and the provider's development login, consent and device pages (which a
+// script can fill in).
 //
 // Used by login.test.mjs; also runs alone for manual testing:
 //   node provider.mjs [port]   (prints the issuer)
@@ -37,6 +38,14 @@ function signingKey() {
   return { ...privateKey.export({ format: 'jwk' }), kid: `e2e-${randomUUID()}`, alg: 'RS256', use: 'sig' };
 }
 
+// How long device codes issued from now on stay valid, in seconds.
+let deviceCodeTtl = 600;
+
+/** Device codes issued after this call expire after `seconds`. */
+export function setDeviceCodeTtl(seconds) {
+  deviceCodeTtl = seconds;
+}
+
 /**
  * Starts the provider on 127.0.0.1:`port` (0 picks one).
  * `redirectUris`: where the client may be sent back with a code.
@@ -54,7 +63,7 @@ export async function startProvider({ port = 0, redirectUris }) {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
         redirect_uris: redirectUris,
-        grant_types: ['authorization_code', 'refresh_token'],
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
         id_token_signed_response_alg: 'RS256',
@@ -70,6 +79,7 @@ export async function startProvider({ port = 0, redirectUris }) {
       Grant: 3600,
       AccessToken: 3600,
       IdToken: 3600,
+      DeviceCode: () => deviceCodeTtl,
     },
     // Azure AD puts the profile in the ID token itself, not only behind userinfo.
     conformIdTokenClaims: false,
@@ -100,6 +110,8 @@ export async function startProvider({ port = 0, redirectUris }) {
     features: {
       // Its login and consent pages live at /interaction/<uid>, outside the mount.
       devInteractions: { enabled: true },
+      // Entra ID's device code flow; its pages live under the mount (/device).
+      deviceFlow: { enabled: true },
     },
   });
 

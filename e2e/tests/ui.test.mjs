@@ -463,6 +463,7 @@ describe('askgate web UI', () => {
     const allow = [
       { status: 403, path: '/api/admin/users' },
       { status: 403, path: '/api/admin/audit' },
+      { status: 403, path: '/api/admin/overview' },
     ];
     await withPage('not-admin-pages', { allow }, async (page) => {
       const email = uniqueEmail('user');
@@ -470,13 +471,18 @@ describe('askgate web UI', () => {
       const nav = page.getByRole('navigation', { name: 'Main' });
       assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 0);
       assert.equal(await nav.getByRole('link', { name: 'Audit' }).count(), 0);
+      assert.equal(await nav.getByRole('link', { name: 'Overview' }).count(), 0);
       await page.goto(new URL('/admin/users', page.url()).href);
       await page.getByText('You are not allowed to manage users.').waitFor();
       await page.goto(new URL('/admin/audit', page.url()).href);
       await page.getByText('You are not allowed to read the audit log.').waitFor();
+      await page.goto(new URL('/admin/overview', page.url()).href);
+      await page.getByText('You are not allowed to see the overview.').waitFor();
       const { session_token: token } = await devLogin(email);
-      const res = await api('/api/admin/users', { token });
-      assert.equal(res.status, 403);
+      for (const path of ['/api/admin/users', '/api/admin/audit', '/api/admin/overview', '/api/admin/transactions.csv']) {
+        const res = await api(path, { token });
+        assert.equal(res.status, 403, path);
+      }
     });
   });
 

@@ -5,6 +5,8 @@
 //!   for askgate's API. Provider metadata comes from discovery; signing keys are cached
 //!   and re-fetched when a token names a key id the cache does not know (at most once a
 //!   minute).
+//! - It also implements [`askgate_domain::ports::DeviceSignIn`]: device-code sign-in
+//!   (RFC 8628) for clients without a browser, when the provider offers it.
 //! - [`ClientCredentials`] implements [`askgate_domain::ports::ServiceTokenProvider`]:
 //!   app-only tokens for the upstreams, cached per scope until five minutes before they
 //!   expire, one token request per scope however many callers wait for it.
@@ -15,6 +17,7 @@
 mod claims;
 mod client_credentials;
 mod config;
+mod device;
 mod error;
 mod http;
 mod keys;

@@ -9,18 +9,22 @@ use askgate_domain::ports::{
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, Validation};
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-    CoreGenderClaim, CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet,
-    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
+    CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType,
+    CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreSubjectIdentifierType,
+    CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AuthType, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpClientError, IdToken, IdTokenFields,
-    IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    StandardErrorResponse, StandardTokenResponse,
+    AdditionalProviderMetadata, AuthType, AuthorizationCode, Client, ClientId, ClientSecret,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    HttpClientError, IdToken, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    ProviderMetadata, RedirectUrl, RequestTokenError, Scope, StandardErrorResponse,
+    StandardTokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::claims::{AccessTokenClaims, AzureClaims, IdentityParts};
@@ -30,9 +34,34 @@ use crate::error::AzureAdError;
 use crate::keys::{KeyLookup, SigningKey, SigningKeys};
 
 /// Scopes requested at sign-in: identity, e-mail and a refresh token.
-const SIGN_IN_SCOPES: [&str; 3] = ["profile", "email", "offline_access"];
+pub(crate) const SIGN_IN_SCOPES: [&str; 3] = ["profile", "email", "offline_access"];
 
-type AzureIdToken = IdToken<
+/// The discovery document's one field beyond the standard ones askgate reads:
+/// where device-code sign-in starts (RFC 8628 §4), when the provider has it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct DeviceEndpoint {
+    #[serde(default)]
+    device_authorization_endpoint: Option<String>,
+}
+
+impl AdditionalProviderMetadata for DeviceEndpoint {}
+
+type AzureProviderMetadata = ProviderMetadata<
+    DeviceEndpoint,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+pub(crate) type AzureIdToken = IdToken<
     AzureClaims,
     CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,
@@ -74,13 +103,15 @@ type OidcClient = Client<
 /// IdentityProvider>`): it holds the signing-key cache.
 pub struct AzureAd {
     client: OidcClient,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     keys: SigningKeys,
     issuer: IssuerUrl,
-    token_endpoint: Url,
+    pub(crate) token_endpoint: Url,
+    /// Where device-code sign-in starts; `None` when the provider has none.
+    pub(crate) device_endpoint: Option<Url>,
     tenant_id: String,
-    client_id: String,
-    client_secret: Option<SecretString>,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<SecretString>,
     accepted_audiences: Vec<String>,
     admin_role: String,
     leeway: Duration,
@@ -97,7 +128,7 @@ impl std::fmt::Debug for AzureAd {
 }
 
 /// A refusal, with the reason for the logs.
-enum Rejection {
+pub(crate) enum Rejection {
     Invalid(String),
     Unavailable(askgate_domain::BoxError),
 }
@@ -111,7 +142,7 @@ impl From<Rejection> for IdentityError {
     }
 }
 
-fn invalid(reason: impl Into<String>) -> Rejection {
+pub(crate) fn invalid(reason: impl Into<String>) -> Rejection {
     Rejection::Invalid(reason.into())
 }
 
@@ -141,7 +172,7 @@ impl AzureAd {
                 source: Box::new(err),
             }
         })?;
-        let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http)
+        let metadata = AzureProviderMetadata::discover_async(issuer.clone(), &http)
             .await
             .map_err(|err| AzureAdError::Discovery {
                 issuer: issuer.to_string(),
@@ -154,6 +185,11 @@ impl AzureAd {
                 .ok_or_else(|| AzureAdError::NoTokenEndpoint {
                     issuer: issuer.to_string(),
                 })?;
+        let device_endpoint = metadata
+            .additional_metadata()
+            .device_authorization_endpoint
+            .as_deref()
+            .and_then(|url| Url::parse(url).ok());
         let initial_keys = metadata
             .jwks()
             .keys()
@@ -188,6 +224,7 @@ impl AzureAd {
             keys,
             issuer,
             token_endpoint: token_endpoint.url().clone(),
+            device_endpoint,
             tenant_id: config.tenant_id,
             client_id: config.client_id,
             client_secret: config.client_secret,
@@ -215,6 +252,12 @@ impl AzureAd {
     /// policy decides with it; identities carry all their roles).
     pub fn admin_role(&self) -> &str {
         &self.admin_role
+    }
+
+    /// Whether the provider offers device-code sign-in (its discovery document
+    /// names a `device_authorization_endpoint`).
+    pub fn offers_device_sign_in(&self) -> bool {
+        self.device_endpoint.is_some()
     }
 
     /// The issuer tokens must name, as discovered.
@@ -271,13 +314,17 @@ impl AzureAd {
             .extra_fields()
             .id_token()
             .ok_or_else(|| invalid("token response carries no ID token"))?;
-        self.verify_id_token(id_token, &exchange.nonce).await
+        self.verify_id_token(id_token, Some(&exchange.nonce)).await
     }
 
-    async fn verify_id_token(
+    /// Checks an ID token's signature, issuer, audience, times and tenant.
+    /// `expected_nonce`: the authorization request's; `None` only for flows
+    /// that send none (device code), where the token request itself is bound
+    /// to the device code.
+    pub(crate) async fn verify_id_token(
         &self,
         id_token: &AzureIdToken,
-        expected_nonce: &str,
+        expected_nonce: Option<&str>,
     ) -> Result<ExternalIdentity, Rejection> {
         let key = self.signing_key(&id_token.to_string()).await?;
         let leeway = chrono::Duration::seconds(self.leeway_secs());
@@ -298,9 +345,11 @@ impl AzureAd {
         });
         // The ID token must carry the authorization request's nonce: one
         // issued for another sign-in cannot be replayed into this one.
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(expected_nonce.to_owned()))
-            .map_err(|err| invalid(format!("ID token rejected: {err}")))?;
+        let claims = match expected_nonce {
+            Some(nonce) => id_token.claims(&verifier, &Nonce::new(nonce.to_owned())),
+            None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+        }
+        .map_err(|err| invalid(format!("ID token rejected: {err}")))?;
 
         let azure = claims.additional_claims();
         if azure
@@ -386,7 +435,7 @@ fn token_request_rejection(
     }
 }
 
-fn log_rejection(what: &str, rejection: Rejection) -> IdentityError {
+pub(crate) fn log_rejection(what: &str, rejection: Rejection) -> IdentityError {
     match &rejection {
         Rejection::Invalid(reason) => tracing::info!(reason = %reason, "{what} rejected"),
         Rejection::Unavailable(source) => {

@@ -20,6 +20,7 @@ pub mod package;
 pub mod page;
 pub mod payment;
 pub mod ports;
+pub mod report;
 pub mod services;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

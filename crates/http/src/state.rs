@@ -8,10 +8,13 @@ use actix_web::cookie::Cookie;
 use askgate_domain::ports::{HealthCheck, RefreshToken, WebhookVerifier};
 use askgate_domain::services::{
     AccountService, AdminService, ApiKeyService, AppCreditService, AppService, BillingService,
-    ChatService, ConversationService, DomainService, SessionService,
+    ChatService, ConversationService, DeviceSignInService, DomainService, ReportService,
+    SessionService,
 };
 
-use crate::auth::{MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie};
+use crate::auth::{
+    DevDeviceCodes, MicrosoftSignIn, TokenVerifier, cleared_refresh_cookie, refresh_cookie,
+};
 
 /// The balance at or below which the web UI shows its low-balance notice
 /// when nothing else is configured.
@@ -36,6 +39,8 @@ pub struct Services {
     pub apps: Arc<AppService>,
     /// The credits API: apps spend and refund their users' tokens.
     pub app_credits: Arc<AppCreditService>,
+    /// The admin overview.
+    pub reports: Arc<ReportService>,
     pub billing: Arc<BillingService>,
     pub health: Arc<dyn HealthCheck>,
     /// Whom a bearer token speaks for.
@@ -43,6 +48,11 @@ pub struct Services {
     /// Microsoft sign-in (`/api/auth/login`, `/authorize`, `/callback`; 404
     /// without it), offered by the web UI when present.
     pub microsoft: Option<MicrosoftSignIn>,
+    /// Device-code sign-in (`/api/auth/device`, `/device/token`; 404 without it).
+    pub device: Option<Arc<DeviceSignInService>>,
+    /// The codes askgate issues itself when dev login stands in for the
+    /// identity provider: approved on the web UI's `/device` page.
+    pub dev_device: Option<Arc<DevDeviceCodes>>,
     /// Verifies `POST /api/webhook/stripe`; without it the webhook answers 503.
     pub webhooks: Option<Arc<dyn WebhookVerifier>>,
 }

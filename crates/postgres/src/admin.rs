@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::Database;
 use crate::errors::DbError;
+use crate::errors::store;
 use crate::models::{NewTransactionRow, TransactionRow, UserRow};
 use crate::schema::{admin_audit, conversations, sessions, transactions, users};
 
@@ -42,10 +43,6 @@ impl PgAdmin {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn store(e: impl Into<DbError>) -> StoreError {
-    e.into().into()
 }
 
 fn user_of(row: UserRow) -> Result<User, DbError> {

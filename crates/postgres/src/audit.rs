@@ -13,7 +13,7 @@ use diesel_async::RunQueryDsl;
 use askgate_domain::StoreError;
 
 use crate::Database;
-use crate::errors::DbError;
+use crate::errors::store;
 
 /// How many violations of one rule a report lists in full.
 const SHOWN_PER_RULE: i64 = 20;
@@ -257,8 +257,4 @@ async fn violations(
         .await
         .map_err(store)?;
     Ok(lines.into_iter().map(|l| l.line).collect())
-}
-
-fn store(e: impl Into<DbError>) -> StoreError {
-    e.into().into()
 }

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::Database;
-use crate::errors::DbError;
+use crate::errors::store;
 
 type SqlUuid = diesel::sql_types::Uuid;
 
@@ -236,10 +236,6 @@ where
             other => return other,
         }
     }
-}
-
-fn store(e: impl Into<DbError>) -> StoreError {
-    e.into().into()
 }
 
 /// Hex SHA-256 of the request's canonical text.

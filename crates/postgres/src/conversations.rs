@@ -19,7 +19,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::Database;
-use crate::errors::DbError;
+use crate::errors::store;
 use crate::schema::{conversations, messages};
 
 /// Conversations and their messages.
@@ -99,10 +99,6 @@ impl TryFrom<MessageRow> for Message {
             interrupted: row.interrupted,
         })
     }
-}
-
-fn store(e: impl Into<DbError>) -> StoreError {
-    e.into().into()
 }
 
 /// Whether the conversation's latest answer was cut short: one step back along

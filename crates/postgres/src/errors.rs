@@ -83,3 +83,8 @@ from_db_error!(
     HistoryError,
     AdminCreditError,
 );
+
+/// A failure of this crate as the ports report it.
+pub(crate) fn store(e: impl Into<DbError>) -> StoreError {
+    e.into().into()
+}

@@ -18,7 +18,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::Database;
-use crate::errors::DbError;
+use crate::errors::store;
 use crate::schema::{refresh_tokens, sessions};
 
 /// Why a session was revoked (`sessions.revoked_reason`).
@@ -79,10 +79,6 @@ impl PgSessions {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn store(e: impl Into<DbError>) -> StoreError {
-    e.into().into()
 }
 
 async fn revoke_session(

@@ -7,12 +7,12 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
-use askgate_domain::ports::WebhookVerifier;
 use askgate_domain::ports::{
     AdminStore, ApiKeyStore, AppLedger, AppStore, Charges, Clock, ConversationRepository,
     DomainRepository, HealthCheck,
 };
-use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter};
+use askgate_domain::ports::{DeviceCodes, DeviceSignIn, WebhookVerifier};
+use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter, Reports};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{
@@ -20,14 +20,19 @@ use askgate_domain::services::{
     DomainService, ReturnUrls,
 };
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
-use askgate_domain::services::{SessionPolicy, SessionService};
-use askgate_http::auth::{BearerTokens, MicrosoftSignIn, RandomSecrets, TokenVerifier};
+use askgate_domain::services::{DeviceSignInService, ReportService, SessionPolicy, SessionService};
+use askgate_http::auth::{
+    BearerTokens, DEV_DEVICE_CODE_TTL, DEV_DEVICE_POLL_INTERVAL, DevDeviceCodes, MicrosoftSignIn,
+    RandomSecrets, TokenVerifier,
+};
 use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
-    Database, PgAdmin, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
+    Database, PgAdmin, PgDeviceCodes, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
-use askgate_postgres::{PgApiKeys, PgAppLedger, PgApps, PgCharges, PgConversations, PgSessions};
+use askgate_postgres::{
+    PgApiKeys, PgAppLedger, PgApps, PgCharges, PgConversations, PgReports, PgSessions,
+};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
     DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
@@ -271,6 +276,8 @@ struct PgAdapters {
     api_keys: Arc<dyn ApiKeyStore>,
     apps: Arc<dyn AppStore>,
     app_ledger: Arc<dyn AppLedger>,
+    reports: Arc<dyn Reports>,
+    device_codes: Arc<dyn DeviceCodes>,
 }
 
 impl PgAdapters {
@@ -291,6 +298,8 @@ impl PgAdapters {
             api_keys: Arc::new(PgApiKeys::new(db.clone())),
             apps: Arc::new(PgApps::new(db.clone())),
             app_ledger: Arc::new(PgAppLedger::new(db.clone())),
+            reports: Arc::new(PgReports::new(db.clone())),
+            device_codes: Arc::new(PgDeviceCodes::new(db.clone())),
         }
     }
 }
@@ -370,6 +379,8 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 struct Identity {
     verifier: Arc<dyn TokenVerifier>,
     sign_in: Option<MicrosoftSignIn>,
+    /// Device-code sign-in through the provider, when it offers it.
+    device: Option<Arc<dyn DeviceSignIn>>,
 }
 
 /// Session tokens with revocation and, when Azure AD is configured, its
@@ -385,7 +396,11 @@ fn identity(
     let mut verifier =
         BearerTokens::new(keys.clone(), Arc::clone(sessions)).with_api_keys(Arc::clone(api_keys));
     let mut sign_in = None;
+    let mut device = None;
     if let (Some(azure), Some(app)) = (azure, &settings.azure_ad.app) {
+        if azure.offers_device_sign_in() {
+            device = Some(Arc::clone(&azure) as Arc<dyn DeviceSignIn>);
+        }
         verifier = verifier.with_azure_ad(azure.clone(), Arc::clone(accounts));
         sign_in = Some(MicrosoftSignIn::new(
             azure,
@@ -398,7 +413,43 @@ fn identity(
     Identity {
         verifier: Arc::new(verifier),
         sign_in,
+        device,
     }
+}
+
+/// Device-code sign-in: the identity provider's when it offers it, else with
+/// dev login askgate's own codes, approved on the web UI's `/device` page.
+fn device_sign_in(
+    settings: &Settings,
+    provider: Option<Arc<dyn DeviceSignIn>>,
+    postgres: &PgAdapters,
+    accounts: &Arc<AccountService>,
+) -> (
+    Option<Arc<DeviceSignInService>>,
+    Option<Arc<DevDeviceCodes>>,
+) {
+    let mut local = None;
+    let codes = provider.or_else(|| {
+        settings.auth.dev_login.then(|| {
+            let mut page = settings.http.public_base_url.clone();
+            page.set_path("/device");
+            let codes = Arc::new(DevDeviceCodes::new(
+                page.to_string(),
+                DEV_DEVICE_CODE_TTL,
+                DEV_DEVICE_POLL_INTERVAL,
+            ));
+            local = Some(Arc::clone(&codes));
+            codes as Arc<dyn DeviceSignIn>
+        })
+    });
+    let service = codes.map(|codes| {
+        Arc::new(DeviceSignInService::new(
+            codes,
+            Arc::clone(&postgres.device_codes),
+            Arc::clone(accounts),
+        ))
+    });
+    (service, local)
 }
 
 /// Where a client-sent `redirect_uri` may point: this service's origin and
@@ -533,7 +584,10 @@ fn app_state(
         },
     ));
     let identity = identity(settings, &keys, &sessions, &accounts, &api_keys, azure);
+    let (device, dev_device) = device_sign_in(settings, identity.device, postgres, &accounts);
     let services = Services {
+        device,
+        dev_device,
         conversations: Arc::new(ConversationService::new(Arc::clone(
             &postgres.conversations,
         ))),
@@ -553,6 +607,10 @@ fn app_state(
             Arc::new(RandomSecrets),
         )),
         app_credits: Arc::new(AppCreditService::new(Arc::clone(&postgres.app_ledger))),
+        reports: Arc::new(ReportService::new(
+            Arc::clone(&postgres.reports),
+            Arc::new(SystemClock),
+        )),
         billing: Arc::new(billing(settings, postgres)?),
         chat: Arc::new(chat),
         health: Arc::clone(&postgres.health),

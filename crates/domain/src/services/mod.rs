@@ -8,7 +8,9 @@ pub mod apps;
 pub mod billing;
 pub mod chat;
 pub mod conversations;
+pub mod device;
 pub mod domains;
+pub mod reports;
 pub mod session;
 
 pub use account::{AccountError, AccountService};
@@ -22,5 +24,7 @@ pub use chat::{
     ChatService, StreamFailure,
 };
 pub use conversations::{ConversationError, ConversationService};
+pub use device::{DeviceError, DeviceSignInService};
 pub use domains::{DomainError, DomainInput, DomainService};
+pub use reports::{ReportError, ReportService};
 pub use session::{Refreshed, SessionError, SessionGrant, SessionPolicy, SessionService};

@@ -5,6 +5,7 @@
 mod app;
 mod bearer;
 mod cookies;
+mod device;
 mod extract;
 mod secrets;
 mod session;
@@ -15,6 +16,7 @@ pub use app::{AppCaller, AppScopeNeeded, app_scope};
 pub use askgate_domain::ports::{IssuedToken, RefreshToken};
 pub use bearer::BearerTokens;
 pub use cookies::{REFRESH_COOKIE, REFRESH_COOKIE_PATH, cleared_refresh_cookie, refresh_cookie};
+pub use device::{DEV_DEVICE_CODE_TTL, DEV_DEVICE_POLL_INTERVAL, DevDeviceCodes, UnknownUserCode};
 pub use extract::{AdminUser, ApiKeyGrant, AuthenticatedUser, KeyScope, Scoped, scope};
 pub use secrets::RandomSecrets;
 pub use session::{

@@ -15,6 +15,7 @@ mod health;
 mod ledger;
 mod payments;
 mod problem;
+mod report;
 mod stream;
 mod usage;
 mod user;
@@ -40,6 +41,10 @@ pub use payments::{
     WebhookReceivedView,
 };
 pub use problem::Problem;
+pub use report::{
+    DayView, DomainSpendView, LiabilityView, MoneyView, OverviewView, PackageSalesView,
+    ReversalsView, SalesView, ServiceSpendView, SpentView, TallyView,
+};
 pub use stream::{
     DeltaEvent, DoneEvent, ErrorEvent, FinishReason, SourcesEvent, StartEvent, StreamEvent,
 };

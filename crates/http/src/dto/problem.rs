@@ -23,4 +23,8 @@ pub struct Problem {
     /// 402: where to buy tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purchase_url: Option<String>,
+    /// Device-code sign-in errors only: the same code under the name OAuth
+    /// clients read (RFC 8628 §3.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

@@ -8,9 +8,11 @@ use askgate_domain::email::EmailError;
 use askgate_domain::page::PageError;
 use askgate_domain::payment::ProviderIdempotencyKey;
 use askgate_domain::ports::{IdentityError, WebhookError};
+use askgate_domain::report::ReportPeriodError;
+use askgate_domain::services::ReportError;
 use askgate_domain::services::{
     AccountError, AdminError, ApiKeyError, AppAuthError, AppCreditError, AppError, BillingError,
-    ChatError, ConversationError, DomainError, SessionError,
+    ChatError, ConversationError, DeviceError, DomainError, SessionError,
 };
 use askgate_domain::usage::{PeriodError, UsageDaysError};
 
@@ -147,6 +149,23 @@ impl From<AdminError> for ApiError {
     }
 }
 
+impl From<ReportPeriodError> for ApiError {
+    fn from(e: ReportPeriodError) -> Self {
+        Self::invalid_field(e.field(), e.to_string())
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Forbidden => Self::forbidden("Only admins may do this."),
+            ReportError::InvalidPeriod(period) => period.into(),
+            ReportError::Unavailable(_) => Self::unavailable(&e),
+            ReportError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
@@ -278,6 +297,34 @@ impl From<IdentityError> for ApiError {
             }
             IdentityError::Unavailable(_) => Self::unavailable(&e),
         }
+    }
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(e: DeviceError) -> Self {
+        let (code, detail) = match e {
+            DeviceError::Pending => (
+                ProblemCode::AuthorizationPending,
+                "The sign-in has not been completed yet: poll again after the interval.",
+            ),
+            DeviceError::SlowDown => (
+                ProblemCode::SlowDown,
+                "Polled too fast: wait 5 seconds longer between polls from now on.",
+            ),
+            DeviceError::Expired => (
+                ProblemCode::ExpiredToken,
+                "The code expired before the sign-in was completed: start again.",
+            ),
+            DeviceError::Denied => (ProblemCode::AccessDenied, "The sign-in was declined."),
+            DeviceError::UnknownCode => (
+                ProblemCode::InvalidGrant,
+                "No such device code: it was never issued, has expired or was already used.",
+            ),
+            DeviceError::Identity(e) => return e.into(),
+            DeviceError::Account(e) => return e.into(),
+            DeviceError::Store(e) => return e.into(),
+        };
+        Self::device_poll(code, detail)
     }
 }
 

@@ -58,6 +58,16 @@ pub enum ProblemCode {
     UpstreamTimeout,
     Unavailable,
     Internal,
+    /// Device-code sign-in (RFC 8628 §3.5): not approved yet, poll again.
+    AuthorizationPending,
+    /// Device-code sign-in: polled too fast, wait 5 seconds longer.
+    SlowDown,
+    /// Device-code sign-in: the code expired, start again.
+    ExpiredToken,
+    /// Device-code sign-in: the person declined.
+    AccessDenied,
+    /// Device-code sign-in: no such device code (or already redeemed).
+    InvalidGrant,
 }
 
 impl ProblemCode {
@@ -79,6 +89,11 @@ impl ProblemCode {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
+            Self::AccessDenied => "access_denied",
+            Self::InvalidGrant => "invalid_grant",
         }
     }
 
@@ -99,6 +114,12 @@ impl ProblemCode {
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            // RFC 8628 §3.5 / RFC 6749 §5.2: token errors are 400s.
+            Self::AuthorizationPending
+            | Self::SlowDown
+            | Self::ExpiredToken
+            | Self::AccessDenied
+            | Self::InvalidGrant => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -119,6 +140,24 @@ impl ProblemCode {
             Self::UpstreamTimeout => "Upstream service timed out",
             Self::Unavailable => "Service unavailable",
             Self::Internal => "Internal server error",
+            Self::AuthorizationPending => "Sign-in not completed yet",
+            Self::SlowDown => "Polling too fast",
+            Self::ExpiredToken => "Code expired",
+            Self::AccessDenied => "Sign-in declined",
+            Self::InvalidGrant => "Unknown device code",
+        }
+    }
+
+    /// The OAuth `error` a device-flow client reads (RFC 8628 §3.5), for the
+    /// codes that are one.
+    const fn oauth_error(self) -> Option<&'static str> {
+        match self {
+            Self::AuthorizationPending
+            | Self::SlowDown
+            | Self::ExpiredToken
+            | Self::AccessDenied
+            | Self::InvalidGrant => Some(self.as_str()),
+            _ => None,
         }
     }
 
@@ -184,6 +223,12 @@ impl ApiError {
             "request failed"
         );
         Self::new(code, code.generic_detail())
+    }
+
+    /// A device-code poll that signed nobody in: `code` is the RFC 8628 error.
+    #[must_use]
+    pub fn device_poll(code: ProblemCode, detail: impl Into<String>) -> Self {
+        Self::new(code, detail)
     }
 
     /// No credentials were sent: 401 with a bare Bearer challenge.
@@ -455,6 +500,7 @@ impl ApiError {
             field: self.field.clone(),
             balance: self.balance,
             purchase_url: self.purchase_url.clone(),
+            error: self.code.oauth_error().map(str::to_owned),
         }
     }
 

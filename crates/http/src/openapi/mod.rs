@@ -50,6 +50,9 @@ pub(crate) const APP: &str = "app";
         routes::auth::authorize::handle,
         routes::auth::callback::handle,
         routes::auth::refresh::handle,
+        routes::auth::device::start::handle,
+        routes::auth::device::token::handle,
+        routes::auth::device::approve::handle,
         routes::auth::logout::handle,
         routes::chat::askatt::handle,
         routes::chat::askdocs::handle,
@@ -88,6 +91,7 @@ pub(crate) const APP: &str = "app";
         routes::apps::consume::handle,
         routes::apps::refund::handle,
         routes::apps::checkout::handle,
+        routes::admin::overview::handle,
     ),
     components(schemas(
         crate::dto::Problem,

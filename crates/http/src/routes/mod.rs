@@ -57,6 +57,12 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/authorize", web::get().to(auth::authorize::handle))
                     .route("/callback", web::get().to(auth::callback::handle))
                     .route("/refresh", web::post().to(auth::refresh::handle))
+                    .route("/device", web::post().to(auth::device::start::handle))
+                    .route("/device/token", web::post().to(auth::device::token::handle))
+                    .route(
+                        "/device/approve",
+                        web::post().to(auth::device::approve::handle),
+                    )
                     .route("/logout", web::post().to(auth::logout::handle)),
             )
             .service(
@@ -119,6 +125,7 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                         "/apps/{id}/rotate-secret",
                         web::post().to(admin::apps::rotate::handle),
                     )
+                    .route("/overview", web::get().to(admin::overview::handle))
                     .route(
                         "/transactions.csv",
                         web::get().to(admin::transactions_csv::handle),

@@ -117,6 +117,10 @@ impl Ports {
             ))),
             chat: Arc::new(chat),
             domains: Arc::new(domains),
+            reports: Arc::new(askgate_domain::services::ReportService::new(
+                Arc::new(askgate_domain::ports::MockReports::new()),
+                Arc::new(askgate_domain::ports::SystemClock),
+            )),
             admin: Arc::new(askgate_domain::services::AdminService::new(
                 Arc::new(askgate_domain::ports::MockAdminStore::new()),
                 Arc::new(MockLedger::new()),
@@ -138,6 +142,8 @@ impl Ports {
             health: Arc::new(self.health),
             bearer: Arc::new(keys()),
             microsoft: None,
+            device: None,
+            dev_device: None,
             webhooks: None,
         };
         AppState::new(

@@ -134,6 +134,10 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(askgate_domain::ports::MockSecretMinter::new()),
             Arc::new(askgate_domain::ports::SystemClock),
         )),
+        reports: Arc::new(askgate_domain::services::ReportService::new(
+            Arc::new(askgate_domain::ports::MockReports::new()),
+            Arc::new(askgate_domain::ports::SystemClock),
+        )),
         admin: Arc::new(askgate_domain::services::AdminService::new(
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
             Arc::new(MockLedger::new()),
@@ -148,6 +152,8 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
         health: Arc::new(MockHealthCheck::new()),
         bearer: Arc::new(keys),
         microsoft: None,
+        device: None,
+        dev_device: None,
         webhooks: None,
     };
     let state = AppState::new(services, HttpOptions::default());

@@ -5,10 +5,12 @@
 import { currentUser, loadUiConfig, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
 import { h, link, replace } from './dom.js';
 import * as adminAudit from './pages/admin-audit.js';
+import * as adminOverview from './pages/admin-overview.js';
 import * as adminUsers from './pages/admin-users.js';
 import * as apiKeys from './pages/api-keys.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
+import * as device from './pages/device.js';
 import * as domains from './pages/domains.js';
 import * as profile from './pages/profile.js';
 import * as purchase from './pages/purchase.js';
@@ -22,8 +24,10 @@ const ROUTES = {
   '/purchase/success': { page: purchase.success, title: 'Payment received' },
   '/purchase/cancel': { page: purchase.cancel, title: 'Payment cancelled', public: true },
   '/profile': { page: profile, title: 'Profile' },
+  '/device': { page: device, title: 'Sign in a device' },
   '/usage': { page: usage, title: 'Usage' },
   '/api-keys': { page: apiKeys, title: 'API keys' },
+  '/admin/overview': { page: adminOverview, title: 'Overview' },
   '/admin/domains': { page: domains, title: 'Domains' },
   '/admin/users': { page: adminUsers, title: 'Users' },
   '/admin/audit': { page: adminAudit, title: 'Audit log' },
@@ -35,6 +39,7 @@ const NAV = [
   { href: '/usage', text: 'Usage' },
   { href: '/api-keys', text: 'API keys' },
   { href: '/profile', text: 'Profile' },
+  { href: '/admin/overview', text: 'Overview', admin: true },
   { href: '/admin/domains', text: 'Domains', admin: true },
   { href: '/admin/users', text: 'Users', admin: true },
   { href: '/admin/audit', text: 'Audit', admin: true },

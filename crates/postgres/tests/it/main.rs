@@ -5,9 +5,11 @@
 
 mod charges;
 mod chat_store;
+mod device_codes;
 mod ledger;
 mod pooler;
 mod purchases;
+mod reports;
 mod rls;
 mod sessions;
 mod sql_scripts;

@@ -372,6 +372,13 @@ async fn a_non_admin_gets_403_from_every_admin_endpoint() {
             Some(json!({"role": "admin"})),
         ),
         (Method::GET, "/api/admin/audit".to_owned(), None),
+        (Method::GET, "/api/admin/overview".to_owned(), None),
+        (
+            Method::GET,
+            "/api/admin/overview?from=2026-12-01&to=2026-12-31".to_owned(),
+            None,
+        ),
+        (Method::GET, "/api/admin/transactions.csv".to_owned(), None),
     ];
     for (method, path, body) in calls {
         let mut request = app

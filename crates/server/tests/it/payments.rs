@@ -40,25 +40,26 @@ const EVENT_CUSTOMER_CREATED: &str =
     include_str!("../../../stripe/fixtures/events/customer_created.json");
 
 /// Stripe's API played by wiremock, beside askgate.
-type Shop = TestApp<MockServer>;
+pub(crate) type Shop = TestApp<MockServer>;
 
 /// askgate with payments on, Stripe's API at a fresh wiremock.
 async fn spawn() -> Shop {
+    spawn_shop(&[]).await
+}
+
+/// Like [`spawn`], with more settings.
+pub(crate) async fn spawn_shop(more: &[(&str, &str)]) -> Shop {
     let stripe = MockServer::start().await;
     let api_base = stripe.uri();
-    spawn_with(
-        stripe,
-        &[
-            ("STRIPE_SECRET_KEY", STRIPE_KEY),
-            (
-                "STRIPE_WEBHOOK_SECRET",
-                &format!("{WEBHOOK_SECRET},{PREVIOUS_WEBHOOK_SECRET}"),
-            ),
-            ("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY),
-            ("STRIPE_API_BASE", &api_base),
-        ],
-    )
-    .await
+    let secrets = format!("{WEBHOOK_SECRET},{PREVIOUS_WEBHOOK_SECRET}");
+    let mut pairs = vec![
+        ("STRIPE_SECRET_KEY", STRIPE_KEY),
+        ("STRIPE_WEBHOOK_SECRET", secrets.as_str()),
+        ("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY),
+        ("STRIPE_API_BASE", api_base.as_str()),
+    ];
+    pairs.extend_from_slice(more);
+    spawn_with(stripe, &pairs).await
 }
 
 /// askgate without any Stripe configuration.
@@ -102,7 +103,7 @@ impl Shop {
     }
 
     /// Delivers `event` signed now with the endpoint's current secret.
-    async fn deliver_signed(&self, event: &Value) -> Reply {
+    pub(crate) async fn deliver_signed(&self, event: &Value) -> Reply {
         let body = serde_json::to_string_pretty(event).unwrap();
         let signature = stripe_signature(&body, WEBHOOK_SECRET, now());
         self.deliver(&body, Some(&signature)).await
@@ -152,7 +153,7 @@ fn fixture(text: &str) -> Value {
 }
 
 /// A payment askgate started: the buyer, package and amount Stripe reports.
-struct Payment {
+pub(crate) struct Payment {
     intent: String,
     checkout: String,
     user: UserId,
@@ -161,7 +162,7 @@ struct Payment {
 }
 
 impl Payment {
-    fn new(user: UserId, package: &'static str, amount_cents: i64) -> Self {
+    pub(crate) fn new(user: UserId, package: &'static str, amount_cents: i64) -> Self {
         Self {
             intent: unique("pi_3Qtest"),
             checkout: unique("cs_test"),
@@ -188,7 +189,7 @@ impl Payment {
         event
     }
 
-    fn intent_succeeded(&self) -> Value {
+    pub(crate) fn intent_succeeded(&self) -> Value {
         let mut event = fixture(EVENT_INTENT_SUCCEEDED);
         event["id"] = json!(unique("evt"));
         let intent = &mut event["data"]["object"];
@@ -199,7 +200,7 @@ impl Payment {
         event
     }
 
-    fn refunded(&self) -> Value {
+    pub(crate) fn refunded(&self) -> Value {
         let mut event = fixture(EVENT_CHARGE_REFUNDED);
         event["id"] = json!(unique("evt"));
         event["data"]["object"]["payment_intent"] = json!(self.intent);
@@ -215,7 +216,7 @@ impl Payment {
         event
     }
 
-    fn disputed(&self) -> Value {
+    pub(crate) fn disputed(&self) -> Value {
         let mut event = fixture(EVENT_DISPUTE_CREATED);
         event["id"] = json!(unique("evt"));
         event["data"]["object"]["payment_intent"] = json!(self.intent);

@@ -1,11 +1,13 @@
 //! Administration (admins only): users, their ledger, grants and adjustments,
-//! disabling accounts, roles, the audit log, and exports of the whole ledger.
+//! disabling accounts, roles, the audit log, the overview of a period, and
+//! exports of the whole ledger.
 
 pub mod apps;
 pub mod audit;
 pub mod credit;
 pub mod disable;
 pub mod enable;
+pub mod overview;
 pub mod role;
 pub mod transactions;
 pub mod transactions_csv;

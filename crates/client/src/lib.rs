@@ -1,0 +1,31 @@
+//! A typed client for askgate's API, for Rust programs and the `askgate`
+//! command-line tool.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), askgate_client::Error> {
+//! use askgate_client::{Client, ChatRequest, Credentials};
+//!
+//! let client = Client::new("https://askgate.example.com")?
+//!     .with_credentials(Credentials::ApiKey("agk_…".into()));
+//! println!("{} tokens", client.balance().await?);
+//! let answer = client.chat(&ChatRequest::askatt("What is askgate?")).await?;
+//! println!("{}", answer.response);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Signed in with a session (from [`Client::wait_for_device_sign_in`] or a
+//! refresh token), the client trades the refresh token for a new session
+//! when the access token is refused and retries once; refresh tokens rotate,
+//! so read [`Client::refresh_token`] after a call and keep the new one.
+//! Every refusal is an [`Error::Api`] carrying askgate's problem+json body.
+
+mod client;
+mod error;
+mod stream;
+mod types;
+
+pub use client::{Client, Credentials};
+pub use error::{Error, Problem};
+pub use stream::{ChatEvent, ChatStream};
+pub use types::*;
