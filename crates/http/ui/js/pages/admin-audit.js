@@ -4,7 +4,14 @@ import { request } from '../api.js';
 import { field, formatDate, h, replace } from '../dom.js';
 
 const ACTIONS = [
-  'grant', 'adjustment', 'disable', 'enable', 'role_change', 'domain_create', 'domain_update', 'domain_delete',
+  'grant',
+  'adjustment',
+  'disable',
+  'enable',
+  'role_change',
+  'domain_create',
+  'domain_update',
+  'domain_delete',
   'app_create',
   'app_update',
   'app_revoke',
