@@ -64,3 +64,47 @@ test('a user makes an API key, a script uses it, and revoking it stops the scrip
     await page.context().close();
   }
 });
+
+test('an admin registers an app, its credentials work, and revoking it stops them', async () => {
+  const page = await openPage(browser);
+  try {
+    await signIn(page, { email: uniqueEmail('apps-admin'), name: 'Ada Admin', admin: true });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Apps' }).click();
+    await page.waitForURL(/\/admin\/apps$/);
+
+    const name = `Slides ${Date.now()}`;
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('token:introspect').check();
+    await page.getByLabel('Return URLs (one a line)').fill('https://slides.example.com/done');
+    await page.getByRole('button', { name: 'Register app' }).click();
+    await page.getByText(`${name} registered.`).waitFor();
+    const secret = await page.getByLabel('Client secret').inputValue();
+    const clientId = await page.locator('#new-app-secret code').textContent();
+    assert.match(secret, /^ags_[A-Za-z0-9_-]{43}$/);
+    await screenshot(page, 'admin-apps-registered');
+
+    const introspect = () =>
+      fetch(`${page.url().replace(/\/admin\/apps$/, '')}/api/v1/token/introspect`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+          'Content-Type': 'application/x-www-form-urlencoded',
+        },
+        body: 'token=nonsense',
+      });
+    const asked = await introspect();
+    assert.equal(asked.status, 200);
+    assert.deepEqual(await asked.json(), { active: false });
+
+    await page.getByRole('button', { name: `Revoke ${name}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke app' }).click();
+    await page.getByText(`Revoked ${name}.`).waitFor();
+    assert.equal((await introspect()).status, 401);
+    page.checkErrors();
+  } catch (err) {
+    await screenshot(page, 'failed-admin-apps').catch(() => {});
+    throw err;
+  } finally {
+    await page.context().close();
+  }
+});

@@ -4,6 +4,7 @@
 
 import { currentUser, loadUiConfig, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
 import { h, link, replace } from './dom.js';
+import * as adminApps from './pages/admin-apps.js';
 import * as adminAudit from './pages/admin-audit.js';
 import * as adminOverview from './pages/admin-overview.js';
 import * as adminUsers from './pages/admin-users.js';
@@ -31,6 +32,7 @@ const ROUTES = {
   '/admin/domains': { page: domains, title: 'Domains' },
   '/admin/users': { page: adminUsers, title: 'Users' },
   '/admin/audit': { page: adminAudit, title: 'Audit log' },
+  '/admin/apps': { page: adminApps, title: 'Apps' },
 };
 
 const NAV = [
@@ -43,6 +45,7 @@ const NAV = [
   { href: '/admin/domains', text: 'Domains', admin: true },
   { href: '/admin/users', text: 'Users', admin: true },
   { href: '/admin/audit', text: 'Audit', admin: true },
+  { href: '/admin/apps', text: 'Apps', admin: true },
 ];
 
 const main = document.getElementById('main');
