@@ -1,7 +1,9 @@
 //! `POST /api/v1/token/introspect` (RFC 7662), app scope `token:introspect`:
 //! whether an askgate session token is active, and whose it is.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AppCaller, app_scope};
@@ -54,6 +56,51 @@ impl IntrospectionView {
     };
 }
 
+/// The body, at most [`JSON_BODY_LIMIT`](crate::JSON_BODY_LIMIT) bytes (413 beyond).
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::invalid_with_status(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            )
+        })?;
+        if body.len() + chunk.len() > crate::JSON_BODY_LIMIT {
+            return Err(ApiError::invalid_with_status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The `token` of a form or JSON body; anything else is 415 or 422.
+fn token_of(req: &HttpRequest, body: &[u8]) -> Result<String, ApiError> {
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let missing = || ApiError::invalid_field("token", "The token to introspect is missing.");
+    match media.as_deref() {
+        Some("application/x-www-form-urlencoded") => url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(missing),
+        Some("application/json") => serde_json::from_slice::<Body>(body)
+            .map(|b| b.token)
+            .map_err(|_| missing()),
+        _ => Err(ApiError::invalid_with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the token as application/x-www-form-urlencoded (token=…) or application/json.",
+        )),
+    }
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/token/introspect",
@@ -66,18 +113,19 @@ impl IntrospectionView {
         (status = 200, description = "`active` and, when active, whose token it is", body = IntrospectionView),
         (status = 401, description = "App credentials missing or refused (`WWW-Authenticate: Basic`)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The app lacks the `token:introspect` scope (`insufficient_scope`)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is neither a form nor JSON", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `token`", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),
     security(("app" = [])),
 )]
 pub async fn handle(
     state: web::Data<AppState>,
     app: AppCaller<app_scope::TokenIntrospect>,
-    body: web::Either<web::Form<Body>, web::Json<Body>>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let token = match body {
-        web::Either::Left(form) => form.into_inner().token,
-        web::Either::Right(json) => json.into_inner().token,
-    };
+    let body = read_body(payload).await?;
+    let token = token_of(&req, &body)?;
     let Some(session) = state.services.bearer.active_session(&token).await? else {
         return Ok(HttpResponse::Ok().json(IntrospectionView::INACTIVE));
     };
