@@ -10,8 +10,10 @@
 --   users          read their own row; change only display_name of it
 --                  (never tokens, role, azure_ad_id, email, timestamps)
 --   transactions   read their own rows; never insert, update or delete
---   domains        read active ones; admins (users.role = 'admin') read all
---                  and insert, update, delete
+--   domains        read active ones open to them (allowed_roles empty, or
+--                  sharing an entry with their entra_roles or entra_groups);
+--                  admins (users.role = 'admin') read all and insert, update,
+--                  delete
 --   stripe_events  nothing
 --   anon           nothing at all
 --
@@ -119,10 +121,45 @@ GRANT SELECT (id, name, display_name, description, is_active, created_by, create
     ON TABLE public.domains TO authenticated;
 GRANT INSERT, UPDATE, DELETE ON TABLE public.domains TO authenticated;
 
+-- May the signed-in user see a domain open to `allowed`? Empty: everyone;
+-- otherwise one of their Entra app roles or groups (of their last sign-in,
+-- kept by askgate) must be in it. PL/pgSQL, so that the script also applies
+-- to a schema that predates those columns (the policy below then does not
+-- call it). SECURITY DEFINER with an empty search_path, like is_admin().
+CREATE OR REPLACE FUNCTION public.may_see_domain(allowed text[]) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+  RETURN cardinality(allowed) = 0 OR EXISTS (
+    SELECT 1 FROM public.users u
+    WHERE u.id = auth.uid() AND (u.entra_roles && allowed OR u.entra_groups && allowed)
+  );
+END;
+$$;
+REVOKE ALL ON FUNCTION public.may_see_domain(text[]) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.may_see_domain(text[]) TO authenticated, service_role;
+
+-- A domain restricted to app roles or groups is read only by their holders
+-- (and admins), as askgate's own API decides; a schema without
+-- `allowed_roles` (before askgate's later migrations) gets the plain policy.
 DROP POLICY IF EXISTS domains_select_active_or_admin ON public.domains;
-CREATE POLICY domains_select_active_or_admin ON public.domains
-    FOR SELECT TO authenticated
-    USING (is_active OR (SELECT public.is_admin()));
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'domains' AND column_name = 'allowed_roles'
+    ) THEN
+        CREATE POLICY domains_select_active_or_admin ON public.domains
+            FOR SELECT TO authenticated
+            USING ((is_active AND public.may_see_domain(allowed_roles)) OR (SELECT public.is_admin()));
+    ELSE
+        CREATE POLICY domains_select_active_or_admin ON public.domains
+            FOR SELECT TO authenticated
+            USING (is_active OR (SELECT public.is_admin()));
+    END IF;
+END;
+$$;
 
 DROP POLICY IF EXISTS domains_insert_admin ON public.domains;
 CREATE POLICY domains_insert_admin ON public.domains

@@ -305,9 +305,11 @@ describe('askgate web UI', () => {
     });
   });
 
-  test('a domain an admin creates can be asked about by a user', async () => {
+  test('a domain an admin creates can be asked about by a user, and one restricted to a role only by its holders', async () => {
     const slug = `hr-${Math.random().toString(36).slice(2, 8)}`;
     const displayName = `HR policies ${slug.slice(3)}`;
+    const restrictedSlug = `finance-${slug.slice(3)}`;
+    const restrictedName = `Finance ${slug.slice(3)}`;
 
     await withPage('admin-domains', {}, async (page) => {
       await signIn(page, { email: uniqueEmail('admin'), name: 'Grace Admin', admin: true });
@@ -325,6 +327,19 @@ describe('askgate web UI', () => {
       await page.getByRole('button', { name: 'Create domain' }).click();
       const row = page.locator(`tr[data-name="${slug}"]`);
       await row.getByText('Active').waitFor();
+
+      await page.getByRole('button', { name: 'Add a domain' }).click();
+      await page.getByLabel('Name', { exact: true }).fill(restrictedSlug);
+      await page.getByLabel('Display name').fill(restrictedName);
+      await page.getByLabel('Kind').selectOption('builtin');
+      await page.getByLabel('Allowed roles or groups').fill('Finance.Reader two words');
+      await page.getByRole('button', { name: 'Create domain' }).click();
+      await page.locator(`tr[data-name="${restrictedSlug}"]`).getByText('Finance.Reader, two, words').waitFor();
+      await page.getByRole('button', { name: `Edit ${restrictedName}` }).click();
+      await page.getByLabel('Allowed roles or groups').fill('Finance.Reader');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.locator(`tr[data-name="${restrictedSlug}"]`).getByText('Finance.Reader', { exact: true }).waitFor();
+      await row.getByText('Everyone').waitFor();
       await screenshot(page, 'admin-domains');
     });
 
@@ -337,6 +352,7 @@ describe('askgate web UI', () => {
       await page.getByLabel('Service').selectOption('askdocs');
       const domain = page.getByLabel('Domain');
       await domain.locator('option', { hasText: displayName }).waitFor({ state: 'attached' });
+      assert.equal(await domain.locator('option', { hasText: restrictedName }).count(), 0, 'a restricted domain is not offered');
       await domain.selectOption({ label: displayName });
       await ask(page, 'How many days of leave do I get?');
       const answer = await answered(page);

@@ -14,6 +14,10 @@ pub(crate) struct AzureClaims {
     /// App roles assigned to the user.
     #[serde(default)]
     pub(crate) roles: Vec<String>,
+    /// Object ids of the user's groups, when the app registration emits them
+    /// (absent on a token whose groups overflowed into `_claim_names`).
+    #[serde(default)]
+    pub(crate) groups: Vec<String>,
     /// Not-before, which openidconnect does not check on ID tokens.
     pub(crate) nbf: Option<i64>,
 }
@@ -28,6 +32,8 @@ pub(crate) struct AccessTokenClaims {
     pub(crate) tid: Option<String>,
     #[serde(default)]
     pub(crate) roles: Vec<String>,
+    #[serde(default)]
+    pub(crate) groups: Vec<String>,
     pub(crate) email: Option<String>,
     pub(crate) preferred_username: Option<String>,
     /// v1 access tokens carry the sign-in name here instead.
@@ -69,6 +75,7 @@ pub(crate) struct IdentityParts<'a> {
     pub(crate) emails: [Option<&'a str>; 3],
     pub(crate) display_name: Option<String>,
     pub(crate) roles: Vec<String>,
+    pub(crate) groups: Vec<String>,
 }
 
 impl IdentityParts<'_> {
@@ -86,6 +93,7 @@ impl IdentityParts<'_> {
             email,
             display_name: self.display_name.filter(|name| !name.trim().is_empty()),
             roles: self.roles,
+            groups: self.groups,
         }
     }
 }

@@ -378,6 +378,7 @@ impl AzureAd {
                 .and_then(|name| name.get(None))
                 .map(|name| name.as_str().to_owned()),
             roles: azure.roles.clone(),
+            groups: azure.groups.clone(),
         }
         .into_identity())
     }
@@ -411,6 +412,7 @@ impl AzureAd {
             ],
             display_name: claims.name,
             roles: claims.roles,
+            groups: claims.groups,
         }
         .into_identity())
     }

@@ -7,10 +7,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::newtype::string_newtype;
+use crate::user::{Memberships, Role};
 use crate::{DomainId, UserId};
 
 /// Largest accepted `configuration`, serialized.
 pub const MAX_CONFIGURATION_BYTES: usize = 16 * 1024;
+
+/// Most entries a domain's `allowed_roles` may hold.
+pub const MAX_ALLOWED_ROLES: usize = 50;
+
+/// Longest entry of `allowed_roles`, in characters.
+pub const MAX_ROLE_NAME_CHARS: usize = 256;
 
 string_newtype! {
     /// A domain's unique name (`domains.name`): `^[a-z0-9][a-z0-9-]{0,62}$`.
@@ -44,6 +51,12 @@ pub enum DomainValidationError {
     InvalidBaseUrl,
     #[error("configuration.kind must be one of \"askdocs\", \"openai\" or \"builtin\"")]
     UnknownKind,
+    #[error("allowed_roles must have at most 50 entries")]
+    TooManyAllowedRoles,
+    #[error(
+        "allowed_roles entries must be Entra app role names or group ids: 1 to 256 characters without spaces or control characters"
+    )]
+    InvalidAllowedRole,
     /// The URL is well formed but the operator's rules refuse it.
     #[error("{field} is not allowed: {reason}")]
     TargetRefused { field: &'static str, reason: String },
@@ -64,6 +77,7 @@ impl DomainValidationError {
             Self::ScopeNotAllowed => "configuration.scope",
             Self::InvalidBaseUrl => "configuration.base_url",
             Self::UnknownKind => "configuration.kind",
+            Self::TooManyAllowedRoles | Self::InvalidAllowedRole => "allowed_roles",
             Self::TargetRefused { field, .. } => field,
         }
     }
@@ -296,6 +310,51 @@ pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, DomainVali
     }
 }
 
+/// Who may see and ask a domain: Entra app role names (the `roles` claim) and
+/// group object ids (the `groups` claim), matched exactly. Empty: everyone.
+/// At most [`MAX_ALLOWED_ROLES`] distinct entries of 1 to
+/// [`MAX_ROLE_NAME_CHARS`] characters without whitespace or control characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedRoles(Vec<String>);
+
+impl AllowedRoles {
+    /// Trims each entry and drops repeats, keeping the first order.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, DomainValidationError> {
+        let mut kept: Vec<String> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let entry = entry.as_ref().trim();
+            let ok = (1..=MAX_ROLE_NAME_CHARS).contains(&entry.chars().count())
+                && !entry.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !ok {
+                return Err(DomainValidationError::InvalidAllowedRole);
+            }
+            if !kept.iter().any(|k| k == entry) {
+                kept.push(entry.to_owned());
+            }
+        }
+        if kept.len() > MAX_ALLOWED_ROLES {
+            return Err(DomainValidationError::TooManyAllowedRoles);
+        }
+        Ok(Self(kept))
+    }
+
+    /// No restriction: everyone signed in.
+    #[must_use]
+    pub const fn everyone() -> Self {
+        Self(Vec::new())
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    #[must_use]
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
 /// A domain as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
@@ -306,9 +365,31 @@ pub struct Domain {
     pub api_endpoint: Option<ApiEndpoint>,
     pub configuration: DomainConfiguration,
     pub is_active: bool,
+    /// Who may see and ask it; empty: everyone.
+    pub allowed_roles: AllowedRoles,
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Domain {
+    /// Whether a user with `role` and `memberships` may see this domain and
+    /// ask it: every admin, everyone when it is not restricted, and otherwise
+    /// whoever holds one of its allowed app roles or groups. The one place
+    /// that decides; whatever lists or asks domains goes through it.
+    ///
+    /// An answer of `true` with [`Memberships::none`] needs no memberships:
+    /// callers ask that first and look the user's up only when it is `false`.
+    #[must_use]
+    pub fn admits(&self, role: Role, memberships: &Memberships) -> bool {
+        role.is_admin()
+            || self.allowed_roles.is_empty()
+            || self
+                .allowed_roles
+                .as_slice()
+                .iter()
+                .any(|allowed| memberships.holds(allowed))
+    }
 }
 
 /// A validated domain to create.
@@ -320,6 +401,7 @@ pub struct NewDomain {
     pub api_endpoint: Option<ApiEndpoint>,
     pub configuration: DomainConfiguration,
     pub is_active: bool,
+    pub allowed_roles: AllowedRoles,
 }
 
 /// A validated full replacement of a domain's editable fields (`PUT`).
@@ -420,6 +502,76 @@ mod tests {
             assert_eq!(err, DomainValidationError::UnknownKind, "{unknown}");
             assert_eq!(err.field(), "configuration.kind");
         }
+    }
+
+    #[test]
+    fn allowed_roles_are_trimmed_deduplicated_and_bounded() {
+        let roles = AllowedRoles::parse(&[
+            " Finance ",
+            "Finance",
+            "0f6c1c2e-1d0b-4f3e-9a55-4b1d2c3e4f50",
+        ])
+        .unwrap();
+        assert_eq!(
+            roles.as_slice(),
+            ["Finance", "0f6c1c2e-1d0b-4f3e-9a55-4b1d2c3e4f50"]
+        );
+        assert!(AllowedRoles::parse::<&str>(&[]).unwrap().is_empty());
+        for bad in [
+            "",
+            "   ",
+            "two words",
+            "tab\there",
+            "nul\0",
+            &"r".repeat(257),
+        ] {
+            let err = AllowedRoles::parse(&[bad]).unwrap_err();
+            assert_eq!(err, DomainValidationError::InvalidAllowedRole, "{bad:?}");
+            assert_eq!(err.field(), "allowed_roles");
+        }
+        assert!(AllowedRoles::parse(&["r".repeat(256)]).is_ok());
+        let many: Vec<String> = (0..=MAX_ALLOWED_ROLES)
+            .map(|i| format!("role-{i}"))
+            .collect();
+        assert_eq!(
+            AllowedRoles::parse(&many),
+            Err(DomainValidationError::TooManyAllowedRoles)
+        );
+        assert!(AllowedRoles::parse(&many[..MAX_ALLOWED_ROLES]).is_ok());
+    }
+
+    fn restricted_to(roles: &[&str]) -> Domain {
+        Domain {
+            id: DomainId::generate(),
+            name: DomainSlug::parse("finance").unwrap(),
+            display_name: DisplayName::parse("Finance").unwrap(),
+            description: None,
+            api_endpoint: None,
+            configuration: DomainConfiguration::empty(),
+            is_active: true,
+            allowed_roles: AllowedRoles::parse(roles).unwrap(),
+            created_by: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_restricted_domain_admits_admins_and_holders_of_an_allowed_role_or_group() {
+        let domain = restricted_to(&["Finance", "g-1"]);
+        let none = Memberships::none();
+        assert!(!domain.admits(Role::User, &none));
+        assert!(domain.admits(Role::Admin, &none));
+        let by_role = Memberships::new(vec!["Finance".into()], vec![]);
+        let by_group = Memberships::new(vec![], vec!["g-1".into()]);
+        let other = Memberships::new(vec!["finance".into(), "Reader".into()], vec!["g-2".into()]);
+        assert!(domain.admits(Role::User, &by_role));
+        assert!(domain.admits(Role::User, &by_group));
+        assert!(
+            !domain.admits(Role::User, &other),
+            "matched exactly, case included"
+        );
+        assert!(restricted_to(&[]).admits(Role::User, &none));
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn sign_in(external_id: &str, email: &str) -> SignIn {
         email: self::email(email),
         display_name: None,
         role: Role::User,
+        memberships: crate::user::Memberships::none(),
         at: now(),
         trial: Tokens::ZERO,
     }

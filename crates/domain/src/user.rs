@@ -111,6 +111,70 @@ impl User {
     }
 }
 
+/// Most app roles, and most groups, kept of one sign-in (Entra puts at most
+/// 200 groups in a token).
+pub const MAX_MEMBERSHIPS: usize = 500;
+
+/// The Entra app roles (`roles` claim) and group ids (`groups` claim) of a
+/// user's last sign-in: what a restricted domain is matched against. Entries
+/// that could not be an allowed role (empty, too long, with whitespace or
+/// control characters) are dropped, as are repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Memberships {
+    roles: Vec<String>,
+    groups: Vec<String>,
+}
+
+impl Memberships {
+    #[must_use]
+    pub fn new(roles: Vec<String>, groups: Vec<String>) -> Self {
+        Self {
+            roles: keep_names(roles),
+            groups: keep_names(groups),
+        }
+    }
+
+    /// No roles, no groups.
+    #[must_use]
+    pub const fn none() -> Self {
+        Self {
+            roles: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    #[must_use]
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// Whether `name` is one of the app roles or group ids, exactly.
+    #[must_use]
+    pub fn holds(&self, name: &str) -> bool {
+        self.roles
+            .iter()
+            .chain(&self.groups)
+            .any(|held| held == name)
+    }
+}
+
+fn keep_names(names: Vec<String>) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for name in names {
+        let ok = (1..=crate::domain::MAX_ROLE_NAME_CHARS).contains(&name.chars().count())
+            && !name.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok && kept.len() < MAX_MEMBERSHIPS && !kept.contains(&name) {
+            kept.push(name);
+        }
+    }
+    kept
+}
+
 /// What a successful sign-in tells askgate about a person. Upserting it creates
 /// the user on first sign-in, with `trial` tokens when neither the identity nor
 /// the e-mail address had a trial before, and refreshes email, name, role and
@@ -121,6 +185,8 @@ pub struct SignIn {
     pub email: Email,
     pub display_name: Option<String>,
     pub role: Role,
+    /// The app roles and groups the sign-in carried; they replace the stored ones.
+    pub memberships: Memberships,
     pub at: DateTime<Utc>,
     /// Tokens a first sign-in gets (`TRIAL_TOKENS`); 0 grants nothing.
     pub trial: Tokens,
@@ -168,6 +234,27 @@ mod tests {
         let id = ExternalId::for_dev_login(&email);
         assert_eq!(ExternalId::parse(id.as_str()), Ok(id));
         assert!(ExternalId::parse(&"x".repeat(259)).is_err());
+    }
+
+    #[test]
+    fn memberships_keep_names_an_allowed_role_could_match_once_each() {
+        let m = Memberships::new(
+            vec![
+                "Finance".into(),
+                "Finance".into(),
+                "with space".into(),
+                String::new(),
+            ],
+            vec!["g-1".into(), "x".repeat(257)],
+        );
+        assert_eq!(m.roles(), ["Finance"]);
+        assert_eq!(m.groups(), ["g-1"]);
+        assert!(m.holds("g-1") && m.holds("Finance") && !m.holds("finance"));
+        let many = (0..MAX_MEMBERSHIPS + 5).map(|i| format!("g{i}")).collect();
+        assert_eq!(
+            Memberships::new(vec![], many).groups().len(),
+            MAX_MEMBERSHIPS
+        );
     }
 
     #[test]

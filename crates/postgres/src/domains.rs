@@ -37,6 +37,7 @@ fn fields(domain: &NewDomain) -> DomainFields<'_> {
         api_endpoint: domain.api_endpoint.as_ref().map(|e| e.as_str()),
         configuration: domain.configuration.to_value(),
         is_active: domain.is_active,
+        allowed_roles: domain.allowed_roles.as_slice(),
     }
 }
 

@@ -5,7 +5,9 @@
 
 use std::str::FromStr;
 
-use askgate_domain::domain::{ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainSlug};
+use askgate_domain::domain::{
+    AllowedRoles, ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainSlug,
+};
 use askgate_domain::ledger::{EntryKind, LedgerEntry, ServiceType};
 use askgate_domain::user::{ExternalId, Role, User};
 use askgate_domain::{DomainId, Email, Tokens, TransactionId, UserId};
@@ -74,6 +76,8 @@ pub(crate) struct NewUserRow<'a> {
     pub display_name: Option<&'a str>,
     pub role: &'a str,
     pub last_login: Option<DateTime<Utc>>,
+    pub entra_roles: &'a [String],
+    pub entra_groups: &'a [String],
 }
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -148,6 +152,7 @@ pub(crate) struct DomainRow {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub allowed_roles: Vec<String>,
 }
 
 impl TryFrom<DomainRow> for Domain {
@@ -169,6 +174,8 @@ impl TryFrom<DomainRow> for Domain {
             configuration: DomainConfiguration::parse(row.configuration)
                 .map_err(corrupt("domains", "configuration"))?,
             is_active: row.is_active,
+            allowed_roles: AllowedRoles::parse(&row.allowed_roles)
+                .map_err(corrupt("domains", "allowed_roles"))?,
             created_by: row.created_by.map(UserId::from_uuid),
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -186,4 +193,5 @@ pub(crate) struct DomainFields<'a> {
     pub api_endpoint: Option<&'a str>,
     pub configuration: serde_json::Value,
     pub is_active: bool,
+    pub allowed_roles: &'a [String],
 }

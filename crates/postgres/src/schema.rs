@@ -15,6 +15,8 @@ diesel::table! {
         last_login -> Nullable<Timestamptz>,
         disabled_at -> Nullable<Timestamptz>,
         role_from_sign_in -> Bool,
+        entra_roles -> Array<Text>,
+        entra_groups -> Array<Text>,
     }
 }
 
@@ -45,6 +47,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        allowed_roles -> Array<Text>,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use askgate_domain::ledger::EntryKind;
 use askgate_domain::ports::UserRepository;
-use askgate_domain::user::{SignIn, User};
+use askgate_domain::user::{Memberships, SignIn, User};
 use askgate_domain::{Email, StoreError, UserId};
 use async_trait::async_trait;
 use diesel::dsl::sql;
@@ -68,6 +68,8 @@ async fn claim_legacy_row(
         users::display_name.eq(sign_in.display_name.as_deref()),
         users::role.eq(sign_in.role.as_str()),
         users::last_login.eq(Some(sign_in.at)),
+        users::entra_roles.eq(sign_in.memberships.roles()),
+        users::entra_groups.eq(sign_in.memberships.groups()),
         users::updated_at.eq(diesel::dsl::now),
     ))
     .returning(UserRow::as_returning())
@@ -167,6 +169,8 @@ impl UserRepository for PgUsers {
             display_name: sign_in.display_name.as_deref(),
             role: sign_in.role.as_str(),
             last_login: Some(sign_in.at),
+            entra_roles: sign_in.memberships.roles(),
+            entra_groups: sign_in.memberships.groups(),
         };
         // The balance is never part of the update: only the profile and
         // last_login. A new row gets its trial in the same transaction.
@@ -197,6 +201,8 @@ impl UserRepository for PgUsers {
                                 "excluded.role = 'admin' OR users.role_from_sign_in",
                             )),
                             users::last_login.eq(excluded(users::last_login)),
+                            users::entra_roles.eq(excluded(users::entra_roles)),
+                            users::entra_groups.eq(excluded(users::entra_groups)),
                             users::updated_at.eq(diesel::dsl::now),
                         ))
                         // `xmax` is 0 on a row this statement inserted, not updated.
@@ -236,6 +242,20 @@ impl UserRepository for PgUsers {
             .optional()
             .map_err(DbError::from)?;
         Ok(row.map(User::try_from).transpose().map_err(DbError::from)?)
+    }
+
+    async fn memberships(&self, id: UserId) -> Result<Memberships, StoreError> {
+        let mut conn = self.db.conn().await.map_err(DbError::from)?;
+        let row = users::table
+            .find(id.as_uuid())
+            .select((users::entra_roles, users::entra_groups))
+            .first::<(Vec<String>, Vec<String>)>(&mut conn)
+            .await
+            .optional()
+            .map_err(DbError::from)?;
+        Ok(row.map_or_else(Memberships::none, |(roles, groups)| {
+            Memberships::new(roles, groups)
+        }))
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {

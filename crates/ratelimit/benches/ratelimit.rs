@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use askgate_domain::UserId;
+use askgate_domain::user::Role;
 use askgate_ratelimit::{InProcessLimiter, RateLimitConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -18,21 +19,21 @@ fn check_now(c: &mut Criterion) {
     let unlimited = InProcessLimiter::new(RateLimitConfig::per_minute(u32::MAX));
     let user = UserId::generate();
     group.bench_function("allowed/one_user", |b| {
-        b.iter(|| unlimited.check_now(black_box(user)));
+        b.iter(|| unlimited.check_now(black_box(user), Role::User));
     });
 
     let users: Vec<UserId> = (0..10_000).map(|_| UserId::generate()).collect();
     let mut next = users.iter().cycle();
     group.bench_function("allowed/10k_users", |b| {
-        b.iter(|| unlimited.check_now(black_box(*next.next().unwrap())));
+        b.iter(|| unlimited.check_now(black_box(*next.next().unwrap()), Role::User));
     });
 
     let strict = InProcessLimiter::new(RateLimitConfig::per_minute(1));
     let over = UserId::generate();
-    assert!(strict.check_now(over).allowed);
-    assert!(!strict.check_now(over).allowed);
+    assert!(strict.check_now(over, Role::User).allowed);
+    assert!(!strict.check_now(over, Role::User).allowed);
     group.bench_function("refused/one_user", |b| {
-        b.iter(|| strict.check_now(black_box(over)));
+        b.iter(|| strict.check_now(black_box(over), Role::User));
     });
     group.finish();
 }

@@ -1,8 +1,8 @@
 //! The Redis limiter: one GCRA bucket per user in Redis, updated by an atomic Lua
 //! script (`gcra.lua`) on Redis' clock, so several askgate instances share one limit.
 //!
-//! Keys are `{key_prefix}:ratelimit:{user_id}` and expire once the bucket is full
-//! again. When Redis cannot be reached the limiter fails open (admits and warns) or
+//! Keys are `{key_prefix}:ratelimit:{tier}:{user_id}` (the tier is the user's
+//! role, each with its own limit) and expire once the bucket is full again. When Redis cannot be reached the limiter fails open (admits and warns) or
 //! closed (returns `RateLimiterUnavailable`), as configured; either way the failure
 //! is counted in [`RedisLimiter::redis_failures`].
 
@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use askgate_domain::ports::{RateDecision, RateLimiter, RateLimiterUnavailable};
+use askgate_domain::user::Role;
 use askgate_domain::{BoxError, UserId};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
-use crate::RateLimitConfig;
+use crate::RateLimitTiers;
 
 /// Longest wait for a connection to Redis.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -63,7 +64,7 @@ pub enum RedisLimiterError {
 pub struct RedisLimiter {
     connection: ConnectionManager,
     script: Script,
-    config: RateLimitConfig,
+    tiers: RateLimitTiers,
     failure: RedisFailureMode,
     key_prefix: String,
     failures: AtomicU64,
@@ -73,7 +74,7 @@ pub struct RedisLimiter {
 impl std::fmt::Debug for RedisLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisLimiter")
-            .field("config", &self.config)
+            .field("tiers", &self.tiers)
             .field("failure", &self.failure)
             .field("key_prefix", &self.key_prefix)
             .field("redis_failures", &self.redis_failures())
@@ -87,7 +88,7 @@ impl RedisLimiter {
     /// says until then.
     pub async fn connect(
         url: &str,
-        config: RateLimitConfig,
+        tiers: impl Into<RateLimitTiers>,
         failure: RedisFailureMode,
         key_prefix: &str,
     ) -> Result<Self, RedisLimiterError> {
@@ -102,7 +103,7 @@ impl RedisLimiter {
         let limiter = Self {
             connection,
             script: Script::new(include_str!("gcra.lua")),
-            config,
+            tiers: tiers.into(),
             failure,
             key_prefix: key_prefix.to_owned(),
             failures: AtomicU64::new(0),
@@ -124,8 +125,8 @@ impl RedisLimiter {
         self.failures.load(Ordering::Relaxed)
     }
 
-    fn key(&self, user: UserId) -> String {
-        format!("{}:ratelimit:{}", self.key_prefix, user)
+    fn key(&self, user: UserId, tier: Role) -> String {
+        format!("{}:ratelimit:{tier}:{user}", self.key_prefix)
     }
 
     fn warn_unreachable_at_start(&self, error: &dyn std::error::Error) {
@@ -136,20 +137,26 @@ impl RedisLimiter {
         );
     }
 
-    async fn run_script(&self, user: UserId) -> Result<(i64, i64, i64), BoxError> {
-        let interval_us = u64::try_from(self.config.interval().as_micros()).unwrap_or(u64::MAX);
+    async fn run_script(&self, user: UserId, tier: Role) -> Result<(i64, i64, i64), BoxError> {
+        let config = self.tiers.for_role(tier);
+        let interval_us = u64::try_from(config.interval().as_micros()).unwrap_or(u64::MAX);
         let mut connection = self.connection.clone();
         let mut invocation = self.script.prepare_invoke();
         invocation
-            .key(self.key(user))
+            .key(self.key(user, tier))
             .arg(interval_us.max(1))
-            .arg(self.config.burst_size());
+            .arg(config.burst_size());
         let reply =
             tokio::time::timeout(CHECK_TIMEOUT, invocation.invoke_async(&mut connection)).await??;
         Ok(reply)
     }
 
-    fn unavailable(&self, error: BoxError) -> Result<RateDecision, RateLimiterUnavailable> {
+    fn unavailable(
+        &self,
+        error: BoxError,
+        tier: Role,
+    ) -> Result<RateDecision, RateLimiterUnavailable> {
+        let config = self.tiers.for_role(tier);
         self.failures.fetch_add(1, Ordering::Relaxed);
         if !self.degraded.swap(true, Ordering::Relaxed) {
             tracing::warn!(
@@ -163,8 +170,8 @@ impl RedisLimiter {
         match self.failure {
             RedisFailureMode::Open => Ok(RateDecision {
                 allowed: true,
-                limit: self.config.limit(),
-                remaining: self.config.burst_size().saturating_sub(1),
+                limit: config.limit(),
+                remaining: config.burst_size().saturating_sub(1),
                 reset_after: Duration::ZERO,
             }),
             RedisFailureMode::Closed => Err(RateLimiterUnavailable(error)),
@@ -174,20 +181,24 @@ impl RedisLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisLimiter {
-    async fn check(&self, user: UserId) -> Result<RateDecision, RateLimiterUnavailable> {
-        match self.run_script(user).await {
+    async fn check(
+        &self,
+        user: UserId,
+        tier: Role,
+    ) -> Result<RateDecision, RateLimiterUnavailable> {
+        match self.run_script(user, tier).await {
             Ok((allowed, remaining, reset_after_us)) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("Redis rate limiter available again");
                 }
                 Ok(RateDecision {
                     allowed: allowed == 1,
-                    limit: self.config.limit(),
+                    limit: self.tiers.for_role(tier).limit(),
                     remaining: u32::try_from(remaining).unwrap_or(0),
                     reset_after: Duration::from_micros(u64::try_from(reset_after_us).unwrap_or(0)),
                 })
             }
-            Err(error) => self.unavailable(error),
+            Err(error) => self.unavailable(error, tier),
         }
     }
 }

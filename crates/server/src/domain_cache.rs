@@ -171,6 +171,7 @@ mod tests {
                 api_endpoint: None,
                 configuration: DomainConfiguration::empty(),
                 is_active: new.is_active,
+                allowed_roles: new.allowed_roles.clone(),
                 created_by: None,
                 created_at: Utc::now(),
                 updated_at: Utc::now(),
@@ -206,6 +207,7 @@ mod tests {
             api_endpoint: None,
             configuration: DomainConfiguration::empty(),
             is_active: active,
+            allowed_roles: askgate_domain::domain::AllowedRoles::everyone(),
         }
     }
 

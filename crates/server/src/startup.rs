@@ -475,7 +475,7 @@ async fn rate_limiter_parts(settings: &Settings) -> Result<Limiter, StartupError
             let redis = Arc::new(
                 RedisLimiter::connect(
                     url.expose_secret(),
-                    limits.limit_config(),
+                    limits.limit_tiers(),
                     limits.redis_failure,
                     "askgate",
                 )
@@ -488,7 +488,7 @@ async fn rate_limiter_parts(settings: &Settings) -> Result<Limiter, StartupError
             }
         }
         None => Limiter {
-            limiter: Arc::new(InProcessLimiter::new(limits.limit_config())),
+            limiter: Arc::new(InProcessLimiter::new(limits.limit_tiers())),
             redis: None,
         },
     })
@@ -512,6 +512,7 @@ fn chat_service(
             conversations: Arc::clone(&postgres.conversations),
             rate_limiter,
             replies: Arc::new(ChatReplyFormat),
+            users: Arc::clone(&postgres.users),
         },
         settings.upstream.duplicate_wait(),
     ))
@@ -595,6 +596,7 @@ fn app_state(
             Arc::clone(&postgres.domains),
             Arc::new(settings.upstream.allowed_hosts()),
             Arc::clone(&postgres.admin),
+            Arc::clone(&postgres.users),
         )),
         admin: Arc::new(AdminService::new(
             Arc::clone(&postgres.admin),

@@ -296,6 +296,8 @@ export interface DevLoginRequest {
   display_name?: string | null;
   /** An address: up to 64 characters before the `@`, a host that neither starts nor ends with a dot, no spaces or control characters. */
   email: string;
+  /** App roles to sign in with, as an Entra ID token's `roles` claim would carry them (they decide which restricted domains the user may ask). */
+  roles?: Array<string>;
 }
 
 export interface DeviceApproval {
@@ -325,8 +327,10 @@ export interface DeviceTokenRequest {
   device_code: string;
 }
 
-/** An AskDocs domain. `api_endpoint`, `configuration` and `created_by` are shown to admins only. */
+/** An AskDocs domain. `api_endpoint`, `configuration`, `allowed_roles` and `created_by` are shown to admins only. */
 export interface Domain {
+  /** The app roles or groups that may see and ask it; empty: everyone. */
+  allowed_roles?: Array<string> | null;
   api_endpoint?: string | null;
   configuration?: unknown;
   created_at: string;
@@ -339,8 +343,10 @@ export interface Domain {
   updated_at: string;
 }
 
-/** A domain as an admin submits it (create and update replace every field). */
+/** A domain as an admin submits it (create and update replace every field; an update without `allowed_roles` keeps who may ask). */
 export interface DomainInput {
+  /** Who may see and ask this domain: Entra app role names (`roles` claim) or group object ids (`groups` claim), matched exactly; at most 50 entries of 1 to 256 characters without spaces. Empty: everyone signed in. Admins always may. Absent: everyone on create, unchanged on update. */
+  allowed_roles?: Array<string> | null;
   /** Where this domain's questions go: an http or https URL (https in production) whose host the operator allows (`UPSTREAM_ALLOWED_HOSTS`). */
   api_endpoint?: string | null;
   /** JSON object of at most 16 KiB: `kind` (`askdocs`, `openai`, `builtin`), and for `openai` `model`, `base_url` (an allowed host, like `api_endpoint`) and `system_prompt`. `scope` is refused: token scopes are server settings. */

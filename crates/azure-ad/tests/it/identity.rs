@@ -78,6 +78,7 @@ async fn code_exchange_returns_the_identity_from_the_id_token() {
     );
     assert_eq!(identity.display_name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(identity.roles, ["Admin", "Reader"]);
+    assert_eq!(identity.groups, ["5e0c1f4a-7d1b-4c5e-9a0f-2b3c4d5e6f70"]);
 }
 
 #[tokio::test]
@@ -246,6 +247,7 @@ async fn bearer_token_for_the_app_id_uri_is_accepted() {
         Some(Email::parse("ada@contoso.onmicrosoft.com").unwrap())
     );
     assert_eq!(identity.roles, ["Reader"]);
+    assert_eq!(identity.groups, ["5e0c1f4a-7d1b-4c5e-9a0f-2b3c4d5e6f70"]);
 }
 
 #[tokio::test]

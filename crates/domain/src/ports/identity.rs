@@ -12,6 +12,8 @@ pub struct ExternalIdentity {
     pub display_name: Option<String>,
     /// App roles (`roles` claim).
     pub roles: Vec<String>,
+    /// Group object ids (`groups` claim), when the app registration emits them.
+    pub groups: Vec<String>,
 }
 
 /// The start of an authorization-code + PKCE sign-in.

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::user::Role;
 use crate::{BoxError, UserId};
 
 /// The outcome of one rate-limit check, with what the `RateLimit-*` headers need.
@@ -21,8 +22,10 @@ pub struct RateLimiterUnavailable(#[source] pub BoxError);
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
-    /// Counts one request by `user` and says whether it may proceed.
+    /// Counts one request by `user` against the limit of their role's tier
+    /// (`tier`) and says whether it may proceed. Each tier counts apart.
     /// MUST return `Err` only when the backing store cannot be reached and the
     /// limiter is configured to fail closed.
-    async fn check(&self, user: UserId) -> Result<RateDecision, RateLimiterUnavailable>;
+    async fn check(&self, user: UserId, tier: Role)
+    -> Result<RateDecision, RateLimiterUnavailable>;
 }

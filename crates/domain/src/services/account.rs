@@ -13,7 +13,7 @@ use crate::ports::{
     BalanceError, Clock, CreditError, ExternalIdentity, HistoryError, Ledger, UserRepository,
 };
 use crate::usage::{DailySpend, LedgerFilter, UsageDays};
-use crate::user::{Actor, ExternalId, Role, SignIn, User, normalise_display_name};
+use crate::user::{Actor, ExternalId, Memberships, Role, SignIn, User, normalise_display_name};
 use crate::{BoxError, Email, StoreError, Tokens, UserId};
 
 #[derive(Debug, thiserror::Error)]
@@ -142,18 +142,22 @@ struct IdentityKey {
     email: Option<String>,
     display_name: Option<String>,
     roles: Vec<String>,
+    groups: Vec<String>,
 }
 
 impl From<&ExternalIdentity> for IdentityKey {
     fn from(identity: &ExternalIdentity) -> Self {
         let mut roles = identity.roles.clone();
         roles.sort_unstable();
+        let mut groups = identity.groups.clone();
+        groups.sort_unstable();
         Self {
             subject: identity.subject.clone(),
             tenant: identity.tenant.clone(),
             email: identity.email.as_ref().map(|e| e.as_str().to_owned()),
             display_name: identity.display_name.clone(),
             roles,
+            groups,
         }
     }
 }
@@ -201,8 +205,15 @@ impl AccountService {
         let external_id =
             ExternalId::parse(&identity.subject).map_err(|_| AccountError::InvalidIdentity)?;
         let role = self.admins.role_of(&email, identity);
-        self.upsert(external_id, email, identity.display_name.as_deref(), role)
-            .await
+        let memberships = Memberships::new(identity.roles.clone(), identity.groups.clone());
+        self.upsert(
+            external_id,
+            email,
+            identity.display_name.as_deref(),
+            role,
+            memberships,
+        )
+        .await
     }
 
     /// The user an access token's verified identity speaks for, signed in as
@@ -220,22 +231,32 @@ impl AccountService {
         Ok(user)
     }
 
-    /// The development sign-in (`AUTH_DEV_LOGIN`): trusts the given address.
-    /// `admin` asks for the admin role; `ADMIN_EMAILS` also grants it.
+    /// The development sign-in (`AUTH_DEV_LOGIN`): trusts the given address
+    /// and app roles (`roles`, as a `roles` claim would carry them). `admin`
+    /// asks for the admin role; `ADMIN_EMAILS` and the admin app role also
+    /// grant it.
     #[instrument(skip_all)]
     pub async fn dev_sign_in(
         &self,
         email: Email,
         display_name: Option<&str>,
         admin: bool,
+        roles: Vec<String>,
     ) -> Result<User, AccountError> {
         let role = if admin {
             Role::Admin
         } else {
-            self.admins.role_for(&email, &[])
+            self.admins.role_for(&email, &roles)
         };
-        self.upsert(ExternalId::for_dev_login(&email), email, display_name, role)
-            .await
+        let memberships = Memberships::new(roles, Vec::new());
+        self.upsert(
+            ExternalId::for_dev_login(&email),
+            email,
+            display_name,
+            role,
+            memberships,
+        )
+        .await
     }
 
     async fn upsert(
@@ -244,12 +265,14 @@ impl AccountService {
         email: Email,
         display_name: Option<&str>,
         role: Role,
+        memberships: Memberships,
     ) -> Result<User, AccountError> {
         let sign_in = SignIn {
             external_id,
             email,
             display_name: normalise_display_name(display_name),
             role,
+            memberships,
             at: self.clock.now(),
             trial: self.trial,
         };
@@ -396,7 +419,24 @@ mod tests {
             email: email.map(|e| Email::parse(e).unwrap()),
             display_name: Some("  Ann Example ".into()),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            groups: Vec::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_keeps_the_roles_and_groups_its_token_carried() {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_upsert_sign_in()
+            .withf(|s| s.memberships.roles() == ["Finance"] && s.memberships.groups() == ["g-1"])
+            .times(1)
+            .returning(|s| Ok(user_signed_in(s)));
+        let mut with_groups = identity(Some("ann@example.com"), &["Finance"]);
+        with_groups.groups = vec!["g-1".into()];
+        service(users, AdminPolicy::default())
+            .sign_in(&with_groups)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -6,11 +6,11 @@ use tracing::instrument;
 
 use crate::audit::{AuditAction, AuditStamp, NewAuditRecord};
 use crate::domain::{
-    ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainDeletion, DomainSlug,
-    DomainValidationError, NewDomain, parse_description,
+    AllowedRoles, ApiEndpoint, DisplayName, Domain, DomainConfiguration, DomainDeletion,
+    DomainSlug, DomainValidationError, NewDomain, parse_description,
 };
-use crate::ports::{AdminStore, DomainRepository, UpstreamTargets};
-use crate::user::Actor;
+use crate::ports::{AdminStore, DomainRepository, UpstreamTargets, UserRepository};
+use crate::user::{Actor, Memberships};
 use crate::{BoxError, DomainId, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,9 @@ pub struct DomainInput {
     pub configuration: Option<serde_json::Value>,
     /// Absent: active.
     pub is_active: Option<bool>,
+    /// App role names or group ids that may see and ask the domain; empty:
+    /// everyone. Absent: everyone for a new domain, unchanged on an update.
+    pub allowed_roles: Option<Vec<String>>,
 }
 
 impl DomainInput {
@@ -77,6 +80,10 @@ impl DomainInput {
             api_endpoint,
             configuration,
             is_active: self.is_active.unwrap_or(true),
+            allowed_roles: match &self.allowed_roles {
+                Some(entries) => AllowedRoles::parse(entries)?,
+                None => AllowedRoles::everyone(),
+            },
         })
     }
 }
@@ -85,6 +92,21 @@ pub struct DomainService {
     repo: Arc<dyn DomainRepository>,
     targets: Arc<dyn UpstreamTargets>,
     audit: Arc<dyn AdminStore>,
+    users: Arc<dyn UserRepository>,
+}
+
+/// Whether `actor` may see and ask `domain` ([`Domain::admits`]), looking up
+/// their memberships only when the domain is restricted and they are no admin.
+pub(crate) async fn admitted(
+    domain: &Domain,
+    actor: &Actor,
+    users: &dyn UserRepository,
+) -> Result<bool, crate::StoreError> {
+    if domain.admits(actor.role, &Memberships::none()) {
+        return Ok(true);
+    }
+    let memberships = users.memberships(actor.user).await?;
+    Ok(domain.admits(actor.role, &memberships))
 }
 
 /// What the audit log keeps of a domain: what identifies it and where its
@@ -96,21 +118,25 @@ fn audited(domain: &Domain) -> serde_json::Value {
         "description": domain.description,
         "api_endpoint": domain.api_endpoint.as_ref().map(ApiEndpoint::as_str),
         "is_active": domain.is_active,
+        "allowed_roles": domain.allowed_roles.as_slice(),
     })
 }
 
 impl DomainService {
     /// `targets` decides which upstream URLs a domain may name; `audit`
-    /// records every change an admin makes.
+    /// records every change an admin makes; `users` knows the memberships a
+    /// restricted domain is matched against.
     pub fn new(
         repo: Arc<dyn DomainRepository>,
         targets: Arc<dyn UpstreamTargets>,
         audit: Arc<dyn AdminStore>,
+        users: Arc<dyn UserRepository>,
     ) -> Self {
         Self {
             repo,
             targets,
             audit,
+            users,
         }
     }
 
@@ -155,7 +181,8 @@ impl DomainService {
         Ok(domain)
     }
 
-    /// Active domains; admins may also see inactive ones.
+    /// The active domains `actor` may see ([`Domain::admits`]); admins see
+    /// every domain, and may also see inactive ones.
     pub async fn list(
         &self,
         actor: &Actor,
@@ -164,7 +191,14 @@ impl DomainService {
         if include_inactive && !actor.is_admin() {
             return Err(DomainError::Forbidden);
         }
-        Ok(self.repo.list(include_inactive).await?)
+        let mut domains = self.repo.list(include_inactive).await?;
+        let none = Memberships::none();
+        if domains.iter().all(|d| d.admits(actor.role, &none)) {
+            return Ok(domains);
+        }
+        let memberships = self.users.memberships(actor.user).await?;
+        domains.retain(|d| d.admits(actor.role, &memberships));
+        Ok(domains)
     }
 
     #[instrument(skip_all, fields(admin = %stamp.actor))]
@@ -192,8 +226,12 @@ impl DomainService {
         input: DomainInput,
     ) -> Result<Domain, DomainError> {
         Self::require_admin(actor)?;
-        let update = self.validate(input)?;
+        let keeps_access = input.allowed_roles.is_none();
+        let mut update = self.validate(input)?;
         let before = self.repo.get(id).await?.ok_or(DomainError::NotFound)?;
+        if keeps_access {
+            update.allowed_roles = before.allowed_roles.clone();
+        }
         let updated = self
             .repo
             .update(id, &update)
@@ -274,9 +312,101 @@ mod tests {
     }
 
     fn service(repo: MockDomainRepository) -> DomainService {
+        service_with(repo, crate::ports::MockUserRepository::new())
+    }
+
+    fn service_with(
+        repo: MockDomainRepository,
+        users: crate::ports::MockUserRepository,
+    ) -> DomainService {
         let mut audit = crate::ports::MockAdminStore::new();
         audit.expect_record().never();
-        DomainService::new(Arc::new(repo), Arc::new(OnlyDocsExample), Arc::new(audit))
+        DomainService::new(
+            Arc::new(repo),
+            Arc::new(OnlyDocsExample),
+            Arc::new(audit),
+            Arc::new(users),
+        )
+    }
+
+    fn stored(name: &str, allowed: &[&str]) -> Domain {
+        let now = chrono::Utc::now();
+        Domain {
+            id: DomainId::generate(),
+            name: DomainSlug::parse(name).unwrap(),
+            display_name: DisplayName::parse(name).unwrap(),
+            description: None,
+            api_endpoint: None,
+            configuration: DomainConfiguration::empty(),
+            is_active: true,
+            allowed_roles: AllowedRoles::parse(allowed).unwrap(),
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_shows_restricted_domains_only_to_their_roles_and_admins() {
+        let mut repo = MockDomainRepository::new();
+        repo.expect_list()
+            .returning(|_| Ok(vec![stored("open", &[]), stored("finance", &["Finance"])]));
+        let mut users = crate::ports::MockUserRepository::new();
+        let ann = actor(Role::User);
+        let bob = actor(Role::User);
+        users.expect_memberships().returning(move |id| {
+            Ok(if id == ann.user {
+                Memberships::new(vec!["Finance".into()], vec![])
+            } else {
+                Memberships::new(vec!["Reader".into()], vec!["g-1".into()])
+            })
+        });
+        let svc = service_with(repo, users);
+        let names = |list: Vec<Domain>| {
+            list.into_iter()
+                .map(|d| d.name.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(svc.list(&ann, false).await.unwrap()),
+            ["open", "finance"]
+        );
+        assert_eq!(names(svc.list(&bob, false).await.unwrap()), ["open"]);
+        assert_eq!(
+            names(svc.list(&actor(Role::Admin), false).await.unwrap()),
+            ["open", "finance"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_open_list_never_looks_memberships_up() {
+        let mut repo = MockDomainRepository::new();
+        repo.expect_list()
+            .returning(|_| Ok(vec![stored("open", &[])]));
+        let mut users = crate::ports::MockUserRepository::new();
+        users.expect_memberships().never();
+        let svc = service_with(repo, users);
+        assert_eq!(svc.list(&actor(Role::User), false).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn too_many_or_malformed_allowed_roles_are_refused_naming_the_field() {
+        let mut repo = MockDomainRepository::new();
+        repo.expect_create().never();
+        repo.expect_update().never();
+        let svc = service(repo);
+        let admin = actor(Role::Admin);
+        let too_many = (0..51).map(|i| format!("r{i}")).collect();
+        for roles in [too_many, vec!["has space".to_owned()], vec![String::new()]] {
+            let bad = DomainInput {
+                allowed_roles: Some(roles),
+                ..input()
+            };
+            match svc.create(&admin, &stamp(&admin), bad).await {
+                Err(DomainError::Invalid(e)) => assert_eq!(e.field(), "allowed_roles"),
+                other => panic!("expected a validation error, got {other:?}"),
+            }
+        }
     }
 
     fn stamp(actor: &Actor) -> AuditStamp {

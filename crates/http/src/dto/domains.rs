@@ -6,7 +6,8 @@ use askgate_domain::{DomainId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A domain as an admin submits it (create and update replace every field).
+/// A domain as an admin submits it (create and update replace every field;
+/// an update without `allowed_roles` keeps who may ask).
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[schema(as = DomainInput)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,13 @@ pub struct DomainBody {
     pub configuration: Option<serde_json::Value>,
     #[serde(default)]
     pub is_active: Option<bool>,
+    /// Who may see and ask this domain: Entra app role names (`roles` claim)
+    /// or group object ids (`groups` claim), matched exactly; at most 50
+    /// entries of 1 to 256 characters without spaces. Empty: everyone signed
+    /// in. Admins always may. Absent: everyone on create, unchanged on update.
+    #[serde(default)]
+    #[schema(max_items = 50, example = json!(["Finance.Reader"]))]
+    pub allowed_roles: Option<Vec<String>>,
 }
 
 impl From<DomainBody> for DomainInput {
@@ -44,6 +52,7 @@ impl From<DomainBody> for DomainInput {
             api_endpoint,
             configuration,
             is_active,
+            allowed_roles,
         } = body;
         Self {
             name,
@@ -52,12 +61,13 @@ impl From<DomainBody> for DomainInput {
             api_endpoint,
             configuration,
             is_active,
+            allowed_roles,
         }
     }
 }
 
-/// An AskDocs domain. `api_endpoint`, `configuration` and `created_by` are
-/// shown to admins only.
+/// An AskDocs domain. `api_endpoint`, `configuration`, `allowed_roles` and
+/// `created_by` are shown to admins only.
 // To admins the three are always there (`null` when unset); to everyone else
 // they are left out, hence the two layers of `Option`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -74,6 +84,9 @@ pub struct DomainView {
     pub api_endpoint: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub configuration: Option<serde_json::Value>,
+    /// The app roles or groups that may see and ask it; empty: everyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_roles: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub created_by: Option<Option<UserId>>,
@@ -94,6 +107,7 @@ impl DomainView {
             api_endpoint: admin
                 .then(|| domain.api_endpoint.as_ref().map(|e| e.as_str().to_owned())),
             configuration: admin.then(|| domain.configuration.to_value()),
+            allowed_roles: admin.then(|| domain.allowed_roles.as_slice().to_vec()),
             created_by: admin.then_some(domain.created_by),
             created_at: domain.created_at,
             updated_at: domain.updated_at,

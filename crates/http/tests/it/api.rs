@@ -91,6 +91,7 @@ impl Ports {
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
+            Arc::new(MockUserRepository::new()),
         );
         let chat = ChatService::new(
             ChatPorts {
@@ -100,6 +101,7 @@ impl Ports {
                 conversations: Arc::new(MockConversationRepository::new()),
                 rate_limiter: Arc::new(MockRateLimiter::new()),
                 replies: Arc::new(askgate_http::dto::ChatReplyFormat),
+                users: Arc::new(MockUserRepository::new()),
             },
             Duration::from_secs(1),
         );

@@ -61,7 +61,7 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
         Ok(Some(Tokens::ONE))
     });
     let mut limiter = MockRateLimiter::new();
-    limiter.expect_check().returning(|_| {
+    limiter.expect_check().returning(|_, _| {
         Ok(RateDecision {
             allowed: true,
             limit: 30,
@@ -77,6 +77,7 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             conversations: Arc::new(MockConversationRepository::new()),
             rate_limiter: Arc::new(limiter),
             replies: Arc::new(ChatReplyFormat),
+            users: Arc::new(MockUserRepository::new()),
         },
         Duration::from_secs(1),
     );
@@ -121,6 +122,7 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(MockDomainRepository::new()),
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
             Arc::new(askgate_domain::ports::MockAdminStore::new()),
+            Arc::new(MockUserRepository::new()),
         )),
         app_credits: Arc::new(askgate_domain::services::AppCreditService::new(Arc::new(
             askgate_domain::ports::MockAppLedger::new(),

@@ -410,6 +410,7 @@ async fn a_reservation_records_its_service_domain_conversation_and_charge() {
                 api_endpoint: None,
                 configuration: DomainConfiguration::empty(),
                 is_active: true,
+                allowed_roles: askgate_domain::domain::AllowedRoles::everyone(),
             },
             ann,
         )

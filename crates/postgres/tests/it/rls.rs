@@ -822,3 +822,44 @@ async fn functions_created_after_the_rls_script_are_not_executable_by_anon() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn after_the_migrations_a_restricted_domain_is_read_only_by_holders_of_its_roles_or_groups() {
+    let mut db = migrated_supabase_database().await;
+    db.client.batch_execute(RLS).await.unwrap();
+    let id = || Uuid::new_v4().to_string();
+    let (by_role, by_group, outsider, admin) = (id(), id(), id(), id());
+    let (open, finance, hr) = (id(), id(), id());
+    db.client
+        .batch_execute(&format!(
+            "INSERT INTO users (id, azure_ad_id, email, role, entra_roles, entra_groups) VALUES
+                ('{by_role}', 'oid-r', 'r@example.com', 'user', '{{Finance}}', '{{}}'),
+                ('{by_group}', 'oid-g', 'g@example.com', 'user', '{{Reader}}', '{{g-1}}'),
+                ('{outsider}', 'oid-o', 'o@example.com', 'user', '{{finance}}', '{{g-2}}'),
+                ('{admin}', 'oid-a', 'a@example.com', 'admin', '{{}}', '{{}}');
+             INSERT INTO domains (id, name, display_name, allowed_roles) VALUES
+                ('{open}', 'open', 'Open', '{{}}'),
+                ('{finance}', 'finance', 'Finance', '{{Finance,g-1}}'),
+                ('{hr}', 'hr', 'HR', '{{HR}}');"
+        ))
+        .await
+        .unwrap();
+    let sorted = |v: &[&String]| {
+        let mut v: Vec<String> = v.iter().map(|s| (*s).clone()).collect();
+        v.sort();
+        v
+    };
+    for (user, expected) in [
+        (&by_role, sorted(&[&open, &finance])),
+        (&by_group, sorted(&[&open, &finance])),
+        (&outsider, sorted(&[&open])),
+        (&admin, sorted(&[&open, &finance, &hr])),
+    ] {
+        let tx = as_user(&mut db.client, user).await;
+        assert_eq!(
+            ids(&tx, "SELECT id::text FROM public.domains").await,
+            expected,
+            "domains {user} reads"
+        );
+    }
+}

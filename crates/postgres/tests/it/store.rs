@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use askgate_domain::domain::{
-    ApiEndpoint, DisplayName, DomainConfiguration, DomainDeletion, DomainSlug, NewDomain,
-    UpstreamKind,
+    AllowedRoles, ApiEndpoint, DisplayName, DomainConfiguration, DomainDeletion, DomainSlug,
+    NewDomain, UpstreamKind,
 };
 use askgate_domain::ledger::ServiceType;
 use askgate_domain::ports::{
@@ -12,7 +12,7 @@ use askgate_domain::ports::{
     UserRepository,
 };
 use askgate_domain::testing as fixtures;
-use askgate_domain::user::{Role, SignIn};
+use askgate_domain::user::{Memberships, Role, SignIn};
 use askgate_domain::{ChargeId, ConversationId, DomainId, Email, StoreError, Tokens, UserId};
 use askgate_postgres::testing::TestDatabase;
 use askgate_postgres::{
@@ -65,7 +65,60 @@ fn new_domain(name: &str) -> NewDomain {
         api_endpoint: Some(ApiEndpoint::parse("https://docs.example.com/hr").unwrap()),
         configuration: DomainConfiguration::parse(json!({ "kind": "askdocs" })).unwrap(),
         is_active: true,
+        allowed_roles: AllowedRoles::everyone(),
     }
+}
+
+#[tokio::test]
+async fn a_sign_ins_roles_and_groups_are_kept_and_replaced_by_the_next_one() {
+    let test_db = TestDatabase::new().await;
+    let users = PgUsers::new(test_db.database());
+    let first = SignIn {
+        memberships: Memberships::new(vec!["Finance".into()], vec!["g-1".into(), "g-2".into()]),
+        ..sign_in("oid-mem", "mem@example.com")
+    };
+    let user = users.upsert_sign_in(&first).await.unwrap();
+    let kept = users.memberships(user.id).await.unwrap();
+    assert_eq!(kept.roles(), ["Finance"]);
+    assert_eq!(kept.groups(), ["g-1", "g-2"]);
+
+    let again = SignIn {
+        memberships: Memberships::new(vec![], vec!["g-3".into()]),
+        ..sign_in("oid-mem", "mem@example.com")
+    };
+    users.upsert_sign_in(&again).await.unwrap();
+    let kept = users.memberships(user.id).await.unwrap();
+    assert!(kept.roles().is_empty());
+    assert_eq!(kept.groups(), ["g-3"]);
+    assert_eq!(
+        users.memberships(UserId::generate()).await.unwrap(),
+        Memberships::none()
+    );
+}
+
+#[tokio::test]
+async fn a_domains_allowed_roles_are_stored_and_replaced() {
+    let test_db = TestDatabase::new().await;
+    let db = test_db.database();
+    let owner = PgUsers::new(db.clone())
+        .upsert_sign_in(&sign_in("oid-owner", "owner@example.com"))
+        .await
+        .unwrap();
+    let domains = PgDomains::new(db);
+    let restricted = NewDomain {
+        allowed_roles: AllowedRoles::parse(&["Finance", "g-1"]).unwrap(),
+        ..new_domain("finance")
+    };
+    let created = domains.create(&restricted, owner.id).await.unwrap();
+    assert_eq!(created.allowed_roles.as_slice(), ["Finance", "g-1"]);
+    let read = domains.get(created.id).await.unwrap().unwrap();
+    assert_eq!(read.allowed_roles, created.allowed_roles);
+    let opened = domains
+        .update(created.id, &new_domain("finance"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(opened.allowed_roles.is_empty());
 }
 
 #[tokio::test]

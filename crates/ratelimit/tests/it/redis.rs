@@ -3,7 +3,8 @@ use std::time::Duration;
 
 use askgate_domain::UserId;
 use askgate_domain::ports::RateLimiter;
-use askgate_ratelimit::{RateLimitConfig, RedisFailureMode, RedisLimiter};
+use askgate_domain::user::Role;
+use askgate_ratelimit::{RateLimitConfig, RateLimitTiers, RedisFailureMode, RedisLimiter};
 use redis::AsyncCommands;
 
 fn redis_url() -> String {
@@ -32,7 +33,7 @@ async fn redis() -> redis::aio::MultiplexedConnection {
     })
 }
 
-async fn limiter(prefix: &str, config: RateLimitConfig) -> RedisLimiter {
+async fn limiter(prefix: &str, config: impl Into<RateLimitTiers>) -> RedisLimiter {
     drop(redis().await);
     RedisLimiter::connect(&redis_url(), config, RedisFailureMode::Closed, prefix)
         .await
@@ -54,7 +55,7 @@ async fn two_instances_sharing_redis_together_admit_no_more_than_the_limit() {
         } else {
             second.clone()
         };
-        checks.spawn(async move { instance.check(user).await.unwrap() });
+        checks.spawn(async move { instance.check(user, Role::User).await.unwrap() });
     }
     let decisions = checks.join_all().await;
 
@@ -76,7 +77,7 @@ async fn remaining_counts_down_through_the_burst() {
 
     let mut remaining = Vec::new();
     for _ in 0..4 {
-        let decision = limiter.check(user).await.unwrap();
+        let decision = limiter.check(user, Role::User).await.unwrap();
         remaining.push((decision.allowed, decision.remaining));
     }
 
@@ -95,11 +96,11 @@ async fn users_are_limited_independently_in_redis() {
     .await;
     let (alice, bob) = (UserId::generate(), UserId::generate());
 
-    assert!(limiter.check(alice).await.unwrap().allowed);
-    assert!(limiter.check(alice).await.unwrap().allowed);
-    assert!(!limiter.check(alice).await.unwrap().allowed);
+    assert!(limiter.check(alice, Role::User).await.unwrap().allowed);
+    assert!(limiter.check(alice, Role::User).await.unwrap().allowed);
+    assert!(!limiter.check(alice, Role::User).await.unwrap().allowed);
 
-    let bobs = limiter.check(bob).await.unwrap();
+    let bobs = limiter.check(bob, Role::User).await.unwrap();
     assert!(bobs.allowed);
     assert_eq!(bobs.remaining, 1);
 }
@@ -117,9 +118,9 @@ async fn a_denied_user_is_admitted_again_after_reset_after_in_redis() {
     .await;
     let user = UserId::generate();
 
-    assert!(limiter.check(user).await.unwrap().allowed);
-    assert!(limiter.check(user).await.unwrap().allowed);
-    let denied = limiter.check(user).await.unwrap();
+    assert!(limiter.check(user, Role::User).await.unwrap().allowed);
+    assert!(limiter.check(user, Role::User).await.unwrap().allowed);
+    let denied = limiter.check(user, Role::User).await.unwrap();
     assert!(!denied.allowed);
     assert!(denied.reset_after > Duration::ZERO);
     assert!(
@@ -129,9 +130,9 @@ async fn a_denied_user_is_admitted_again_after_reset_after_in_redis() {
 
     tokio::time::sleep(denied.reset_after + Duration::from_millis(10)).await;
 
-    let again = limiter.check(user).await.unwrap();
+    let again = limiter.check(user, Role::User).await.unwrap();
     assert!(again.allowed);
-    assert!(!limiter.check(user).await.unwrap().allowed);
+    assert!(!limiter.check(user, Role::User).await.unwrap().allowed);
 }
 
 #[tokio::test]
@@ -139,8 +140,8 @@ async fn a_bucket_key_expires_once_the_bucket_is_full_again() {
     let prefix = unique_prefix("ttl");
     let limiter = limiter(&prefix, RateLimitConfig::per_minute(60)).await;
     let user = UserId::generate();
-    limiter.check(user).await.unwrap();
-    limiter.check(user).await.unwrap();
+    limiter.check(user, Role::User).await.unwrap();
+    limiter.check(user, Role::User).await.unwrap();
 
     let mut redis = redis().await;
     let keys: Vec<String> = redis.keys(format!("{prefix}:*")).await.unwrap();
@@ -162,8 +163,8 @@ async fn unreachable_redis_failing_open_admits_and_counts_the_failure() {
     .await
     .unwrap();
 
-    let first = limiter.check(UserId::generate()).await.unwrap();
-    let second = limiter.check(UserId::generate()).await.unwrap();
+    let first = limiter.check(UserId::generate(), Role::User).await.unwrap();
+    let second = limiter.check(UserId::generate(), Role::User).await.unwrap();
 
     assert!(first.allowed && second.allowed);
     assert_eq!(first.limit, 10);
@@ -181,7 +182,7 @@ async fn unreachable_redis_failing_closed_refuses() {
     .await
     .unwrap();
 
-    assert!(limiter.check(UserId::generate()).await.is_err());
+    assert!(limiter.check(UserId::generate(), Role::User).await.is_err());
     assert_eq!(limiter.redis_failures(), 1);
 }
 
@@ -204,4 +205,42 @@ fn failure_mode_parses_from_the_environment_value() {
     assert_eq!("Closed".parse(), Ok(RedisFailureMode::Closed));
     assert!("sometimes".parse::<RedisFailureMode>().is_err());
     assert_eq!(RedisFailureMode::default(), RedisFailureMode::Open);
+}
+
+#[tokio::test]
+async fn each_role_is_limited_at_its_tiers_number_in_redis() {
+    let tiers = RateLimitTiers::uniform(RateLimitConfig::per_minute(2))
+        .with(Role::User, RateLimitConfig::per_minute(3))
+        .with(Role::Admin, RateLimitConfig::per_minute(5));
+    let prefix = unique_prefix("tiers");
+    let limiter = limiter(&prefix, tiers).await;
+    let (user, admin) = (UserId::generate(), UserId::generate());
+
+    let admitted = |role, id| {
+        let limiter = &limiter;
+        async move {
+            let mut n = 0;
+            loop {
+                let decision = limiter.check(id, role).await.unwrap();
+                if !decision.allowed {
+                    return (n, decision.limit);
+                }
+                n += 1;
+            }
+        }
+    };
+    assert_eq!(admitted(Role::User, user).await, (3, 3));
+    assert_eq!(admitted(Role::Admin, admin).await, (5, 5));
+
+    // Each tier counts apart, under a key of its own.
+    let mut redis = redis().await;
+    let mut keys: Vec<String> = redis.keys(format!("{prefix}:*")).await.unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("{prefix}:ratelimit:admin:{admin}"),
+            format!("{prefix}:ratelimit:user:{user}"),
+        ]
+    );
 }

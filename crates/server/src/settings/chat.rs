@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use askgate_ratelimit::{RateLimitConfig, RedisFailureMode};
+use askgate_domain::user::Role;
+use askgate_ratelimit::{RateLimitConfig, RateLimitTiers, RedisFailureMode};
 use askgate_upstream::{AllowedHosts, HostPattern, ServiceRoute, UpstreamConfig};
 use secrecy::SecretString;
 use url::Url;
@@ -24,6 +25,7 @@ variables! {
     CHARGE_RECOVERY_AFTER_SECONDS,
     RATE_LIMIT_PER_MINUTE,
     RATE_LIMIT_BURST,
+    RATE_LIMIT_TIERS,
     REDIS_URL,
     REDIS_RATE_LIMIT_FAILURE,
 }
@@ -194,6 +196,12 @@ pub struct RateLimitSettings {
     pub per_minute: u32,
     /// `RATE_LIMIT_BURST` (default: the per-minute rate): chats at once.
     pub burst: u32,
+    /// `RATE_LIMIT_TIERS` (e.g. `user:30,admin:120`): chats a minute for the
+    /// roles listed; the others have `per_minute`.
+    pub tiers: Vec<(Role, u32)>,
+    /// Whether `RATE_LIMIT_BURST` was set: then it is every tier's burst,
+    /// otherwise each tier's burst is its rate.
+    burst_set: bool,
     /// `REDIS_URL`: when set, every instance shares one limit through Redis;
     /// otherwise each counts in its own memory. May hold a password.
     pub redis_url: Option<SecretString>,
@@ -205,7 +213,25 @@ pub struct RateLimitSettings {
 impl RateLimitSettings {
     pub(super) fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
         let per_minute = env.integer(RATE_LIMIT_PER_MINUTE, 30, 1..=100_000)?;
-        let burst = env.integer(RATE_LIMIT_BURST, per_minute, 1..=100_000)?;
+        // 0 (never a valid value) stands for unset.
+        let explicit_burst = env.integer(RATE_LIMIT_BURST, 0, 1..=100_000)?;
+        let burst_set = explicit_burst != 0;
+        let burst = if burst_set {
+            explicit_burst
+        } else {
+            per_minute
+        };
+        let tiers = env.list(RATE_LIMIT_TIERS, parse_tier)?.unwrap_or_default();
+        if let Some(role) = tiers
+            .iter()
+            .enumerate()
+            .find_map(|(i, (role, _))| tiers[..i].iter().any(|(r, _)| r == role).then_some(role))
+        {
+            return Err(ConfigError::new(
+                RATE_LIMIT_TIERS,
+                format!("names the role '{role}' twice"),
+            ));
+        }
         // The value may hold a password: never repeat it.
         let redis_url = env.checked_secret(
             REDIS_URL,
@@ -218,12 +244,14 @@ impl RateLimitSettings {
         Ok(Self {
             per_minute: u32::try_from(per_minute).unwrap_or(u32::MAX),
             burst: u32::try_from(burst).unwrap_or(u32::MAX),
+            tiers,
+            burst_set,
             redis_url,
             redis_failure,
         })
     }
 
-    /// What the limiters need.
+    /// The limit of the roles `RATE_LIMIT_TIERS` does not list.
     #[must_use]
     pub const fn limit_config(&self) -> RateLimitConfig {
         RateLimitConfig {
@@ -231,6 +259,48 @@ impl RateLimitSettings {
             burst: self.burst,
         }
     }
+
+    /// What the limiters need: each role's limit.
+    #[must_use]
+    pub fn limit_tiers(&self) -> RateLimitTiers {
+        self.tiers.iter().fold(
+            RateLimitTiers::uniform(self.limit_config()),
+            |tiers, &(role, per_minute)| {
+                let burst = if self.burst_set {
+                    self.burst
+                } else {
+                    per_minute
+                };
+                tiers.with(role, RateLimitConfig { per_minute, burst })
+            },
+        )
+    }
+}
+
+/// One `role:per-minute` entry of `RATE_LIMIT_TIERS`.
+fn parse_tier(entry: &str) -> Result<(Role, u32), String> {
+    const SHAPE: &str = "must be role:per-minute pairs, e.g. user:30,admin:120";
+    let (role, rate) = entry
+        .split_once(':')
+        .ok_or_else(|| format!("{SHAPE} (not '{entry}')"))?;
+    let role: Role = role.trim().parse().map_err(|_| {
+        format!(
+            "names an unknown role '{}': the roles are 'user' and 'admin'",
+            role.trim()
+        )
+    })?;
+    let rate = rate
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=100_000).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "gives '{role}' {:?}: a rate must be a whole number from 1 to 100000",
+                rate.trim()
+            )
+        })?;
+    Ok((role, rate))
 }
 
 #[cfg(test)]
@@ -354,6 +424,65 @@ mod tests {
                 burst: 5
             }
         );
+    }
+
+    #[test]
+    fn tiers_give_listed_roles_their_rate_and_the_others_the_default() {
+        let s = Settings::from_pairs(&[
+            ("RATE_LIMIT_PER_MINUTE", "10"),
+            ("RATE_LIMIT_TIERS", " admin : 120 "),
+        ])
+        .unwrap();
+        let tiers = s.rate_limit.limit_tiers();
+        assert_eq!(tiers.for_role(Role::User), RateLimitConfig::per_minute(10));
+        assert_eq!(
+            tiers.for_role(Role::Admin),
+            RateLimitConfig::per_minute(120)
+        );
+
+        let s = Settings::from_pairs(&[
+            ("RATE_LIMIT_TIERS", "user:30,admin:120"),
+            ("RATE_LIMIT_BURST", "5"),
+        ])
+        .unwrap();
+        let tiers = s.rate_limit.limit_tiers();
+        assert_eq!(
+            tiers.for_role(Role::User),
+            RateLimitConfig {
+                per_minute: 30,
+                burst: 5
+            }
+        );
+        assert_eq!(
+            tiers.for_role(Role::Admin),
+            RateLimitConfig {
+                per_minute: 120,
+                burst: 5
+            }
+        );
+        let unset = Settings::from_pairs(&[]).unwrap().rate_limit.limit_tiers();
+        assert_eq!(
+            unset,
+            RateLimitTiers::uniform(RateLimitConfig::per_minute(30))
+        );
+    }
+
+    #[test]
+    fn bad_tiers_stop_start_up_with_one_line_naming_the_variable() {
+        for (value, says) in [
+            ("guest:10", "unknown role 'guest'"),
+            ("user:many", "a rate must be a whole number"),
+            ("user:0", "a rate must be a whole number"),
+            ("user:-3", "a rate must be a whole number"),
+            ("admin", "role:per-minute pairs"),
+            ("user:30,user:40", "names the role 'user' twice"),
+        ] {
+            let err = Settings::from_pairs(&[("RATE_LIMIT_TIERS", value)]).unwrap_err();
+            assert_eq!(err.variable, "RATE_LIMIT_TIERS", "{err}");
+            let line = err.to_string();
+            assert!(line.contains(says), "{value}: {line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
     }
 
     #[test]

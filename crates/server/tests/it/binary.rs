@@ -188,7 +188,11 @@ async fn grant_credits_once_per_key_and_says_what_happened() {
         Settings::from_pairs(&[("DATABASE_URL", db.url()), ("JWT_SECRET", SECRET)]).unwrap();
     let accounts = startup::account_service(&settings, &db.database());
     let email = Email::parse("granted@example.com").unwrap();
-    let user = accounts.dev_sign_in(email, None, false).await.unwrap().id;
+    let user = accounts
+        .dev_sign_in(email, None, false, Vec::new())
+        .await
+        .unwrap()
+        .id;
 
     let grant = |args: Vec<&'static str>| {
         let url = db.url().to_owned();

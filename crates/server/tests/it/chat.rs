@@ -486,6 +486,50 @@ async fn a_rate_limited_chat_is_429_with_retry_after_and_costs_nothing() {
 }
 
 #[tokio::test]
+async fn with_tiers_a_user_and_an_admin_are_limited_at_their_own_numbers_on_both_limiters() {
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let tiers = [
+        ("RATE_LIMIT_PER_MINUTE", "1"),
+        ("RATE_LIMIT_TIERS", "user:2,admin:3"),
+    ];
+    let in_process = tiers.to_vec();
+    let mut shared = tiers.to_vec();
+    shared.push(("REDIS_URL", redis.as_str()));
+    for limits in [in_process, shared] {
+        let app = spawn_with(&limits).await;
+        for (email, limit) in [("tiered@example.com", 2), (ADMIN, 3)] {
+            let (token, _) = app.user_with(email, 10).await;
+            for _ in 0..limit {
+                let reply = app
+                    .chat("askatt", &token, &json!({"message": "hi"}), None)
+                    .await;
+                assert_eq!(
+                    reply.status,
+                    StatusCode::OK,
+                    "{email} {limits:?}: {}",
+                    reply.body
+                );
+            }
+            let limited = app
+                .chat("askatt", &token, &json!({"message": "hi"}), None)
+                .await;
+            assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+            assert_eq!(
+                limited
+                    .headers
+                    .get("ratelimit-limit")
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+                limit.to_string(),
+                "{email} {limits:?}"
+            );
+            assert_eq!(app.balance(&token).await, 10 - i64::from(limit));
+        }
+    }
+}
+
+#[tokio::test]
 async fn with_redis_two_instances_share_one_limit() {
     let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let limits = [

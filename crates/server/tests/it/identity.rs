@@ -42,6 +42,7 @@ struct Person {
     email: String,
     name: String,
     roles: Vec<String>,
+    groups: Vec<String>,
 }
 
 impl Person {
@@ -51,11 +52,17 @@ impl Person {
             email: email.to_owned(),
             name: format!("Person {n}"),
             roles: Vec::new(),
+            groups: Vec::new(),
         }
     }
 
     fn with_roles(mut self, roles: &[&str]) -> Self {
         self.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        self
+    }
+
+    fn with_groups(mut self, groups: &[&str]) -> Self {
+        self.groups = groups.iter().map(|g| (*g).to_owned()).collect();
         self
     }
 }
@@ -66,7 +73,7 @@ fn id_token_claims(issuer: &str, who: &Person, nonce: Option<&str>) -> Value {
         "iss": issuer, "aud": CLIENT_ID, "sub": format!("pairwise-{}", who.oid),
         "oid": who.oid, "tid": TENANT, "iat": now - 5, "nbf": now - 5, "exp": now + 3600,
         "name": who.name, "email": who.email, "preferred_username": who.email,
-        "roles": who.roles, "ver": "2.0",
+        "roles": who.roles, "groups": who.groups, "ver": "2.0",
     });
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
@@ -450,6 +457,41 @@ async fn admins_come_from_the_app_role_claim_or_admin_emails() {
         .login(&Person::new(4, "bob@example.com").with_roles(&["Reader"]))
         .await;
     assert_eq!(reader.body["user"]["role"], "user", "{}", reader.body);
+}
+
+#[tokio::test]
+async fn a_domain_restricted_to_a_group_or_an_app_role_is_listed_to_those_the_id_token_names() {
+    const GROUP: &str = "5e0c1f4a-7d1b-4c5e-9a0f-2b3c4d5e6f70";
+    let app = spawn().await;
+    let boss = app.login(&Person::new(30, "boss@example.com")).await;
+    let admin = boss.body["session_token"].as_str().unwrap().to_owned();
+    let created = app
+        .post(
+            "/api/domains",
+            Some(&admin),
+            &json!({"name": "finance", "display_name": "Finance",
+                    "configuration": {"kind": "builtin"}, "allowed_roles": ["Finance", GROUP]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+
+    async fn listed(app: &TestApp<Idp>, reply: Reply) -> usize {
+        let token = reply.body["session_token"].as_str().unwrap();
+        let domains = app.get("/api/domains", Some(token)).await;
+        assert_eq!(domains.status, StatusCode::OK, "{}", domains.body);
+        domains.body.as_array().unwrap().len()
+    }
+    let by_group = Person::new(31, "gil@example.com").with_groups(&[GROUP]);
+    assert_eq!(listed(&app, app.login(&by_group).await).await, 1);
+    let by_role = Person::new(32, "rae@example.com").with_roles(&["Finance"]);
+    assert_eq!(listed(&app, app.login(&by_role).await).await, 1);
+    let outsider = Person::new(33, "out@example.com")
+        .with_roles(&["Reader"])
+        .with_groups(&["another-group"]);
+    assert_eq!(listed(&app, app.login(&outsider).await).await, 0);
+    // Leaving the group shows at the next sign-in.
+    let left = Person::new(31, "gil@example.com");
+    assert_eq!(listed(&app, app.login(&left).await).await, 0);
 }
 
 #[tokio::test]

@@ -82,6 +82,7 @@ fn domain(name: &str, endpoint: Option<&str>, configuration: Value) -> Domain {
         api_endpoint: endpoint.map(|e| ApiEndpoint::parse(e).unwrap()),
         configuration: DomainConfiguration::parse(configuration).unwrap(),
         is_active: true,
+        allowed_roles: askgate_domain::domain::AllowedRoles::everyone(),
         created_by: None,
         created_at: chrono::Utc::now(),
         updated_at: chrono::Utc::now(),

@@ -201,6 +201,7 @@ pub fn id_token_claims(issuer: &str) -> Value {
         "email": "Ada@Example.com",
         "preferred_username": "ada@contoso.onmicrosoft.com",
         "roles": ["Admin", "Reader"],
+        "groups": ["5e0c1f4a-7d1b-4c5e-9a0f-2b3c4d5e6f70"],
         "ver": "2.0",
     })
 }
@@ -222,6 +223,7 @@ pub fn access_token_claims(issuer: &str) -> Value {
         "name": "Ada Lovelace",
         "preferred_username": "ada@contoso.onmicrosoft.com",
         "roles": ["Reader"],
+        "groups": ["5e0c1f4a-7d1b-4c5e-9a0f-2b3c4d5e6f70"],
         "ver": "2.0",
     })
 }

@@ -22,6 +22,7 @@ use crate::ports::{
     AiUpstream, AnswerEnd, Charges, ConversationRepository, DomainRepository, ExchangeTarget,
     RateDecision, RateLimiter, RecoveredCharge, ReplyFormat, Reservation, ReserveError, Reserved,
     SettleOutcome, Settled, Settlement, UpstreamAnswer, UpstreamError, UpstreamRequest,
+    UserRepository,
 };
 use crate::user::Actor;
 use crate::{BoxError, ChargeId, ConversationId, DomainId, StoreError, Tokens, UserId};
@@ -196,6 +197,8 @@ pub struct ChatPorts {
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// How replies are kept under their `Idempotency-Key` for replay.
     pub replies: Arc<dyn ReplyFormat>,
+    /// The memberships a restricted domain is matched against.
+    pub users: Arc<dyn UserRepository>,
 }
 
 pub struct ChatService {
@@ -260,7 +263,7 @@ impl ChatService {
         let decision = self
             .ports
             .rate_limiter
-            .check(user)
+            .check(user, request.actor.role)
             .await
             .map_err(|e| ChatError::Unavailable(Box::new(e)))?;
         if !decision.allowed {
@@ -419,7 +422,18 @@ impl ChatService {
             )),
             (ServiceType::AskDocs, None) => Err(ChatError::DomainRequired),
             (ServiceType::AskDocs, Some(id)) => match self.ports.domains.get(id).await? {
-                Some(d) if d.is_active => Ok(Some(d)),
+                // A domain the user may not ask is not found, like an unknown one.
+                Some(d)
+                    if d.is_active
+                        && crate::services::domains::admitted(
+                            &d,
+                            &request.actor,
+                            self.ports.users.as_ref(),
+                        )
+                        .await? =>
+                {
+                    Ok(Some(d))
+                }
                 _ => Err(ChatError::DomainNotFound),
             },
         }
@@ -499,12 +513,13 @@ mod tests {
 
     use super::*;
     use crate::UserId;
-    use crate::domain::{DisplayName, DomainConfiguration, DomainSlug};
+    use crate::domain::{AllowedRoles, DisplayName, DomainConfiguration, DomainSlug};
     use crate::ports::{
         MockAiUpstream, MockCharges, MockConversationRepository, MockDomainRepository,
-        MockRateLimiter, MockReplyFormat, StoredReply,
+        MockRateLimiter, MockReplyFormat, MockUserRepository, StoredReply,
     };
     use crate::testing::chat_request;
+    use crate::user::{Memberships, Role};
 
     /// Every port mocked; shared with the streaming tests.
     pub(super) struct Mocks {
@@ -514,6 +529,7 @@ mod tests {
         pub(super) conversations: MockConversationRepository,
         pub(super) rate_limiter: MockRateLimiter,
         pub(super) replies: MockReplyFormat,
+        pub(super) users: MockUserRepository,
     }
 
     impl Mocks {
@@ -521,7 +537,7 @@ mod tests {
             let mut rate_limiter = MockRateLimiter::new();
             rate_limiter
                 .expect_check()
-                .returning(|_| Ok(decision(true)));
+                .returning(|_, _| Ok(decision(true)));
             let mut replies = MockReplyFormat::new();
             replies
                 .expect_seal()
@@ -533,6 +549,7 @@ mod tests {
                 conversations: MockConversationRepository::new(),
                 rate_limiter,
                 replies,
+                users: MockUserRepository::new(),
             }
         }
 
@@ -563,6 +580,7 @@ mod tests {
                     conversations: Arc::new(self.conversations),
                     rate_limiter: Arc::new(self.rate_limiter),
                     replies: Arc::new(self.replies),
+                    users: Arc::new(self.users),
                 },
                 Duration::from_millis(10),
             )
@@ -607,6 +625,7 @@ mod tests {
             api_endpoint: None,
             configuration: DomainConfiguration::empty(),
             is_active: active,
+            allowed_roles: AllowedRoles::everyone(),
             created_by: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
@@ -720,7 +739,7 @@ mod tests {
         m.rate_limiter = MockRateLimiter::new();
         m.rate_limiter
             .expect_check()
-            .returning(|_| Ok(decision(false)));
+            .returning(|_, _| Ok(decision(false)));
         m.charges.expect_reserve().never();
         m.upstream.expect_ask().never();
         let err = m
@@ -729,6 +748,23 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, ChatError::RateLimited(d) if !d.allowed));
+    }
+
+    #[tokio::test]
+    async fn a_chat_is_counted_in_the_tier_of_the_askers_role() {
+        for role in [Role::User, Role::Admin] {
+            let mut m = Mocks::new().holding(1);
+            m.rate_limiter = MockRateLimiter::new();
+            m.rate_limiter
+                .expect_check()
+                .withf(move |_, tier| *tier == role)
+                .times(1)
+                .returning(|_, _| Ok(decision(true)));
+            m.upstream.expect_ask().returning(|_| Ok(answer("ok")));
+            let mut request = chat_request(ServiceType::AskAtt, None);
+            request.actor.role = role;
+            m.service().chat(request).await.unwrap();
+        }
     }
 
     #[tokio::test]
@@ -848,6 +884,34 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, ChatError::DomainNotFound));
         }
+    }
+
+    #[tokio::test]
+    async fn askdocs_on_a_domain_restricted_to_roles_the_user_lacks_is_not_found_before_any_charge()
+    {
+        let mut m = Mocks::new();
+        m.domains.expect_get().returning(|id| {
+            let mut d = domain(id, true);
+            d.allowed_roles = AllowedRoles::parse(&["Finance"]).unwrap();
+            Ok(Some(Arc::new(d)))
+        });
+        m.users
+            .expect_memberships()
+            .times(1)
+            .returning(|_| Ok(Memberships::new(vec!["Reader".into()], vec![])));
+        m.rate_limiter = MockRateLimiter::new();
+        m.rate_limiter.expect_check().never();
+        m.charges.expect_reserve().never();
+        m.upstream.expect_ask().never();
+        let err = m
+            .service()
+            .chat(chat_request(
+                ServiceType::AskDocs,
+                Some(DomainId::generate()),
+            ))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChatError::DomainNotFound));
     }
 
     #[tokio::test]

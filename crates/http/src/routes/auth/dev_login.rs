@@ -1,4 +1,6 @@
-//! `POST /api/auth/dev-login {email, display_name?, admin?}`: development sign-in.
+//! `POST /api/auth/dev-login {email, display_name?, admin?, roles?}`:
+//! development sign-in, `roles` standing for the app roles an Entra ID token
+//! would carry.
 //! Starts a real session (refresh cookie) like any other sign-in.
 //!
 //! Only routed when dev login is enabled (`AUTH_DEV_LOGIN`, refused at start-up
@@ -6,6 +8,7 @@
 
 use actix_web::{HttpResponse, web};
 use askgate_domain::Email;
+use askgate_domain::domain::AllowedRoles;
 use serde::Deserialize;
 
 use super::signed_in::start_session;
@@ -28,6 +31,11 @@ pub struct Body {
     display_name: Option<String>,
     #[serde(default)]
     admin: bool,
+    /// App roles to sign in with, as an Entra ID token's `roles` claim would
+    /// carry them (they decide which restricted domains the user may ask).
+    #[serde(default)]
+    #[schema(max_items = 50, example = json!(["Finance.Reader"]))]
+    roles: Vec<String>,
 }
 
 #[utoipa::path(
@@ -49,12 +57,24 @@ pub async fn handle(
         email,
         display_name,
         admin,
+        roles,
     } = body.into_inner();
     let email = Email::parse(&email)?;
+    // The bounds of a domain's `allowed_roles`: a role outside them could
+    // never be matched.
+    let roles = AllowedRoles::parse(&roles)
+        .map_err(|_| {
+            ApiError::invalid_field(
+                "roles",
+                "roles must have at most 50 entries of 1 to 256 characters without spaces or control characters.",
+            )
+        })?
+        .as_slice()
+        .to_vec();
     let user = state
         .services
         .accounts
-        .dev_sign_in(email, display_name.as_deref(), admin)
+        .dev_sign_in(email, display_name.as_deref(), admin, roles)
         .await?;
     tracing::info!(user_id = %user.id, role = %user.role, "dev sign-in");
     start_session(&state, &user).await

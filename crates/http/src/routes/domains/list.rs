@@ -1,5 +1,7 @@
-//! `GET /api/domains[?include_inactive=true]`: active domains by name; admins
-//! may include inactive ones (others get 403 for asking).
+//! `GET /api/domains[?include_inactive=true]`: the active domains the caller
+//! may ask, by name (a domain restricted to app roles or groups is listed only
+//! to their holders); admins see every domain and may include inactive ones
+//! (others get 403 for asking).
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -23,7 +25,7 @@ pub struct Params {
     tag = "domains",
     params(Params),
     responses(
-        (status = 200, description = "Domains by name", body = [crate::dto::DomainView]),
+        (status = 200, description = "The domains the caller may ask, by name", body = [crate::dto::DomainView]),
         (status = 403, description = "Only admins may include inactive domains", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The query string is not valid", body = crate::dto::Problem, content_type = "application/problem+json"),
     ),

@@ -46,6 +46,7 @@ export function render(view) {
         h('td', {}, h('strong', {}, d.display_name), h('br'), h('code', {}, d.name)),
         h('td', {}, KINDS.find(([k]) => k === kind)?.[1] || kind),
         h('td', { class: 'endpoint' }, d.api_endpoint || '—'),
+        h('td', { class: 'access' }, d.allowed_roles?.length ? d.allowed_roles.join(', ') : 'Everyone'),
         h('td', {}, h('span', { class: `badge ${d.is_active ? 'active' : 'inactive'}` }, d.is_active ? 'Active' : 'Inactive')),
         h(
           'td',
@@ -94,7 +95,7 @@ export function render(view) {
                 h(
                   'tr',
                   {},
-                  ['Domain', 'Kind', 'Endpoint', 'Status', 'Actions'].map((t) => h('th', { scope: 'col' }, t)),
+                  ['Domain', 'Kind', 'Endpoint', 'Who may ask', 'Status', 'Actions'].map((t) => h('th', { scope: 'col' }, t)),
                 ),
               ),
               h('tbody', {}, rows),
@@ -129,6 +130,14 @@ export function render(view) {
         KINDS.map(([value, label]) => h('option', { value }, label)),
       ),
       configuration: h('textarea', { name: 'configuration', rows: 6, class: 'mono', spellcheck: 'false' }),
+      allowed_roles: h('input', {
+        type: 'text',
+        name: 'allowed_roles',
+        value: (domain?.allowed_roles || []).join(', '),
+        placeholder: 'Everyone',
+        autocomplete: 'off',
+        spellcheck: 'false',
+      }),
     };
     controls.description.value = domain?.description || '';
     controls.kind.value = kindValue;
@@ -159,6 +168,11 @@ export function render(view) {
       field('Endpoint', controls.api_endpoint, 'The upstream URL for this domain (optional for the built-in demo).'),
       field('Kind', controls.kind),
       field('Configuration (JSON object)', controls.configuration, 'Extra settings for the upstream, e.g. {"model": "gpt-4o"}.'),
+      field(
+        'Allowed roles or groups',
+        controls.allowed_roles,
+        'Entra app role names or group object ids, separated by commas or spaces. Only people with one of them (and admins) see and ask this domain. Empty: everyone.',
+      ),
       h('div', { class: 'field checkbox' }, active, h('label', { for: 'domain-active' }, 'Active (people can ask about it)')),
       formError,
       h('div', { class: 'form-actions' }, save, cancel),
@@ -194,6 +208,7 @@ export function render(view) {
         api_endpoint: controls.api_endpoint.value.trim() || null,
         configuration,
         is_active: active.checked,
+        allowed_roles: splitRoles(controls.allowed_roles.value),
       };
       save.disabled = true;
       try {
@@ -228,6 +243,7 @@ export function render(view) {
       api_endpoint: domain.api_endpoint ?? null,
       configuration: domain.configuration || {},
       is_active: isActive,
+      allowed_roles: domain.allowed_roles || [],
     };
     try {
       await request(`/api/domains/${encodeURIComponent(domain.id)}`, { method: 'PUT', body });
@@ -261,6 +277,14 @@ export function render(view) {
   }
 
   load();
+}
+
+/** The entries of the allowed-roles input: separated by commas or spaces. */
+function splitRoles(text) {
+  return text
+    .split(/[,\s]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Maps an API field name (e.g. `configuration.kind`) to a form control. */
