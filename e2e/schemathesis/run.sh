@@ -68,6 +68,14 @@ SCHEMATHESIS_DOMAIN_ID=$(curl -fsS -X POST "$BASE_URL/api/domains" \
     -d '{"name": "schemathesis", "display_name": "Schemathesis"}' \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 export SCHEMATHESIS_DOMAIN_ID
+# The app endpoints (/api/v1/…) are called as a registered app with every
+# scope, on behalf of the signed-in user (schemathesis.toml sends both).
+APP=$(curl -fsS -X POST "$BASE_URL/api/admin/apps" \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"name": "Schemathesis", "allowed_return_urls": ["https://app.example.com/back"],
+         "scopes": ["token:introspect", "balance:read", "credits:consume", "checkout:create"]}')
+SCHEMATHESIS_APP_AUTH=$(echo "$APP" | python3 -c 'import base64, json, sys; a = json.load(sys.stdin); print(base64.b64encode((a["client_id"] + ":" + a["client_secret"]).encode()).decode())')
+export SCHEMATHESIS_APP_AUTH SCHEMATHESIS_USER_TOKEN="$TOKEN"
 
 log "running Schemathesis $PINNED against $BASE_URL"
 # Signing out would end the run's session; it is covered by the HTTP tests.

@@ -439,7 +439,7 @@ describe('askgate web UI', () => {
       await page.getByText('Una User').waitFor();
       await page.getByText('User', { exact: true }).waitFor();
       assert.equal(await nav.getByRole('link', { name: 'Domains' }).count(), 0);
-      assert.equal(await nav.getByRole('link').count(), 4);
+      assert.equal(await nav.getByRole('link').count(), 5);
       await screenshot(page, 'profile');
     });
   });

@@ -21,6 +21,10 @@ pub enum AuditAction {
     DomainCreate,
     DomainUpdate,
     DomainDelete,
+    AppCreate,
+    AppUpdate,
+    AppRevoke,
+    AppRotateSecret,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,7 +32,7 @@ pub enum AuditAction {
 pub struct AuditActionParseError;
 
 impl AuditAction {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 12] = [
         Self::Grant,
         Self::Adjustment,
         Self::Disable,
@@ -37,6 +41,10 @@ impl AuditAction {
         Self::DomainCreate,
         Self::DomainUpdate,
         Self::DomainDelete,
+        Self::AppCreate,
+        Self::AppUpdate,
+        Self::AppRevoke,
+        Self::AppRotateSecret,
     ];
 
     #[must_use]
@@ -50,6 +58,10 @@ impl AuditAction {
             Self::DomainCreate => "domain_create",
             Self::DomainUpdate => "domain_update",
             Self::DomainDelete => "domain_delete",
+            Self::AppCreate => "app_create",
+            Self::AppUpdate => "app_update",
+            Self::AppRevoke => "app_revoke",
+            Self::AppRotateSecret => "app_rotate_secret",
         }
     }
 
@@ -61,6 +73,9 @@ impl AuditAction {
                 TargetKind::User
             }
             Self::DomainCreate | Self::DomainUpdate | Self::DomainDelete => TargetKind::Domain,
+            Self::AppCreate | Self::AppUpdate | Self::AppRevoke | Self::AppRotateSecret => {
+                TargetKind::App
+            }
         }
     }
 }
@@ -87,6 +102,7 @@ impl fmt::Display for AuditAction {
 pub enum TargetKind {
     User,
     Domain,
+    App,
 }
 
 impl TargetKind {
@@ -95,6 +111,7 @@ impl TargetKind {
         match self {
             Self::User => "user",
             Self::Domain => "domain",
+            Self::App => "app",
         }
     }
 }

@@ -82,6 +82,14 @@ uuid_id!(
     /// A sign-in session: one family of rotating refresh tokens (`sid` claim).
     SessionId
 );
+uuid_id!(
+    /// A user's personal API key (`api_keys.id`).
+    ApiKeyId
+);
+uuid_id!(
+    /// A registered app (`apps.id`), which is also its client id.
+    AppId
+);
 
 #[cfg(test)]
 mod tests {

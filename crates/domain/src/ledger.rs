@@ -75,15 +75,18 @@ impl fmt::Display for EntryKind {
     }
 }
 
-/// Which AI service a consumption paid for.
+/// What a consumption paid for: one of the AI services, or a registered app
+/// (named in the row's metadata). Chats are only ever `AskAtt` or `AskDocs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceType {
     AskAtt,
     AskDocs,
+    /// Spent by a registered app through the credits API.
+    App,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("service must be 'askatt' or 'askdocs'")]
+#[error("service must be 'askatt', 'askdocs' or 'app'")]
 pub struct ServiceTypeParseError;
 
 impl ServiceType {
@@ -92,6 +95,7 @@ impl ServiceType {
         match self {
             Self::AskAtt => "askatt",
             Self::AskDocs => "askdocs",
+            Self::App => "app",
         }
     }
 }
@@ -103,6 +107,7 @@ impl FromStr for ServiceType {
         match s {
             "askatt" => Ok(Self::AskAtt),
             "askdocs" => Ok(Self::AskDocs),
+            "app" => Ok(Self::App),
             _ => Err(ServiceTypeParseError),
         }
     }

@@ -5,6 +5,8 @@
 //! (traits) that adapter crates implement for PostgreSQL, Azure AD, Stripe, the AI
 //! upstreams and rate limiting.
 
+pub mod api_key;
+pub mod app;
 pub mod audit;
 mod cache;
 pub mod conversation;
@@ -29,5 +31,8 @@ pub mod user;
 
 pub use email::Email;
 pub use error::{BoxError, StoreError};
-pub use ids::{ChargeId, ConversationId, DomainId, MessageId, SessionId, TransactionId, UserId};
+pub use ids::{
+    ApiKeyId, AppId, ChargeId, ConversationId, DomainId, MessageId, SessionId, TransactionId,
+    UserId,
+};
 pub use tokens::Tokens;

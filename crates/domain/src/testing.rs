@@ -106,6 +106,7 @@ pub fn chat_request(service: ServiceType, domain: Option<DomainId>) -> ChatReque
         message: message("What is askgate?"),
         conversation: None,
         idempotency_key: None,
+        api_key: None,
     }
 }
 
@@ -120,6 +121,7 @@ pub fn reservation(user: UserId, conversation: ConversationId) -> Reservation<'s
         domain: None,
         conversation,
         idempotency: None,
+        api_key: None,
     }
 }
 

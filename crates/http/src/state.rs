@@ -7,8 +7,9 @@ use std::time::Duration;
 use actix_web::cookie::Cookie;
 use askgate_domain::ports::{HealthCheck, RefreshToken, WebhookVerifier};
 use askgate_domain::services::{
-    AccountService, AdminService, BillingService, ChatService, ConversationService,
-    DeviceSignInService, DomainService, ReportService, SessionService,
+    AccountService, AdminService, ApiKeyService, AppCreditService, AppService, BillingService,
+    ChatService, ConversationService, DeviceSignInService, DomainService, ReportService,
+    SessionService,
 };
 
 use crate::auth::{
@@ -32,6 +33,12 @@ pub struct Services {
     pub chat: Arc<ChatService>,
     pub domains: Arc<DomainService>,
     pub admin: Arc<AdminService>,
+    /// Personal API keys: made, listed and revoked by their owner.
+    pub api_keys: Arc<ApiKeyService>,
+    /// Registered apps: managed by admins, authenticated on every app call.
+    pub apps: Arc<AppService>,
+    /// The credits API: apps spend and refund their users' tokens.
+    pub app_credits: Arc<AppCreditService>,
     /// The admin overview.
     pub reports: Arc<ReportService>,
     pub billing: Arc<BillingService>,

@@ -44,17 +44,17 @@ const RULES: &[(&str, &str)] = &[
           LIMIT $2",
     ),
     (
-        "every refund gives back one consumption of the same user",
+        "every refund gives back one consumption of the same user, in full",
         "SELECT format('refund %s: %s', r.id,
                        CASE WHEN r.refunds_transaction_id IS NULL THEN 'names no consumption'
                             WHEN c.id IS NULL OR c.transaction_type <> 'consumption' THEN 'does not name a consumption'
                             WHEN c.user_id <> r.user_id THEN 'gives back another user''s consumption'
-                            ELSE 'amount is not 1' END) AS line
+                            ELSE 'amount is not what the consumption took' END) AS line
            FROM transactions r
            LEFT JOIN transactions c ON c.id = r.refunds_transaction_id
           WHERE r.transaction_type = 'refund'
             AND (r.refunds_transaction_id IS NULL OR c.id IS NULL OR c.transaction_type <> 'consumption'
-                 OR c.user_id <> r.user_id OR r.amount <> 1)
+                 OR c.user_id <> r.user_id OR r.amount <> -c.amount)
           LIMIT $2",
     ),
     (
@@ -67,7 +67,7 @@ const RULES: &[(&str, &str)] = &[
           LIMIT $2",
     ),
     (
-        "every consumption belongs to a charge or predates charges, and every finished charge is consistent",
+        "every chat consumption belongs to a charge or predates charges, and every finished charge is consistent",
         "SELECT format('charge %s: %s', c.id,
                        CASE WHEN t.id IS NULL OR t.transaction_type <> 'consumption' THEN 'its consumption row is missing'
                             WHEN c.state = 'refunded' AND (r.id IS NULL OR r.refunds_transaction_id <> c.consumption_id) THEN 'refunded without its refund row'
@@ -80,6 +80,22 @@ const RULES: &[(&str, &str)] = &[
              OR (c.state = 'refunded' AND (r.id IS NULL OR r.refunds_transaction_id <> c.consumption_id))
              OR (c.state = 'settled' AND x.id IS NOT NULL)
             
+          LIMIT $2",
+    ),
+    (
+        "every app consumption matches its ledger rows, and every app-service consumption belongs to an app",
+        "SELECT format('app consumption %s: %s', COALESCE(a.id, t.id),
+                       CASE WHEN a.id IS NULL THEN 'an app-service consumption row without its app consumption'
+                            WHEN t.id IS NULL OR t.transaction_type <> 'consumption' OR t.service_type <> 'app' THEN 'its consumption row is missing'
+                            WHEN t.amount <> -a.amount OR t.user_id <> a.user_id THEN 'its consumption row is for another amount or user'
+                            ELSE 'refunded without its refund row' END) AS line
+           FROM app_consumptions a
+           FULL JOIN (SELECT * FROM transactions WHERE transaction_type = 'consumption' AND service_type = 'app') t
+             ON t.id = a.consumption_id
+           LEFT JOIN transactions r ON r.id = a.refund_id
+          WHERE a.id IS NULL OR t.id IS NULL
+             OR t.amount <> -a.amount OR t.user_id <> a.user_id
+             OR (a.refund_id IS NOT NULL AND (r.id IS NULL OR r.refunds_transaction_id <> a.consumption_id))
           LIMIT $2",
     ),
     (

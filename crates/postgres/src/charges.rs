@@ -187,7 +187,11 @@ impl PgCharges {
         reservation: &Reservation<'_>,
         fingerprint: Option<&str>,
     ) -> Result<ReserveRow, ReserveError> {
-        let metadata = serde_json::json!({ "conversation_id": reservation.conversation });
+        let mut metadata = serde_json::json!({ "conversation_id": reservation.conversation });
+        if let Some(key) = reservation.api_key {
+            metadata["api_key_id"] = serde_json::json!(key.id);
+            metadata["api_key_prefix"] = serde_json::json!(key.prefix);
+        }
         let mut conn = self.db.conn().await.map_err(store)?;
         diesel::sql_query(RESERVE)
             .bind::<SqlUuid, _>(reservation.charge.as_uuid())

@@ -23,6 +23,9 @@
 //! ```
 
 mod admin;
+mod api_keys;
+mod app_credits;
+mod apps;
 pub mod audit;
 mod charges;
 mod conversations;
@@ -43,6 +46,9 @@ mod tls;
 mod users;
 
 pub use admin::PgAdmin;
+pub use api_keys::PgApiKeys;
+pub use app_credits::PgAppLedger;
+pub use apps::PgApps;
 pub use charges::{KEY_LIFETIME_HOURS, PgCharges};
 pub use conversations::PgConversations;
 pub use database::{Database, MIGRATIONS, PgConfig, PgError, create_database_if_missing};

@@ -8,27 +8,31 @@ use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use askgate_azure_ad::{AzureAd, AzureAdConfig};
 use askgate_domain::ports::{
-    AdminStore, Charges, Clock, ConversationRepository, DomainRepository, HealthCheck,
+    AdminStore, ApiKeyStore, AppLedger, AppStore, Charges, Clock, ConversationRepository,
+    DomainRepository, HealthCheck,
 };
 use askgate_domain::ports::{DeviceCodes, DeviceSignIn, WebhookVerifier};
 use askgate_domain::ports::{Ledger, PaymentGateway, PurchaseRepository, RateLimiter, Reports};
 use askgate_domain::ports::{ServiceTokenProvider, SessionStore, SystemClock, UserRepository};
 use askgate_domain::services::account::AdminPolicy;
 use askgate_domain::services::{
-    AccountService, AdminService, BillingService, DomainService, ReturnUrls,
+    AccountService, AdminService, ApiKeyService, AppCreditService, AppService, BillingService,
+    DomainService, ReturnUrls,
 };
 use askgate_domain::services::{ChargeRecovery, ChatPorts, ChatService, ConversationService};
 use askgate_domain::services::{DeviceSignInService, ReportService, SessionPolicy, SessionService};
 use askgate_http::auth::{
     BearerTokens, DEV_DEVICE_CODE_TTL, DEV_DEVICE_POLL_INTERVAL, DevDeviceCodes, MicrosoftSignIn,
-    TokenVerifier,
+    RandomSecrets, TokenVerifier,
 };
 use askgate_http::dto::ChatReplyFormat;
 use askgate_http::{AppState, HttpOptions, Services, SessionKeys};
 use askgate_postgres::{
     Database, PgAdmin, PgDeviceCodes, PgDomains, PgError, PgHealth, PgLedger, PgPurchases, PgUsers,
 };
-use askgate_postgres::{PgCharges, PgConversations, PgReports, PgSessions};
+use askgate_postgres::{
+    PgApiKeys, PgAppLedger, PgApps, PgCharges, PgConversations, PgReports, PgSessions,
+};
 use askgate_ratelimit::{InProcessLimiter, RedisLimiter, RedisLimiterError};
 use askgate_stripe::{
     DEFAULT_TOLERANCE, PriceIds, StripeConfig, StripeGateway, StripeSetupError, StripeWebhooks,
@@ -269,6 +273,9 @@ struct PgAdapters {
     sessions: Arc<dyn SessionStore>,
     health: Arc<dyn HealthCheck>,
     admin: Arc<dyn AdminStore>,
+    api_keys: Arc<dyn ApiKeyStore>,
+    apps: Arc<dyn AppStore>,
+    app_ledger: Arc<dyn AppLedger>,
     reports: Arc<dyn Reports>,
     device_codes: Arc<dyn DeviceCodes>,
 }
@@ -288,6 +295,9 @@ impl PgAdapters {
             sessions: Arc::new(PgSessions::new(db.clone())),
             health: Arc::new(PgHealth::new(db.clone())),
             admin: Arc::new(PgAdmin::new(db.clone())),
+            api_keys: Arc::new(PgApiKeys::new(db.clone())),
+            apps: Arc::new(PgApps::new(db.clone())),
+            app_ledger: Arc::new(PgAppLedger::new(db.clone())),
             reports: Arc::new(PgReports::new(db.clone())),
             device_codes: Arc::new(PgDeviceCodes::new(db.clone())),
         }
@@ -380,9 +390,11 @@ fn identity(
     keys: &SessionKeys,
     sessions: &Arc<SessionService>,
     accounts: &Arc<AccountService>,
+    api_keys: &Arc<ApiKeyService>,
     azure: Option<Arc<AzureAd>>,
 ) -> Identity {
-    let mut verifier = BearerTokens::new(keys.clone(), Arc::clone(sessions));
+    let mut verifier =
+        BearerTokens::new(keys.clone(), Arc::clone(sessions)).with_api_keys(Arc::clone(api_keys));
     let mut sign_in = None;
     let mut device = None;
     if let (Some(azure), Some(app)) = (azure, &settings.azure_ad.app) {
@@ -548,6 +560,11 @@ fn app_state(
     rate_limiter: Arc<dyn RateLimiter>,
 ) -> Result<AppState, StartupError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let api_keys = Arc::new(ApiKeyService::new(
+        Arc::clone(&postgres.api_keys),
+        Arc::new(RandomSecrets),
+        Arc::clone(&clock),
+    ));
     let service_tokens = service_token_provider(azure.as_deref());
     let chat = chat_service(settings, postgres, service_tokens, rate_limiter)?;
     let keys = SessionKeys::new(
@@ -567,7 +584,7 @@ fn app_state(
             revocation_check_ttl: SessionPolicy::DEFAULT_REVOCATION_CHECK_TTL,
         },
     ));
-    let identity = identity(settings, &keys, &sessions, &accounts, azure);
+    let identity = identity(settings, &keys, &sessions, &accounts, &api_keys, azure);
     let (device, dev_device) = device_sign_in(settings, identity.device, postgres, &accounts);
     let services = Services {
         device,
@@ -585,6 +602,12 @@ fn app_state(
             Arc::clone(&postgres.ledger),
             admin_policy(settings),
         )),
+        api_keys,
+        apps: Arc::new(AppService::new(
+            Arc::clone(&postgres.apps),
+            Arc::new(RandomSecrets),
+        )),
+        app_credits: Arc::new(AppCreditService::new(Arc::clone(&postgres.app_ledger))),
         reports: Arc::new(ReportService::new(
             Arc::clone(&postgres.reports),
             Arc::new(SystemClock),

@@ -12,6 +12,7 @@ pub(crate) fn answer(request: &UpstreamRequest) -> UpstreamAnswer {
         (ServiceType::AskAtt, _) => "AskAT&T".to_owned(),
         (ServiceType::AskDocs, Some(domain)) => format!("AskDocs · {}", domain.name),
         (ServiceType::AskDocs, None) => "AskDocs".to_owned(),
+        (ServiceType::App, _) => "an app".to_owned(),
     };
     let question: String = request.message.as_str().chars().take(ECHO_CHARS).collect();
     let ellipsis = if request.message.as_str().chars().count() > ECHO_CHARS {
@@ -23,6 +24,7 @@ pub(crate) fn answer(request: &UpstreamRequest) -> UpstreamAnswer {
     let configure = match request.service {
         ServiceType::AskAtt => "ASKATT_API_ENDPOINT",
         ServiceType::AskDocs => "ASKDOCS_API_BASE_ENDPOINT or the domain's api_endpoint",
+        ServiceType::App => "a chat service",
     };
     let text = format!(
         "[askgate demo upstream] You asked ({service}): \u{201c}{question}{ellipsis}\u{201d} \

@@ -213,6 +213,9 @@ impl Upstreams {
                 })?;
                 self.domain_route(domain)
             }
+            ServiceType::App => Err(UpstreamError::Failed(
+                "apps spend tokens through the credits API, not the AI services".to_owned(),
+            )),
         }
     }
 

@@ -59,6 +59,116 @@ export interface AdminUserPage {
   next_cursor?: string | null;
 }
 
+/** A key as listed: never its secret. */
+export interface ApiKey {
+  created_at: string;
+  expires_at?: string | null;
+  id: string;
+  /** To the minute. */
+  last_used_at?: string | null;
+  name: string;
+  /** The start of the secret (`agk_` and 8 characters), to recognise it. */
+  prefix: string;
+  revoked_at?: string | null;
+  scopes: Array<ApiKeyScope>;
+}
+
+/** A key to make. */
+export interface ApiKeyCreate {
+  /** When the key stops working (in the future); never, without it. */
+  expires_at?: string | null;
+  /** What the key is for: 1 to 100 characters. */
+  name: string;
+  /** What the key may do: at least one. */
+  scopes: Array<ApiKeyScope>;
+}
+
+/** A key just made, with its secret: shown this once, never again. */
+export type ApiKeyCreated = ApiKey & {
+  /** `agk_…`: send it as `Authorization: Bearer <secret>`. Store it now. */
+  secret: string;
+};
+
+/** The caller's keys, newest first. */
+export interface ApiKeyList {
+  items: Array<ApiKey>;
+}
+
+/** A scope of a personal API key. */
+export type ApiKeyScope = "chat" | "balance:read" | "history:read";
+
+/** A registered app (never a secret). Its id is the client id. */
+export interface App {
+  allowed_origins: Array<string>;
+  allowed_return_urls: Array<string>;
+  /** The client id of HTTP Basic app credentials (the app's id). */
+  client_id: string;
+  created_at: string;
+  daily_limit_per_user?: number | null;
+  id: string;
+  name: string;
+  revoked_at?: string | null;
+  scopes: Array<AppScope>;
+  updated_at: string;
+}
+
+export interface AppCheckoutRequest {
+  /** `"100"`, `"250"` or `"600"` (`GET /api/token-packages`). */
+  package: string;
+  /** Exactly one of the app's registered return URLs. Stripe sends the user back there with `askgate_checkout=success&session_id=…` or `askgate_checkout=cancel` added to its query. */
+  return_url: string;
+}
+
+/** An app to register. */
+export interface AppCreate {
+  /** Browser origins of the app (`https://…`, or `http://localhost…` for development). */
+  allowed_origins?: Array<string>;
+  /** Where checkouts may send users back: absolute https URLs (or `http://localhost…`/`http://127.0.0.1…` for development). */
+  allowed_return_urls?: Array<string>;
+  /** At most this many tokens a day per user through this app (UTC days). */
+  daily_limit_per_user?: number | null;
+  name: string;
+  scopes: Array<AppScope>;
+}
+
+/** Every registered app, newest first. */
+export interface AppList {
+  items: Array<App>;
+}
+
+export interface AppRefund {
+  amount: number;
+  /** The user's balance after the refund. */
+  balance_after: number;
+  /** The consumption given back. */
+  id: string;
+}
+
+/** A rotation of the app's secret. */
+export interface AppRotateSecret {
+  /** How long the previous secret stays valid: 0 to 2592000 seconds (30 days), a day without it. */
+  overlap_seconds?: number | null;
+}
+
+/** A scope of a registered app. */
+export type AppScope = "credits:consume" | "balance:read" | "checkout:create" | "token:introspect";
+
+/** What to change on an app: only the fields given. */
+export interface AppUpdate {
+  allowed_origins?: Array<string> | null;
+  allowed_return_urls?: Array<string> | null;
+  /** `null` removes the limit. */
+  daily_limit_per_user?: number | null;
+  name?: string | null;
+  scopes?: Array<AppScope> | null;
+}
+
+/** An app with a secret, shown this once. */
+export type AppWithSecret = App & {
+  /** `ags_…`: the client secret. Store it now; it is never shown again. */
+  client_secret: string;
+};
+
 export interface AskAttChatRequest {
   /** Continue this conversation; without it a new one starts. */
   conversation_id?: string | null;
@@ -75,7 +185,7 @@ export interface AskDocsChatRequest {
 }
 
 /** What an admin did (`action` of an audit record). */
-export type AuditAction = "grant" | "adjustment" | "disable" | "enable" | "role_change" | "domain_create" | "domain_update" | "domain_delete";
+export type AuditAction = "grant" | "adjustment" | "disable" | "enable" | "role_change" | "domain_create" | "domain_update" | "domain_delete" | "app_create" | "app_update" | "app_revoke" | "app_rotate_secret";
 
 /** One page of the audit log, newest first. */
 export interface AuditPage {
@@ -96,7 +206,7 @@ export interface AuditRecord {
   /** The `X-Request-Id` the action was logged under. */
   request_id?: string | null;
   target_id: string;
-  /** `user` or `domain`. */
+  /** `user`, `domain` or `app`. */
   target_type: string;
 }
 
@@ -119,6 +229,27 @@ export interface ChatReply {
 export interface CheckoutCreated {
   id: string;
   url: string;
+}
+
+export interface ConsumeRequest {
+  /** Tokens to spend: 1 to 100. */
+  amount: number;
+  /** Makes the call happen at most once per app: a retry with the same key and body is answered with the first consumption; another body is 422. */
+  idempotency_key: string;
+  /** What for, shown to the user in their history: 1 to 200 characters. */
+  reason: string;
+}
+
+/** One consumption: the same answer on every retry with its key. */
+export interface Consumption {
+  amount: number;
+  /** The user's balance right after this consumption. */
+  balance_after: number;
+  created_at: string;
+  /** The ledger row; refund it with `POST /api/v1/credits/{id}/refund`. */
+  id: string;
+  /** True when answered from an earlier call with the same key. */
+  replayed: boolean;
 }
 
 export interface Conversation {
@@ -267,6 +398,27 @@ export interface HealthStatus {
   status: string;
 }
 
+/** RFC 7662's answer: `{"active": false}` alone for anything not active. */
+export interface Introspection {
+  active: boolean;
+  email?: string | null;
+  /** Unix seconds. */
+  exp?: number | null;
+  /** Unix seconds. */
+  iat?: number | null;
+  /** The display name, when the user has one. */
+  name?: string | null;
+  /** The user's askgate id. */
+  sub?: string | null;
+  token_type?: string | null;
+}
+
+/** The token to look at, as a form (`token=…`, RFC 7662) or JSON. Other fields (`token_type_hint`) are ignored: askgate introspects session tokens. */
+export interface IntrospectionRequest {
+  /** A session token a user of the app signed in with. */
+  token: string;
+}
+
 export interface LoginRequest {
   code: string;
   /** The PKCE verifier (RFC 7636: 43 to 128 of `A-Z a-z 0-9 - . _ ~`) whose S256 challenge the authorization request carried. */
@@ -406,7 +558,7 @@ export interface Problem {
 }
 
 /** The stable machine-readable error codes of the API. */
-export type ProblemCode = "unauthenticated" | "session_expired" | "forbidden" | "account_disabled" | "not_found" | "validation_failed" | "insufficient_tokens" | "rate_limited" | "conflict" | "upstream_failed" | "upstream_timeout" | "unavailable" | "internal" | "authorization_pending" | "slow_down" | "expired_token" | "access_denied" | "invalid_grant";
+export type ProblemCode = "unauthenticated" | "session_expired" | "forbidden" | "insufficient_scope" | "account_disabled" | "not_found" | "validation_failed" | "insufficient_tokens" | "rate_limited" | "daily_limit_exceeded" | "conflict" | "upstream_failed" | "upstream_timeout" | "unavailable" | "internal" | "authorization_pending" | "slow_down" | "expired_token" | "access_denied" | "invalid_grant";
 
 /** `GET /api/user/me`: the user plus account dates. */
 export type Profile = User & {
@@ -436,7 +588,7 @@ export interface ServiceSpend {
   tokens: number;
 }
 
-export type ServiceType = "askatt" | "askdocs";
+export type ServiceType = "askatt" | "askdocs" | "app";
 
 export interface SignedIn {
   expires_in: number;

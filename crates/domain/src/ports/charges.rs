@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::api_key::KeyRef;
 use crate::conversation::ChatMessage;
 use crate::ledger::{IdempotencyKey, ServiceType};
 use crate::ports::StoredReply;
@@ -20,6 +21,9 @@ pub struct Reservation<'a> {
     /// The client's `Idempotency-Key` and the canonical text of its request
     /// (adapters store a hash of it).
     pub idempotency: Option<(&'a IdempotencyKey, &'a str)>,
+    /// The personal API key the chat came with: its id and prefix go in the
+    /// consumption row's metadata.
+    pub api_key: Option<&'a KeyRef>,
 }
 
 /// What [`Charges::reserve`] decided.

@@ -5,6 +5,8 @@
 //! says which outcome an adapter MUST return when.
 
 mod admin;
+mod api_keys;
+mod apps;
 mod charges;
 mod clock;
 mod conversations;
@@ -23,6 +25,8 @@ mod upstream;
 mod users;
 
 pub use admin::*;
+pub use api_keys::*;
+pub use apps::*;
 pub use charges::*;
 pub use clock::*;
 pub use conversations::*;

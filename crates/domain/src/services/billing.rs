@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{error, info, instrument, warn};
 
+use crate::app::ReturnUrl;
 use crate::ledger::{
     DisputeWon, IdempotencyKey, LedgerEntry, PaymentOutcome, PurchaseCredit, PurchaseReversal,
     RefundShare, ReversalCause,
@@ -247,6 +248,42 @@ impl BillingService {
         package: &str,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<CheckoutCreated, BillingError> {
+        let return_urls = self.return_urls.clone();
+        self.start_checkout_returning(actor, email, package, idempotency_key, return_urls)
+            .await
+    }
+
+    /// A checkout a registered app starts for its user: the same purchase
+    /// and exactly-once fulfilment, with Stripe sending the user back to
+    /// `return_url` (one of the app's registered URLs) with
+    /// `askgate_checkout=success&session_id=…` or `askgate_checkout=cancel`.
+    pub async fn start_app_checkout(
+        &self,
+        actor: &Actor,
+        email: Option<String>,
+        package: &str,
+        return_url: &ReturnUrl,
+    ) -> Result<CheckoutCreated, BillingError> {
+        let base = return_url.as_str();
+        let join = if base.contains('?') { '&' } else { '?' };
+        let return_urls = ReturnUrls {
+            success_url: format!(
+                "{base}{join}askgate_checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+            ),
+            cancel_url: format!("{base}{join}askgate_checkout=cancel"),
+        };
+        self.start_checkout_returning(actor, email, package, None, return_urls)
+            .await
+    }
+
+    async fn start_checkout_returning(
+        &self,
+        actor: &Actor,
+        email: Option<String>,
+        package: &str,
+        idempotency_key: Option<&IdempotencyKey>,
+        return_urls: ReturnUrls,
+    ) -> Result<CheckoutCreated, BillingError> {
         let package: TokenPackage = package.parse()?;
         let idempotency_key = ProviderIdempotencyKey::derive(
             PaymentRequestKind::Checkout,
@@ -259,8 +296,8 @@ impl BillingService {
             user: actor.user,
             email,
             package,
-            success_url: self.return_urls.success_url.clone(),
-            cancel_url: self.return_urls.cancel_url.clone(),
+            success_url: return_urls.success_url,
+            cancel_url: return_urls.cancel_url,
             idempotency_key,
         };
         let created = gateway.create_checkout(&request).await?;

@@ -6,18 +6,26 @@
 //!   provider (JWKS signature, issuer, audience, lifetime, tenant); its user is
 //!   found or created by the account use case.
 //!
+//! - `agk_…`: a personal API key, looked up in the database on every use
+//!   (revoked, expired and disabled-account keys are refused at once).
+//!
 //! Anything else is refused. The reason is logged; the client only learns that
 //! the token is invalid.
 
 use std::fmt;
 use std::sync::Arc;
 
+use askgate_domain::api_key::API_KEY_PREFIX;
 use askgate_domain::ports::{IdentityError, IdentityProvider};
-use askgate_domain::services::{AccountError, AccountService, SessionService};
+use askgate_domain::services::{
+    AccountError, AccountService, ApiKeyService, KeyAuthError, SessionService,
+};
 use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
 
-use super::{AuthenticatedUser, SessionKeys, TokenError, TokenVerifier};
+use super::{
+    ActiveSession, ApiKeyGrant, AuthenticatedUser, SessionKeys, TokenError, TokenVerifier,
+};
 
 struct AzureBearer {
     provider: Arc<dyn IdentityProvider>,
@@ -30,12 +38,14 @@ pub struct BearerTokens {
     keys: SessionKeys,
     sessions: Arc<SessionService>,
     azure: Option<AzureBearer>,
+    api_keys: Option<Arc<ApiKeyService>>,
 }
 
 impl fmt::Debug for BearerTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerTokens")
             .field("azure_ad", &self.azure.is_some())
+            .field("api_keys", &self.api_keys.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -49,7 +59,39 @@ impl BearerTokens {
             keys,
             sessions,
             azure: None,
+            api_keys: None,
         }
+    }
+
+    /// Also accepts personal API keys (`agk_…`).
+    #[must_use]
+    pub fn with_api_keys(mut self, api_keys: Arc<ApiKeyService>) -> Self {
+        self.api_keys = Some(api_keys);
+        self
+    }
+
+    async fn api_key(&self, secret: &str) -> Result<AuthenticatedUser, TokenError> {
+        let keys = self
+            .api_keys
+            .as_ref()
+            .ok_or(TokenError::KeyRefused("API keys are not enabled"))?;
+        let caller = keys.authenticate(secret).await.map_err(|e| match e {
+            KeyAuthError::Unknown => TokenError::KeyRefused("unknown key"),
+            KeyAuthError::Revoked => TokenError::KeyRefused("revoked"),
+            KeyAuthError::Expired => TokenError::KeyRefused("expired"),
+            KeyAuthError::AccountDisabled => TokenError::AccountDisabled,
+            KeyAuthError::Unavailable(source) => TokenError::Unavailable(source),
+        })?;
+        Ok(AuthenticatedUser {
+            user: caller.user,
+            role: caller.role,
+            session: None,
+            email: caller.email,
+            api_key: Some(ApiKeyGrant {
+                key: caller.key,
+                scopes: caller.scopes,
+            }),
+        })
     }
 
     /// Also accepts Azure AD access tokens, signing their users in through `accounts`.
@@ -122,6 +164,7 @@ impl BearerTokens {
             role: user.role,
             session: None,
             email: user.email,
+            api_key: None,
         })
     }
 }
@@ -129,6 +172,9 @@ impl BearerTokens {
 #[async_trait]
 impl TokenVerifier for BearerTokens {
     async fn verify(&self, bearer: &str) -> Result<AuthenticatedUser, TokenError> {
+        if bearer.starts_with(API_KEY_PREFIX) {
+            return self.api_key(bearer).await;
+        }
         let header = jsonwebtoken::decode_header(bearer)?;
         match header.alg {
             Algorithm::HS256 => self.session_token(bearer).await,
@@ -137,5 +183,24 @@ impl TokenVerifier for BearerTokens {
                 "{other:?} tokens are not accepted"
             ))),
         }
+    }
+
+    async fn active_session(&self, token: &str) -> Result<Option<ActiveSession>, TokenError> {
+        if token.starts_with(API_KEY_PREFIX) {
+            return Ok(None);
+        }
+        let Ok(claims) = self.keys.session_claims(token) else {
+            return Ok(None);
+        };
+        let active = self
+            .sessions
+            .is_active(claims.sid)
+            .await
+            .map_err(|e| TokenError::Unavailable(Box::new(e)))?;
+        Ok(active.then_some(ActiveSession {
+            user: claims.sub,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        }))
     }
 }

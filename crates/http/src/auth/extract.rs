@@ -1,8 +1,11 @@
 use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use askgate_domain::api_key::{ApiKeyScope, KeyRef};
 use askgate_domain::audit::AuditStamp;
 use askgate_domain::user::{Actor, Role};
 use askgate_domain::{Email, SessionId, UserId};
@@ -14,7 +17,10 @@ use crate::state::AppState;
 /// A signed-in caller, verified from `Authorization: Bearer <token>`.
 ///
 /// Missing or refused credentials answer 401 `unauthenticated` with a
-/// `WWW-Authenticate: Bearer` challenge before the handler runs.
+/// `WWW-Authenticate: Bearer` challenge before the handler runs. Taken as
+/// is, it stands for a session (or an Azure AD access token): a personal API
+/// key is refused with 403 `insufficient_scope`. Endpoints a key may call
+/// take [`Scoped`] instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedUser {
     pub user: UserId,
@@ -22,6 +28,15 @@ pub struct AuthenticatedUser {
     /// The sign-in session of a session token; `None` for an Azure AD access token.
     pub session: Option<SessionId>,
     pub email: Email,
+    /// The personal API key the request came with; `None` otherwise.
+    pub api_key: Option<ApiKeyGrant>,
+}
+
+/// A personal API key that authenticated a request, and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyGrant {
+    pub key: KeyRef,
+    pub scopes: Vec<ApiKeyScope>,
 }
 
 impl AuthenticatedUser {
@@ -32,6 +47,95 @@ impl AuthenticatedUser {
             user: self.user,
             role: self.role,
         }
+    }
+
+    /// The API key to name in the ledger rows this request writes.
+    #[must_use]
+    pub fn api_key_ref(&self) -> Option<KeyRef> {
+        self.api_key.as_ref().map(|grant| grant.key.clone())
+    }
+}
+
+/// A scope an endpoint asks of an API key (see [`scope`]).
+pub trait KeyScope {
+    const SCOPE: ApiKeyScope;
+}
+
+/// The scopes endpoints ask for, as types for [`Scoped`].
+pub mod scope {
+    use askgate_domain::api_key::ApiKeyScope;
+
+    use super::KeyScope;
+
+    /// The chat endpoints and the domain list.
+    #[derive(Debug)]
+    pub struct Chat;
+    /// The balance.
+    #[derive(Debug)]
+    pub struct BalanceRead;
+    /// The ledger history, usage and conversations (read only).
+    #[derive(Debug)]
+    pub struct HistoryRead;
+
+    impl KeyScope for Chat {
+        const SCOPE: ApiKeyScope = ApiKeyScope::Chat;
+    }
+    impl KeyScope for BalanceRead {
+        const SCOPE: ApiKeyScope = ApiKeyScope::BalanceRead;
+    }
+    impl KeyScope for HistoryRead {
+        const SCOPE: ApiKeyScope = ApiKeyScope::HistoryRead;
+    }
+}
+
+/// A caller signed in with a session, or with a personal API key that has
+/// the scope `S`; a key without it gets 403 `insufficient_scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scoped<S> {
+    caller: AuthenticatedUser,
+    scope: PhantomData<fn() -> S>,
+}
+
+impl<S> Deref for Scoped<S> {
+    type Target = AuthenticatedUser;
+
+    fn deref(&self) -> &AuthenticatedUser {
+        &self.caller
+    }
+}
+
+impl<S: KeyScope> FromRequest for Scoped<S> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(req).await?;
+            match &caller.api_key {
+                Some(grant) if !grant.scopes.contains(&S::SCOPE) => {
+                    Err(ApiError::insufficient_scope(format!(
+                        "This API key does not have the '{}' scope.",
+                        S::SCOPE
+                    )))
+                }
+                _ => Ok(Self {
+                    caller,
+                    scope: PhantomData,
+                }),
+            }
+        })
+    }
+}
+
+/// Only a session will do: account, key-management and admin endpoints.
+fn session_only(caller: AuthenticatedUser) -> Result<AuthenticatedUser, ApiError> {
+    if caller.api_key.is_some() {
+        Err(ApiError::insufficient_scope(
+            "API keys cannot be used here: sign in to the web UI.",
+        ))
+    } else {
+        Ok(caller)
     }
 }
 
@@ -85,7 +189,8 @@ impl FromRequest for AuthenticatedUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(authenticate(req.clone()))
+        let req = req.clone();
+        Box::pin(async move { session_only(authenticate(req).await?) })
     }
 }
 
@@ -97,7 +202,7 @@ impl FromRequest for AdminUser {
         let req = req.clone();
         Box::pin(async move {
             let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
-            let user = authenticate(req).await?;
+            let user = session_only(authenticate(req).await?)?;
             if user.role.is_admin() {
                 Ok(Self { user, request_id })
             } else {

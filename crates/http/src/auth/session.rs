@@ -137,23 +137,30 @@ impl SessionKeys {
         })
     }
 
-    /// Checks signature (HS256 only), `exp`, `aud` and `role`.
-    pub fn verify_session(&self, token: &str) -> Result<AuthenticatedUser, TokenError> {
+    /// The claims of a valid session token: signature (HS256 only), `exp`,
+    /// `aud` and `role` checked.
+    pub fn session_claims(&self, token: &str) -> Result<SessionClaims, TokenError> {
         let data = jsonwebtoken::decode::<SessionClaims>(
             token,
             &self.inner.decoding,
             &self.inner.validation,
         )?;
-        let claims = data.claims;
-        if claims.role != SESSION_ROLE {
+        if data.claims.role != SESSION_ROLE {
             return Err(TokenError::WrongRole);
         }
+        Ok(data.claims)
+    }
+
+    /// Checks signature (HS256 only), `exp`, `aud` and `role`.
+    pub fn verify_session(&self, token: &str) -> Result<AuthenticatedUser, TokenError> {
+        let claims = self.session_claims(token)?;
         let email = Email::parse(&claims.email).map_err(|_| TokenError::InvalidClaim("email"))?;
         Ok(AuthenticatedUser {
             user: claims.sub,
             role: claims.app_role,
             session: Some(claims.sid),
             email,
+            api_key: None,
         })
     }
 }

@@ -19,6 +19,10 @@ pub enum TokenError {
     /// The session the token belongs to was revoked.
     #[error("token rejected: session revoked")]
     Revoked,
+    /// A personal API key that is unknown, revoked or expired (which one is
+    /// for logs only).
+    #[error("API key rejected: {0}")]
+    KeyRefused(&'static str),
     /// An admin disabled the caller's account: 403 `account_disabled`.
     #[error("token rejected: account disabled")]
     AccountDisabled,
@@ -39,4 +43,23 @@ pub enum TokenError {
 #[async_trait]
 pub trait TokenVerifier: Send + Sync {
     async fn verify(&self, bearer: &str) -> Result<AuthenticatedUser, TokenError>;
+
+    /// For token introspection: the user and lifetime of `token` when it is
+    /// a session token askgate minted whose session is still active;
+    /// `Ok(None)` for anything else (expired, revoked, forged, an API key or
+    /// an access token of another issuer).
+    async fn active_session(&self, token: &str) -> Result<Option<ActiveSession>, TokenError> {
+        let _ = token;
+        Ok(None)
+    }
+}
+
+/// A session token found active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveSession {
+    pub user: askgate_domain::UserId,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
 }

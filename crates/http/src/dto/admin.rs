@@ -166,6 +166,10 @@ pub enum AuditActionView {
     DomainCreate,
     DomainUpdate,
     DomainDelete,
+    AppCreate,
+    AppUpdate,
+    AppRevoke,
+    AppRotateSecret,
 }
 
 impl From<AuditAction> for AuditActionView {
@@ -179,6 +183,10 @@ impl From<AuditAction> for AuditActionView {
             AuditAction::DomainCreate => Self::DomainCreate,
             AuditAction::DomainUpdate => Self::DomainUpdate,
             AuditAction::DomainDelete => Self::DomainDelete,
+            AuditAction::AppCreate => Self::AppCreate,
+            AuditAction::AppUpdate => Self::AppUpdate,
+            AuditAction::AppRevoke => Self::AppRevoke,
+            AuditAction::AppRotateSecret => Self::AppRotateSecret,
         }
     }
 }
@@ -194,6 +202,10 @@ impl From<AuditActionView> for AuditAction {
             AuditActionView::DomainCreate => Self::DomainCreate,
             AuditActionView::DomainUpdate => Self::DomainUpdate,
             AuditActionView::DomainDelete => Self::DomainDelete,
+            AuditActionView::AppCreate => Self::AppCreate,
+            AuditActionView::AppUpdate => Self::AppUpdate,
+            AuditActionView::AppRevoke => Self::AppRevoke,
+            AuditActionView::AppRotateSecret => Self::AppRotateSecret,
         }
     }
 }
@@ -207,7 +219,7 @@ pub struct AuditRecordView {
     pub actor_id: UserId,
     pub actor_email: String,
     pub action: AuditActionView,
-    /// `user` or `domain`.
+    /// `user`, `domain` or `app`.
     pub target_type: String,
     pub target_id: uuid::Uuid,
     pub before: Option<serde_json::Value>,

@@ -14,6 +14,9 @@ pub enum ServiceTypeView {
     AskAtt,
     #[serde(rename = "askdocs")]
     AskDocs,
+    /// Spent by a registered app (`metadata.app_id`, `metadata.app_name`).
+    #[serde(rename = "app")]
+    App,
 }
 
 impl From<ServiceType> for ServiceTypeView {
@@ -21,6 +24,7 @@ impl From<ServiceType> for ServiceTypeView {
         match service {
             ServiceType::AskAtt => Self::AskAtt,
             ServiceType::AskDocs => Self::AskDocs,
+            ServiceType::App => Self::App,
         }
     }
 }
@@ -43,6 +47,7 @@ impl From<ServiceTypeView> for ServiceType {
         match service {
             ServiceTypeView::AskAtt => Self::AskAtt,
             ServiceTypeView::AskDocs => Self::AskDocs,
+            ServiceTypeView::App => Self::App,
         }
     }
 }

@@ -6,6 +6,8 @@
 //! (`e2e/schemathesis/run.sh`) checks every live response against the schemas.
 
 mod admin;
+mod api_keys;
+mod apps;
 mod chat;
 mod conversations;
 mod domains;
@@ -22,6 +24,10 @@ pub use admin::{
     AccountBody, AdminCreditBody, AdminCreditTypeBody, AdminCreditView, AdminUserDetailView,
     AdminUserPageView, AdminUserView, AuditActionView, AuditPageView, AuditRecordView, RoleBody,
     RoleChangeBody,
+};
+pub use api_keys::{ApiKeyBody, ApiKeyCreatedView, ApiKeyListView, ApiKeyScopeView, ApiKeyView};
+pub use apps::{
+    AppBody, AppListView, AppPatchBody, AppScopeView, AppSecretView, AppView, RotateBody,
 };
 pub use chat::{ChatReplyFormat, ChatReplyView};
 pub use conversations::{

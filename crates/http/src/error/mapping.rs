@@ -11,8 +11,8 @@ use askgate_domain::ports::{IdentityError, WebhookError};
 use askgate_domain::report::ReportPeriodError;
 use askgate_domain::services::ReportError;
 use askgate_domain::services::{
-    AccountError, AdminError, BillingError, ChatError, ConversationError, DeviceError, DomainError,
-    SessionError,
+    AccountError, AdminError, ApiKeyError, AppAuthError, AppCreditError, AppError, BillingError,
+    ChatError, ConversationError, DeviceError, DomainError, SessionError,
 };
 use askgate_domain::usage::{PeriodError, UsageDaysError};
 
@@ -33,6 +33,85 @@ impl From<AccountError> for ApiError {
             AccountError::Disabled => Self::account_disabled(),
             AccountError::Unavailable(_) => Self::unavailable(&e),
             AccountError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ApiKeyError> for ApiError {
+    fn from(e: ApiKeyError) -> Self {
+        match e {
+            ApiKeyError::NoScopes => Self::invalid_field("scopes", e.to_string()),
+            ApiKeyError::ExpiryInPast => Self::invalid_field("expires_at", e.to_string()),
+            ApiKeyError::TooManyKeys => Self::conflict(e.to_string()),
+            ApiKeyError::NotFound => Self::not_found("No such API key."),
+            ApiKeyError::Unavailable(_) => Self::unavailable(&e),
+            ApiKeyError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Forbidden => Self::forbidden("Only admins may do this."),
+            AppError::NotFound => Self::not_found("No such app."),
+            AppError::Revoked => Self::conflict("The app is revoked."),
+            AppError::NoScopes => Self::invalid_field("scopes", e.to_string()),
+            AppError::InvalidDailyLimit => {
+                Self::invalid_field("daily_limit_per_user", e.to_string())
+            }
+            AppError::InvalidOverlap => Self::invalid_field("overlap_seconds", e.to_string()),
+            AppError::Unavailable(_) => Self::unavailable(&e),
+            AppError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AppCreditError> for ApiError {
+    fn from(e: AppCreditError) -> Self {
+        match e {
+            AppCreditError::MissingScope(_) => Self::insufficient_scope(format!("{e}.")),
+            AppCreditError::InvalidAmount => Self::invalid_field("amount", e.to_string()),
+            AppCreditError::InvalidReason => Self::invalid_field("reason", e.to_string()),
+            AppCreditError::IdempotencyMismatch => Self::invalid_field(
+                "idempotency_key",
+                "This idempotency_key was used with a different request.",
+            ),
+            AppCreditError::InsufficientTokens { balance } => {
+                Self::insufficient_tokens(i64::from(balance.get()), PURCHASE_URL)
+            }
+            AppCreditError::DailyLimitExceeded { .. } => {
+                let now = chrono::Utc::now();
+                let midnight = (now.date_naive() + chrono::Days::new(1))
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc());
+                let wait = midnight
+                    .and_then(|m| (m - now).to_std().ok())
+                    .unwrap_or(std::time::Duration::from_secs(3600));
+                Self::daily_limit_exceeded(format!("{e}."), wait)
+            }
+            AppCreditError::NotFound => Self::not_found("No such consumption of this app."),
+            AppCreditError::AlreadyRefunded => {
+                Self::conflict("This consumption was refunded already.")
+            }
+            AppCreditError::RefundWindowPassed => {
+                Self::invalid_field("id", "A consumption can be refunded only within 24 hours.")
+            }
+            AppCreditError::UserNotFound => Self::not_found("No such user."),
+            AppCreditError::Unavailable(_) => Self::unavailable(&e),
+            AppCreditError::Unexpected(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<AppAuthError> for ApiError {
+    fn from(e: AppAuthError) -> Self {
+        match e {
+            AppAuthError::Refused => {
+                tracing::info!("refused app credentials");
+                Self::invalid_app_credentials()
+            }
+            AppAuthError::Unavailable(_) => Self::unavailable(&e),
         }
     }
 }
@@ -274,6 +353,10 @@ impl From<TokenError> for ApiError {
         match e {
             TokenError::Unavailable(source) => Self::unavailable(source.as_ref()),
             TokenError::AccountDisabled => Self::account_disabled(),
+            TokenError::KeyRefused(_) => {
+                tracing::info!(reason = %e, "refused an API key");
+                Self::invalid_api_key()
+            }
             TokenError::Jwt(_)
             | TokenError::WrongRole
             | TokenError::InvalidClaim(_)

@@ -34,6 +34,8 @@ const PROBLEM_TYPE_BASE: &str = "https://askgate.dev/problems/";
 
 /// `WWW-Authenticate` when no credentials were sent (RFC 6750 §3.1: no error code).
 const CHALLENGE_MISSING: &str = "Bearer realm=\"askgate\"";
+/// `WWW-Authenticate` when an app's credentials are missing or refused.
+const CHALLENGE_APP: &str = "Basic realm=\"askgate apps\"";
 /// `WWW-Authenticate` when the credentials sent were refused.
 const CHALLENGE_INVALID: &str = "Bearer realm=\"askgate\", error=\"invalid_token\"";
 
@@ -44,11 +46,13 @@ pub enum ProblemCode {
     Unauthenticated,
     SessionExpired,
     Forbidden,
+    InsufficientScope,
     AccountDisabled,
     NotFound,
     ValidationFailed,
     InsufficientTokens,
     RateLimited,
+    DailyLimitExceeded,
     Conflict,
     UpstreamFailed,
     UpstreamTimeout,
@@ -73,11 +77,13 @@ impl ProblemCode {
             Self::Unauthenticated => "unauthenticated",
             Self::SessionExpired => "session_expired",
             Self::Forbidden => "forbidden",
+            Self::InsufficientScope => "insufficient_scope",
             Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
             Self::ValidationFailed => "validation_failed",
             Self::InsufficientTokens => "insufficient_tokens",
             Self::RateLimited => "rate_limited",
+            Self::DailyLimitExceeded => "daily_limit_exceeded",
             Self::Conflict => "conflict",
             Self::UpstreamFailed => "upstream_failed",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -96,11 +102,13 @@ impl ProblemCode {
     pub const fn status(self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::InsufficientScope | Self::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InsufficientTokens => StatusCode::PAYMENT_REQUIRED,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::DailyLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::Conflict => StatusCode::CONFLICT,
             Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -120,11 +128,13 @@ impl ProblemCode {
             Self::Unauthenticated => "Authentication required",
             Self::SessionExpired => "Session expired",
             Self::Forbidden => "Forbidden",
+            Self::InsufficientScope => "Insufficient scope",
             Self::AccountDisabled => "Account disabled",
             Self::NotFound => "Not found",
             Self::ValidationFailed => "Invalid request",
             Self::InsufficientTokens => "Insufficient tokens",
             Self::RateLimited => "Too many requests",
+            Self::DailyLimitExceeded => "Daily limit exceeded",
             Self::Conflict => "Conflict",
             Self::UpstreamFailed => "Upstream service failed",
             Self::UpstreamTimeout => "Upstream service timed out",
@@ -286,6 +296,47 @@ impl ApiError {
         Self::new(ProblemCode::Forbidden, detail)
     }
 
+    /// The credentials are valid but do not allow this endpoint (an API key
+    /// without the scope, or a key where only a session will do).
+    #[must_use]
+    pub fn insufficient_scope(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::InsufficientScope, detail)
+    }
+
+    /// App credentials (HTTP Basic `client_id:client_secret`) are missing,
+    /// wrong, retired or belong to a revoked app. Never says which.
+    #[must_use]
+    pub fn invalid_app_credentials() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_APP),
+            ..Self::new(
+                ProblemCode::Unauthenticated,
+                "Send the app's credentials as HTTP Basic 'client_id:client_secret'.",
+            )
+        }
+    }
+
+    /// An app call without the user's token: 401 saying where it goes.
+    #[must_use]
+    pub fn unauthenticated_user(detail: impl Into<String>) -> Self {
+        Self {
+            challenge: Some(CHALLENGE_MISSING),
+            ..Self::new(ProblemCode::Unauthenticated, detail)
+        }
+    }
+
+    /// A presented API key is unknown, revoked or expired. Never says which.
+    #[must_use]
+    pub fn invalid_api_key() -> Self {
+        Self {
+            challenge: Some(CHALLENGE_INVALID),
+            ..Self::new(
+                ProblemCode::Unauthenticated,
+                "The API key is invalid, revoked or has expired.",
+            )
+        }
+    }
+
     /// The caller's account was disabled by an admin; its tokens and history stay.
     #[must_use]
     pub fn account_disabled() -> Self {
@@ -375,6 +426,19 @@ impl ApiError {
                 ProblemCode::RateLimited,
                 "Too many requests. Wait before trying again.",
             )
+        }
+    }
+
+    /// 429: an app reached its daily limit for this user; `Retry-After` is
+    /// the next UTC midnight.
+    #[must_use]
+    pub fn daily_limit_exceeded(detail: impl Into<String>, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(Box::new(RetryAfter {
+                wait: retry_after,
+                limits: None,
+            })),
+            ..Self::new(ProblemCode::DailyLimitExceeded, detail)
         }
     }
 

@@ -24,6 +24,8 @@ pub const DOCS_PATH: &str = "/api/docs";
 
 /// Name of the bearer security scheme handlers refer to.
 pub(crate) const BEARER: &str = "bearer";
+/// Name of the HTTP Basic scheme of registered apps.
+pub(crate) const APP: &str = "app";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +64,9 @@ pub(crate) const BEARER: &str = "bearer";
         routes::conversations::get::handle,
         routes::conversations::delete::handle,
         routes::user::me::handle,
+        routes::user::api_keys::create::handle,
+        routes::user::api_keys::list::handle,
+        routes::user::api_keys::revoke::handle,
         routes::user::tokens::handle,
         routes::user::transactions::handle,
         routes::user::transactions_csv::handle,
@@ -75,6 +80,17 @@ pub(crate) const BEARER: &str = "bearer";
         routes::admin::enable::handle,
         routes::admin::role::handle,
         routes::admin::audit::handle,
+        routes::admin::apps::create::handle,
+        routes::admin::apps::list::handle,
+        routes::admin::apps::get::handle,
+        routes::admin::apps::update::handle,
+        routes::admin::apps::revoke::handle,
+        routes::admin::apps::rotate::handle,
+        routes::apps::introspect::handle,
+        routes::apps::balance::handle,
+        routes::apps::consume::handle,
+        routes::apps::refund::handle,
+        routes::apps::checkout::handle,
         routes::admin::overview::handle,
     ),
     components(schemas(
@@ -95,6 +111,7 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "payments", description = "Buying tokens through Stripe"),
         (name = "user", description = "The caller's account"),
         (name = "admin", description = "Administration: users, tokens, accounts, the audit log (admins only)"),
+        (name = "apps", description = "For registered apps' backends: HTTP Basic app credentials, on behalf of a user"),
         (name = "ui", description = "What the web UI needs"),
         (name = "admin", description = "Administration (admins only)"),
     ),
@@ -120,8 +137,21 @@ impl Modify for CommonResponses {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "A session token from sign-in (`session_token`), or an Azure AD access \
-                         token for askgate",
+                        "A session token from sign-in (`session_token`), an Azure AD access \
+                         token for askgate, or a personal API key (`agk_…`) on the endpoints \
+                         its scopes allow",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            APP,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A registered app's credentials: `client_id:client_secret` (from \
+                         `/api/admin/apps`)",
                     ))
                     .build(),
             ),
@@ -160,6 +190,11 @@ fn add_common_responses(operation: &mut Operation) {
         common.push((
             "401",
             "No bearer token, or one that is invalid, expired or revoked (`WWW-Authenticate: Bearer`)",
+        ));
+        common.push((
+            "403",
+            "The account is disabled (`account_disabled`), or an API key was sent that lacks the \
+             scope this endpoint needs, or where only a session will do (`insufficient_scope`)",
         ));
     }
     if has_body {

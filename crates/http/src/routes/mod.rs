@@ -6,6 +6,7 @@ use actix_web::web;
 use crate::state::AppState;
 
 pub mod admin;
+pub mod apps;
 pub mod auth;
 pub mod chat;
 pub mod conversations;
@@ -64,6 +65,17 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     )
                     .route("/logout", web::post().to(auth::logout::handle)),
             )
+            .service(
+                web::scope("/v1")
+                    .route(
+                        "/token/introspect",
+                        web::post().to(apps::introspect::handle),
+                    )
+                    .route("/balance", web::get().to(apps::balance::handle))
+                    .route("/checkout", web::post().to(apps::checkout::handle))
+                    .route("/credits/consume", web::post().to(apps::consume::handle))
+                    .route("/credits/{id}/refund", web::post().to(apps::refund::handle)),
+            )
             .route("/askatt/chat", web::post().to(chat::askatt::handle))
             .route("/askdocs/chat", web::post().to(chat::askdocs::handle))
             .service(
@@ -98,6 +110,21 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                     .route("/users/{id}/enable", web::post().to(admin::enable::handle))
                     .route("/users/{id}/role", web::put().to(admin::role::handle))
                     .route("/audit", web::get().to(admin::audit::handle))
+                    .service(
+                        web::resource("/apps")
+                            .route(web::get().to(admin::apps::list::handle))
+                            .route(web::post().to(admin::apps::create::handle)),
+                    )
+                    .service(
+                        web::resource("/apps/{id}")
+                            .route(web::get().to(admin::apps::get::handle))
+                            .route(web::patch().to(admin::apps::update::handle))
+                            .route(web::delete().to(admin::apps::revoke::handle)),
+                    )
+                    .route(
+                        "/apps/{id}/rotate-secret",
+                        web::post().to(admin::apps::rotate::handle),
+                    )
                     .route("/overview", web::get().to(admin::overview::handle))
                     .route(
                         "/transactions.csv",
@@ -107,6 +134,15 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
             .service(
                 web::scope("/user")
                     .route("/me", web::get().to(user::me::handle))
+                    .service(
+                        web::resource("/api-keys")
+                            .route(web::get().to(user::api_keys::list::handle))
+                            .route(web::post().to(user::api_keys::create::handle)),
+                    )
+                    .route(
+                        "/api-keys/{id}",
+                        web::delete().to(user::api_keys::revoke::handle),
+                    )
                     .route("/tokens", web::get().to(user::tokens::handle))
                     .route("/transactions", web::get().to(user::transactions::handle))
                     .route(

@@ -127,6 +127,18 @@ impl Ports {
                 Arc::new(MockLedger::new()),
                 AdminPolicy::default(),
             )),
+            api_keys: Arc::new(askgate_domain::services::ApiKeyService::new(
+                Arc::new(askgate_domain::ports::MockApiKeyStore::new()),
+                Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+                Arc::new(askgate_domain::ports::SystemClock),
+            )),
+            app_credits: Arc::new(askgate_domain::services::AppCreditService::new(Arc::new(
+                askgate_domain::ports::MockAppLedger::new(),
+            ))),
+            apps: Arc::new(askgate_domain::services::AppService::new(
+                Arc::new(askgate_domain::ports::MockAppStore::new()),
+                Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+            )),
             billing: Arc::new(billing),
             health: Arc::new(self.health),
             bearer: Arc::new(keys()),

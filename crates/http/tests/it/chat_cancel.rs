@@ -123,6 +123,18 @@ async fn a_dropped_chat_request_still_refunds_its_token() {
             Arc::new(askgate_domain::ports::MockUpstreamTargets::new()),
             Arc::new(MockUserRepository::new()),
         )),
+        app_credits: Arc::new(askgate_domain::services::AppCreditService::new(Arc::new(
+            askgate_domain::ports::MockAppLedger::new(),
+        ))),
+        apps: Arc::new(askgate_domain::services::AppService::new(
+            Arc::new(askgate_domain::ports::MockAppStore::new()),
+            Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+        )),
+        api_keys: Arc::new(askgate_domain::services::ApiKeyService::new(
+            Arc::new(askgate_domain::ports::MockApiKeyStore::new()),
+            Arc::new(askgate_domain::ports::MockSecretMinter::new()),
+            Arc::new(askgate_domain::ports::SystemClock),
+        )),
         reports: Arc::new(askgate_domain::services::ReportService::new(
             Arc::new(askgate_domain::ports::MockReports::new()),
             Arc::new(askgate_domain::ports::SystemClock),

@@ -4,9 +4,11 @@
 
 import { currentUser, loadUiConfig, onSessionExpired, onUserChange, restoreSession, signOut } from './api.js';
 import { h, link, replace } from './dom.js';
+import * as adminApps from './pages/admin-apps.js';
 import * as adminAudit from './pages/admin-audit.js';
 import * as adminOverview from './pages/admin-overview.js';
 import * as adminUsers from './pages/admin-users.js';
+import * as apiKeys from './pages/api-keys.js';
 import * as buy from './pages/buy.js';
 import * as chat from './pages/chat.js';
 import * as connect from './pages/connect.js';
@@ -27,21 +29,25 @@ const ROUTES = {
   '/device': { page: device, title: 'Sign in a device' },
   '/connect': { page: connect, title: 'Sign in to an app' },
   '/usage': { page: usage, title: 'Usage' },
+  '/api-keys': { page: apiKeys, title: 'API keys' },
   '/admin/overview': { page: adminOverview, title: 'Overview' },
   '/admin/domains': { page: domains, title: 'Domains' },
   '/admin/users': { page: adminUsers, title: 'Users' },
   '/admin/audit': { page: adminAudit, title: 'Audit log' },
+  '/admin/apps': { page: adminApps, title: 'Apps' },
 };
 
 const NAV = [
   { href: '/chat', text: 'Chat' },
   { href: '/buy', text: 'Buy tokens' },
   { href: '/usage', text: 'Usage' },
+  { href: '/api-keys', text: 'API keys' },
   { href: '/profile', text: 'Profile' },
   { href: '/admin/overview', text: 'Overview', admin: true },
   { href: '/admin/domains', text: 'Domains', admin: true },
   { href: '/admin/users', text: 'Users', admin: true },
   { href: '/admin/audit', text: 'Audit', admin: true },
+  { href: '/admin/apps', text: 'Apps', admin: true },
 ];
 
 const main = document.getElementById('main');

@@ -79,6 +79,7 @@ fn reservation<'a>(
         domain: None,
         conversation: ConversationId::generate(),
         idempotency,
+        api_key: None,
     }
 }
 

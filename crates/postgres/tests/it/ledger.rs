@@ -1064,6 +1064,7 @@ async fn concurrent_reversals_and_chat_reservations_never_go_below_zero() {
                 domain: None,
                 conversation: ConversationId::generate(),
                 idempotency: None,
+                api_key: None,
             };
             matches!(
                 charges.reserve(&reservation, Duration::ZERO).await,

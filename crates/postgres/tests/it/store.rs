@@ -57,6 +57,7 @@ fn chat(user: UserId) -> Reservation<'static> {
         domain: None,
         conversation: ConversationId::generate(),
         idempotency: None,
+        api_key: None,
     }
 }
 

@@ -1540,3 +1540,112 @@ fn reconcile_without_payments_configured_exits_non_zero_with_one_line() {
         ["askgate: payments are not configured: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"]
     );
 }
+
+#[tokio::test]
+async fn an_app_sells_tokens_through_a_checkout_that_returns_to_it_and_is_credited_once() {
+    let app = spawn().await;
+    let boss = app
+        .post(
+            "/api/auth/dev-login",
+            None,
+            &json!({ "email": "boss@example.com", "admin": true }),
+        )
+        .await;
+    let boss = boss.body["session_token"].as_str().unwrap().to_owned();
+    let registered = app
+        .post(
+            "/api/admin/apps",
+            Some(&boss),
+            &json!({
+                "name": "Shop",
+                "allowed_return_urls": ["https://shop.example.com/bought?from=askgate"],
+                "scopes": ["checkout:create"],
+            }),
+        )
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    let client_id = registered.body["client_id"].as_str().unwrap().to_owned();
+    let secret = registered.body["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (token, user) = app.sign_in_id("app-buyer@example.com").await;
+    let checkout = |return_url: &str| {
+        app.client
+            .post(app.url("/api/v1/checkout"))
+            .basic_auth(&client_id, Some(&secret))
+            .header("X-Askgate-User-Token", &token)
+            .json(&json!({ "package": "100", "return_url": return_url }))
+    };
+
+    // A return URL the app did not register: refused before Stripe is asked.
+    for url in [
+        "https://evil.example.com/bought",
+        "https://shop.example.com/bought",
+        "not a url",
+    ] {
+        let refused = app.send(checkout(url)).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.body["field"], "return_url");
+    }
+    assert!(
+        app.stripe_requests("/v1/checkout/sessions")
+            .await
+            .is_empty()
+    );
+
+    let checkout_id = unique("cs_test");
+    let mut session = fixture(CHECKOUT_FIXTURE);
+    session["id"] = json!(checkout_id);
+    session["url"] = json!(format!("https://checkout.stripe.com/c/pay/{checkout_id}"));
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&session))
+        .expect(1)
+        .mount(app.stripe())
+        .await;
+    let created = app
+        .send(checkout("https://shop.example.com/bought?from=askgate"))
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(created.body["id"], checkout_id.as_str());
+    let sent = app.stripe_requests("/v1/checkout/sessions").await;
+    let (form, _) = &sent[0];
+    assert_eq!(
+        form.get("success_url").map(String::as_str),
+        Some(
+            "https://shop.example.com/bought?from=askgate&askgate_checkout=success&session_id={CHECKOUT_SESSION_ID}"
+        )
+    );
+    assert_eq!(
+        form.get("cancel_url").map(String::as_str),
+        Some("https://shop.example.com/bought?from=askgate&askgate_checkout=cancel")
+    );
+    assert_eq!(
+        form.get("client_reference_id").map(String::as_str),
+        Some(user.to_string().as_str())
+    );
+
+    // The same webhook path credits it, once however often Stripe delivers it.
+    let payment = Payment {
+        checkout: checkout_id.clone(),
+        ..Payment::new(user, "100", 500)
+    };
+    let event = payment.checkout_completed();
+    let first = app.deliver_signed(&event).await;
+    let again = app.deliver_signed(&event).await;
+    assert_eq!(outcomes(&[first]), ["credited"]);
+    assert_ne!(outcomes(&[again]), ["credited"]);
+    assert_eq!(app.balance(&token).await, 100);
+    app.db.assert_ledger_invariant().await;
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{instrument, warn};
 
+use crate::api_key::KeyRef;
 use crate::conversation::{ChatMessage, Turn};
 use crate::domain::Domain;
 use crate::ledger::{IdempotencyKey, ServiceType};
@@ -43,6 +44,9 @@ pub struct ChatRequest {
     pub message: ChatMessage,
     pub conversation: Option<ConversationId>,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The personal API key the request came with, named in the consumption
+    /// row; `None` for a session.
+    pub api_key: Option<KeyRef>,
 }
 
 impl ChatRequest {
@@ -289,6 +293,7 @@ impl ChatService {
                     domain: domain.as_ref().map(|d| d.id),
                     conversation,
                     idempotency: fingerprint.as_ref().map(|(k, f)| (*k, f.as_str())),
+                    api_key: request.api_key.as_ref(),
                 },
                 duplicate_wait,
             )
@@ -411,6 +416,10 @@ impl ChatService {
     ) -> Result<Option<Arc<Domain>>, ChatError> {
         match (request.service, request.domain) {
             (ServiceType::AskAtt, _) => Ok(None),
+            // Apps spend through the credits API; no chat is ever made for one.
+            (ServiceType::App, _) => Err(ChatError::Unexpected(
+                "a chat request for the app service type".into(),
+            )),
             (ServiceType::AskDocs, None) => Err(ChatError::DomainRequired),
             (ServiceType::AskDocs, Some(id)) => match self.ports.domains.get(id).await? {
                 // A domain the user may not ask is not found, like an unknown one.

@@ -2,6 +2,7 @@
 //! disabling accounts, roles, the audit log, the overview of a period, and
 //! exports of the whole ledger.
 
+pub mod apps;
 pub mod audit;
 pub mod credit;
 pub mod disable;

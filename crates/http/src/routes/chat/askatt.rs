@@ -9,7 +9,7 @@ use askgate_domain::ledger::ServiceType;
 use askgate_domain::services::ChatRequest;
 use serde::Deserialize;
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyKeyHeader;
 use crate::state::AppState;
@@ -52,7 +52,7 @@ pub struct Body {
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::Chat>,
     key: IdempotencyKeyHeader,
     answer_as: super::AnswerAs,
     body: web::Json<Body>,
@@ -68,6 +68,7 @@ pub async fn handle(
         message: ChatMessage::try_from(message).map_err(invalid_message)?,
         conversation: conversation_id,
         idempotency_key: key.into_key(),
+        api_key: caller.api_key_ref(),
     };
     super::respond(&state, "/api/askatt/chat", answer_as, request).await
 }

@@ -10,7 +10,7 @@ use askgate_domain::{ConversationId, DomainId};
 use serde::Deserialize;
 
 use super::askatt::invalid_message;
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyKeyHeader;
 use crate::state::AppState;
@@ -57,7 +57,7 @@ pub struct Body {
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::Chat>,
     key: IdempotencyKeyHeader,
     answer_as: super::AnswerAs,
     body: web::Json<Body>,
@@ -74,6 +74,7 @@ pub async fn handle(
         message: ChatMessage::try_from(message).map_err(invalid_message)?,
         conversation: conversation_id,
         idempotency_key: key.into_key(),
+        api_key: caller.api_key_ref(),
     };
     super::respond(&state, "/api/askdocs/chat", answer_as, request).await
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use askgate_domain::ConversationId;
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::dto::ConversationDetailView;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,7 +22,7 @@ use crate::state::AppState;
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::HistoryRead>,
     id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
     let (conversation, messages) = state

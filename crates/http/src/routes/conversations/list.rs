@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use askgate_domain::page::PageRequest;
 use serde::Deserialize;
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::dto::ConversationPageView;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,7 +37,7 @@ pub struct Params {
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::HistoryRead>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
     let Params { limit, cursor } = params.into_inner();

@@ -6,7 +6,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::dto::DomainView;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,7 +33,7 @@ pub struct Params {
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::Chat>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.actor();

@@ -1,5 +1,6 @@
 //! The signed-in user's own account.
 
+pub mod api_keys;
 pub mod me;
 pub mod tokens;
 pub mod transactions;

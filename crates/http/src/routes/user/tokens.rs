@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::dto::BalanceView;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use crate::state::AppState;
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::BalanceRead>,
 ) -> Result<HttpResponse, ApiError> {
     let balance = state.services.accounts.balance(caller.user).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(balance)))

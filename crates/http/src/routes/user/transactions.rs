@@ -6,7 +6,7 @@ use askgate_domain::page::PageRequest;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::dto::{EntryKindView, FilterParams, ServiceTypeView, TransactionPageView};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -51,7 +51,7 @@ pub struct Params {
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::HistoryRead>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
     let Params {

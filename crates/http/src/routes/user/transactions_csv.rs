@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use futures::FutureExt;
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::dto::FilterParams;
 use crate::error::ApiError;
 use crate::export::{PageReader, csv_response};
@@ -25,7 +25,7 @@ use crate::state::AppState;
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::HistoryRead>,
     params: web::Query<FilterParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = params.into_inner().into_filter()?;

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askgate_domain::usage::UsageDays;
 use serde::Deserialize;
 
-use crate::auth::AuthenticatedUser;
+use crate::auth::{Scoped, scope};
 use crate::dto::UsageView;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,7 +32,7 @@ pub struct Params {
 )]
 pub async fn handle(
     state: web::Data<AppState>,
-    caller: AuthenticatedUser,
+    caller: Scoped<scope::HistoryRead>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
     let days = UsageDays::new(params.into_inner().days)?;

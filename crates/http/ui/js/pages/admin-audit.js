@@ -3,7 +3,20 @@
 import { request } from '../api.js';
 import { field, formatDate, h, replace } from '../dom.js';
 
-const ACTIONS = ['grant', 'adjustment', 'disable', 'enable', 'role_change', 'domain_create', 'domain_update', 'domain_delete'];
+const ACTIONS = [
+  'grant',
+  'adjustment',
+  'disable',
+  'enable',
+  'role_change',
+  'domain_create',
+  'domain_update',
+  'domain_delete',
+  'app_create',
+  'app_update',
+  'app_revoke',
+  'app_rotate_secret',
+];
 
 export function render(view) {
   const action = h(
