@@ -35,6 +35,10 @@ BASE_URL="http://127.0.0.1:$PORT"
 stack_fake_stripe "$BASE_URL"
 stack_fake_askdocs
 
+# The SDK's example app (sdk/js/example), on another origin, may call askgate.
+EXAMPLE_PORT=$(stack_free_port)
+export ALLOWED_ORIGINS="http://127.0.0.1:$EXAMPLE_PORT"
+
 export APP_ENV=development
 export BIND_ADDR="127.0.0.1:$PORT"
 export PUBLIC_BASE_URL="$BASE_URL"
@@ -53,7 +57,7 @@ stack_server "$ARTIFACTS/server.log"
 
 log "running the browser tests"
 set +e
-ASKGATE_URL="$BASE_URL" FAKE_STRIPE_URL="$STRIPE_URL" FAKE_ASKDOCS_URL="$ASKDOCS_URL" ASKGATE_BIN="$BIN" ASKGATE_CLI="$CLI_BIN" E2E_ARTIFACTS="$ARTIFACTS" \
+ASKGATE_URL="$BASE_URL" FAKE_STRIPE_URL="$STRIPE_URL" FAKE_ASKDOCS_URL="$ASKDOCS_URL" ASKGATE_BIN="$BIN" ASKGATE_CLI="$CLI_BIN" E2E_EXAMPLE_PORT="$EXAMPLE_PORT" E2E_ARTIFACTS="$ARTIFACTS" \
     node --test --test-reporter=spec tests/*.test.mjs
 status=$?
 set -e

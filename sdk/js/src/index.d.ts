@@ -1,7 +1,7 @@
 // Types of the browser SDK. The bodies are askgate's own schemas, generated
 // from its OpenAPI document (openapi.d.ts), so they follow the API.
 
-import type { DeltaEvent, DoneEvent, ErrorEvent, Problem, SourcesEvent, StartEvent, User } from './openapi.js';
+import type { AppSession, DeltaEvent, DoneEvent, ErrorEvent, Problem, SourcesEvent, StartEvent, User } from './openapi.js';
 
 export type * from './openapi.js';
 
@@ -29,9 +29,10 @@ export interface AskgateOptions {
   fetch?: typeof fetch;
 }
 
+/** What `signIn` resolves to: the session askgate handed this app (`AppSession['session']`). */
 export interface SignInResult {
   user: User;
-  token: string;
+  token: AppSession['session']['session_token'];
   expiresIn: number;
 }
 

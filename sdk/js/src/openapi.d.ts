@@ -153,6 +153,22 @@ export interface AppRotateSecret {
 /** A scope of a registered app. */
 export type AppScope = "credits:consume" | "balance:read" | "checkout:create" | "token:introspect";
 
+/** A session for the app, and where it may go. */
+export interface AppSession {
+  app_name: string;
+  /** The app's registered origin the session may be posted to (never `*`). */
+  origin: string;
+  /** A session of its own: the app's backend spends with its token. No refresh token: the app signs in again when it expires. */
+  session: SignedIn;
+}
+
+export interface AppSessionRequest {
+  /** The app's client id. */
+  client_id: string;
+  /** The origin of the app's page that opened the connect page. */
+  origin: string;
+}
+
 /** What to change on an app: only the fields given. */
 export interface AppUpdate {
   allowed_origins?: Array<string> | null;

@@ -1,6 +1,6 @@
 // Types of the server SDK (Node 20+).
 
-import type { Problem } from './openapi.js';
+import type { AppRefund, CheckoutCreated, Consumption, Introspection, Problem } from './openapi.js';
 
 export type * from './openapi.js';
 
@@ -19,22 +19,11 @@ export interface AskgateAppOptions {
   fetch?: typeof fetch;
 }
 
-export type Introspection =
-  | { active: false }
-  | { active: true; sub: string; email: string; name?: string | null; exp: number; iat: number; [key: string]: unknown };
-
-export interface Consumption {
-  id: string;
-  amount: number;
-  balance_after: number;
-  [key: string]: unknown;
-}
-
 export class AskgateApp {
   constructor(options: AskgateAppOptions);
   introspect(token: string): Promise<Introspection>;
   balance(token: string): Promise<number>;
   consume(request: { token: string; amount: number; reason: string; idempotencyKey: string }): Promise<Consumption>;
-  refund(id: string): Promise<Record<string, unknown>>;
-  checkout(request: { token: string; package: string; returnUrl: string }): Promise<{ id: string; url: string }>;
+  refund(id: string): Promise<AppRefund>;
+  checkout(request: { token: string; package: string; returnUrl: string }): Promise<CheckoutCreated>;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tracing::instrument;
 
 use crate::app::{
-    APP_SECRET_PREFIX, App, AppPatch, AppSettings, DEFAULT_ROTATION_OVERLAP_SECONDS,
+    APP_SECRET_PREFIX, App, AppOrigin, AppPatch, AppSettings, DEFAULT_ROTATION_OVERLAP_SECONDS,
     MAX_ROTATION_OVERLAP_SECONDS,
 };
 use crate::audit::AuditStamp;
@@ -31,6 +31,9 @@ pub enum AppError {
     InvalidDailyLimit,
     #[error("the overlap must be 0 to {MAX_ROTATION_OVERLAP_SECONDS} seconds")]
     InvalidOverlap,
+    /// The page asking to sign in is not at one of the app's registered origins.
+    #[error("the app is not registered for this origin")]
+    OriginNotAllowed,
     #[error("apps unavailable")]
     Unavailable(#[source] BoxError),
     #[error("unexpected app error")]
@@ -198,6 +201,27 @@ impl AppService {
             SecretRotation::Revoked => Err(AppError::Revoked),
             SecretRotation::NotFound => Err(AppError::NotFound),
         }
+    }
+
+    /// The app a signed-in person lets use their account, from a page at
+    /// `origin` (the one that opened askgate's connect page): an app that is
+    /// not revoked and registered that very origin, which is where askgate
+    /// then sends the result, and nowhere else.
+    pub async fn connect(
+        &self,
+        client_id: &str,
+        origin: &str,
+    ) -> Result<(App, AppOrigin), AppError> {
+        let id: AppId = client_id.parse().map_err(|_| AppError::NotFound)?;
+        let app = self.store.get(id).await?.ok_or(AppError::NotFound)?;
+        if app.revoked_at.is_some() {
+            return Err(AppError::Revoked);
+        }
+        let origin = AppOrigin::parse(origin).map_err(|_| AppError::OriginNotAllowed)?;
+        if !app.allowed_origins.contains(&origin) {
+            return Err(AppError::OriginNotAllowed);
+        }
+        Ok((app, origin))
     }
 
     /// The app whose client id and secret these are.

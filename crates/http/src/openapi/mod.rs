@@ -67,6 +67,7 @@ pub(crate) const APP: &str = "app";
         routes::user::api_keys::create::handle,
         routes::user::api_keys::list::handle,
         routes::user::api_keys::revoke::handle,
+        routes::user::app_sessions::handle,
         routes::user::tokens::handle,
         routes::user::transactions::handle,
         routes::user::transactions_csv::handle,

@@ -143,6 +143,7 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
                         "/api-keys/{id}",
                         web::delete().to(user::api_keys::revoke::handle),
                     )
+                    .route("/app-sessions", web::post().to(user::app_sessions::handle))
                     .route("/tokens", web::get().to(user::tokens::handle))
                     .route("/transactions", web::get().to(user::transactions::handle))
                     .route(

@@ -306,3 +306,64 @@ async fn app_credentials_are_checked_and_scopes_enforced() {
     assert_problem(&none, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert!(none.headers.contains_key("www-authenticate"));
 }
+
+#[tokio::test]
+async fn a_signed_in_person_hands_an_app_a_session_only_for_its_registered_origin() {
+    let app = spawn().await;
+    let boss = admin(&app).await;
+    let (client_id, secret) = register(&app, &boss, &["token:introspect"], json!({})).await;
+    let (ann, _) = app.sign_in("ann@example.com").await;
+    let connect = |token: String, origin: &'static str, id: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/user/app-sessions",
+                Some(&token),
+                &json!({ "client_id": id, "origin": origin }),
+            )
+            .await
+        }
+    };
+
+    let handed = connect(ann.clone(), "https://shop.example.com", client_id.clone()).await;
+    assert_eq!(handed.status, StatusCode::OK, "{}", handed.body);
+    assert_eq!(handed.body["origin"], "https://shop.example.com");
+    assert_eq!(handed.body["app_name"], "Shop");
+    let session = handed.body["session"]["session_token"].as_str().unwrap();
+    assert_ne!(session, ann, "a session of its own");
+    assert!(handed.body["session"].get("refresh_token").is_none());
+    let checked = introspect(&app, &client_id, &secret, session).await;
+    assert_eq!(checked.body["active"], true);
+    assert_eq!(checked.body["email"], "ann@example.com");
+
+    for origin in [
+        "https://evil.example.com",
+        "https://shop.example.com.evil.net",
+        "*",
+    ] {
+        let refused = connect(ann.clone(), origin, client_id.clone()).await;
+        assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
+        assert!(refused.body.get("session").is_none());
+    }
+    let unknown = connect(ann.clone(), "https://shop.example.com", "not-an-app".into()).await;
+    assert_problem(&unknown, StatusCode::NOT_FOUND, "not_found");
+    let anonymous = app
+        .post(
+            "/api/user/app-sessions",
+            None,
+            &json!({ "client_id": client_id, "origin": "https://shop.example.com" }),
+        )
+        .await;
+    assert_problem(&anonymous, StatusCode::UNAUTHORIZED, "unauthenticated");
+
+    let revoked = app
+        .send(app.request(
+            Method::DELETE,
+            &format!("/api/admin/apps/{client_id}"),
+            Some(&boss),
+        ))
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    let after = connect(ann, "https://shop.example.com", client_id.clone()).await;
+    assert_problem(&after, StatusCode::CONFLICT, "conflict");
+}

@@ -1,6 +1,7 @@
 //! The signed-in user's own account.
 
 pub mod api_keys;
+pub mod app_sessions;
 pub mod me;
 pub mod tokens;
 pub mod transactions;
