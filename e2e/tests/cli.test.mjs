@@ -127,4 +127,25 @@ describe('the askgate command-line tool', () => {
     assert.match(result.stderr, /declined/);
     assert.throws(() => statSync(join(env.ASKGATE_CONFIG_DIR, 'credentials.json')));
   });
+
+  test('with ASKGATE_API_KEY set, commands use that key and need no sign-in', async () => {
+    const email = uniqueEmail('cli-key');
+    const { session_token: token } = await devLogin(email);
+    await grantTokens(email, 2);
+    const made = await api('/api/user/api-keys', { method: 'POST', token, body: { name: 'cli', scopes: ['chat', 'balance:read'] } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const env = { ASKGATE_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'askgate-cli-')), ASKGATE_API_KEY: made.body.secret };
+
+    assert.equal((await askgate(['balance'], { env })).stdout.trim(), '2');
+    const asked = await askgate(['chat', 'Hello?'], { env });
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.match(asked.stderr, /\(1 tokens left/);
+    const login = await askgate(['login'], { env });
+    assert.match(login.stdout, /ASKGATE_API_KEY is set/);
+
+    const revoked = await api(`/api/user/api-keys/${made.body.id}`, { method: 'DELETE', token });
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    const refused = await askgate(['balance'], { env });
+    assert.equal(refused.code, 3, refused.stderr);
+  });
 });

@@ -79,14 +79,7 @@ impl Client {
     /// A client of the askgate at `base_url` (`https://askgate.example.com`),
     /// with no credentials yet.
     pub fn new(base_url: &str) -> Result<Self, Error> {
-        let mut base = Url::parse(base_url).map_err(|_| Error::BadUrl(base_url.to_owned()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(Error::BadUrl(base_url.to_owned()));
-        }
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
+        let base = base_url_of(base_url)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("askgate-client/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -135,9 +128,7 @@ impl Client {
     }
 
     fn url(&self, path: &str) -> Result<Url, Error> {
-        self.base
-            .join(path.trim_start_matches('/'))
-            .map_err(|_| Error::BadUrl(path.to_owned()))
+        join(&self.base, path)
     }
 
     /// A request for `path` without credentials.
@@ -394,8 +385,26 @@ impl Client {
     }
 }
 
+/// `base_url` as a base to join API paths to: absolute http(s), ending in `/`.
+pub(crate) fn base_url_of(base_url: &str) -> Result<Url, Error> {
+    let mut base = Url::parse(base_url).map_err(|_| Error::BadUrl(base_url.to_owned()))?;
+    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        return Err(Error::BadUrl(base_url.to_owned()));
+    }
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    Ok(base)
+}
+
+pub(crate) fn join(base: &Url, path: &str) -> Result<Url, Error> {
+    base.join(path.trim_start_matches('/'))
+        .map_err(|_| Error::BadUrl(path.to_owned()))
+}
+
 /// The body of a successful answer, or the problem of a refused one.
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, Error> {
+pub(crate) async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, Error> {
     if !response.status().is_success() {
         return Err(problem(response).await);
     }

@@ -19,12 +19,18 @@
 //! when the access token is refused and retries once; refresh tokens rotate,
 //! so read [`Client::refresh_token`] after a call and keep the new one.
 //! Every refusal is an [`Error::Api`] carrying askgate's problem+json body.
+//!
+//! A registered app's backend uses [`AppClient`] instead: the app's
+//! credentials, and the user's token forwarded, to verify people and to spend,
+//! refund and sell their tokens.
 
+mod app;
 mod client;
 mod error;
 mod stream;
 mod types;
 
+pub use app::{AppClient, Consumption, Introspection, USER_TOKEN_HEADER};
 pub use client::{Client, Credentials};
 pub use error::{Error, Problem};
 pub use stream::{ChatEvent, ChatStream};

@@ -1,7 +1,7 @@
 //! The Rust client crate against the real server: what another team's
 //! program (and the `askgate` command-line tool) sees.
 
-use askgate_client::{ChatEvent, ChatRequest, Client, Credentials, Error};
+use askgate_client::{AppClient, ChatEvent, ChatRequest, Client, Credentials, Error};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -128,4 +128,51 @@ async fn a_replayed_refresh_token_ends_the_session_it_came_from() {
         });
     assert_eq!(thief.me().await.unwrap_err().status(), Some(401));
     assert_eq!(client.me().await.unwrap_err().status(), Some(401));
+}
+
+#[tokio::test]
+async fn an_app_backend_verifies_spends_and_refunds_through_the_client() {
+    let app = crate::apps::spawn().await;
+    let boss = crate::apps::admin(&app).await;
+    let (id, secret) = crate::apps::register(
+        &app,
+        &boss,
+        &["token:introspect", "balance:read", "credits:consume"],
+        json!({}),
+    )
+    .await;
+    let (token, _) = app.sign_in("eve@example.com").await;
+    app.grant("eve@example.com", 4, "app-client-grant").await;
+    let backend = AppClient::new(&app.url(""), &id, &secret).unwrap();
+
+    let who = backend.introspect(&token).await.unwrap();
+    assert!(who.active);
+    assert_eq!(who.email.as_deref(), Some("eve@example.com"));
+    assert!(!backend.introspect("forged").await.unwrap().active);
+
+    let spent = backend
+        .consume(&token, 3, "a summary", "c-1")
+        .await
+        .unwrap();
+    assert_eq!(spent.balance_after, 1);
+    let again = backend
+        .consume(&token, 3, "a summary", "c-1")
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.id, spent.id);
+    let short = backend.consume(&token, 2, "more", "c-2").await.unwrap_err();
+    assert_eq!(short.status(), Some(402));
+    backend.refund(&spent.id).await.unwrap();
+    assert_eq!(
+        backend.refund(&spent.id).await.unwrap_err().status(),
+        Some(409)
+    );
+    assert_eq!(backend.balance(&token).await.unwrap(), 4);
+
+    let stranger = AppClient::new(&app.url(""), &id, "ags_not-the-secret").unwrap();
+    assert_eq!(
+        stranger.balance(&token).await.unwrap_err().status(),
+        Some(401)
+    );
 }
