@@ -480,6 +480,7 @@ describe('askgate web UI', () => {
       { status: 403, path: '/api/admin/users' },
       { status: 403, path: '/api/admin/audit' },
       { status: 403, path: '/api/admin/overview' },
+      { status: 403, path: '/api/admin/apps' },
     ];
     await withPage('not-admin-pages', { allow }, async (page) => {
       const email = uniqueEmail('user');
@@ -488,14 +489,23 @@ describe('askgate web UI', () => {
       assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 0);
       assert.equal(await nav.getByRole('link', { name: 'Audit' }).count(), 0);
       assert.equal(await nav.getByRole('link', { name: 'Overview' }).count(), 0);
+      assert.equal(await nav.getByRole('link', { name: 'Apps' }).count(), 0);
       await page.goto(new URL('/admin/users', page.url()).href);
       await page.getByText('You are not allowed to manage users.').waitFor();
       await page.goto(new URL('/admin/audit', page.url()).href);
       await page.getByText('You are not allowed to read the audit log.').waitFor();
       await page.goto(new URL('/admin/overview', page.url()).href);
       await page.getByText('You are not allowed to see the overview.').waitFor();
+      await page.goto(new URL('/admin/apps', page.url()).href);
+      await page.getByText('Only administrators can manage apps.').waitFor();
       const { session_token: token } = await devLogin(email);
-      for (const path of ['/api/admin/users', '/api/admin/audit', '/api/admin/overview', '/api/admin/transactions.csv']) {
+      for (const path of [
+        '/api/admin/users',
+        '/api/admin/audit',
+        '/api/admin/overview',
+        '/api/admin/transactions.csv',
+        '/api/admin/apps',
+      ]) {
         const res = await api(path, { token });
         assert.equal(res.status, 403, path);
       }
