@@ -64,6 +64,9 @@ describe('an app built on the SDK', () => {
       const spent = history.body.items[0];
       assert.equal(spent.type, 'consumption');
       assert.equal(spent.service_type, 'app', 'the app spent it, not a chat');
+      // The person's own usage page names the app and its reason.
+      await askgate.goto('/usage');
+      await askgate.locator('tr[data-type="consumption"]', { hasText: 'Example app: example summary' }).waitFor();
 
       await page.locator('#buy').click();
       await page.waitForURL((url) => !url.href.startsWith(EXAMPLE_ORIGIN));

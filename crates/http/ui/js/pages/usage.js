@@ -242,7 +242,9 @@ function spendChart(usage, names) {
 
 function row(t, names) {
   const amount = t.amount > 0 ? `+${t.amount}` : String(t.amount);
-  const service = t.service_type ? SERVICE_NAMES[t.service_type] || t.service_type : '';
+  // Tokens another app spent name that app (and why, as the app said).
+  const app = t.service_type === 'app' && t.metadata?.app_name ? [t.metadata.app_name, t.metadata.reason].filter(Boolean).join(': ') : '';
+  const service = app || (t.service_type ? SERVICE_NAMES[t.service_type] || t.service_type : '');
   const domain = t.domain_id ? names.get(t.domain_id) || 'a removed domain' : '';
   const where = [service, domain].filter(Boolean).join(' · ') || '—';
   return h(
