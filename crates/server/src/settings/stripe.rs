@@ -61,7 +61,11 @@ impl StripeSettings {
         )?;
         let webhook_secret = env.checked_secret(
             STRIPE_WEBHOOK_SECRET,
-            |raw| entries(raw).all(|secret| stripe_id(secret, &["whsec_"])),
+            // At least one: `,,,` would be a webhook no signature can pass.
+            |raw| {
+                entries(raw).next().is_some()
+                    && entries(raw).all(|secret| stripe_id(secret, &["whsec_"]))
+            },
             "must be the endpoint's signing secret (whsec_…), or several separated by commas while rotating",
         )?;
         if webhook_secret.is_none() && secret_key.is_some() {
@@ -147,6 +151,7 @@ mod tests {
         for (name, value) in [
             ("STRIPE_SECRET_KEY", "pk_test_oops"),
             ("STRIPE_WEBHOOK_SECRET", "sk_test_oops"),
+            ("STRIPE_WEBHOOK_SECRET", ", ,,"),
             ("STRIPE_PUBLISHABLE_KEY", "sk_test_oops"),
             ("STRIPE_PRICE_100", "prod_oops"),
             ("STRIPE_API_BASE", "ftp://oops"),
