@@ -111,10 +111,9 @@ pub(crate) const APP: &str = "app";
         (name = "conversations", description = "The caller's chat history"),
         (name = "payments", description = "Buying tokens through Stripe"),
         (name = "user", description = "The caller's account"),
-        (name = "admin", description = "Administration: users, tokens, accounts, the audit log (admins only)"),
+        (name = "admin", description = "Administration: users, tokens, accounts, apps, the overview, the audit log (admins only)"),
         (name = "apps", description = "For registered apps' backends: HTTP Basic app credentials, on behalf of a user"),
         (name = "ui", description = "What the web UI needs"),
-        (name = "admin", description = "Administration (admins only)"),
     ),
 )]
 pub struct ApiDoc;

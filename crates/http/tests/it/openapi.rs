@@ -40,6 +40,34 @@ fn openapi_document_is_version_3_1_with_a_bearer_scheme() {
 }
 
 #[test]
+fn each_tag_is_declared_once_and_every_operation_uses_a_declared_one() {
+    let document = serde_json::to_value(askgate_http::openapi::document()).unwrap();
+    let names: Vec<&str> = document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let declared: BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(
+        declared.len(),
+        names.len(),
+        "a tag declared twice: {names:?}"
+    );
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for tag in operation["tags"].as_array().into_iter().flatten() {
+                let tag = tag.as_str().unwrap();
+                assert!(
+                    declared.contains(tag),
+                    "{method} {path}: undeclared tag {tag}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn both_chat_routes_document_their_event_stream_and_its_events() {
     let document = serde_json::to_value(askgate_http::openapi::document()).unwrap();
     for route in ["/api/askatt/chat", "/api/askdocs/chat"] {
