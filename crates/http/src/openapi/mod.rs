@@ -156,21 +156,38 @@ impl Modify for CommonResponses {
                     .build(),
             ),
         );
-        for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                add_common_responses(operation);
+        for (path, item) in &mut openapi.paths.paths {
+            for (method, operation) in [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ] {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(operation_id(method, path));
+                    add_common_responses(operation);
+                }
             }
         }
     }
+}
+
+/// A unique, stable `operationId` from the method and the path (every
+/// handler is a `handle` function, which is no name for clients to generate
+/// from): `POST /api/askatt/chat` is `post_askatt_chat`,
+/// `GET /api/admin/users/{id}` is `get_admin_users_id`.
+fn operation_id(method: &str, path: &str) -> String {
+    let words: Vec<String> = path
+        .split('/')
+        .filter(|segment| !segment.is_empty() && *segment != "api")
+        .map(|segment| {
+            segment
+                .trim_matches(|c| c == '{' || c == '}')
+                .replace(['-', '.'], "_")
+        })
+        .collect();
+    format!("{method}_{}", words.join("_"))
 }
 
 fn add_common_responses(operation: &mut Operation) {

@@ -40,7 +40,7 @@ fn openapi_document_is_version_3_1_with_a_bearer_scheme() {
 }
 
 #[test]
-fn each_tag_is_declared_once_and_every_operation_uses_a_declared_one() {
+fn tags_are_declared_once_and_operation_ids_are_unique() {
     let document = serde_json::to_value(askgate_http::openapi::document()).unwrap();
     let names: Vec<&str> = document["tags"]
         .as_array()
@@ -54,8 +54,14 @@ fn each_tag_is_declared_once_and_every_operation_uses_a_declared_one() {
         names.len(),
         "a tag declared twice: {names:?}"
     );
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id} again"
+            );
             for tag in operation["tags"].as_array().into_iter().flatten() {
                 let tag = tag.as_str().unwrap();
                 assert!(
