@@ -190,7 +190,10 @@ impl ApiKeyService {
             },
             scopes: stored.scopes,
             user: stored.user,
-            role: stored.role,
+            // A key acts as a plain user whatever its owner's role: it never
+            // exercises an admin's powers (inactive or restricted domains,
+            // the admin rate tier), as it never reaches an admin endpoint.
+            role: crate::user::Role::User,
             email: stored.email,
         })
     }

@@ -225,3 +225,58 @@ async fn the_keys_of_a_disabled_account_are_refused() {
     assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
     assert_eq!(app.balance(&secret).await, 1);
 }
+
+#[tokio::test]
+async fn an_admins_key_acts_as_a_plain_user() {
+    let app = spawn().await;
+    let boss = app
+        .post(
+            "/api/auth/dev-login",
+            None,
+            &json!({ "email": "boss@example.com", "admin": true }),
+        )
+        .await;
+    let boss = boss.body["session_token"].as_str().unwrap().to_owned();
+    let restricted = app
+        .post(
+            "/api/domains",
+            Some(&boss),
+            &json!({ "name": "board", "display_name": "Board", "allowed_roles": ["Board"] }),
+        )
+        .await;
+    assert_eq!(
+        restricted.status,
+        StatusCode::CREATED,
+        "{}",
+        restricted.body
+    );
+    let domain = restricted.body["id"].as_str().unwrap().to_owned();
+    app.grant("boss@example.com", 2, "boss-key-grant").await;
+    let (secret, _) = key_with(&app, &boss, &["chat", "balance:read"]).await;
+
+    // The admin's session sees the restricted domain; their key does not,
+    // nor inactive domains, nor may it ask the restricted one.
+    let by_session = app.get("/api/domains", Some(&boss)).await;
+    assert_eq!(by_session.body.as_array().unwrap().len(), 1);
+    let by_key = app.get("/api/domains", Some(&secret)).await;
+    assert_eq!(by_key.status, StatusCode::OK, "{}", by_key.body);
+    assert!(
+        by_key.body.as_array().unwrap().is_empty(),
+        "{}",
+        by_key.body
+    );
+    let inactive = app
+        .get("/api/domains?include_inactive=true", Some(&secret))
+        .await;
+    assert_problem(&inactive, StatusCode::FORBIDDEN, "forbidden");
+    let asked = app
+        .chat(
+            "askdocs",
+            &secret,
+            &json!({ "message": "Minutes?", "domain_id": domain }),
+            None,
+        )
+        .await;
+    assert_problem(&asked, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(app.balance(&boss).await, 2, "nothing charged");
+}
