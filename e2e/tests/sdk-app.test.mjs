@@ -26,7 +26,7 @@ before(async () => {
     body: {
       name: 'Example app',
       allowed_origins: [EXAMPLE_ORIGIN],
-      allowed_return_urls: [`${EXAMPLE_ORIGIN}/bought`],
+      allowed_return_urls: [`${EXAMPLE_ORIGIN}/bought`, `${EXAMPLE_ORIGIN}/`],
       scopes: ['token:introspect', 'balance:read', 'credits:consume', 'checkout:create'],
     },
   });
@@ -80,6 +80,27 @@ describe('an app built on the SDK', () => {
     }
   });
 
+  test('without a popup, the whole window goes to askgate and comes back signed in, the token gone from the address', async () => {
+    const email = uniqueEmail('sdk-redirect');
+    const browser = await launchBrowser();
+    try {
+      const askgate = await openPage(browser);
+      await signIn(askgate, { email });
+      await grantTokens(email, 1);
+      const page = await askgate.context().newPage();
+      await page.goto(`${EXAMPLE_ORIGIN}/`);
+      await page.locator('#sign-in-redirect').click();
+      await page.waitForURL(/\/connect\?/);
+      assert.equal(new URL(page.url()).origin, BASE_URL);
+      await page.locator('#connect-allow').click();
+      await page.locator('#status', { hasText: `Signed in as ${email}` }).waitFor();
+      await page.locator('#balance', { hasText: /^1$/ }).waitFor();
+      assert.equal(new URL(page.url()).hash, '', 'the session left the address');
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('a page at an origin the app did not register is handed nothing', async () => {
     const { session_token: token } = await devLogin(uniqueEmail('sdk-stranger'));
     const refused = await api('/api/user/app-sessions', {
@@ -95,6 +116,13 @@ describe('an app built on the SDK', () => {
       body: { client_id: '00000000-0000-7000-8000-000000000000', origin: EXAMPLE_ORIGIN },
     });
     assert.equal(unknown.status, 404);
+    const elsewhere = await api('/api/user/app-sessions', {
+      method: 'POST',
+      token,
+      body: { client_id: credentials.clientId, return_url: 'https://evil.example.com/' },
+    });
+    assert.equal(elsewhere.status, 403, 'a return URL the app did not register');
+    assert.equal(elsewhere.body.session, undefined);
   });
 
   test("the server functions verify a person, spend, refund once, and read the balance with the app's credentials", async () => {

@@ -14,18 +14,18 @@ askgate.on('signout', () => {
 const failed = (err) => {
   $('error').textContent = err.message;
 };
+const signedIn = async ({ user }) => {
+  $('status').textContent = `Signed in as ${user.email}`;
+  $('spend').disabled = false;
+  $('buy').disabled = false;
+  await askgate.balance();
+};
 
-$('sign-in').addEventListener('click', async () => {
-  try {
-    const { user } = await askgate.signIn();
-    $('status').textContent = `Signed in as ${user.email}`;
-    $('spend').disabled = false;
-    $('buy').disabled = false;
-    await askgate.balance();
-  } catch (err) {
-    failed(err);
-  }
-});
+$('sign-in').addEventListener('click', () => askgate.signIn().then(signedIn).catch(failed));
+// Without a popup: the whole window goes to askgate and comes back here.
+$('sign-in-redirect').addEventListener('click', () => askgate.signInWithRedirect(`${location.origin}/`));
+const back = askgate.completeSignIn();
+if (back) signedIn(back).catch(failed);
 
 $('spend').addEventListener('click', async () => {
   try {

@@ -53,6 +53,8 @@ export class Askgate {
   on(event: 'signin', fn: (user: User) => void): () => void;
   on(event: 'signout', fn: () => void): () => void;
   signIn(options?: { window?: Window }): Promise<SignInResult>;
+  signInWithRedirect(returnUrl: string, options?: { window?: Window }): void;
+  completeSignIn(options?: { window?: Window }): SignInResult | null;
   signOut(): void;
   balance(): Promise<number>;
   chat(message: string, options?: ChatOptions): AsyncGenerator<ChatStreamEvent, void, undefined>;

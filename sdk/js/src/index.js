@@ -105,6 +105,37 @@ export class Askgate {
     });
   }
 
+  /**
+   * Signs in by sending this whole window to askgate, where no popup is
+   * possible or wanted; askgate sends it back to `returnUrl` (one of your
+   * app's registered return URLs), where `completeSignIn()` picks the
+   * session up.
+   */
+  signInWithRedirect(returnUrl, { window: win = globalThis.window } = {}) {
+    const url = `${this.#url}/connect?client_id=${encodeURIComponent(this.#clientId)}&return_url=${encodeURIComponent(returnUrl)}`;
+    win.location.assign(url);
+  }
+
+  /**
+   * On the page askgate sent the window back to: takes the session from the
+   * address's fragment (which never reaches a server) and removes it from
+   * the address and the history. Resolves to `{ user, token, expiresIn }`,
+   * or null when the address carries none.
+   */
+  completeSignIn({ window: win = globalThis.window } = {}) {
+    const fragment = new URLSearchParams(win.location.hash.replace(/^#/, ''));
+    const raw = fragment.get('askgate_session');
+    if (!raw) return null;
+    win.history.replaceState(null, '', win.location.pathname + win.location.search);
+    const session = JSON.parse(raw);
+    if (typeof session?.session_token !== 'string') return null;
+    this.#token = session.session_token;
+    this.#user = session.user;
+    this.#emit('signin', session.user);
+    this.#setBalance(session.user?.tokens);
+    return { user: session.user, token: session.session_token, expiresIn: session.expires_in };
+  }
+
   /** Forgets the sign-in here (askgate's own session in its window stays). */
   signOut() {
     const wasSignedIn = this.#token !== null;

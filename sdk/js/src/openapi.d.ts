@@ -156,8 +156,10 @@ export type AppScope = "credits:consume" | "balance:read" | "checkout:create" | 
 /** A session for the app, and where it may go. */
 export interface AppSession {
   app_name: string;
-  /** The app's registered origin the session may be posted to (never `*`). */
-  origin: string;
+  /** Popup: the app's registered origin the session may be posted to (never `*`). */
+  origin?: string | null;
+  /** Redirect: the registered page to send the window back to, the session in its fragment. */
+  return_url?: string | null;
   /** A session of its own: the app's backend spends with its token. No refresh token: the app signs in again when it expires. */
   session: SignedIn;
 }
@@ -165,8 +167,10 @@ export interface AppSession {
 export interface AppSessionRequest {
   /** The app's client id. */
   client_id: string;
-  /** The origin of the app's page that opened the connect page. */
-  origin: string;
+  /** Popup: the origin of the app's page that opened the connect page. */
+  origin?: string | null;
+  /** Redirect: the app's page to send the window back to, one of its registered return URLs (exactly one of `origin` and `return_url`). */
+  return_url?: string | null;
 }
 
 /** What to change on an app: only the fields given. */

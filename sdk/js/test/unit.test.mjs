@@ -202,3 +202,26 @@ test('events split anywhere parse alike', () => {
   assert.deepEqual(pieces, whole);
   assert.equal(whole.length, 2);
 });
+
+test('a redirect sign-in goes to askgate with the return URL and comes back through the fragment, which is then cleared', () => {
+  const askgate = new Askgate({ url: ASKGATE, clientId: 'app_1', fetch: fakeFetch().fetch });
+  const visited = [];
+  const replaced = [];
+  const win = {
+    location: {
+      assign: (url) => visited.push(url),
+      pathname: '/signed-in',
+      search: '?x=1',
+      hash: `#${new URLSearchParams({ askgate_session: JSON.stringify({ session_token: 's1', expires_in: 900, user: signedIn.user }) })}`,
+    },
+    history: { replaceState: (_state, _title, url) => replaced.push(url) },
+  };
+  askgate.signInWithRedirect('https://app.example.com/signed-in', { window: win });
+  assert.deepEqual(visited, [`${ASKGATE}/connect?client_id=app_1&return_url=${encodeURIComponent('https://app.example.com/signed-in')}`]);
+  const result = askgate.completeSignIn({ window: win });
+  assert.equal(result.token, 's1');
+  assert.equal(askgate.user.email, 'ann@example.com');
+  assert.deepEqual(replaced, ['/signed-in?x=1'], 'the token leaves the address and the history');
+  win.location.hash = '';
+  assert.equal(new Askgate({ url: ASKGATE, clientId: 'app_1' }).completeSignIn({ window: win }), null);
+});

@@ -10,7 +10,7 @@ use tracing::instrument;
 
 use crate::app::{
     APP_SECRET_PREFIX, App, AppOrigin, AppPatch, AppSettings, DEFAULT_ROTATION_OVERLAP_SECONDS,
-    MAX_ROTATION_OVERLAP_SECONDS,
+    MAX_ROTATION_OVERLAP_SECONDS, ReturnUrl,
 };
 use crate::audit::AuditStamp;
 use crate::ports::{AppStore, MintedSecret, SecretMinter, SecretRotation};
@@ -34,6 +34,9 @@ pub enum AppError {
     /// The page asking to sign in is not at one of the app's registered origins.
     #[error("the app is not registered for this origin")]
     OriginNotAllowed,
+    /// The page to send the person back to is not one of the app's return URLs.
+    #[error("the app did not register this return URL")]
+    ReturnUrlNotAllowed,
     #[error("apps unavailable")]
     Unavailable(#[source] BoxError),
     #[error("unexpected app error")]
@@ -212,16 +215,38 @@ impl AppService {
         client_id: &str,
         origin: &str,
     ) -> Result<(App, AppOrigin), AppError> {
-        let id: AppId = client_id.parse().map_err(|_| AppError::NotFound)?;
-        let app = self.store.get(id).await?.ok_or(AppError::NotFound)?;
-        if app.revoked_at.is_some() {
-            return Err(AppError::Revoked);
-        }
+        let app = self.active(client_id).await?;
         let origin = AppOrigin::parse(origin).map_err(|_| AppError::OriginNotAllowed)?;
         if !app.allowed_origins.contains(&origin) {
             return Err(AppError::OriginNotAllowed);
         }
         Ok((app, origin))
+    }
+
+    /// The app of `client_id`, unless it is revoked.
+    async fn active(&self, client_id: &str) -> Result<App, AppError> {
+        let id: AppId = client_id.parse().map_err(|_| AppError::NotFound)?;
+        let app = self.store.get(id).await?.ok_or(AppError::NotFound)?;
+        if app.revoked_at.is_some() {
+            return Err(AppError::Revoked);
+        }
+        Ok(app)
+    }
+
+    /// Like [`connect`](Self::connect), for a sign-in that sends the whole
+    /// window back instead of a popup's message: to `return_url`, which must
+    /// be exactly one of the app's registered return URLs.
+    pub async fn connect_back(
+        &self,
+        client_id: &str,
+        return_url: &str,
+    ) -> Result<(App, ReturnUrl), AppError> {
+        let app = self.active(client_id).await?;
+        let url = ReturnUrl::parse(return_url).map_err(|_| AppError::ReturnUrlNotAllowed)?;
+        if !app.accepts_return_url(&url) {
+            return Err(AppError::ReturnUrlNotAllowed);
+        }
+        Ok((app, url))
     }
 
     /// The app whose client id and secret these are.

@@ -61,6 +61,9 @@ impl From<AppError> for ApiError {
                 Self::invalid_field("daily_limit_per_user", e.to_string())
             }
             AppError::InvalidOverlap => Self::invalid_field("overlap_seconds", e.to_string()),
+            AppError::ReturnUrlNotAllowed => Self::forbidden(
+                "This app did not register that return URL: its admin must add it to the app's allowed return URLs.",
+            ),
             AppError::OriginNotAllowed => Self::forbidden(
                 "This app is not registered for the page that asked: its admin must add that origin to the app's allowed origins.",
             ),
