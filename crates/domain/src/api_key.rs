@@ -121,7 +121,6 @@ pub struct StoredApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub user: UserId,
-    pub role: Role,
     pub email: Email,
     pub user_disabled: bool,
 }

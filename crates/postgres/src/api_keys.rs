@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use askgate_domain::api_key::{ApiKey, ApiKeyName, ApiKeyScope, NewApiKey, StoredApiKey};
 use askgate_domain::ports::ApiKeyStore;
-use askgate_domain::user::Role;
 use askgate_domain::{ApiKeyId, Email, StoreError, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -81,8 +80,6 @@ struct FoundRow {
     #[diesel(sql_type = SqlUuid)]
     user_id: Uuid,
     #[diesel(sql_type = Text)]
-    role: String,
-    #[diesel(sql_type = Text)]
     email: String,
     #[diesel(sql_type = Bool)]
     disabled: bool,
@@ -100,7 +97,6 @@ impl TryFrom<FoundRow> for StoredApiKey {
             last_used_at: row.last_used_at,
             revoked_at: row.revoked_at,
             user: UserId::from_uuid(row.user_id),
-            role: Role::from_str(&row.role).map_err(corrupt("users", "role"))?,
             email: Email::parse(&row.email).map_err(corrupt("users", "email"))?,
             user_disabled: row.disabled,
         })
@@ -195,7 +191,7 @@ impl ApiKeyStore for PgApiKeys {
         let mut conn = self.db.conn().await.map_err(store)?;
         let row = diesel::sql_query(
             "SELECT k.id, k.prefix, k.scopes, k.expires_at, k.last_used_at, k.revoked_at,
-                    u.id AS user_id, u.role, u.email, u.disabled_at IS NOT NULL AS disabled
+                    u.id AS user_id, u.email, u.disabled_at IS NOT NULL AS disabled
                FROM api_keys k JOIN users u ON u.id = k.user_id
               WHERE k.secret_sha256 = $1",
         )

@@ -15,6 +15,7 @@ use crate::api_key::{
     SHOWN_PREFIX_LEN, normalise_scopes,
 };
 use crate::ports::{ApiKeyStore, Clock, MintedSecret, SecretMinter};
+use crate::user::Role;
 use crate::{ApiKeyId, BoxError, StoreError, UserId};
 
 /// How many keys a user may hold that are neither revoked nor expired.
@@ -193,7 +194,7 @@ impl ApiKeyService {
             // A key acts as a plain user whatever its owner's role: it never
             // exercises an admin's powers (inactive or restricted domains,
             // the admin rate tier), as it never reaches an admin endpoint.
-            role: crate::user::Role::User,
+            role: Role::User,
             email: stored.email,
         })
     }
@@ -205,7 +206,6 @@ mod tests {
     use crate::Email;
     use crate::api_key::StoredApiKey;
     use crate::ports::{MockApiKeyStore, MockClock, MockSecretMinter};
-    use crate::user::Role;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -220,7 +220,6 @@ mod tests {
             last_used_at: last_used.map(at),
             revoked_at: None,
             user: UserId::generate(),
-            role: Role::User,
             email: Email::parse("k@example.com").unwrap(),
             user_disabled: false,
         }
