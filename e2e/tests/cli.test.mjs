@@ -14,9 +14,9 @@ import { api, BASE_URL, devLogin, grantTokens, launchBrowser, openPage, signIn, 
 const CLI = process.env.ASKGATE_CLI;
 
 /** Runs the tool to the end: {code, stdout, stderr}. `onStdout` sees output as it comes. */
-function askgate(args, { env = {}, input, onStdout } = {}) {
+function askgate(args, { env = {}, input, onStdout, url = BASE_URL } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(CLI, ['--url', BASE_URL, ...args], {
+    const child = spawn(CLI, ['--url', url, ...args], {
       env: { PATH: process.env.PATH, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -147,5 +147,12 @@ describe('the askgate command-line tool', () => {
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     const refused = await askgate(['balance'], { env });
     assert.equal(refused.code, 3, refused.stderr);
+  });
+
+  test('an askgate that cannot be reached is exit code 8 with the address', async () => {
+    const env = { ASKGATE_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'askgate-cli-')), ASKGATE_API_KEY: 'agk_unused' };
+    const down = await askgate(['balance'], { env, url: 'http://127.0.0.1:9' });
+    assert.equal(down.code, 8, down.stderr);
+    assert.match(down.stderr, /http:\/\/127\.0\.0\.1:9 could not be reached: is askgate running there\?/);
   });
 });

@@ -396,9 +396,9 @@ fn failure(error: &Error, url: &str) -> Failure {
             429 => Failure::new(exit::RATE_LIMITED, problem.detail.clone()),
             _ => Failure::new(exit::FAILED, problem.detail.clone()),
         },
-        Error::Http(_) => Failure::new(
+        Error::Http(cause) => Failure::new(
             exit::UNREACHABLE,
-            format!("{url} could not be reached: is askgate running there? ({error})"),
+            format!("{url} could not be reached: is askgate running there? ({cause})"),
         ),
         Error::NotSignedIn => {
             Failure::new(exit::NOT_SIGNED_IN, "not signed in: run `askgate login`")
