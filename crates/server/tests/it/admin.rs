@@ -16,18 +16,8 @@ async fn spawn() -> TestApp {
 
 /// Signs in as an admin through dev login: the session token and user id.
 async fn admin(app: &TestApp, email: &str) -> (String, String) {
-    let reply = app
-        .post(
-            "/api/auth/dev-login",
-            None,
-            &json!({ "email": email, "admin": true }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    (
-        reply.body["session_token"].as_str().unwrap().to_owned(),
-        reply.body["user"]["id"].as_str().unwrap().to_owned(),
-    )
+    let (token, user) = app.sign_in_admin(email).await;
+    (token, user["id"].as_str().unwrap().to_owned())
 }
 
 async fn credit(app: &TestApp, token: &str, user: &str, body: &Value, key: &str) -> Reply {

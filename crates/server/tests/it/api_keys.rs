@@ -195,14 +195,7 @@ async fn the_keys_of_a_disabled_account_are_refused() {
     let app = TestApp::spawn(&[("DATABASE_MAX_CONNECTIONS", "4")]).await;
     let (session, user_id) = app.user_with("fay@example.com", 1).await;
     let (secret, _) = key_with(&app, &session, &["balance:read"]).await;
-    let boss = app
-        .post(
-            "/api/auth/dev-login",
-            None,
-            &json!({ "email": "boss@example.com", "admin": true }),
-        )
-        .await;
-    let boss = boss.body["session_token"].as_str().unwrap().to_owned();
+    let (boss, _) = app.sign_in_admin("boss@example.com").await;
 
     let disabled = app
         .post(
@@ -229,14 +222,7 @@ async fn the_keys_of_a_disabled_account_are_refused() {
 #[tokio::test]
 async fn an_admins_key_acts_as_a_plain_user() {
     let app = spawn().await;
-    let boss = app
-        .post(
-            "/api/auth/dev-login",
-            None,
-            &json!({ "email": "boss@example.com", "admin": true }),
-        )
-        .await;
-    let boss = boss.body["session_token"].as_str().unwrap().to_owned();
+    let (boss, _) = app.sign_in_admin("boss@example.com").await;
     let restricted = app
         .post(
             "/api/domains",

@@ -13,15 +13,7 @@ pub async fn spawn() -> TestApp {
 
 /// An admin's session token.
 pub async fn admin(app: &TestApp) -> String {
-    let reply = app
-        .post(
-            "/api/auth/dev-login",
-            None,
-            &json!({ "email": "boss@example.com", "admin": true }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["session_token"].as_str().unwrap().to_owned()
+    app.sign_in_admin("boss@example.com").await.0
 }
 
 /// Registers an app with `scopes` (and `extra` fields): its client id and secret.

@@ -1544,14 +1544,7 @@ fn reconcile_without_payments_configured_exits_non_zero_with_one_line() {
 #[tokio::test]
 async fn an_app_sells_tokens_through_a_checkout_that_returns_to_it_and_is_credited_once() {
     let app = spawn().await;
-    let boss = app
-        .post(
-            "/api/auth/dev-login",
-            None,
-            &json!({ "email": "boss@example.com", "admin": true }),
-        )
-        .await;
-    let boss = boss.body["session_token"].as_str().unwrap().to_owned();
+    let (boss, _) = app.sign_in_admin("boss@example.com").await;
     let registered = app
         .post(
             "/api/admin/apps",

@@ -368,6 +368,23 @@ impl<P> TestApp<P> {
         )
     }
 
+    /// Signs in as an admin with dev login, which must succeed: the session
+    /// token and the user.
+    pub async fn sign_in_admin(&self, email: &str) -> (String, Value) {
+        let reply = self
+            .post(
+                "/api/auth/dev-login",
+                None,
+                &json!({ "email": email, "admin": true }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        (
+            reply.body["session_token"].as_str().unwrap().to_owned(),
+            reply.body["user"].clone(),
+        )
+    }
+
     /// Signs in with dev login: the session token and the user's id.
     pub async fn sign_in_id(&self, email: &str) -> (String, UserId) {
         let (token, user) = self.sign_in(email).await;
