@@ -15,6 +15,7 @@ use askgate_domain::ports::{
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
+use url::Url;
 
 use crate::provider::{AzureAd, AzureIdToken, Rejection, SIGN_IN_SCOPES, invalid, log_rejection};
 
@@ -52,34 +53,38 @@ struct ErrorResponse {
 }
 
 impl AzureAd {
-    /// The form fields that name askgate as the client: its id, and its secret
-    /// when it has one (sent in the body, as for the code exchange).
-    fn client_fields(&self) -> Vec<(&'static str, String)> {
-        let mut fields = vec![("client_id", self.client_id.clone())];
+    /// POSTs `fields` as a form to `url` with the fields that name askgate as
+    /// the client (its id, and its secret when it has one, in the body as for
+    /// the code exchange); the status and the body, whatever the status.
+    async fn post_form(
+        &self,
+        url: Url,
+        fields: &[(&'static str, String)],
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), Rejection> {
+        let mut form = vec![("client_id", self.client_id.clone())];
         if let Some(secret) = &self.client_secret {
-            fields.push(("client_secret", secret.expose_secret().to_owned()));
+            form.push(("client_secret", secret.expose_secret().to_owned()));
         }
-        fields
+        form.extend_from_slice(fields);
+        let unavailable = |err: reqwest::Error| Rejection::Unavailable(Box::new(err));
+        let response = self
+            .http
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(unavailable)?;
+        Ok((status, body.to_vec()))
     }
 
     async fn start_device(&self) -> Result<DeviceAuthorization, Rejection> {
         let endpoint = self.device_endpoint.clone().ok_or_else(|| {
             Rejection::Unavailable("the identity provider offers no device sign-in".into())
         })?;
-        let mut form = self.client_fields();
-        form.push(("scope", format!("openid {}", SIGN_IN_SCOPES.join(" "))));
-        let response = self
-            .http
-            .post(endpoint)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|err| Rejection::Unavailable(Box::new(err)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| Rejection::Unavailable(Box::new(err)))?;
+        let scope = format!("openid {}", SIGN_IN_SCOPES.join(" "));
+        let (status, body) = self.post_form(endpoint, &[("scope", scope)]).await?;
         if !status.is_success() {
             return Err(Rejection::Unavailable(
                 format!(
@@ -102,21 +107,11 @@ impl AzureAd {
     }
 
     async fn poll_device(&self, device_code: &str) -> Result<DevicePoll, Rejection> {
-        let mut form = self.client_fields();
-        form.push(("grant_type", DEVICE_CODE_GRANT.to_owned()));
-        form.push(("device_code", device_code.to_owned()));
-        let response = self
-            .http
-            .post(self.token_endpoint.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|err| Rejection::Unavailable(Box::new(err)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| Rejection::Unavailable(Box::new(err)))?;
+        let fields = [
+            ("grant_type", DEVICE_CODE_GRANT.to_owned()),
+            ("device_code", device_code.to_owned()),
+        ];
+        let (status, body) = self.post_form(self.token_endpoint.clone(), &fields).await?;
         if !status.is_success() {
             return match error_code(&body).as_str() {
                 "authorization_pending" => Ok(DevicePoll::Pending),

@@ -2,14 +2,12 @@
 //! (HTTP Basic), on behalf of a user whose askgate token (session token or
 //! API key) it forwards in `X-Askgate-User-Token`.
 
-use std::time::Duration;
-
 use reqwest::header::ACCEPT;
 use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::client::{decode, join};
+use crate::client::{base_url_of, decode, http_client, join};
 use crate::error::Error;
 use crate::types::Checkout;
 
@@ -71,14 +69,9 @@ pub struct AppClient {
 
 impl AppClient {
     pub fn new(base_url: &str, client_id: &str, client_secret: &str) -> Result<Self, Error> {
-        let base = crate::client::base_url_of(base_url)?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("askgate-client/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
         Ok(Self {
-            http,
-            base,
+            http: http_client()?,
+            base: base_url_of(base_url)?,
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
         })

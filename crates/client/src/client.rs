@@ -79,14 +79,9 @@ impl Client {
     /// A client of the askgate at `base_url` (`https://askgate.example.com`),
     /// with no credentials yet.
     pub fn new(base_url: &str) -> Result<Self, Error> {
-        let base = base_url_of(base_url)?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("askgate-client/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
         Ok(Self {
-            http,
-            base,
+            http: http_client()?,
+            base: base_url_of(base_url)?,
             credentials: Mutex::new(Credentials::None),
         })
     }
@@ -383,6 +378,14 @@ impl Client {
         })
         .await
     }
+}
+
+/// The HTTP client every askgate client of this crate uses.
+pub(crate) fn http_client() -> Result<reqwest::Client, Error> {
+    Ok(reqwest::Client::builder()
+        .user_agent(concat!("askgate-client/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .build()?)
 }
 
 /// `base_url` as a base to join API paths to: absolute http(s), ending in `/`.
