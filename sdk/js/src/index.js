@@ -86,13 +86,7 @@ export class Askgate {
         if (data?.type === CANCELLED) {
           finish(() => reject(new Error('the sign-in was cancelled')));
         } else if (data?.type === SIGNED_IN && typeof data.session_token === 'string') {
-          finish(() => {
-            this.#token = data.session_token;
-            this.#user = data.user;
-            this.#emit('signin', data.user);
-            this.#setBalance(data.user?.tokens);
-            resolve({ user: data.user, token: data.session_token, expiresIn: data.expires_in });
-          });
+          finish(() => resolve(this.#signedIn(data)));
         }
       };
       const finish = (then) => {
@@ -129,11 +123,20 @@ export class Askgate {
     win.history.replaceState(null, '', win.location.pathname + win.location.search);
     const session = JSON.parse(raw);
     if (typeof session?.session_token !== 'string') return null;
+    return this.#signedIn(session);
+  }
+
+  /** Holds the session askgate handed over (`{session_token, expires_in, user}`). */
+  #signedIn(session) {
     this.#token = session.session_token;
     this.#user = session.user;
     this.#emit('signin', session.user);
     this.#setBalance(session.user?.tokens);
     return { user: session.user, token: session.session_token, expiresIn: session.expires_in };
+  }
+
+  #requireToken() {
+    if (!this.#token) throw new AskgateError(401, { code: 'unauthenticated', detail: 'Not signed in: call signIn() first.' });
   }
 
   /** Forgets the sign-in here (askgate's own session in its window stays). */
@@ -146,7 +149,7 @@ export class Askgate {
   }
 
   async #call(path, { method = 'GET', body, accept = 'application/json', signal, idempotencyKey } = {}) {
-    if (!this.#token) throw new AskgateError(401, { code: 'unauthenticated', detail: 'Not signed in: call signIn() first.' });
+    this.#requireToken();
     const headers = { Accept: accept, Authorization: `Bearer ${this.#token}` };
     if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -195,7 +198,7 @@ export class Askgate {
    * to the Stripe page it answers. The person comes back to your return URL.
    */
   async buy(pkg, { navigate = (url) => globalThis.location.assign(url) } = {}) {
-    if (!this.#token) throw new AskgateError(401, { code: 'unauthenticated', detail: 'Not signed in: call signIn() first.' });
+    this.#requireToken();
     const res = await this.#fetch(`${this.backend}/askgate/checkout`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
