@@ -53,7 +53,7 @@ fn write_error(error: DieselError, name: &str) -> StoreError {
 }
 
 fn to_domain(row: DomainRow) -> Result<Domain, StoreError> {
-    Ok(Domain::try_from(row).map_err(DbError::from)?)
+    Ok(domain_of(row)?)
 }
 
 #[async_trait]
