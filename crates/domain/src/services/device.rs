@@ -18,7 +18,7 @@ use crate::services::{AccountError, AccountService};
 use crate::user::User;
 
 /// Why a poll signed nobody in (yet). The first five are RFC 8628's and
-/// RFC 6749's error codes, which the device acts on.
+/// RFC 6749's errors, which the device acts on (the HTTP layer names them).
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     #[error("the sign-in has not been completed yet")]
@@ -38,21 +38,6 @@ pub enum DeviceError {
     Account(#[from] AccountError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl DeviceError {
-    /// The RFC 8628 / RFC 6749 `error` code the device reads.
-    #[must_use]
-    pub const fn oauth_code(&self) -> Option<&'static str> {
-        match self {
-            Self::Pending => Some("authorization_pending"),
-            Self::SlowDown => Some("slow_down"),
-            Self::Expired => Some("expired_token"),
-            Self::Denied => Some("access_denied"),
-            Self::UnknownCode => Some("invalid_grant"),
-            Self::Identity(_) | Self::Account(_) | Self::Store(_) => None,
-        }
-    }
 }
 
 /// Starts and polls device-code sign-ins. askgate keeps the pace itself
@@ -126,6 +111,8 @@ impl DeviceSignInService {
 
 #[cfg(test)]
 mod tests {
+    use std::mem::discriminant;
+
     use chrono::Utc;
 
     use super::*;
@@ -161,10 +148,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_poll_out_of_pace_never_reaches_the_provider() {
-        for (pace, code) in [
-            (PollPace::TooSoon, "slow_down"),
-            (PollPace::Expired, "expired_token"),
-            (PollPace::Unknown, "invalid_grant"),
+        for (pace, expected) in [
+            (PollPace::TooSoon, DeviceError::SlowDown),
+            (PollPace::Expired, DeviceError::Expired),
+            (PollPace::Unknown, DeviceError::UnknownCode),
         ] {
             // The provider would sign someone in: it must not be asked.
             let user = testing::user("ann@example.com", Role::User);
@@ -173,21 +160,29 @@ mod tests {
                 .poll("code")
                 .await
                 .unwrap_err();
-            assert_eq!(err.oauth_code(), Some(code), "{pace:?}");
+            assert_eq!(
+                discriminant(&err),
+                discriminant(&expected),
+                "{pace:?}: {err:?}"
+            );
         }
     }
 
     #[tokio::test]
-    async fn each_unfinished_poll_names_its_oauth_error() {
-        for (poll, code) in [
-            (DevicePoll::Pending, "authorization_pending"),
-            (DevicePoll::SlowDown, "slow_down"),
-            (DevicePoll::Expired, "expired_token"),
-            (DevicePoll::Denied, "access_denied"),
-            (DevicePoll::Unknown, "invalid_grant"),
+    async fn each_unfinished_poll_is_its_own_error() {
+        for (poll, expected) in [
+            (DevicePoll::Pending, DeviceError::Pending),
+            (DevicePoll::SlowDown, DeviceError::SlowDown),
+            (DevicePoll::Expired, DeviceError::Expired),
+            (DevicePoll::Denied, DeviceError::Denied),
+            (DevicePoll::Unknown, DeviceError::UnknownCode),
         ] {
             let err = service(poll.clone(), None).poll("code").await.unwrap_err();
-            assert_eq!(err.oauth_code(), Some(code), "{poll:?}");
+            assert_eq!(
+                discriminant(&err),
+                discriminant(&expected),
+                "{poll:?}: {err:?}"
+            );
         }
     }
 
